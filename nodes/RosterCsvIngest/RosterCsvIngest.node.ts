@@ -1,0 +1,143 @@
+import type {
+	IExecuteFunctions,
+	INodeExecutionData,
+	INodeType,
+	INodeTypeDescription,
+} from 'n8n-workflow';
+import { NodeConnectionTypes } from 'n8n-workflow';
+
+import { readBinaryFiles } from '../adapter/binary';
+import { errorItem, toNodeError } from '../adapter/errors';
+import { rosterStoreConnectionTest, rosterStoreCredential, runHandle, storeConfigFor } from '../adapter/store';
+import { rosterSftpConnectionTest, sftpOptionsFromCredential } from '../adapter/sftp';
+import { openBufferFileSet } from '../shared/sources/oneroster-csv/file-set';
+import { openSftpFileSet } from '../shared/sources/oneroster-csv/sftp-file-set';
+import { oneRosterCsvSource } from '../shared/sources/oneroster-csv/source';
+import { stageRun } from '../shared/sources/stage-run';
+import { withStore } from '../shared/store/store';
+
+export class RosterCsvIngest implements INodeType {
+	description: INodeTypeDescription = {
+		displayName: 'Roster CSV Ingest',
+		name: 'rosterCsvIngest',
+		icon: { light: 'file:../icons/rostersync.svg', dark: 'file:../icons/rostersync.dark.svg' },
+		group: ['input'],
+		version: 1,
+		subtitle: '={{ $parameter["source"] === "sftp" ? "from SFTP: " + $parameter["remotePath"] : "from binary: " + $parameter["binaryPropertyNames"] }}',
+		description: 'Read a OneRoster 1.1/1.2 CSV export (zip or loose files) from SFTP or binary input, check every row, and stage it as a new sync run',
+		defaults: { name: 'Roster CSV Ingest' },
+		inputs: [NodeConnectionTypes.Main],
+		outputs: [NodeConnectionTypes.Main],
+		credentials: [
+			{
+				name: 'rosterSftpApi',
+				required: true,
+				testedBy: 'rosterSftpConnectionTest',
+				displayOptions: { show: { source: ['sftp'] } },
+			},
+			rosterStoreCredential,
+		],
+		properties: [
+			{
+				displayName: 'Source',
+				name: 'source',
+				type: 'options',
+				noDataExpression: true,
+				options: [
+					{
+						name: 'SFTP',
+						value: 'sftp',
+						description: 'Fetch the export from the SFTP server the SIS drops it on',
+					},
+					{
+						name: 'Binary Input',
+						value: 'binary',
+						description: 'Use files that an earlier node (e.g. Read Files From Disk, HTTP Request) put in the item',
+					},
+				],
+				default: 'sftp',
+			},
+			{
+				displayName: 'Remote Path',
+				name: 'remotePath',
+				type: 'string',
+				default: '/oneroster',
+				required: true,
+				placeholder: '/exports/oneroster',
+				description:
+					'A folder holding the OneRoster CSV files (manifest.csv, users.csv, …), a .zip file, or a folder of .zip files (the newest is used)',
+				displayOptions: { show: { source: ['sftp'] } },
+			},
+			{
+				displayName: 'Input Binary Fields',
+				name: 'binaryPropertyNames',
+				type: 'string',
+				default: 'data',
+				required: true,
+				placeholder: 'data, users, enrollments',
+				description:
+					'Names of the binary fields that hold the export: one zip, or one field per CSV file (comma-separated). Use * for every binary field of the item.',
+				displayOptions: { show: { source: ['binary'] } },
+			},
+			{
+				displayName: 'Options',
+				name: 'options',
+				type: 'collection',
+				placeholder: 'Add option',
+				default: {},
+				options: [
+					{
+						displayName: 'Max Row Problems Listed',
+						name: 'maxRowProblems',
+						type: 'number',
+						typeOptions: { minValue: 1 },
+						default: 10000,
+						description: 'How many row-level problems to keep for the report (all are counted)',
+					},
+				],
+			},
+		],
+	};
+
+	methods = {
+		credentialTest: { rosterStoreConnectionTest, rosterSftpConnectionTest },
+	};
+
+	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+		const items = this.getInputData();
+		const storeConfig = await storeConfigFor(this);
+		const output: INodeExecutionData[] = [];
+		for (let itemIndex = 0; itemIndex < items.length; itemIndex++) {
+			try {
+				const source = this.getNodeParameter('source', itemIndex) as string;
+				const options = this.getNodeParameter('options', itemIndex, {}) as { maxRowProblems?: number };
+				let rosterSource;
+				if (source === 'sftp') {
+					const connection = sftpOptionsFromCredential(await this.getCredentials('rosterSftpApi'));
+					const remotePath = (this.getNodeParameter('remotePath', itemIndex) as string).trim();
+					rosterSource = oneRosterCsvSource(
+						`sftp://${connection.username}@${connection.host}:${connection.port}${remotePath}`,
+						() => openSftpFileSet(connection, remotePath),
+						options,
+					);
+				} else {
+					const fieldList = this.getNodeParameter('binaryPropertyNames', itemIndex) as string;
+					const files = await readBinaryFiles(this, itemIndex, fieldList);
+					rosterSource = oneRosterCsvSource(`binary input ${files.map((f) => f.name).join(', ')}`, () => openBufferFileSet(files), options);
+				}
+				const handle = await withStore(storeConfig, async (store) => {
+					const { run } = await stageRun(store.db, rosterSource);
+					return runHandle(store, run);
+				});
+				output.push({ json: handle, pairedItem: { item: itemIndex } });
+			} catch (error) {
+				if (this.continueOnFail()) {
+					output.push(errorItem(error, itemIndex));
+					continue;
+				}
+				throw toNodeError(this.getNode(), error, itemIndex);
+			}
+		}
+		return [output];
+	}
+}

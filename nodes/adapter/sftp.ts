@@ -1,0 +1,42 @@
+/**
+ * The Roster SFTP credential → connection options, and its "Test connection".
+ */
+import type {
+	ICredentialDataDecryptedObject,
+	ICredentialTestFunctions,
+	ICredentialsDecrypted,
+	INodeCredentialTestResult,
+} from 'n8n-workflow';
+
+import type { SftpConnectionOptions } from '../shared/sources/oneroster-csv/sftp-file-set';
+import { openSftpFileSet } from '../shared/sources/oneroster-csv/sftp-file-set';
+
+const text = (value: unknown): string | undefined => (typeof value === 'string' && value.trim() !== '' ? value : undefined);
+
+export function sftpOptionsFromCredential(data: ICredentialDataDecryptedObject): SftpConnectionOptions {
+	const usesKey = data.authentication === 'privateKey';
+	return {
+		host: String(data.host ?? '').trim(),
+		port: Number(data.port ?? 22),
+		username: String(data.username ?? '').trim(),
+		password: usesKey ? undefined : text(data.password),
+		privateKey: usesKey ? text(data.privateKey) : undefined,
+		passphrase: usesKey ? text(data.passphrase) : undefined,
+		hostKeyFingerprint: text(data.hostKeyFingerprint)?.trim(),
+	};
+}
+
+/** Logs in (checking the host key when a fingerprint is set) and lists the login folder. */
+export async function rosterSftpConnectionTest(
+	this: ICredentialTestFunctions,
+	credential: ICredentialsDecrypted,
+): Promise<INodeCredentialTestResult> {
+	const options = sftpOptionsFromCredential(credential.data ?? {});
+	try {
+		const files = await openSftpFileSet(options, '.');
+		await files.close();
+		return { status: 'OK', message: `Logged in to ${options.host}:${options.port} as ${options.username}` };
+	} catch (error) {
+		return { status: 'Error', message: (error as Error).message };
+	}
+}

@@ -1,0 +1,221 @@
+/**
+ * Sync runs (the history) and their per-record problems.
+ */
+import { randomBytes } from 'node:crypto';
+
+import type { RecordProblem } from '../model/errors';
+import { RosterRunError } from '../model/errors';
+import type { SqlDb } from './sql';
+import { fromJson, nowIso, toBooleanInt, toJson } from './sql';
+
+/** The stages of a run, in pipeline order. */
+export const RUN_STAGES = ['created', 'staged', 'normalized', 'reconciled', 'lists', 'reported'] as const;
+export type RunStage = (typeof RUN_STAGES)[number];
+
+export type RunStatus = 'running' | 'held' | 'failed' | 'completed';
+
+export interface RunRecord {
+	id: string;
+	kind: string;
+	source: string;
+	status: RunStatus;
+	stage: RunStage;
+	dryRun: boolean;
+	startedAt: string;
+	finishedAt: string | null;
+	settings: Record<string, unknown>;
+	/** Counts per stage, e.g. `{ staged: { users: 10 }, normalized: { people: 10 } }`. */
+	counts: Record<string, Record<string, unknown>>;
+	warnings: string[];
+	error: string | null;
+}
+
+interface RunRow {
+	[key: string]: string | number | null;
+	id: string;
+	kind: string;
+	source: string;
+	status: string;
+	stage: string;
+	dry_run: number;
+	started_at: string;
+	finished_at: string | null;
+	settings: string | null;
+	counts: string | null;
+	warnings: string | null;
+	error: string | null;
+}
+
+function toRunRecord(row: RunRow): RunRecord {
+	return {
+		id: row.id,
+		kind: row.kind,
+		source: row.source,
+		status: row.status as RunStatus,
+		stage: row.stage as RunStage,
+		dryRun: Number(row.dry_run) === 1,
+		startedAt: row.started_at,
+		finishedAt: row.finished_at,
+		settings: fromJson(row.settings, {}),
+		counts: fromJson(row.counts, {}),
+		warnings: fromJson(row.warnings, []),
+		error: row.error,
+	};
+}
+
+/** Sortable, readable run ids: `20261122T020000Z-3f9a1c`. */
+export function newRunId(now = new Date()): string {
+	const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+	return `${stamp}-${randomBytes(3).toString('hex')}`;
+}
+
+export async function createRun(
+	db: SqlDb,
+	options: { kind?: string; source: string; dryRun?: boolean; settings?: Record<string, unknown> },
+): Promise<RunRecord> {
+	const id = newRunId();
+	await db.execute(
+		'INSERT INTO sync_runs (id, kind, source, status, stage, dry_run, started_at, settings, counts, warnings) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+		[
+			id,
+			options.kind ?? 'sync',
+			options.source,
+			'running',
+			'created',
+			toBooleanInt(options.dryRun ?? false),
+			nowIso(),
+			toJson(options.settings ?? {}),
+			'{}',
+			'[]',
+		],
+	);
+	return getRun(db, id);
+}
+
+export async function findRun(db: SqlDb, runId: string): Promise<RunRecord | undefined> {
+	const rows = await db.query<RunRow>('SELECT * FROM sync_runs WHERE id = ?', [runId]);
+	return rows[0] ? toRunRecord(rows[0]) : undefined;
+}
+
+export async function getRun(db: SqlDb, runId: string): Promise<RunRecord> {
+	const run = await findRun(db, runId);
+	if (!run) {
+		throw new RosterRunError(
+			`Run ${runId} is not in this roster store`,
+			'Check that every RosterSync node uses the same Roster Store credential as the node that started the run.',
+		);
+	}
+	return run;
+}
+
+/** Fails unless the run has reached `stage` (and has not failed). */
+export async function requireStage(db: SqlDb, runId: string, stage: RunStage, step: string): Promise<RunRecord> {
+	const run = await getRun(db, runId);
+	if (run.status === 'failed') {
+		throw new RosterRunError(`${step} cannot continue run ${runId}: it failed earlier (${run.error ?? 'no reason recorded'})`);
+	}
+	if (RUN_STAGES.indexOf(run.stage) < RUN_STAGES.indexOf(stage)) {
+		throw new RosterRunError(
+			`${step} needs run ${runId} to be ${stage}, but it is only ${run.stage}`,
+			'Connect this node after the step that produces it (CSV Ingest → Normalize → Reconcile Users → Build Lists → Publish Report).',
+		);
+	}
+	return run;
+}
+
+/** Records that a stage finished: its counts and warnings are kept under the stage's name. */
+export async function completeStage(
+	db: SqlDb,
+	runId: string,
+	stage: RunStage,
+	counts: Record<string, unknown>,
+	warnings: string[] = [],
+	status: RunStatus = 'running',
+): Promise<RunRecord> {
+	const run = await getRun(db, runId);
+	const allCounts = { ...run.counts, [stage]: counts };
+	const allWarnings = [...run.warnings, ...warnings];
+	const finished = status === 'completed' || status === 'failed' ? nowIso() : null;
+	await db.execute('UPDATE sync_runs SET stage = ?, status = ?, counts = ?, warnings = ?, finished_at = COALESCE(?, finished_at) WHERE id = ?', [
+		stage,
+		status,
+		toJson(allCounts),
+		toJson(allWarnings),
+		finished,
+		runId,
+	]);
+	return getRun(db, runId);
+}
+
+export async function failRun(db: SqlDb, runId: string, message: string): Promise<void> {
+	await db.execute("UPDATE sync_runs SET status = 'failed', error = ?, finished_at = ? WHERE id = ?", [
+		message,
+		nowIso(),
+		runId,
+	]);
+}
+
+export async function listRuns(db: SqlDb, limit: number): Promise<RunRecord[]> {
+	const rows = await db.query<RunRow>('SELECT * FROM sync_runs ORDER BY started_at DESC, id DESC LIMIT ?', [limit]);
+	return rows.map(toRunRecord);
+}
+
+/** The newest run that got at least to `stage` and did not fail, other than `exceptRunId`. */
+export async function lastGoodRun(db: SqlDb, stage: RunStage, exceptRunId?: string): Promise<RunRecord | undefined> {
+	const stages = RUN_STAGES.slice(RUN_STAGES.indexOf(stage));
+	const rows = await db.query<RunRow>(
+		`SELECT * FROM sync_runs WHERE status <> 'failed' AND dry_run = 0 AND id <> ? AND stage IN (${stages.map(() => '?').join(', ')}) ORDER BY started_at DESC, id DESC LIMIT 1`,
+		[exceptRunId ?? '', ...stages],
+	);
+	return rows[0] ? toRunRecord(rows[0]) : undefined;
+}
+
+export async function addProblems(db: SqlDb, runId: string, stage: RunStage, problems: RecordProblem[]): Promise<void> {
+	if (problems.length === 0) return;
+	const [{ next }] = await db.query<{ next: number }>(
+		'SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM run_problems WHERE run_id = ?',
+		[runId],
+	);
+	let seq = Number(next);
+	await db.insertMany(
+		'run_problems',
+		['run_id', 'seq', 'stage', 'file', 'row_number', 'field', 'sourced_id', 'message'],
+		problems.map((problem) => [
+			runId,
+			seq++,
+			stage,
+			problem.file ?? null,
+			problem.row ?? null,
+			problem.field ?? null,
+			problem.sourcedId ?? null,
+			problem.message,
+		]),
+	);
+}
+
+export interface StoredProblem extends RecordProblem {
+	stage: RunStage;
+}
+
+export async function listProblems(db: SqlDb, runId: string, limit = 1_000_000): Promise<StoredProblem[]> {
+	const rows = await db.query(
+		'SELECT stage, file, row_number, field, sourced_id, message FROM run_problems WHERE run_id = ? ORDER BY seq LIMIT ?',
+		[runId, limit],
+	);
+	return rows.map((row) => ({
+		stage: row.stage as RunStage,
+		file: (row.file as string | null) ?? undefined,
+		row: row.row_number === null ? undefined : Number(row.row_number),
+		field: (row.field as string | null) ?? undefined,
+		sourcedId: (row.sourced_id as string | null) ?? undefined,
+		message: String(row.message),
+	}));
+}
+
+export async function countProblems(db: SqlDb, runId: string, stage?: RunStage): Promise<number> {
+	const rows = await db.query<{ n: number }>(
+		`SELECT COUNT(*) AS n FROM run_problems WHERE run_id = ?${stage ? ' AND stage = ?' : ''}`,
+		stage ? [runId, stage] : [runId],
+	);
+	return Number(rows[0].n);
+}

@@ -1,0 +1,271 @@
+/**
+ * The store's schema ("Minga-compatible"), as versioned migrations that run on first use.
+ * Plain SQL that both SQLite and PostgreSQL accept: TEXT, INTEGER, REAL; booleans as 0/1;
+ * timestamps as ISO-8601 UTC text; lists and records as JSON text.
+ */
+import type { SqlDb } from './sql';
+import { nowIso } from './sql';
+
+export interface Migration {
+	version: number;
+	name: string;
+	sql: string;
+}
+
+export const MIGRATIONS: Migration[] = [
+	{
+		version: 1,
+		name: 'people, lists, runs, staging and snapshots',
+		sql: `
+CREATE TABLE sync_runs (
+	id TEXT PRIMARY KEY,
+	kind TEXT NOT NULL,
+	source TEXT NOT NULL,
+	status TEXT NOT NULL,
+	stage TEXT NOT NULL,
+	dry_run INTEGER NOT NULL DEFAULT 0,
+	started_at TEXT NOT NULL,
+	finished_at TEXT,
+	settings TEXT,
+	counts TEXT,
+	warnings TEXT,
+	error TEXT
+);
+CREATE INDEX sync_runs_started ON sync_runs (started_at);
+
+CREATE TABLE run_problems (
+	run_id TEXT NOT NULL,
+	seq INTEGER NOT NULL,
+	stage TEXT NOT NULL,
+	file TEXT,
+	row_number INTEGER,
+	field TEXT,
+	sourced_id TEXT,
+	message TEXT NOT NULL,
+	PRIMARY KEY (run_id, seq)
+);
+
+CREATE TABLE staging_files (
+	run_id TEXT NOT NULL,
+	entity TEXT NOT NULL,
+	file_name TEXT NOT NULL,
+	oneroster_version TEXT NOT NULL,
+	mode TEXT NOT NULL,
+	columns TEXT NOT NULL,
+	PRIMARY KEY (run_id, entity)
+);
+
+CREATE TABLE staging_rows (
+	run_id TEXT NOT NULL,
+	entity TEXT NOT NULL,
+	row_number INTEGER NOT NULL,
+	sourced_id TEXT NOT NULL,
+	cells TEXT NOT NULL,
+	PRIMARY KEY (run_id, entity, row_number)
+);
+
+CREATE TABLE snapshots (
+	run_id TEXT PRIMARY KEY,
+	created_at TEXT NOT NULL,
+	school_ids TEXT NOT NULL,
+	counts TEXT NOT NULL,
+	fingerprint TEXT
+);
+
+CREATE TABLE snapshot_orgs (
+	run_id TEXT NOT NULL,
+	sourced_id TEXT NOT NULL,
+	name TEXT NOT NULL,
+	type TEXT NOT NULL,
+	identifier TEXT,
+	parent_id TEXT,
+	PRIMARY KEY (run_id, sourced_id)
+);
+
+CREATE TABLE snapshot_terms (
+	run_id TEXT NOT NULL,
+	sourced_id TEXT NOT NULL,
+	title TEXT NOT NULL,
+	type TEXT NOT NULL,
+	start_date TEXT,
+	end_date TEXT,
+	parent_id TEXT,
+	school_year TEXT,
+	PRIMARY KEY (run_id, sourced_id)
+);
+
+CREATE TABLE snapshot_courses (
+	run_id TEXT NOT NULL,
+	sourced_id TEXT NOT NULL,
+	title TEXT NOT NULL,
+	course_code TEXT,
+	grades TEXT NOT NULL,
+	subjects TEXT NOT NULL,
+	org_id TEXT,
+	PRIMARY KEY (run_id, sourced_id)
+);
+
+CREATE TABLE snapshot_classes (
+	run_id TEXT NOT NULL,
+	sourced_id TEXT NOT NULL,
+	title TEXT NOT NULL,
+	class_code TEXT,
+	class_type TEXT,
+	course_id TEXT,
+	school_id TEXT NOT NULL,
+	term_ids TEXT NOT NULL,
+	grades TEXT NOT NULL,
+	subjects TEXT NOT NULL,
+	periods TEXT,
+	PRIMARY KEY (run_id, sourced_id)
+);
+
+CREATE TABLE snapshot_people (
+	run_id TEXT NOT NULL,
+	sourced_id TEXT NOT NULL,
+	role TEXT NOT NULL,
+	sis_role TEXT NOT NULL,
+	given_name TEXT NOT NULL,
+	family_name TEXT NOT NULL,
+	middle_name TEXT,
+	preferred_given_name TEXT,
+	preferred_family_name TEXT,
+	email TEXT,
+	username TEXT,
+	sis_id TEXT,
+	grade TEXT,
+	school_ids TEXT NOT NULL,
+	primary_school_id TEXT,
+	enabled INTEGER NOT NULL,
+	phone TEXT,
+	sms TEXT,
+	primary_contact_id TEXT,
+	PRIMARY KEY (run_id, sourced_id)
+);
+
+CREATE TABLE snapshot_contacts (
+	run_id TEXT NOT NULL,
+	sourced_id TEXT NOT NULL,
+	relationship TEXT NOT NULL,
+	given_name TEXT NOT NULL,
+	family_name TEXT NOT NULL,
+	email TEXT,
+	phone TEXT,
+	sms TEXT,
+	PRIMARY KEY (run_id, sourced_id)
+);
+
+CREATE TABLE snapshot_enrollments (
+	run_id TEXT NOT NULL,
+	sourced_id TEXT NOT NULL,
+	class_id TEXT NOT NULL,
+	person_id TEXT NOT NULL,
+	role TEXT NOT NULL,
+	is_primary INTEGER NOT NULL,
+	begin_date TEXT,
+	end_date TEXT,
+	PRIMARY KEY (run_id, sourced_id)
+);
+CREATE INDEX snapshot_enrollments_class ON snapshot_enrollments (run_id, class_id);
+
+CREATE TABLE people (
+	id TEXT PRIMARY KEY,
+	role TEXT NOT NULL,
+	given_name TEXT NOT NULL,
+	family_name TEXT NOT NULL,
+	middle_name TEXT,
+	preferred_name TEXT,
+	email TEXT,
+	email_key TEXT,
+	username TEXT,
+	student_number TEXT,
+	sis_id TEXT,
+	sourced_id TEXT,
+	grade TEXT,
+	school_id TEXT,
+	school_ids TEXT,
+	phone TEXT,
+	parent_name TEXT,
+	parent_email TEXT,
+	parent_phone TEXT,
+	include_in_sis_sync INTEGER NOT NULL DEFAULT 1,
+	source TEXT NOT NULL,
+	archived_at TEXT,
+	missing_runs INTEGER NOT NULL DEFAULT 0,
+	last_seen_run_id TEXT,
+	created_at TEXT NOT NULL,
+	updated_at TEXT NOT NULL
+);
+CREATE INDEX people_sourced_id ON people (sourced_id);
+CREATE INDEX people_sis_id ON people (sis_id);
+CREATE INDEX people_student_number ON people (student_number);
+CREATE INDEX people_email_key ON people (email_key);
+
+CREATE TABLE user_lists (
+	id TEXT PRIMARY KEY,
+	kind TEXT NOT NULL,
+	source_key TEXT,
+	title TEXT NOT NULL,
+	term_id TEXT,
+	class_id TEXT,
+	grade TEXT,
+	is_public INTEGER NOT NULL DEFAULT 0,
+	visibility_set_by_hand INTEGER NOT NULL DEFAULT 0,
+	archived_at TEXT,
+	created_at TEXT NOT NULL,
+	updated_at TEXT NOT NULL
+);
+CREATE UNIQUE INDEX user_lists_source_key ON user_lists (source_key);
+
+CREATE TABLE list_members (
+	list_id TEXT NOT NULL,
+	person_id TEXT NOT NULL,
+	membership TEXT NOT NULL,
+	added_run_id TEXT,
+	PRIMARY KEY (list_id, person_id, membership)
+);
+CREATE INDEX list_members_person ON list_members (person_id);
+
+CREATE TABLE run_changes (
+	run_id TEXT NOT NULL,
+	seq INTEGER NOT NULL,
+	entity TEXT NOT NULL,
+	entity_id TEXT NOT NULL,
+	action TEXT NOT NULL,
+	role TEXT,
+	label TEXT,
+	fields TEXT,
+	before_values TEXT,
+	after_values TEXT,
+	applied INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (run_id, seq)
+);
+`,
+	},
+];
+
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
+
+/** Brings the store to the newest schema version. Safe to call on every open. */
+export async function migrate(db: SqlDb): Promise<number> {
+	await db.executeScript(
+		'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)',
+	);
+	const applied = await db.query<{ version: number }>('SELECT version FROM schema_migrations');
+	const done = new Set(applied.map((row) => Number(row.version)));
+	let count = 0;
+	for (const migration of MIGRATIONS) {
+		if (done.has(migration.version)) continue;
+		await db.transaction(async (tx) => {
+			await tx.executeScript(migration.sql);
+			// A concurrent opener may have applied it first: the insert then fails and the transaction rolls back.
+			await tx.execute('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [
+				migration.version,
+				migration.name,
+				nowIso(),
+			]);
+		});
+		count++;
+	}
+	return count;
+}

@@ -1,0 +1,273 @@
+/**
+ * Per-run canonical snapshots: what the SIS said at each run, in the canonical model.
+ * Normalize writes them; Reconcile, Build Lists, drift checks and "roster as of" read them.
+ */
+import type {
+	CanonicalClass,
+	CanonicalContact,
+	CanonicalCourse,
+	CanonicalEnrollment,
+	CanonicalOrg,
+	CanonicalPerson,
+	CanonicalTerm,
+	ContactRelationship,
+	PersonRole,
+} from '../model/roster';
+import type { SqlDb, SqlRow, SqlValue } from './sql';
+import { fromJson, nowIso, toBooleanInt, toJson } from './sql';
+
+/** How each canonical entity maps to its snapshot table: columns, to-row and from-row. */
+interface SnapshotTable<T> {
+	table: string;
+	columns: readonly string[];
+	toRow(record: T): SqlValue[];
+	fromRow(row: SqlRow): T;
+}
+
+const text = (value: SqlValue): string | null => (value === null ? null : String(value));
+
+export const ORG_TABLE: SnapshotTable<CanonicalOrg> = {
+	table: 'snapshot_orgs',
+	columns: ['sourced_id', 'name', 'type', 'identifier', 'parent_id'],
+	toRow: (o) => [o.sourcedId, o.name, o.type, o.identifier, o.parentId],
+	fromRow: (r) => ({
+		sourcedId: String(r.sourced_id),
+		name: String(r.name),
+		type: String(r.type),
+		identifier: text(r.identifier),
+		parentId: text(r.parent_id),
+	}),
+};
+
+export const TERM_TABLE: SnapshotTable<CanonicalTerm> = {
+	table: 'snapshot_terms',
+	columns: ['sourced_id', 'title', 'type', 'start_date', 'end_date', 'parent_id', 'school_year'],
+	toRow: (t) => [t.sourcedId, t.title, t.type, t.startDate, t.endDate, t.parentId, t.schoolYear],
+	fromRow: (r) => ({
+		sourcedId: String(r.sourced_id),
+		title: String(r.title),
+		type: String(r.type),
+		startDate: text(r.start_date),
+		endDate: text(r.end_date),
+		parentId: text(r.parent_id),
+		schoolYear: text(r.school_year),
+	}),
+};
+
+export const COURSE_TABLE: SnapshotTable<CanonicalCourse> = {
+	table: 'snapshot_courses',
+	columns: ['sourced_id', 'title', 'course_code', 'grades', 'subjects', 'org_id'],
+	toRow: (c) => [c.sourcedId, c.title, c.courseCode, toJson(c.grades), toJson(c.subjects), c.orgId],
+	fromRow: (r) => ({
+		sourcedId: String(r.sourced_id),
+		title: String(r.title),
+		courseCode: text(r.course_code),
+		grades: fromJson(r.grades, []),
+		subjects: fromJson(r.subjects, []),
+		orgId: text(r.org_id),
+	}),
+};
+
+export const CLASS_TABLE: SnapshotTable<CanonicalClass> = {
+	table: 'snapshot_classes',
+	columns: [
+		'sourced_id',
+		'title',
+		'class_code',
+		'class_type',
+		'course_id',
+		'school_id',
+		'term_ids',
+		'grades',
+		'subjects',
+		'periods',
+	],
+	toRow: (c) => [
+		c.sourcedId,
+		c.title,
+		c.classCode,
+		c.classType,
+		c.courseId,
+		c.schoolId,
+		toJson(c.termIds),
+		toJson(c.grades),
+		toJson(c.subjects),
+		c.periods,
+	],
+	fromRow: (r) => ({
+		sourcedId: String(r.sourced_id),
+		title: String(r.title),
+		classCode: text(r.class_code),
+		classType: text(r.class_type),
+		courseId: text(r.course_id),
+		schoolId: String(r.school_id),
+		termIds: fromJson(r.term_ids, []),
+		grades: fromJson(r.grades, []),
+		subjects: fromJson(r.subjects, []),
+		periods: text(r.periods),
+	}),
+};
+
+export const PERSON_TABLE: SnapshotTable<CanonicalPerson> = {
+	table: 'snapshot_people',
+	columns: [
+		'sourced_id',
+		'role',
+		'sis_role',
+		'given_name',
+		'family_name',
+		'middle_name',
+		'preferred_given_name',
+		'preferred_family_name',
+		'email',
+		'username',
+		'sis_id',
+		'grade',
+		'school_ids',
+		'primary_school_id',
+		'enabled',
+		'phone',
+		'sms',
+		'primary_contact_id',
+	],
+	toRow: (p) => [
+		p.sourcedId,
+		p.role,
+		p.sisRole,
+		p.givenName,
+		p.familyName,
+		p.middleName,
+		p.preferredGivenName,
+		p.preferredFamilyName,
+		p.email,
+		p.username,
+		p.sisId,
+		p.grade,
+		toJson(p.schoolIds),
+		p.primarySchoolId,
+		toBooleanInt(p.enabled),
+		p.phone,
+		p.sms,
+		p.primaryContactId,
+	],
+	fromRow: (r) => ({
+		sourcedId: String(r.sourced_id),
+		role: String(r.role) as PersonRole,
+		sisRole: String(r.sis_role),
+		givenName: String(r.given_name),
+		familyName: String(r.family_name),
+		middleName: text(r.middle_name),
+		preferredGivenName: text(r.preferred_given_name),
+		preferredFamilyName: text(r.preferred_family_name),
+		email: text(r.email),
+		username: text(r.username),
+		sisId: text(r.sis_id),
+		grade: text(r.grade),
+		schoolIds: fromJson(r.school_ids, []),
+		primarySchoolId: text(r.primary_school_id),
+		enabled: Number(r.enabled) === 1,
+		phone: text(r.phone),
+		sms: text(r.sms),
+		primaryContactId: text(r.primary_contact_id),
+	}),
+};
+
+export const CONTACT_TABLE: SnapshotTable<CanonicalContact> = {
+	table: 'snapshot_contacts',
+	columns: ['sourced_id', 'relationship', 'given_name', 'family_name', 'email', 'phone', 'sms'],
+	toRow: (c) => [c.sourcedId, c.relationship, c.givenName, c.familyName, c.email, c.phone, c.sms],
+	fromRow: (r) => ({
+		sourcedId: String(r.sourced_id),
+		relationship: String(r.relationship) as ContactRelationship,
+		givenName: String(r.given_name),
+		familyName: String(r.family_name),
+		email: text(r.email),
+		phone: text(r.phone),
+		sms: text(r.sms),
+	}),
+};
+
+export const ENROLLMENT_TABLE: SnapshotTable<CanonicalEnrollment> = {
+	table: 'snapshot_enrollments',
+	columns: ['sourced_id', 'class_id', 'person_id', 'role', 'is_primary', 'begin_date', 'end_date'],
+	toRow: (e) => [e.sourcedId, e.classId, e.personId, e.role, toBooleanInt(e.primary), e.beginDate, e.endDate],
+	fromRow: (r) => ({
+		sourcedId: String(r.sourced_id),
+		classId: String(r.class_id),
+		personId: String(r.person_id),
+		role: String(r.role) as PersonRole,
+		primary: Number(r.is_primary) === 1,
+		beginDate: text(r.begin_date),
+		endDate: text(r.end_date),
+	}),
+};
+
+export async function writeSnapshotRecords<T>(db: SqlDb, runId: string, spec: SnapshotTable<T>, records: Iterable<T>): Promise<void> {
+	const rows: SqlValue[][] = [];
+	for (const record of records) rows.push([runId, ...spec.toRow(record)]);
+	await db.insertMany(spec.table, ['run_id', ...spec.columns], rows);
+}
+
+export async function readSnapshotRecords<T>(db: SqlDb, runId: string, spec: SnapshotTable<T>): Promise<T[]> {
+	const rows = await db.query(`SELECT ${spec.columns.join(', ')} FROM ${spec.table} WHERE run_id = ? ORDER BY sourced_id`, [runId]);
+	return rows.map(spec.fromRow);
+}
+
+/** Snapshot rows of a large table in batches, ordered by sourcedId. */
+export async function* readSnapshotBatches<T>(
+	db: SqlDb,
+	runId: string,
+	spec: SnapshotTable<T>,
+	batchSize = 50_000,
+): AsyncGenerator<T[]> {
+	let after = '';
+	for (;;) {
+		const rows = await db.query(
+			`SELECT ${spec.columns.join(', ')} FROM ${spec.table} WHERE run_id = ? AND sourced_id > ? ORDER BY sourced_id LIMIT ?`,
+			[runId, after, batchSize],
+		);
+		if (rows.length === 0) return;
+		yield rows.map(spec.fromRow);
+		after = String(rows[rows.length - 1].sourced_id);
+		if (rows.length < batchSize) return;
+	}
+}
+
+export interface SnapshotHeader {
+	runId: string;
+	createdAt: string;
+	schoolIds: string[];
+	counts: Record<string, unknown>;
+}
+
+export async function writeSnapshotHeader(
+	db: SqlDb,
+	runId: string,
+	schoolIds: string[],
+	counts: Record<string, unknown>,
+): Promise<void> {
+	await db.execute('INSERT INTO snapshots (run_id, created_at, school_ids, counts) VALUES (?, ?, ?, ?)', [
+		runId,
+		nowIso(),
+		toJson(schoolIds),
+		toJson(counts),
+	]);
+}
+
+export async function readSnapshotHeader(db: SqlDb, runId: string): Promise<SnapshotHeader | undefined> {
+	const rows = await db.query('SELECT * FROM snapshots WHERE run_id = ?', [runId]);
+	if (!rows[0]) return undefined;
+	return {
+		runId,
+		createdAt: String(rows[0].created_at),
+		schoolIds: fromJson(rows[0].school_ids, []),
+		counts: fromJson(rows[0].counts, {}),
+	};
+}
+
+export const SNAPSHOT_TABLES = [ORG_TABLE, TERM_TABLE, COURSE_TABLE, CLASS_TABLE, PERSON_TABLE, CONTACT_TABLE, ENROLLMENT_TABLE] as const;
+
+export async function deleteSnapshot(db: SqlDb, runId: string): Promise<void> {
+	for (const spec of SNAPSHOT_TABLES) await db.execute(`DELETE FROM ${spec.table} WHERE run_id = ?`, [runId]);
+	await db.execute('DELETE FROM snapshots WHERE run_id = ?', [runId]);
+}

@@ -1,0 +1,42 @@
+/**
+ * The one SQL interface both store engines implement. Statements use `?` placeholders;
+ * the PostgreSQL engine rewrites them to `$1, $2, …`. Values are strings, numbers or null
+ * (booleans are stored as 0/1, timestamps as ISO-8601 UTC text, lists and records as JSON text),
+ * so one schema and one set of statements serve both engines.
+ */
+export type SqlValue = string | number | null;
+export type SqlRow = Record<string, SqlValue>;
+
+export type StoreEngine = 'sqlite' | 'postgres';
+
+export interface SqlDb {
+	readonly engine: StoreEngine;
+	/** Rows of a query. */
+	query<T extends SqlRow = SqlRow>(sql: string, params?: SqlValue[]): Promise<T[]>;
+	/** Runs a statement; returns the number of rows it changed. */
+	execute(sql: string, params?: SqlValue[]): Promise<number>;
+	/** Runs a script of statements separated by `;` (no parameters). */
+	executeScript(sql: string): Promise<void>;
+	/** Inserts many rows fast (prepared statement loop on SQLite, multi-row VALUES on PostgreSQL). */
+	insertMany(table: string, columns: readonly string[], rows: SqlValue[][], onConflict?: string): Promise<void>;
+	/** Runs `work` in one transaction; inside it, `transaction` runs inline. Rolls back on throw. */
+	transaction<T>(work: (tx: SqlDb) => Promise<T>): Promise<T>;
+	close(): Promise<void>;
+}
+
+export function toBooleanInt(value: boolean): number {
+	return value ? 1 : 0;
+}
+
+export function nowIso(): string {
+	return new Date().toISOString();
+}
+
+export function toJson(value: unknown): string {
+	return JSON.stringify(value);
+}
+
+export function fromJson<T>(text: SqlValue | undefined, fallback: T): T {
+	if (text === null || text === undefined || text === '') return fallback;
+	return JSON.parse(String(text)) as T;
+}
