@@ -7,7 +7,7 @@ import type { ICredentialType, INodeProperties, Icon } from 'n8n-workflow';
 export class RosterSftpApi implements ICredentialType {
 	name = 'rosterSftpApi';
 
-	displayName = 'Roster SFTP';
+	displayName = 'Roster SFTP API';
 
 	icon: Icon = { light: 'file:../nodes/icons/rostersync.svg', dark: 'file:../nodes/icons/rostersync.dark.svg' };
 

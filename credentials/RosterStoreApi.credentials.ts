@@ -7,7 +7,7 @@ import type { ICredentialType, INodeProperties, Icon } from 'n8n-workflow';
 export class RosterStoreApi implements ICredentialType {
 	name = 'rosterStoreApi';
 
-	displayName = 'Roster Store';
+	displayName = 'Roster Store API';
 
 	icon: Icon = { light: 'file:../nodes/icons/rostersync.svg', dark: 'file:../nodes/icons/rostersync.dark.svg' };
 
@@ -87,8 +87,8 @@ export class RosterStoreApi implements ICredentialType {
 			displayOptions: { show: { engine: ['postgres'] } },
 		},
 		{
-			displayName: 'Allow Unverified Certificate',
-			name: 'allowUnverifiedCertificate',
+			displayName: 'Ignore SSL Issues (Insecure)',
+			name: 'ignoreSslIssues',
 			type: 'boolean',
 			default: false,
 			description: 'Whether to accept a server certificate that does not verify (self-signed)',

@@ -8,7 +8,7 @@ import { NodeConnectionTypes } from 'n8n-workflow';
 
 import { readBinaryFiles } from '../adapter/binary';
 import { errorItem, toNodeError } from '../adapter/errors';
-import { rosterStoreConnectionTest, rosterStoreCredential, runHandle, storeConfigFor } from '../adapter/store';
+import { rosterStoreConnectionTest, runHandle, storeConfigFor } from '../adapter/store';
 import { rosterSftpConnectionTest, sftpOptionsFromCredential } from '../adapter/sftp';
 import { openBufferFileSet } from '../shared/sources/oneroster-csv/file-set';
 import { openSftpFileSet } from '../shared/sources/oneroster-csv/sftp-file-set';
@@ -23,6 +23,7 @@ export class RosterCsvIngest implements INodeType {
 		icon: { light: 'file:../icons/rostersync.svg', dark: 'file:../icons/rostersync.dark.svg' },
 		group: ['input'],
 		version: 1,
+		usableAsTool: true,
 		subtitle: '={{ $parameter["source"] === "sftp" ? "from SFTP: " + $parameter["remotePath"] : "from binary: " + $parameter["binaryPropertyNames"] }}',
 		description: 'Read a OneRoster 1.1/1.2 CSV export (zip or loose files) from SFTP or binary input, check every row, and stage it as a new sync run',
 		defaults: { name: 'Roster CSV Ingest' },
@@ -35,7 +36,7 @@ export class RosterCsvIngest implements INodeType {
 				testedBy: 'rosterSftpConnectionTest',
 				displayOptions: { show: { source: ['sftp'] } },
 			},
-			rosterStoreCredential,
+			{ name: 'rosterStoreApi', required: false, testedBy: 'rosterStoreConnectionTest' },
 		],
 		properties: [
 			{

@@ -3,7 +3,7 @@ import { NodeConnectionTypes } from 'n8n-workflow';
 
 import { errorItem, toNodeError } from '../adapter/errors';
 import { runIdParameter, runIdOf } from '../adapter/run-id';
-import { rosterStoreConnectionTest, rosterStoreCredential, runHandle, storeConfigFor } from '../adapter/store';
+import { rosterStoreConnectionTest, runHandle, storeConfigFor } from '../adapter/store';
 import { normalizeRun } from '../shared/normalize/normalize';
 import { withStore } from '../shared/store/store';
 
@@ -14,13 +14,14 @@ export class RosterNormalize implements INodeType {
 		icon: { light: 'file:../icons/rostersync.svg', dark: 'file:../icons/rostersync.dark.svg' },
 		group: ['transform'],
 		version: 1,
+		usableAsTool: true,
 		subtitle: '={{ $parameter["schoolIds"] ? "schools " + $parameter["schoolIds"] : "all schools" }}',
 		description:
 			'Turn a staged roster into people (students, teachers, staff, admins), parent contacts, schools, terms, classes and enrollments',
 		defaults: { name: 'Roster Normalize' },
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main],
-		credentials: [rosterStoreCredential],
+		credentials: [{ name: 'rosterStoreApi', required: false, testedBy: 'rosterStoreConnectionTest' }],
 		properties: [
 			runIdParameter,
 			{

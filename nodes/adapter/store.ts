@@ -9,25 +9,19 @@ import type {
 	IExecuteFunctions,
 	ILoadOptionsFunctions,
 	INodeCredentialTestResult,
-	INodeCredentialDescription,
 } from 'n8n-workflow';
 
 import type { RunHandle } from '../shared/model/handle';
 import { HANDLE_PROBLEM_LIMIT } from '../shared/model/handle';
-import type { RunRecord } from '../shared/store/runs';
+import type { RecordProblem } from '../shared/model/errors';
+import type { RunRecord, StoredProblem } from '../shared/store/runs';
 import { countProblems, listProblems } from '../shared/store/runs';
 import type { RosterStore, StoreConfig } from '../shared/store/store';
 import { defaultSqlitePath, withStore } from '../shared/store/store';
 
 export const ROSTER_STORE_CREDENTIAL = 'rosterStoreApi';
 
-/** Every RosterSync node offers the same optional store credential; without one, the embedded SQLite file is used. */
-export const rosterStoreCredential: INodeCredentialDescription = {
-	name: ROSTER_STORE_CREDENTIAL,
-	required: false,
-	testedBy: 'rosterStoreConnectionTest',
-};
-
+/** Every RosterSync node offers this optional credential (name 'rosterStoreApi'); without one, the embedded SQLite file is used. */
 export function storeConfigFromCredential(data: ICredentialDataDecryptedObject | undefined): StoreConfig {
 	if (!data || data.engine !== 'postgres') {
 		const path = typeof data?.sqlitePath === 'string' ? data.sqlitePath.trim() : '';
@@ -41,7 +35,7 @@ export function storeConfigFromCredential(data: ICredentialDataDecryptedObject |
 		user: String(data.user ?? ''),
 		password: String(data.password ?? ''),
 		ssl: data.ssl === true,
-		allowUnverifiedCertificate: data.allowUnverifiedCertificate === true,
+		ignoreSslIssues: data.ignoreSslIssues === true,
 	};
 }
 
@@ -67,6 +61,11 @@ export async function rosterStoreConnectionTest(
 	}
 }
 
+function withoutStage(problem: StoredProblem): RecordProblem {
+	const { file, row, field, sourcedId, message } = problem;
+	return { file, row, field, sourcedId, message };
+}
+
 /** The item a RosterSync node outputs for a run. */
 export async function runHandle(store: RosterStore, run: RunRecord, extra: IDataObject = {}): Promise<IDataObject> {
 	const handle: RunHandle = {
@@ -80,7 +79,7 @@ export async function runHandle(store: RosterStore, run: RunRecord, extra: IData
 		warnings: run.warnings,
 		problems: {
 			count: await countProblems(store.db, run.id),
-			first: (await listProblems(store.db, run.id, HANDLE_PROBLEM_LIMIT)).map(({ stage: _stage, ...problem }) => problem),
+			first: (await listProblems(store.db, run.id, HANDLE_PROBLEM_LIMIT)).map(withoutStage),
 		},
 	};
 	return { ...(handle as unknown as IDataObject), ...extra };

@@ -24,6 +24,7 @@ import { isRoot, lookupAccount, run, systemPath } from './process';
 
 export const SSHD_BINARY = '/usr/sbin/sshd';
 export const TEST_SSH_USER = 'rostersync-test';
+const DIR_PREFIX = 'rostersync-sshd-';
 
 export interface StartSshdOptions {
 	/**
@@ -342,6 +343,37 @@ async function launch(
 	throw new Error(`Could not start the test sshd: ${lastError?.message ?? 'unknown error'}`);
 }
 
+function processAlive(pid: number): boolean {
+	if (!Number.isInteger(pid) || pid <= 0) return false;
+	try {
+		process.kill(pid, 0);
+		return true;
+	} catch (error) {
+		return (error as NodeJS.ErrnoException).code === 'EPERM';
+	}
+}
+
+/** Stops sshd servers (and removes their temp dirs) left behind by test processes that were killed. */
+async function reapStaleServers(): Promise<void> {
+	const tmp = os.tmpdir();
+	const names = await fs.readdir(tmp).catch(() => [] as string[]);
+	for (const name of names.filter((n) => n.startsWith(DIR_PREFIX))) {
+		const dir = path.join(tmp, name);
+		try {
+			const owner = JSON.parse(await fs.readFile(path.join(dir, 'owner.json'), 'utf8')) as { pid: number };
+			if (processAlive(owner.pid)) continue;
+			const pid = Number((await fs.readFile(path.join(dir, 'sshd.pid'), 'utf8').catch(() => '')).trim());
+			if (processAlive(pid)) {
+				const cmdline = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+				if (cmdline.includes(dir)) process.kill(pid, 'SIGTERM');
+			}
+			await fs.rm(dir, { recursive: true, force: true });
+		} catch {
+			// no owner file (yet): not ours to judge
+		}
+	}
+}
+
 export async function startSshd(options: StartSshdOptions = {}): Promise<SshdServer> {
 	if (!existsSync(SSHD_BINARY)) {
 		throw new Error(`${SSHD_BINARY} is missing: install openssh-server (npm run pretest does it when run as root)`);
@@ -351,8 +383,10 @@ export async function startSshd(options: StartSshdOptions = {}): Promise<SshdSer
 	// /run/sshd is sshd's privilege separation directory; the Debian service normally creates it.
 	await fs.mkdir('/run/sshd', { recursive: true, mode: 0o755 });
 
-	const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'rostersync-sshd-'));
+	await reapStaleServers();
+	const dir = await fs.mkdtemp(path.join(os.tmpdir(), DIR_PREFIX));
 	try {
+		await fs.writeFile(path.join(dir, 'owner.json'), JSON.stringify({ pid: process.pid }));
 		await fs.chmod(dir, 0o755); // the test account reads authorized_keys (and maybe the served root) from here
 		let servedRoot: string;
 		if (options.servedRoot) {

@@ -387,6 +387,12 @@ async function buildSnapshot(
 	const usedContacts = new Set([...people.values()].map((p) => p.primaryContactId).filter((id): id is string => !!id));
 	const keptContacts = [...contacts.values()].filter((contact) => usedContacts.has(contact.sourcedId));
 
+	const skippedUsers = new Set(
+		(await db.query("SELECT sourced_id FROM run_problems WHERE run_id = ? AND stage = 'staged' AND file = 'users.csv' AND sourced_id IS NOT NULL", [runId])).map(
+			(row) => String(row.sourced_id),
+		),
+	);
+
 	// Enrollments, streamed: checked against classes and people, written in batches.
 	const enrollmentsFile = files.get('enrollments');
 	const enrollmentDelta = enrollmentsFile?.file.mode === 'delta';
@@ -418,7 +424,8 @@ async function buildSnapshot(
 		}
 		const person = people.get(personId);
 		if (!person) {
-			if (contacts.has(personId)) problem(c, row, 'userSourcedId', `enrollment names "${personId}", a ${contacts.get(personId)?.relationship}, not a student or staff member`);
+			if (skippedUsers.has(personId)) problem(c, row, 'userSourcedId', `enrollment names user "${personId}", whose row in users.csv was skipped`);
+			else if (contacts.has(personId)) problem(c, row, 'userSourcedId', `enrollment names "${personId}", a ${contacts.get(personId)?.relationship}, not a student or staff member`);
 			else problem(c, row, 'userSourcedId', `enrollment names user "${personId}", who is not in users.csv`);
 			continue;
 		}

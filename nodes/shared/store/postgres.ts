@@ -91,7 +91,7 @@ export interface PostgresConnection {
 	password: string;
 	ssl: boolean;
 	/** Accept a server certificate that does not verify (self-signed). */
-	allowUnverifiedCertificate?: boolean;
+	ignoreSslIssues?: boolean;
 }
 
 export class PostgresDb extends PostgresSession {
@@ -104,7 +104,7 @@ export class PostgresDb extends PostgresSession {
 			database: connection.database,
 			user: connection.user,
 			password: connection.password,
-			ssl: connection.ssl ? { rejectUnauthorized: !connection.allowUnverifiedCertificate } : false,
+			ssl: connection.ssl ? { rejectUnauthorized: !connection.ignoreSslIssues } : false,
 			max: 4,
 			types: typeParsers,
 			connectionTimeoutMillis: 15_000,

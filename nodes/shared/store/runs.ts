@@ -63,9 +63,12 @@ function toRunRecord(row: RunRow): RunRecord {
 	};
 }
 
-/** Sortable, readable run ids: `20261122T020000Z-3f9a1c`. */
-export function newRunId(now = new Date()): string {
-	const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+let lastRunTime = 0;
+
+/** Sortable, readable run ids: `20261122T020000123Z-3f9a1c` (UTC to the millisecond, increasing within a process). */
+export function newRunId(now = Date.now()): string {
+	lastRunTime = Math.max(now, lastRunTime + 1);
+	const stamp = new Date(lastRunTime).toISOString().replace(/[-:.]/g, '');
 	return `${stamp}-${randomBytes(3).toString('hex')}`;
 }
 
@@ -156,7 +159,7 @@ export async function failRun(db: SqlDb, runId: string, message: string): Promis
 }
 
 export async function listRuns(db: SqlDb, limit: number): Promise<RunRecord[]> {
-	const rows = await db.query<RunRow>('SELECT * FROM sync_runs ORDER BY started_at DESC, id DESC LIMIT ?', [limit]);
+	const rows = await db.query<RunRow>('SELECT * FROM sync_runs ORDER BY id DESC LIMIT ?', [limit]);
 	return rows.map(toRunRecord);
 }
 
@@ -164,7 +167,7 @@ export async function listRuns(db: SqlDb, limit: number): Promise<RunRecord[]> {
 export async function lastGoodRun(db: SqlDb, stage: RunStage, exceptRunId?: string): Promise<RunRecord | undefined> {
 	const stages = RUN_STAGES.slice(RUN_STAGES.indexOf(stage));
 	const rows = await db.query<RunRow>(
-		`SELECT * FROM sync_runs WHERE status <> 'failed' AND dry_run = 0 AND id <> ? AND stage IN (${stages.map(() => '?').join(', ')}) ORDER BY started_at DESC, id DESC LIMIT 1`,
+		`SELECT * FROM sync_runs WHERE status <> 'failed' AND dry_run = 0 AND id <> ? AND stage IN (${stages.map(() => '?').join(', ')}) ORDER BY id DESC LIMIT 1`,
 		[exceptRunId ?? '', ...stages],
 	);
 	return rows[0] ? toRunRecord(rows[0]) : undefined;
@@ -218,4 +221,20 @@ export async function countProblems(db: SqlDb, runId: string, stage?: RunStage):
 		stage ? [runId, stage] : [runId],
 	);
 	return Number(rows[0].n);
+}
+
+/** Marks a run as a dry run: a stage ran without changing the people store. A dry run never turns into a real one. */
+export async function markDryRun(db: SqlDb, runId: string): Promise<void> {
+	await db.execute('UPDATE sync_runs SET dry_run = 1 WHERE id = ?', [runId]);
+}
+
+/** Keeps the settings a stage ran with, under the stage's name in the run's settings (for the report and history). */
+export async function recordStageSettings(
+	db: SqlDb,
+	runId: string,
+	stage: RunStage,
+	settings: Record<string, unknown>,
+): Promise<void> {
+	const run = await getRun(db, runId);
+	await db.execute('UPDATE sync_runs SET settings = ? WHERE id = ?', [toJson({ ...run.settings, [stage]: settings }), runId]);
 }

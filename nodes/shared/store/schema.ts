@@ -234,6 +234,8 @@ CREATE TABLE run_changes (
 	action TEXT NOT NULL,
 	role TEXT,
 	label TEXT,
+	sourced_id TEXT,
+	reason TEXT,
 	fields TEXT,
 	before_values TEXT,
 	after_values TEXT,

@@ -11,7 +11,7 @@ function loadSqlite(): typeof import('node:sqlite') {
 	try {
 		// eslint-disable-next-line @typescript-eslint/no-require-imports
 		return require('node:sqlite');
-	} catch (error) {
+	} catch {
 		throw new Error(
 			`The embedded SQLite store needs Node.js 22.5 or newer (this is ${process.version}). ` +
 				'Use a PostgreSQL Roster Store credential, or run n8n on a newer Node.js.',

@@ -9,7 +9,7 @@ import { pipeline } from 'node:stream/promises';
 
 import { RosterInputError } from '../../model/errors';
 import type { CsvFileSet } from './file-set';
-import { strictUtf8Chunks, Utf8Check } from './utf8';
+import { strictUtf8Chunks } from './utf8';
 
 /** Longest record we accept: beyond this it is almost surely an unclosed quote swallowing the file. */
 const MAX_RECORD_CHARS = 1 << 20;
@@ -25,7 +25,6 @@ const PARSE_OPTIONS = {
 function csvErrorAsInputError(error: CsvError, fileName: string): RosterInputError {
 	const recordsDone = typeof error.records === 'number' ? error.records : 0;
 	const row = recordsDone + 1;
-	const line = typeof error.lines === 'number' ? error.lines : undefined;
 	switch (error.code) {
 		case 'CSV_QUOTE_NOT_CLOSED':
 			return new RosterInputError(
@@ -42,7 +41,7 @@ function csvErrorAsInputError(error: CsvError, fileName: string): RosterInputErr
 		case 'INVALID_OPENING_QUOTE':
 		case 'CSV_INVALID_CLOSING_QUOTE':
 			return new RosterInputError(
-				`a quote (") is in the wrong place${line !== undefined ? ` (line ${line})` : ''}: ${error.message}`,
+				`a quote (") is in the wrong place: ${error.message}`,
 				{ file: fileName, row },
 				'Values with quotes must be quoted as a whole, with inner quotes doubled (e.g. "5\'10""").',
 			);
@@ -52,17 +51,27 @@ function csvErrorAsInputError(error: CsvError, fileName: string): RosterInputErr
 }
 
 /**
- * The records of one file, in order, each a string[] as csv-parse gives it (BOM removed).
+ * The records of one file, in order, in batches of up to `batchSize`, each record a string[]
+ * as csv-parse gives it (BOM removed). Batches keep the per-record cost of async iteration away.
  * Throws RosterInputError for unreadable bytes, broken UTF-8 and broken CSV.
  */
-export async function* readCsvRecords(files: CsvFileSet, fileName: string): AsyncGenerator<string[]> {
+export async function* readCsvRecordBatches(
+	files: CsvFileSet,
+	fileName: string,
+	batchSize = 5000,
+): AsyncGenerator<string[][]> {
 	const source = await files.open(fileName);
 	const parser = parse(PARSE_OPTIONS);
 	const feeding = pipeline(source, strictUtf8Chunks(fileName), parser);
 	// Errors of the feeding side also reach the parser, so they surface in the loop below.
 	feeding.catch(() => {});
 	try {
-		for await (const record of parser) yield record as string[];
+		for await (const first of parser) {
+			const batch: string[][] = [first as string[]];
+			let record: string[] | null;
+			while (batch.length < batchSize && (record = parser.read() as string[] | null) !== null) batch.push(record);
+			yield batch;
+		}
 		await feeding;
 	} catch (error) {
 		if (error instanceof CsvError) throw csvErrorAsInputError(error, fileName);
@@ -78,8 +87,7 @@ export async function readSmallCsv(files: CsvFileSet, fileName: string, maxBytes
 	const chunks: Buffer[] = [];
 	let size = 0;
 	try {
-		for await (const chunk of source) {
-			const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+		for await (const bytes of strictUtf8Chunks(fileName)(source)) {
 			chunks.push(bytes);
 			size += bytes.length;
 			if (size > maxBytes) {
@@ -90,9 +98,6 @@ export async function readSmallCsv(files: CsvFileSet, fileName: string, maxBytes
 		(source as Readable).destroy?.();
 	}
 	const data = Buffer.concat(chunks);
-	const utf8 = new Utf8Check(fileName);
-	utf8.take(data);
-	utf8.finish();
 	try {
 		return parseWhole(data, { ...PARSE_OPTIONS, skip_empty_lines: true }) as string[][];
 	} catch (error) {
@@ -103,6 +108,6 @@ export async function readSmallCsv(files: CsvFileSet, fileName: string, maxBytes
 
 /** The header row of a file (first record), reading no more of the file than needed; null if empty. */
 export async function readCsvHeader(files: CsvFileSet, fileName: string): Promise<string[] | null> {
-	for await (const record of readCsvRecords(files, fileName)) return record;
+	for await (const records of readCsvRecordBatches(files, fileName, 1)) return records[0];
 	return null;
 }

@@ -29,6 +29,11 @@ const EMPTY_ZIP_SIGNATURE = Buffer.from([0x50, 0x4b, 0x05, 0x06]);
 /** Files that mark the folder of a OneRoster set inside a zip, in order of preference. */
 const SET_MARKER_FILES = ['manifest.csv', 'users.csv'];
 
+/** Hidden files (`.DS_Store`, macOS `._name` resource forks) are no part of a set. */
+function isHidden(name: string): boolean {
+	return name.startsWith('.');
+}
+
 function notInSet(set: CsvFileSet, name: string): RosterInputError {
 	return new RosterInputError(`${name} is not in ${set.description}`, { file: name });
 }
@@ -45,7 +50,7 @@ export async function openFolderFileSet(folder: string): Promise<CsvFileSet> {
 			'Check the folder path and that n8n may read it.',
 		);
 	}
-	const names = entries.filter((entry) => entry.isFile()).map((entry) => entry.name);
+	const names = entries.filter((entry) => entry.isFile() && !isHidden(entry.name)).map((entry) => entry.name);
 	const set: CsvFileSet = {
 		description: `folder ${folder}`,
 		list: async () => [...names],
@@ -83,8 +88,10 @@ export async function openZipFileSet(zipPathOrBuffer: string | Buffer, label?: s
 	try {
 		for await (const entry of zip.eachEntry()) {
 			const isFolder = entry.fileName.endsWith('/');
-			const isMacResource = entry.fileName.startsWith('__MACOSX/') || path.posix.basename(entry.fileName).startsWith('._');
-			if (!isFolder && !isMacResource) entriesByPath.set(entry.fileName, entry);
+			const isMacResource = entry.fileName.startsWith('__MACOSX/');
+			if (!isFolder && !isMacResource && !isHidden(path.posix.basename(entry.fileName))) {
+				entriesByPath.set(entry.fileName, entry);
+			}
 		}
 	} catch (error) {
 		zip.close();
@@ -136,7 +143,7 @@ export async function openBufferFileSet(files: Array<{ name: string; data: Buffe
 	if (zips.length === 1 && files.length === 1) return openZipFileSet(zips[0].data, `zip ${zips[0].name} (binary input)`);
 	if (zips.length > 0) {
 		throw new RosterInputError(
-			`the binary input mixes ${zips.length} zip file(s) with ${files.length - zips.length} other file(s)`,
+			`the binary input holds ${zips.length} zip file(s) and ${files.length - zips.length} other file(s); it must be one zip, or CSV files only`,
 			{},
 			'Pass either one zip holding the whole OneRoster set, or the loose CSV files.',
 		);

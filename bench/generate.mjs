@@ -1,0 +1,124 @@
+#!/usr/bin/env node
+/**
+ * Writes a synthetic OneRoster district (and optionally its "day two") to disk.
+ *
+ *   node bench/generate.mjs --students 10000 [--schools 13] [--seed 1] --out /tmp/district \
+ *        [--day2 /tmp/district-day2] [--version 1.1|1.2] [--changed 1] [--gone 0.5] [--new 0.5]
+ *
+ * bench/district-generator.ts is transpiled on the fly (typescript's transpileModule, no type check)
+ * into a cached .cjs in the OS temp dir and required from there.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const require = createRequire(import.meta.url);
+
+/** Loads bench/district-generator.ts (transpiled to CommonJS, cached by content hash). */
+export function loadGenerator() {
+	const source = readFileSync(join(here, 'district-generator.ts'), 'utf8');
+	const hash = createHash('sha256').update(source).digest('hex').slice(0, 16);
+	const cacheDir = join(tmpdir(), 'rostersync-bench');
+	const file = join(cacheDir, `district-generator-${hash}.cjs`);
+	if (!existsSync(file)) {
+		const ts = require('typescript');
+		const out = ts.transpileModule(source, {
+			fileName: 'district-generator.ts',
+			compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
+		});
+		mkdirSync(cacheDir, { recursive: true });
+		const tmp = `${file}.${process.pid}.tmp`;
+		writeFileSync(tmp, out.outputText);
+		renameSync(tmp, file);
+	}
+	return require(file);
+}
+
+function parseArgs(argv) {
+	const args = {};
+	for (let i = 0; i < argv.length; i++) {
+		const a = argv[i];
+		if (!a.startsWith('--')) throw new Error(`unexpected argument ${a}`);
+		const key = a.slice(2);
+		const value = argv[i + 1];
+		if (value === undefined || value.startsWith('--')) throw new Error(`--${key} needs a value`);
+		args[key] = value;
+		i++;
+	}
+	return args;
+}
+
+function num(args, key, fallback) {
+	if (args[key] === undefined) return fallback;
+	const n = Number(args[key]);
+	if (!Number.isFinite(n)) throw new Error(`--${key} must be a number`);
+	return n;
+}
+
+async function main() {
+	let args;
+	try {
+		args = parseArgs(process.argv.slice(2));
+		if (!args.out) throw new Error('--out is required');
+	} catch (err) {
+		console.error(String(err.message ?? err));
+		console.error(
+			'usage: node bench/generate.mjs --students N --out DIR [--schools K] [--seed S] [--version 1.1|1.2] [--day2 DIR] [--changed PCT] [--gone PCT] [--new PCT]',
+		);
+		process.exit(2);
+	}
+	const options = {
+		students: num(args, 'students', 10000),
+		seed: num(args, 'seed', 1),
+		version: args.version ?? '1.1',
+	};
+	if (args.schools !== undefined) options.schools = num(args, 'schools');
+
+	const gen = loadGenerator();
+	const t0 = process.hrtime.bigint();
+	const counts = await gen.writeDistrict(args.out, options);
+	const t1 = process.hrtime.bigint();
+	console.log(JSON.stringify({ out: args.out, options, counts, seconds: Number(t1 - t0) / 1e9 }, null, 2));
+
+	if (args.day2) {
+		const t2 = process.hrtime.bigint();
+		const r = await gen.writeDayTwo(args.out, args.day2, {
+			...options,
+			changedPercent: num(args, 'changed', 1),
+			gonePercent: num(args, 'gone', 0.5),
+			newPercent: num(args, 'new', 0.5),
+		});
+		const t3 = process.hrtime.bigint();
+		console.log(
+			JSON.stringify(
+				{
+					out: args.day2,
+					counts: r.counts,
+					changed: r.changed.length,
+					gone: r.gone.length,
+					added: r.added.length,
+					goneContacts: r.goneContacts.length,
+					addedContacts: r.addedContacts.length,
+					seconds: Number(t3 - t2) / 1e9,
+				},
+				null,
+				2,
+			),
+		);
+	}
+	const ru = process.resourceUsage();
+	console.log(
+		JSON.stringify({ wallSeconds: Number(process.hrtime.bigint() - t0) / 1e9, maxRssMB: Math.round(ru.maxRSS / 1024) }),
+	);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+	main().catch((err) => {
+		console.error(err);
+		process.exit(1);
+	});
+}

@@ -1,0 +1,176 @@
+/**
+ * Build Lists, the store side: reads the run's snapshot (terms, classes, courses, people, and the
+ * enrollments in batches) and the stored lists and memberships once, plans (plan.ts), records
+ * the plan in run_changes and, unless the run is a dry run, applies it in one transaction.
+ * Counts go to the run under stage 'lists'.
+ */
+import { RosterRunError } from '../model/errors';
+import { readRowProblems } from '../reconcile/apply';
+import { addChanges, deleteChanges, listChanges } from '../store/changes';
+import { insertLists, insertMembers, loadSyncedLists, loadSyncedMemberships, removeMembers, replaceLists } from '../store/lists';
+import type { PersonLink } from '../store/people';
+import { loadPersonLinks } from '../store/people';
+import type { RunRecord } from '../store/runs';
+import { completeStage, failRun, recordStageSettings, requireStage } from '../store/runs';
+import {
+	CLASS_TABLE,
+	COURSE_TABLE,
+	ENROLLMENT_TABLE,
+	PERSON_TABLE,
+	TERM_TABLE,
+	readSnapshotBatches,
+	readSnapshotRecords,
+} from '../store/snapshot';
+import type { SqlDb } from '../store/sql';
+import { nowIso } from '../store/sql';
+import type { ListsCounts, RosterPerson, SyncedKind } from './plan';
+import { DesiredLists, planLists, selectClasses } from './plan';
+import type { ListSettings } from './settings';
+import { listSettings } from './settings';
+
+export interface ListsStageCounts extends ListsCounts {
+	/** Lists the sync wants this run (all kinds built). */
+	lists: number;
+	dryRun: boolean;
+}
+
+export interface BuildListsResult {
+	run: RunRecord;
+	counts: ListsStageCounts;
+	warnings: string[];
+	dryRun: boolean;
+}
+
+const STEP = 'Build Lists';
+
+export async function buildListsRun(db: SqlDb, runId: string, given: Partial<ListSettings> = {}): Promise<BuildListsResult> {
+	const before = await requireStage(db, runId, 'reconciled', STEP);
+	if (before.counts.lists && !before.dryRun) {
+		throw new RosterRunError(`Run ${runId} already built its lists`, 'Start a new run (CSV Ingest or OneRoster Fetch) to sync again.');
+	}
+	const settings = listSettings(given);
+	// Dry run follows the run: Reconcile Users marks it.
+	const dryRun = before.dryRun;
+	try {
+		const __t0=Date.now(); let __t=Date.now(); const __lap=(l:string)=>{process.stdout.write(`  ${l}: ${Date.now()-__t}\n`); __t=Date.now();};
+		return await db.transaction(async (tx) => {
+			await deleteChanges(tx, runId, ['list', 'list_member']);
+			const now = nowIso();
+			const terms = await readSnapshotRecords(tx, runId, TERM_TABLE);
+			const classes = await readSnapshotRecords(tx, runId, CLASS_TABLE);
+			const courses = await readSnapshotRecords(tx, runId, COURSE_TABLE);
+			__lap('begin'); const people = await readRosterPeople(tx, runId); __lap('people');
+			const links = await personLinks(tx, runId, dryRun);
+			const { problemSourcedIds } = await readRowProblems(tx, runId); __lap('links');
+
+			const selection = selectClasses(settings, terms, classes, courses);
+			const builtKinds = new Set<SyncedKind>();
+			if (selection.classListsOn) builtKinds.add('class');
+			if (settings.autoListsByRole) builtKinds.add('role');
+			if (settings.autoListsByGrade) builtKinds.add('grade');
+			if (settings.autoListsBySubject) builtKinds.add('subject');
+			if (settings.autoListsByTeacher) builtKinds.add('teacher');
+
+			const desired = new DesiredLists({
+				settings,
+				today: now.slice(0, 10),
+				selection,
+				classes,
+				courses,
+				people,
+				personIds: activePersonIds(links),
+			});
+			const needsEnrollments = builtKinds.has('class') || builtKinds.has('subject') || builtKinds.has('teacher');
+			if (needsEnrollments) {
+				for await (const batch of readSnapshotBatches(tx, runId, ENROLLMENT_TABLE)) desired.addEnrollments(batch);
+			}
+			__lap('enrollments'); const wanted = desired.build(); __lap('build');
+			const plan = planLists({
+				runId,
+				now,
+				dryRun,
+				settings,
+				builtKinds,
+				desired: wanted,
+				lists: await loadSyncedLists(tx),
+				memberships: await loadSyncedMemberships(tx),
+				roster: {
+					classes: classes.length,
+					enrollments: needsEnrollments ? desired.enrollmentCount : await countRows(tx, 'snapshot_enrollments', runId),
+					people: people.length,
+				},
+				protectedPersonIds: new Set(links.filter((l) => problemSourcedIds.has(l.sourcedId)).map((l) => l.id)),
+				sourcedIdOf: new Map(links.map((l) => [l.id, l.sourcedId])),
+			});
+
+			__lap('plan'); await addChanges(tx, runId, plan.changes); __lap('changes '+plan.changes.length);
+			if (!dryRun) {
+				await insertLists(tx, plan.creates);
+				await replaceLists(tx, plan.rewrites);
+				await insertMembers(tx, plan.memberAdds);
+				for (const removal of plan.memberRemoves) await removeMembers(tx, removal.listId, removal.membership, removal.personIds);
+			}
+			__lap('write'); await recordStageSettings(tx, runId, 'lists', settings as unknown as Record<string, unknown>);
+			const counts: ListsStageCounts = {
+				...plan.counts,
+				enrollmentsWithoutPerson: desired.enrollmentsWithoutPerson,
+				lists: wanted.length,
+				dryRun,
+			};
+			const warnings = [...selection.warnings, ...plan.warnings];
+			const run = await completeStage(tx, runId, 'lists', counts as unknown as Record<string, unknown>, warnings);
+			return { run, counts, warnings, dryRun };
+		}).finally(() => __lap('commit'));
+	} catch (error) {
+		await failRun(db, runId, `${STEP}: ${(error as Error).message}`);
+		throw Object.assign(error as Error, { runId });
+	}
+}
+
+async function readRosterPeople(db: SqlDb, runId: string): Promise<RosterPerson[]> {
+	const people: RosterPerson[] = [];
+	for await (const batch of readSnapshotBatches(db, runId, PERSON_TABLE)) {
+		for (const p of batch) {
+			people.push({ sourcedId: p.sourcedId, role: p.role, grade: p.grade, name: [p.givenName, p.familyName].filter(Boolean).join(' ') });
+		}
+	}
+	return people;
+}
+
+async function countRows(db: SqlDb, table: string, runId: string): Promise<number> {
+	const rows = await db.query<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table} WHERE run_id = ?`, [runId]);
+	return Number(rows[0].n);
+}
+
+/**
+ * People by the SIS sourcedId they are linked to. In a dry run nothing was created or archived,
+ * so the store is seen as Reconcile Users planned it: the lists plan previews the real run's.
+ */
+async function personLinks(db: SqlDb, runId: string, dryRun: boolean): Promise<PersonLink[]> {
+	const links = await loadPersonLinks(db);
+	if (!dryRun) return links;
+	const byId = new Map(links.map((link) => [link.id, link]));
+	const planned = await listChanges(db, runId, { entities: ['person'], actions: ['create', 'update', 'restore', 'archive'] });
+	for (const change of planned) {
+		if (change.action === 'archive') {
+			const link = byId.get(change.entityId);
+			if (link) byId.set(change.entityId, { ...link, archived: true });
+		} else if (change.sourcedId) {
+			byId.set(change.entityId, { id: change.entityId, sourcedId: change.sourcedId, archived: false, includeInSync: true });
+		}
+	}
+	return [...byId.values()];
+}
+
+/** sourcedId → store id of people who can be on lists: active, in SIS sync, and the only one with that sourcedId. */
+function activePersonIds(links: PersonLink[]): Map<string, string> {
+	const ids = new Map<string, string>();
+	const duplicated = new Set<string>();
+	for (const link of links) {
+		if (link.archived || !link.includeInSync) continue;
+		if (ids.has(link.sourcedId)) duplicated.add(link.sourcedId);
+		ids.set(link.sourcedId, link.id);
+	}
+	for (const sourcedId of duplicated) ids.delete(sourcedId);
+	return ids;
+}

@@ -1,0 +1,439 @@
+/**
+ * Build Lists, the planner. Pure: plain data in, plain data out (`apply.ts` does the I/O).
+ *
+ * 1. `selectClasses` — which classes get class lists (selected terms, or their parent terms;
+ *    optional grade filter) and which feed the subject and teacher lists.
+ * 2. `DesiredLists` — fed the run's enrollments batch by batch, it gives every list the sync
+ *    wants with its members and managers (people store ids).
+ * 3. `planLists` — diffs the desired lists against the stored ones: creates, title updates,
+ *    archives and restores, member and manager adds and removes, with the run_changes rows.
+ */
+import { randomUUID } from 'node:crypto';
+
+import type { CanonicalClass, CanonicalCourse, CanonicalEnrollment, CanonicalTerm, PersonRole } from '../model/roster';
+import type { RunChange } from '../store/changes';
+import type { ListMemberRow, Membership, UserListRow } from '../store/lists';
+import type { ListSettings } from './settings';
+
+/** Kinds of lists the sync builds (manual lists are never touched). */
+export const SYNCED_KINDS = ['class', 'role', 'grade', 'subject', 'teacher'] as const;
+export type SyncedKind = (typeof SYNCED_KINDS)[number];
+
+export interface ListsCounts {
+	listsCreated: number;
+	/** Existing lists whose title or membership changed. */
+	listsUpdated: number;
+	listsArchived: number;
+	listsRestored: number;
+	membersAdded: number;
+	membersRemoved: number;
+	managersAdded: number;
+	managersRemoved: number;
+	/** Enrollments whose person is not an active person in the store (not created, excluded or archived). */
+	enrollmentsWithoutPerson: number;
+}
+
+export function emptyListsCounts(): ListsCounts {
+	return {
+		listsCreated: 0,
+		listsUpdated: 0,
+		listsArchived: 0,
+		listsRestored: 0,
+		membersAdded: 0,
+		membersRemoved: 0,
+		managersAdded: 0,
+		managersRemoved: 0,
+		enrollmentsWithoutPerson: 0,
+	};
+}
+
+/** A CEDS grade as a key: 9 and 09 are one grade; letters compare without case. */
+export function gradeKey(grade: string): string {
+	const trimmed = grade.trim();
+	return /^\d{1,2}$/.test(trimmed) ? trimmed.padStart(2, '0') : trimmed.toUpperCase();
+}
+
+const GRADE_NAMES: Record<string, string> = {
+	IT: 'Infant/Toddler',
+	PR: 'Preschool',
+	PK: 'Pre-Kindergarten',
+	TK: 'Transitional Kindergarten',
+	KG: 'Kindergarten',
+	PS: 'Postsecondary',
+	UG: 'Ungraded',
+	OTHER: 'Other grade',
+};
+
+export function gradeTitle(grade: string): string {
+	const key = gradeKey(grade);
+	return GRADE_NAMES[key] ?? (/^\d+$/.test(key) ? `Grade ${Number(key)}` : `Grade ${grade.trim()}`);
+}
+
+export const ROLE_LIST_TITLES: Record<PersonRole, string> = {
+	student: 'All Students',
+	teacher: 'All Teachers',
+	staff: 'All Staff',
+	admin: 'All Admins',
+};
+
+/** "Algebra I (ALG1-01, Period 1)": sections of one course tell apart by code and period. */
+export function classListTitle(klass: CanonicalClass): string {
+	const details: string[] = [];
+	if (klass.classCode && !klass.title.includes(klass.classCode)) details.push(klass.classCode);
+	if (klass.periods) details.push(`Period ${klass.periods}`);
+	return details.length > 0 ? `${klass.title} (${details.join(', ')})` : klass.title;
+}
+
+export interface ClassSelection {
+	/** True when class lists are built this run (Sync class rosters on and some selected term is in the roster). */
+	classListsOn: boolean;
+	selectedTermIds: Set<string>;
+	/** Classes that get a class list. */
+	classListClasses: Set<string>;
+	/** Classes the subject and teacher lists are built from: the selected terms' classes, or all when no term is selected. */
+	currentClasses: Set<string>;
+	warnings: string[];
+}
+
+export function selectClasses(
+	settings: ListSettings,
+	terms: CanonicalTerm[],
+	classes: CanonicalClass[],
+	courses: CanonicalCourse[],
+): ClassSelection {
+	const warnings: string[] = [];
+	const selectedTermIds = new Set<string>();
+	for (const wanted of settings.terms) {
+		const byId = terms.filter((t) => t.sourcedId === wanted);
+		const found = byId.length > 0 ? byId : terms.filter((t) => t.title.trim().toLowerCase() === wanted.toLowerCase());
+		if (found.length === 0) warnings.push(`term "${wanted}" is not in the roster`);
+		for (const t of found) selectedTermIds.add(t.sourcedId);
+	}
+	const parentOf = new Map(terms.map((t) => [t.sourcedId, t.parentId]));
+	const inSelectedTerm = (klass: CanonicalClass) =>
+		klass.termIds.some((termId) => {
+			const visited = new Set<string>();
+			for (let id: string | null | undefined = termId; id && !visited.has(id); id = parentOf.get(id)) {
+				if (selectedTermIds.has(id)) return true;
+				visited.add(id);
+			}
+			return false;
+		});
+	const courseGrades = new Map(courses.map((c) => [c.sourcedId, c.grades]));
+	const gradeFilter = new Set(settings.grades.map(gradeKey));
+	const inGrades = (klass: CanonicalClass) => {
+		if (gradeFilter.size === 0) return true;
+		const grades = klass.grades.length > 0 ? klass.grades : (courseGrades.get(klass.courseId ?? '') ?? []);
+		return grades.some((grade) => gradeFilter.has(gradeKey(grade)));
+	};
+
+	const classListsOn = settings.syncClassRosters && selectedTermIds.size > 0;
+	if (settings.syncClassRosters && settings.terms.length === 0) {
+		warnings.push('Sync class rosters is on but no terms are selected: class lists will not roster in until terms are selected');
+	} else if (settings.syncClassRosters && selectedTermIds.size === 0) {
+		warnings.push('none of the selected terms is in the roster: class lists were left as they are');
+	}
+	const termClasses = classes.filter(inSelectedTerm);
+	const classListClasses = new Set(classListsOn ? termClasses.filter(inGrades).map((c) => c.sourcedId) : []);
+	if (classListsOn && gradeFilter.size > 0) {
+		const withoutGrade = termClasses.filter((c) => !inGrades(c) && c.grades.length === 0 && (courseGrades.get(c.courseId ?? '') ?? []).length === 0).length;
+		if (withoutGrade > 0) warnings.push(`${withoutGrade} ${withoutGrade === 1 ? 'class has' : 'classes have'} no grade and ${withoutGrade === 1 ? 'was' : 'were'} left out by the grade filter`);
+	}
+	const currentClasses = new Set((selectedTermIds.size > 0 ? termClasses : classes).map((c) => c.sourcedId));
+	return { classListsOn, selectedTermIds, classListClasses, currentClasses, warnings };
+}
+
+export interface DesiredList {
+	sourceKey: string;
+	kind: SyncedKind;
+	title: string;
+	termId: string | null;
+	classId: string | null;
+	grade: string | null;
+	members: Set<string>;
+	managers: Set<string>;
+}
+
+/** What Build Lists needs of a snapshot person. */
+export interface RosterPerson {
+	sourcedId: string;
+	role: PersonRole;
+	grade: string | null;
+	name: string;
+}
+
+export interface DesiredListsContext {
+	settings: ListSettings;
+	/** YYYY-MM-DD: enrollments that ended before today do not count. */
+	today: string;
+	selection: ClassSelection;
+	classes: CanonicalClass[];
+	courses: CanonicalCourse[];
+	/** The run's snapshot people. */
+	people: RosterPerson[];
+	/** SIS sourcedId → people store id, for people active in the store and in SIS sync. */
+	personIds: Map<string, string>;
+}
+
+/** The lists the sync wants, built from the run's enrollments fed in batches. */
+export class DesiredLists {
+	private readonly classById: Map<string, CanonicalClass>;
+	private readonly subjectsOf: Map<string, string[]>;
+	/** Per relevant class: students (store ids) and teachers (SIS sourcedIds). */
+	private readonly rosters = new Map<string, { students: string[]; teachers: string[] }>();
+	private readonly wantsClassRosters: boolean;
+	enrollmentsWithoutPerson = 0;
+	enrollmentCount = 0;
+
+	constructor(private readonly context: DesiredListsContext) {
+		this.classById = new Map(context.classes.map((c) => [c.sourcedId, c]));
+		const courseSubjects = new Map(context.courses.map((c) => [c.sourcedId, c.subjects]));
+		this.subjectsOf = new Map(
+			context.classes.map((c) => [c.sourcedId, c.subjects.length > 0 ? c.subjects : (courseSubjects.get(c.courseId ?? '') ?? [])]),
+		);
+		const { settings } = context;
+		this.wantsClassRosters = context.selection.classListsOn || settings.autoListsBySubject || settings.autoListsByTeacher;
+	}
+
+	private relevant(classId: string): boolean {
+		const { selection, settings } = this.context;
+		return (
+			selection.classListClasses.has(classId) ||
+			((settings.autoListsBySubject || settings.autoListsByTeacher) && selection.currentClasses.has(classId))
+		);
+	}
+
+	addEnrollments(batch: CanonicalEnrollment[]): void {
+		this.enrollmentCount += batch.length;
+		if (!this.wantsClassRosters) return;
+		for (const enrollment of batch) {
+			if (enrollment.endDate && enrollment.endDate.slice(0, 10) < this.context.today) continue;
+			if (!this.relevant(enrollment.classId)) continue;
+			let roster = this.rosters.get(enrollment.classId);
+			if (!roster) this.rosters.set(enrollment.classId, (roster = { students: [], teachers: [] }));
+			if (enrollment.role === 'teacher') {
+				roster.teachers.push(enrollment.personId);
+			} else if (enrollment.role === 'student') {
+				const id = this.context.personIds.get(enrollment.personId);
+				if (id) roster.students.push(id);
+				else this.enrollmentsWithoutPerson++;
+			}
+		}
+	}
+
+	build(): DesiredList[] {
+		const { settings, selection, personIds } = this.context;
+		const lists = new Map<string, DesiredList>();
+		const list = (sourceKey: string, kind: SyncedKind, title: string, extra: Partial<DesiredList> = {}): DesiredList => {
+			let found = lists.get(sourceKey);
+			if (!found) {
+				found = { sourceKey, kind, title, termId: null, classId: null, grade: null, members: new Set(), managers: new Set(), ...extra };
+				lists.set(sourceKey, found);
+			}
+			return found;
+		};
+		const teacherIds = (teachers: string[]) => teachers.map((t) => personIds.get(t)).filter((id): id is string => id !== undefined);
+		const empty = { students: [] as string[], teachers: [] as string[] };
+
+		for (const classId of [...selection.classListClasses].sort()) {
+			const klass = this.classById.get(classId)!;
+			const roster = this.rosters.get(classId) ?? empty;
+			const grades = klass.grades.map(gradeKey);
+			const l = list(`class:${classId}`, 'class', classListTitle(klass), {
+				termId: klass.termIds.find((t) => selection.selectedTermIds.has(t)) ?? klass.termIds[0] ?? null,
+				classId,
+				grade: grades.length === 1 ? grades[0] : null,
+			});
+			for (const id of roster.students) l.members.add(id);
+			for (const id of teacherIds(roster.teachers)) l.managers.add(id);
+		}
+
+		const current = [...selection.currentClasses].sort();
+		if (settings.autoListsBySubject) {
+			for (const classId of current) {
+				const roster = this.rosters.get(classId);
+				if (!roster || roster.students.length === 0) continue;
+				for (const subject of this.subjectsOf.get(classId) ?? []) {
+					const title = subject.trim();
+					if (title === '') continue;
+					const l = list(`subject:${title.toLowerCase()}`, 'subject', title);
+					for (const id of roster.students) l.members.add(id);
+				}
+			}
+		}
+		if (settings.autoListsByTeacher) {
+			const names = new Map(this.context.people.map((p) => [p.sourcedId, p.name]));
+			for (const classId of current) {
+				const roster = this.rosters.get(classId);
+				if (!roster) continue;
+				for (const teacher of roster.teachers) {
+					const l = list(`teacher:${teacher}`, 'teacher', `Students of ${names.get(teacher) || teacher}`);
+					const managerId = personIds.get(teacher);
+					if (managerId) l.managers.add(managerId);
+					for (const id of roster.students) l.members.add(id);
+				}
+			}
+		}
+		if (settings.autoListsByRole || settings.autoListsByGrade) {
+			for (const p of this.context.people) {
+				const id = personIds.get(p.sourcedId);
+				if (!id) continue;
+				if (settings.autoListsByRole) list(`role:${p.role}`, 'role', ROLE_LIST_TITLES[p.role]).members.add(id);
+				if (settings.autoListsByGrade && p.role === 'student' && p.grade) {
+					const key = gradeKey(p.grade);
+					list(`grade:${key}`, 'grade', gradeTitle(p.grade), { grade: key }).members.add(id);
+				}
+			}
+		}
+		return [...lists.values()];
+	}
+}
+
+export interface ListsPlanInput {
+	runId: string;
+	now: string;
+	dryRun: boolean;
+	settings: ListSettings;
+	/** Kinds built this run; stored lists of other kinds are left alone. */
+	builtKinds: Set<SyncedKind>;
+	desired: DesiredList[];
+	/** Stored lists with a source key. */
+	lists: UserListRow[];
+	memberships: Map<string, Record<Membership, Set<string>>>;
+	/** What the roster holds, for the guards against an empty export. */
+	roster: { classes: number; enrollments: number; people: number };
+	/** People store ids whose SIS row had a problem this run: never removed from a list for it. */
+	protectedPersonIds: Set<string>;
+	/** People store id → SIS sourcedId, to label member changes. */
+	sourcedIdOf: Map<string, string>;
+	newId?: () => string;
+}
+
+export interface ListsPlan {
+	creates: UserListRow[];
+	/** Existing lists rewritten whole: title changes, archives, restores. */
+	rewrites: UserListRow[];
+	memberAdds: ListMemberRow[];
+	memberRemoves: Array<{ listId: string; membership: Membership; personIds: string[] }>;
+	changes: RunChange[];
+	counts: ListsCounts;
+	warnings: string[];
+}
+
+const ENROLLMENT_KINDS: SyncedKind[] = ['class', 'subject', 'teacher'];
+const PEOPLE_KINDS: SyncedKind[] = ['role', 'grade'];
+
+export function planLists(input: ListsPlanInput): ListsPlan {
+	const { now, runId } = input;
+	const applied = !input.dryRun;
+	const newId = input.newId ?? randomUUID;
+	const counts = emptyListsCounts();
+	const warnings: string[] = [];
+	const plan: ListsPlan = { creates: [], rewrites: [], memberAdds: [], memberRemoves: [], changes: [], counts, warnings };
+	const stored = new Map(input.lists.map((l) => [l.source_key as string, l]));
+	/** Member changes in SIS order, so the change log reads the same on every run and engine. */
+	const orderKey = (personId: string) => input.sourcedIdOf.get(personId) ?? personId;
+	const bySourcedId = (personIds: string[]) => personIds.sort((a, b) => (orderKey(a) < orderKey(b) ? -1 : orderKey(a) > orderKey(b) ? 1 : 0));
+
+	// Guards: an export without classes, enrollments or people must not empty or archive lists.
+	const frozen = new Set<SyncedKind>();
+	const hasActive = (kinds: SyncedKind[]) => input.lists.some((l) => kinds.includes(l.kind as SyncedKind) && l.archived_at === null && input.builtKinds.has(l.kind as SyncedKind));
+	if ((input.roster.classes === 0 || input.roster.enrollments === 0) && hasActive(ENROLLMENT_KINDS)) {
+		ENROLLMENT_KINDS.forEach((k) => frozen.add(k));
+		warnings.push('no classes or enrollments in the roster; class, subject and teacher lists were left as they are');
+	}
+	if (input.roster.people === 0 && hasActive(PEOPLE_KINDS)) {
+		PEOPLE_KINDS.forEach((k) => frozen.add(k));
+		warnings.push('no people in the roster; role and grade lists were left as they are');
+	}
+
+	const listChange = (list: UserListRow, action: string, fields: string[] | null, before: Record<string, string | number | null> | null, after: Record<string, string | number | null> | null) =>
+		plan.changes.push({ entity: 'list', entityId: list.id, action, role: list.kind, label: list.title, sourcedId: list.class_id, reason: null, fields, before, after, applied });
+	const memberChange = (list: UserListRow, action: 'add' | 'remove', membership: Membership, personId: string) =>
+		plan.changes.push({
+			entity: 'list_member',
+			entityId: list.id,
+			action,
+			role: membership,
+			label: list.title,
+			sourcedId: input.sourcedIdOf.get(personId) ?? null,
+			reason: null,
+			fields: null,
+			before: action === 'remove' ? { person_id: personId } : null,
+			after: action === 'add' ? { person_id: personId } : null,
+			applied,
+		});
+
+	for (const want of [...input.desired].sort((a, b) => (a.sourceKey < b.sourceKey ? -1 : a.sourceKey > b.sourceKey ? 1 : 0))) {
+		if (frozen.has(want.kind) && !stored.has(want.sourceKey)) continue;
+		let list = stored.get(want.sourceKey);
+		/** What happened to the list itself; an existing list whose members change is 'updated'. */
+		let outcome: 'created' | 'restored' | 'updated' | 'same' = 'same';
+		const existing = list ? input.memberships.get(list.id) : undefined;
+		if (!list) {
+			list = {
+				id: newId(),
+				kind: want.kind,
+				source_key: want.sourceKey,
+				title: want.title,
+				term_id: want.termId,
+				class_id: want.classId,
+				grade: want.grade,
+				is_public: input.settings.newListsPublic ? 1 : 0,
+				visibility_set_by_hand: 0,
+				archived_at: null,
+				created_at: now,
+				updated_at: now,
+			};
+			plan.creates.push(list);
+			listChange(list, 'create', null, null, { kind: list.kind, source_key: list.source_key, title: list.title, is_public: list.is_public });
+			outcome = 'created';
+		} else {
+			// Visibility (is_public) is the operator's: never part of the rewrite.
+			const next: UserListRow = { ...list, title: want.title, term_id: want.termId, class_id: want.classId, grade: want.grade, archived_at: null };
+			const fields = (['title', 'term_id', 'class_id', 'grade', 'archived_at'] as const).filter((f) => next[f] !== list![f]);
+			if (fields.length > 0) {
+				next.updated_at = now;
+				plan.rewrites.push(next);
+				const values = (row: UserListRow) => Object.fromEntries(fields.map((f) => [f, row[f]]));
+				outcome = list.archived_at !== null ? 'restored' : 'updated';
+				listChange(next, outcome === 'restored' ? 'restore' : 'update', fields, values(list), values(next));
+				list = next;
+			}
+		}
+		for (const membership of ['member', 'manager'] as const) {
+			const have = existing?.[membership] ?? new Set<string>();
+			const wanted = membership === 'member' ? want.members : want.managers;
+			for (const personId of bySourcedId([...wanted])) {
+				if (have.has(personId)) continue;
+				plan.memberAdds.push({ list_id: list.id, person_id: personId, membership, added_run_id: runId });
+				memberChange(list, 'add', membership, personId);
+				counts[membership === 'member' ? 'membersAdded' : 'managersAdded']++;
+				if (outcome === 'same') outcome = 'updated';
+			}
+			if (frozen.has(want.kind)) continue;
+			const removed = bySourcedId([...have].filter((personId) => !wanted.has(personId) && !input.protectedPersonIds.has(personId)));
+			if (removed.length === 0) continue;
+			plan.memberRemoves.push({ listId: list.id, membership, personIds: removed });
+			for (const personId of removed) memberChange(list, 'remove', membership, personId);
+			counts[membership === 'member' ? 'membersRemoved' : 'managersRemoved'] += removed.length;
+			if (outcome === 'same') outcome = 'updated';
+		}
+		if (outcome === 'created') counts.listsCreated++;
+		else if (outcome === 'restored') counts.listsRestored++;
+		else if (outcome === 'updated') counts.listsUpdated++;
+	}
+
+	// Stored lists the sync no longer wants: archived (never deleted), members kept for a restore.
+	const wantedKeys = new Set(input.desired.map((d) => d.sourceKey));
+	for (const list of input.lists) {
+		const kind = list.kind as SyncedKind;
+		if (!input.builtKinds.has(kind) || frozen.has(kind)) continue;
+		if (list.archived_at !== null || wantedKeys.has(list.source_key as string)) continue;
+		const next = { ...list, archived_at: now, updated_at: now };
+		plan.rewrites.push(next);
+		listChange(next, 'archive', ['archived_at'], { archived_at: null }, { archived_at: now });
+		counts.listsArchived++;
+	}
+	return plan;
+}

@@ -1,0 +1,173 @@
+/**
+ * Reconcile Users, the store side: loads the run's snapshot people and the people table,
+ * plans (plan.ts), records the plan in run_changes and, unless this is a dry run, applies it,
+ * all in one transaction. Counts go to the run under stage 'reconciled'.
+ */
+import { RosterRunError } from '../model/errors';
+import type { CanonicalContact, CanonicalPerson, PersonRole } from '../model/roster';
+import type { StoredChange } from '../store/changes';
+import { addChanges, deleteChanges, listChanges } from '../store/changes';
+import {
+	archivePeople,
+	insertPeople,
+	loadPeople,
+	markPeopleMissing,
+	markPeopleSeen,
+	replacePeople,
+} from '../store/people';
+import type { RunRecord } from '../store/runs';
+import { completeStage, failRun, markDryRun, recordStageSettings, requireStage } from '../store/runs';
+import { CONTACT_TABLE, PERSON_TABLE, readSnapshotBatches, readSnapshotRecords } from '../store/snapshot';
+import type { SqlDb, SqlValue } from '../store/sql';
+import { nowIso } from '../store/sql';
+import type { PeopleWrites, ReconcileSummary } from './plan';
+import { planReconcile } from './plan';
+import type { ReconcileSettings } from './settings';
+import { reconcileSettings } from './settings';
+
+/** What stage 'reconciled' keeps in the run's counts. */
+export interface ReconcileStageCounts extends ReconcileSummary {
+	dryRun: boolean;
+}
+
+export interface ReconcileResult {
+	run: RunRecord;
+	counts: ReconcileStageCounts;
+	warnings: string[];
+	dryRun: boolean;
+}
+
+const STEP = 'Reconcile Users';
+
+export async function reconcileRun(
+	db: SqlDb,
+	runId: string,
+	given: Partial<ReconcileSettings> = {},
+): Promise<ReconcileResult> {
+	const before = await requireStage(db, runId, 'normalized', STEP);
+	if (before.counts.reconciled && !before.dryRun) {
+		throw new RosterRunError(
+			`Run ${runId} was already reconciled and applied`,
+			'Start a new run (CSV Ingest or OneRoster Fetch) to sync again.',
+		);
+	}
+	const requested = reconcileSettings(given);
+	// A run that was started as a dry run stays one, whatever this node says.
+	const settings: ReconcileSettings = { ...requested, dryRun: requested.dryRun || before.dryRun };
+	try {
+		const __t0=Date.now(); let __t=Date.now(); const __lap=(l:string)=>{process.stdout.write(`  ${l}: ${Date.now()-__t}\n`); __t=Date.now();};
+		return await db.transaction(async (tx) => {
+			// Running again on a dry run replaces its earlier plan.
+			await deleteChanges(tx, runId, ['person']);
+			const now = nowIso();
+			__lap('begin');
+			const snapshotPeople = await readSnapshotPeople(tx, runId); __lap('snapshot people');
+			const contacts = settings.includePrimaryParentContact ? await readContacts(tx, runId) : new Map(); __lap('contacts');
+			const people = await loadPeople(tx); __lap('load people');
+			const problems = await readRowProblems(tx, runId);
+			const plan = planReconcile({
+				runId,
+				now,
+				settings,
+				snapshotPeople,
+				contacts,
+				people,
+				...problems,
+			}); __lap('plan');
+			await addChanges(tx, runId, plan.changes); __lap('changes ' + plan.changes.length);
+			if (!settings.dryRun) await writePeople(tx, runId, plan.writes, now); __lap('write people');
+			if (settings.dryRun) await markDryRun(tx, runId);
+			await recordStageSettings(tx, runId, 'reconciled', settings as unknown as Record<string, unknown>);
+			const counts: ReconcileStageCounts = { ...plan.summary, dryRun: settings.dryRun };
+			const run = await completeStage(tx, runId, 'reconciled', counts as unknown as Record<string, unknown>, plan.warnings);
+			__lap('complete');
+			return { run, counts, warnings: plan.warnings, dryRun: settings.dryRun };
+		}).finally(() => __lap('commit'));
+	} catch (error) {
+		await failRun(db, runId, `${STEP}: ${(error as Error).message}`);
+		throw Object.assign(error as Error, { runId });
+	}
+}
+
+async function readSnapshotPeople(db: SqlDb, runId: string): Promise<CanonicalPerson[]> {
+	const people: CanonicalPerson[] = [];
+	for await (const batch of readSnapshotBatches(db, runId, PERSON_TABLE)) people.push(...batch);
+	return people;
+}
+
+async function readContacts(db: SqlDb, runId: string): Promise<Map<string, CanonicalContact>> {
+	const contacts = await readSnapshotRecords(db, runId, CONTACT_TABLE);
+	return new Map(contacts.map((contact) => [contact.sourcedId, contact]));
+}
+
+/** Rows skipped with a problem before the snapshot was made: their people must not be archived. */
+export async function readRowProblems(
+	db: SqlDb,
+	runId: string,
+): Promise<{ problemSourcedIds: Set<string>; unidentifiedUserProblems: number }> {
+	const rows = await db.query(
+		"SELECT sourced_id, file FROM run_problems WHERE run_id = ? AND stage IN ('staged', 'normalized')",
+		[runId],
+	);
+	const problemSourcedIds = new Set<string>();
+	let unidentifiedUserProblems = 0;
+	for (const row of rows) {
+		if (row.sourced_id !== null && row.sourced_id !== '') problemSourcedIds.add(String(row.sourced_id));
+		else if (isUsersFile(row.file)) unidentifiedUserProblems++;
+	}
+	return { problemSourcedIds, unidentifiedUserProblems };
+}
+
+/** users.csv (and 1.2 roles.csv, which gives users their role); a problem with no file may be anywhere. */
+function isUsersFile(file: SqlValue): boolean {
+	if (file === null || file === '') return true;
+	const name = String(file).toLowerCase().split('/').pop() ?? '';
+	return name.startsWith('users') || name.startsWith('roles');
+}
+
+async function writePeople(db: SqlDb, runId: string, writes: PeopleWrites, now: string): Promise<void> {
+	await insertPeople(db, writes.inserts);
+	await replacePeople(db, writes.rewrites);
+	await archivePeople(db, writes.archiveIds, now);
+	await markPeopleSeen(db, writes.seenIds, runId);
+	await markPeopleMissing(db, writes.missingIds);
+}
+
+export interface PersonChangePreview {
+	action: string;
+	role: PersonRole | string | null;
+	name: string | null;
+	sourcedId: string | null;
+	personId: string | null;
+	fields: string[];
+	reason: string | null;
+	before: Record<string, SqlValue> | null;
+	after: Record<string, SqlValue> | null;
+	applied: boolean;
+}
+
+/** The run's planned (or applied) person changes, for a preview: at most `limit`, optionally only some actions. */
+export async function previewReconcile(
+	db: SqlDb,
+	runId: string,
+	limit = 100,
+	actions?: string[],
+): Promise<PersonChangePreview[]> {
+	const changes = await listChanges(db, runId, { entities: ['person'], actions, limit });
+	return changes.map(toPreview);
+}
+
+function toPreview(change: StoredChange): PersonChangePreview {
+	return {
+		action: change.action,
+		role: change.role,
+		name: change.label,
+		sourcedId: change.sourcedId,
+		personId: change.entityId === '' ? null : change.entityId,
+		fields: change.fields ?? [],
+		reason: change.reason,
+		before: change.before,
+		after: change.after,
+		applied: change.applied,
+	};
+}

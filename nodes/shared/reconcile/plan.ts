@@ -1,0 +1,467 @@
+/**
+ * Reconcile Users, the planner: the run's canonical people against the people store, under the
+ * sync settings → a plan (what to create, update, restore, archive, skip) and its counts.
+ * Pure: plain data in, plain data out. `apply.ts` loads the input and writes the plan.
+ *
+ * Matching: each SIS record is matched to a stored person by sourcedId, else by SIS id
+ * (people.sis_id / student_number against the SIS `identifier`), else by email
+ * (case-insensitive). The first key that finds anybody decides: two or more people there, or a
+ * person another SIS record already matched, make the record ambiguous (reported, not applied).
+ * All records are matched by sourcedId first, then the rest by SIS id, then by email, so an exact
+ * sourcedId match always wins over a fallback.
+ */
+import { randomUUID } from 'node:crypto';
+
+import type { CanonicalContact, CanonicalPerson, PersonRole } from '../model/roster';
+import { PERSON_ROLES } from '../model/roster';
+import type { RunChange } from '../store/changes';
+import type { PersonRow } from '../store/people';
+import { emailKey } from '../store/people';
+import type { SqlValue } from '../store/sql';
+import { toJson } from '../store/sql';
+import type { ReconcileSettings } from './settings';
+import { rosteredRoles } from './settings';
+
+export type PersonAction = 'create' | 'update' | 'restore' | 'archive' | 'skip' | 'ambiguous' | 'keep';
+
+/** Fields the SIS owns. A field the SIS leaves empty never erases what the store has. */
+export const SIS_FIELDS = [
+	'role',
+	'given_name',
+	'family_name',
+	'middle_name',
+	'preferred_name',
+	'email',
+	'username',
+	'student_number',
+	'sis_id',
+	'sourced_id',
+	'grade',
+	'school_id',
+	'school_ids',
+	'phone',
+] as const;
+
+/** A student's primary parent contact: synced only with "Include primary parent contact". */
+export const PARENT_FIELDS = ['parent_name', 'parent_email', 'parent_phone'] as const;
+
+type ManagedField = (typeof SIS_FIELDS)[number] | (typeof PARENT_FIELDS)[number];
+type ManagedValues = Partial<Record<ManagedField, string>>;
+
+/** Why a record was not applied or a missing person was kept (run_changes.reason). */
+export const REASONS = {
+	autoUpdateOff: 'Auto update is off: the SIS changed this person, the store was not updated',
+	manualNotIncluded: 'matches a manual user not included in sync',
+	notIncluded: 'matches a user whose "Include user in SIS sync" is off',
+	archivedAutoUpdateOff: 'archived in the store and back in the SIS; Auto update is off, so not restored',
+	archiveOff: 'no longer in the SIS; Archive is off, so not archived',
+	rowProblem: 'their row in the SIS export had a problem in this run; not archived',
+	ambiguousCandidate: 'an SIS record that may be this person is ambiguous; not archived',
+} as const;
+
+export interface ReconcileCounts {
+	created: number;
+	updated: number;
+	unchanged: number;
+	/** SIS records not applied: role off, Auto update off, excluded from sync, archived and not restored. */
+	skipped: number;
+	archived: number;
+	restored: number;
+	ambiguous: number;
+	/** People no longer in the SIS, kept because Archive is off. */
+	wouldArchive: number;
+	/** People no longer in the SIS, kept because their row had a problem, a match was ambiguous, or a guard held archiving. */
+	archiveBlocked: number;
+}
+
+export interface ReconcileSummary extends ReconcileCounts {
+	byRole: Record<PersonRole, ReconcileCounts>;
+}
+
+export interface ReconcileInput {
+	runId: string;
+	/** ISO timestamp written as created_at / updated_at / archived_at. */
+	now: string;
+	settings: ReconcileSettings;
+	/** The run's canonical people. */
+	snapshotPeople: CanonicalPerson[];
+	/** The run's parent contacts by sourcedId (needed with includePrimaryParentContact). */
+	contacts: Map<string, CanonicalContact>;
+	/** The whole people table. */
+	people: PersonRow[];
+	/** sourcedIds of rows skipped with a problem in this run (stages staged and normalized). */
+	problemSourcedIds: Set<string>;
+	/** Users rows with a problem and no readable sourcedId: nobody can be archived safely. */
+	unidentifiedUserProblems: number;
+	newId?: () => string;
+}
+
+export interface PeopleWrites {
+	/** New people. */
+	inserts: PersonRow[];
+	/** Updated and restored people, whole rows. */
+	rewrites: PersonRow[];
+	archiveIds: string[];
+	/** People the SIS listed, not rewritten: missing_runs back to 0, last seen this run. */
+	seenIds: string[];
+	/** People the SIS did not list and who were kept: missing_runs + 1. */
+	missingIds: string[];
+}
+
+export interface ReconcilePlan {
+	/** Rows for run_changes (entity 'person'). */
+	changes: RunChange[];
+	writes: PeopleWrites;
+	summary: ReconcileSummary;
+	warnings: string[];
+}
+
+type MatchKey = 'sourcedId' | 'SIS id' | 'email';
+
+type Match =
+	| { kind: 'matched'; person: PersonRow; by: MatchKey }
+	| { kind: 'ambiguous'; candidates: PersonRow[]; by: MatchKey; reason: string };
+
+export const ROLE_PLURALS: Record<PersonRole, string> = {
+	student: 'students',
+	teacher: 'teachers',
+	staff: 'staff',
+	admin: 'admins',
+};
+
+export function emptyCounts(): ReconcileCounts {
+	return {
+		created: 0,
+		updated: 0,
+		unchanged: 0,
+		skipped: 0,
+		archived: 0,
+		restored: 0,
+		ambiguous: 0,
+		wouldArchive: 0,
+		archiveBlocked: 0,
+	};
+}
+
+export function personName(givenName: string | null, familyName: string | null): string {
+	return [givenName, familyName].filter((part) => part && part.trim() !== '').join(' ');
+}
+
+/** SIS ids of students and of staff come from different numbering systems: they are matched apart. */
+const idFamily = (role: string) => (role === 'student' ? 'student' : 'staff');
+
+function addTo(index: Map<string, PersonRow[]>, key: string | null, person: PersonRow): void {
+	if (key === null || key === '') return;
+	const list = index.get(key);
+	if (!list) index.set(key, [person]);
+	else if (!list.includes(person)) list.push(person);
+}
+
+/** The people table, indexed by each match key. */
+class PeopleIndex {
+	readonly bySourcedId = new Map<string, PersonRow[]>();
+	readonly bySisId = new Map<string, PersonRow[]>();
+	readonly byEmail = new Map<string, PersonRow[]>();
+
+	constructor(people: PersonRow[]) {
+		for (const person of people) {
+			addTo(this.bySourcedId, person.sourced_id, person);
+			if (person.student_number) addTo(this.bySisId, `student:${person.student_number}`, person);
+			if (person.sis_id) addTo(this.bySisId, `${idFamily(person.role)}:${person.sis_id}`, person);
+			addTo(this.byEmail, person.email_key ?? emailKey(person.email), person);
+		}
+	}
+
+	lookup(key: MatchKey, record: CanonicalPerson): PersonRow[] {
+		if (key === 'sourcedId') return this.bySourcedId.get(record.sourcedId) ?? [];
+		if (key === 'SIS id') return record.sisId ? (this.bySisId.get(`${idFamily(record.role)}:${record.sisId}`) ?? []) : [];
+		const email = emailKey(record.email);
+		return email ? (this.byEmail.get(email) ?? []) : [];
+	}
+}
+
+const MATCH_KEYS: MatchKey[] = ['sourcedId', 'SIS id', 'email'];
+
+/** Matches every SIS record to at most one stored person; a stored person is matched at most once. */
+export function matchPeople(records: CanonicalPerson[], people: PersonRow[]): Map<string, Match> {
+	const index = new PeopleIndex(people);
+	const matches = new Map<string, Match>();
+	const claimedBy = new Map<string, string>();
+	let pending = records;
+	for (const key of MATCH_KEYS) {
+		const unmatched: CanonicalPerson[] = [];
+		for (const record of pending) {
+			const candidates = index.lookup(key, record);
+			if (candidates.length === 0) {
+				unmatched.push(record);
+			} else if (candidates.length > 1) {
+				matches.set(record.sourcedId, {
+					kind: 'ambiguous',
+					candidates,
+					by: key,
+					reason: `${candidates.length} people in the store match by ${key}: ${candidates.map(describeStored).join('; ')}`,
+				});
+			} else if (claimedBy.has(candidates[0].id)) {
+				matches.set(record.sourcedId, {
+					kind: 'ambiguous',
+					candidates,
+					by: key,
+					reason: `matches ${describeStored(candidates[0])} by ${key}, who already matches SIS record ${claimedBy.get(candidates[0].id)}`,
+				});
+			} else {
+				claimedBy.set(candidates[0].id, record.sourcedId);
+				matches.set(record.sourcedId, { kind: 'matched', person: candidates[0], by: key });
+			}
+		}
+		pending = unmatched;
+	}
+	return matches;
+}
+
+function describeStored(person: PersonRow): string {
+	const name = personName(person.given_name, person.family_name) || person.id;
+	const tags = [person.source === 'manual' ? 'manual' : 'sis', person.role, person.archived_at ? 'archived' : null];
+	return `${name} (${tags.filter(Boolean).join(', ')})`;
+}
+
+/** What the SIS says about a person, as store columns (empty values left out). */
+export function sisValues(
+	record: CanonicalPerson,
+	contact: CanonicalContact | undefined,
+	includeParentContact: boolean,
+): ManagedValues {
+	const values: ManagedValues = {};
+	const set = (field: ManagedField, value: string | null | undefined) => {
+		if (value !== null && value !== undefined && value.trim() !== '') values[field] = value;
+	};
+	set('role', record.role);
+	set('given_name', record.givenName);
+	set('family_name', record.familyName);
+	set('middle_name', record.middleName);
+	set('preferred_name', record.preferredGivenName);
+	set('email', record.email);
+	set('username', record.username);
+	set('student_number', record.role === 'student' ? record.sisId : null);
+	set('sis_id', record.sisId);
+	set('sourced_id', record.sourcedId);
+	set('grade', record.grade);
+	set('school_id', record.primarySchoolId);
+	if (record.schoolIds.length > 0) set('school_ids', toJson(record.schoolIds));
+	set('phone', record.phone);
+	if (includeParentContact && record.role === 'student' && contact) {
+		set('parent_name', personName(contact.givenName, contact.familyName));
+		set('parent_email', contact.email);
+		set('parent_phone', contact.phone ?? contact.sms);
+	}
+	return values;
+}
+
+/** The fields whose SIS value differs from the stored one. */
+function changedFields(person: PersonRow, values: ManagedValues): ManagedField[] {
+	return (Object.keys(values) as ManagedField[]).filter((field) => person[field] !== values[field]);
+}
+
+function pick(source: ManagedValues | PersonRow, fields: readonly string[]): Record<string, SqlValue> {
+	const values = source as Record<string, SqlValue | undefined>;
+	return Object.fromEntries(fields.map((field) => [field, values[field] ?? null]));
+}
+
+export function planReconcile(input: ReconcileInput): ReconcilePlan {
+	const { settings, now, runId } = input;
+	const dryRun = settings.dryRun;
+	const newId = input.newId ?? randomUUID;
+	const roles = rosteredRoles(settings);
+	const records = [...input.snapshotPeople].sort((a, b) => (a.sourcedId < b.sourcedId ? -1 : a.sourcedId > b.sourcedId ? 1 : 0));
+	const people = [...input.people].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+
+	const summary: ReconcileSummary = { ...emptyCounts(), byRole: Object.fromEntries(PERSON_ROLES.map((role) => [role, emptyCounts()])) as Record<PersonRole, ReconcileCounts> };
+	const count = (role: string, key: keyof ReconcileCounts) => {
+		summary[key]++;
+		const perRole = summary.byRole[role as PersonRole];
+		if (perRole) perRole[key]++;
+	};
+	const changes: RunChange[] = [];
+	const writes: PeopleWrites = { inserts: [], rewrites: [], archiveIds: [], seenIds: [], missingIds: [] };
+	const warnings: string[] = [];
+	const change = (partial: Omit<RunChange, 'entity' | 'applied'> & { applied?: boolean }) =>
+		changes.push({ entity: 'person', ...partial, applied: partial.applied ?? false });
+
+	const matches = matchPeople(records, people);
+	const seen = new Set<string>();
+	const protectedIds = new Set<string>();
+
+	for (const record of records) {
+		const match = matches.get(record.sourcedId);
+		if (match?.kind === 'matched') seen.add(match.person.id);
+		const label = personName(record.givenName, record.familyName);
+		if (!roles.has(record.role)) {
+			if (match?.kind === 'matched' && match.person.include_in_sis_sync === 1) writes.seenIds.push(match.person.id);
+			count(record.role, 'skipped');
+			continue;
+		}
+		const values = sisValues(record, input.contacts.get(record.primaryContactId ?? ''), settings.includePrimaryParentContact);
+		const base = { role: record.role, label, sourcedId: record.sourcedId };
+
+		if (match === undefined) {
+			const id = newId();
+			writes.inserts.push({
+				...emptyRow(id, now),
+				...values,
+				email_key: emailKey(values.email),
+				source: 'sis',
+				include_in_sis_sync: 1,
+				last_seen_run_id: runId,
+			} as PersonRow);
+			const fields = Object.keys(values);
+			change({ ...base, entityId: id, action: 'create', reason: null, fields, before: null, after: pick(values, fields), applied: !dryRun });
+			count(record.role, 'created');
+			continue;
+		}
+		if (match.kind === 'ambiguous') {
+			for (const candidate of match.candidates) protectedIds.add(candidate.id);
+			change({ ...base, entityId: '', action: 'ambiguous', reason: match.reason, fields: null, before: null, after: { ...values } });
+			count(record.role, 'ambiguous');
+			continue;
+		}
+
+		const person = match.person;
+		const fields = changedFields(person, values);
+		const diff = { fields: fields as string[], before: pick(person, fields), after: pick(values, fields) };
+		const stored = { ...base, entityId: person.id };
+		if (person.include_in_sis_sync !== 1) {
+			const reason = person.source === 'manual' ? REASONS.manualNotIncluded : REASONS.notIncluded;
+			change({ ...stored, action: 'skip', reason, ...diff });
+			count(record.role, 'skipped');
+			continue;
+		}
+		if (person.archived_at !== null) {
+			if (!settings.autoUpdate) {
+				change({ ...stored, action: 'skip', reason: REASONS.archivedAutoUpdateOff, ...diff });
+				writes.seenIds.push(person.id);
+				count(record.role, 'skipped');
+				continue;
+			}
+			writes.rewrites.push(rewrite(person, values, now, runId, { archived_at: null }));
+			change({
+				...stored,
+				action: 'restore',
+				reason: null,
+				fields: ['archived_at', ...diff.fields],
+				before: { archived_at: person.archived_at, ...diff.before },
+				after: { archived_at: null, ...diff.after },
+				applied: !dryRun,
+			});
+			count(record.role, 'restored');
+			continue;
+		}
+		if (fields.length === 0) {
+			writes.seenIds.push(person.id);
+			count(record.role, 'unchanged');
+			continue;
+		}
+		if (!settings.autoUpdate) {
+			change({ ...stored, action: 'skip', reason: REASONS.autoUpdateOff, ...diff });
+			writes.seenIds.push(person.id);
+			count(record.role, 'skipped');
+			continue;
+		}
+		writes.rewrites.push(rewrite(person, values, now, runId, {}));
+		change({ ...stored, action: 'update', reason: null, ...diff, applied: !dryRun });
+		count(record.role, 'updated');
+	}
+
+	// People the SIS no longer lists.
+	const rosterCount = new Map<string, number>();
+	for (const record of records) rosterCount.set(record.role, (rosterCount.get(record.role) ?? 0) + 1);
+	const missing = people.filter(
+		(person) =>
+			!seen.has(person.id) &&
+			person.archived_at === null &&
+			person.include_in_sis_sync === 1 &&
+			roles.has(person.role as PersonRole),
+	);
+	const heldRoles = new Set<string>();
+	for (const role of roles) {
+		if ((rosterCount.get(role) ?? 0) === 0 && missing.some((person) => person.role === role)) {
+			heldRoles.add(role);
+			warnings.push(`no ${ROLE_PLURALS[role]} in the roster; archiving skipped`);
+		}
+	}
+	if (input.unidentifiedUserProblems > 0 && missing.length > 0) {
+		warnings.push(
+			`${input.unidentifiedUserProblems} users ${input.unidentifiedUserProblems === 1 ? 'row' : 'rows'} could not be read (no sourcedId); archiving skipped`,
+		);
+	}
+	for (const person of missing) {
+		const base = { entityId: person.id, role: person.role, label: personName(person.given_name, person.family_name), sourcedId: person.sourced_id, fields: null };
+		if (heldRoles.has(person.role) || input.unidentifiedUserProblems > 0) {
+			count(person.role, 'archiveBlocked');
+			continue;
+		}
+		const reason = protectedIds.has(person.id)
+			? REASONS.ambiguousCandidate
+			: person.sourced_id !== null && input.problemSourcedIds.has(person.sourced_id)
+				? REASONS.rowProblem
+				: null;
+		if (reason) {
+			change({ ...base, action: 'keep', reason, before: null, after: null });
+			count(person.role, 'archiveBlocked');
+			continue;
+		}
+		if (!settings.archive) {
+			change({ ...base, action: 'keep', reason: REASONS.archiveOff, before: null, after: null });
+			writes.missingIds.push(person.id);
+			count(person.role, 'wouldArchive');
+			continue;
+		}
+		writes.archiveIds.push(person.id);
+		change({
+			...base,
+			action: 'archive',
+			reason: null,
+			fields: ['archived_at'],
+			before: { archived_at: null },
+			after: { archived_at: now },
+			applied: !dryRun,
+		});
+		count(person.role, 'archived');
+	}
+	return { changes, writes, summary, warnings };
+}
+
+function emptyRow(id: string, now: string): PersonRow {
+	return {
+		id,
+		role: '',
+		given_name: '',
+		family_name: '',
+		middle_name: null,
+		preferred_name: null,
+		email: null,
+		email_key: null,
+		username: null,
+		student_number: null,
+		sis_id: null,
+		sourced_id: null,
+		grade: null,
+		school_id: null,
+		school_ids: null,
+		phone: null,
+		parent_name: null,
+		parent_email: null,
+		parent_phone: null,
+		include_in_sis_sync: 1,
+		source: 'sis',
+		archived_at: null,
+		missing_runs: 0,
+		last_seen_run_id: null,
+		created_at: now,
+		updated_at: now,
+	};
+}
+
+function rewrite(person: PersonRow, values: ManagedValues, now: string, runId: string, extra: Partial<PersonRow>): PersonRow {
+	const after: PersonRow = { ...person, ...values, ...extra, updated_at: now, missing_runs: 0, last_seen_run_id: runId };
+	after.email_key = emailKey(after.email);
+	return after;
+}

@@ -1,0 +1,311 @@
+/**
+ * Ingest of a OneRoster 1.1 or 1.2 CSV set into the staging area: reads manifest.csv,
+ * streams each staged file through csv-parse, checks header and rows against the spec,
+ * and hands valid rows to the sink in batches. Cross-file references are Normalize's job.
+ */
+import { RosterInputError } from '../../model/errors';
+import type { RecordProblem } from '../../model/errors';
+import type { FileMode, OneRosterVersion, StagedRow } from '../../model/roster';
+import type { StagingSink, StagingSummary } from '../staging';
+import { readCsvHeader, readCsvRecordBatches, readSmallCsv } from './csv-records';
+import { FileChecker } from './file-check';
+import type { CsvFileSet } from './file-set';
+import {
+	MANIFEST_COLUMNS,
+	MANIFEST_FILE,
+	ONEROSTER_1_0_COLUMNS,
+	REQUIRED_FILES,
+	STAGED_FILES,
+	UNSTAGED_ONEROSTER_FILES,
+} from './spec';
+import type { FileSpec } from './spec';
+
+export interface IngestOptions {
+	/** Row problems handed to the sink at most (all are counted). Default DEFAULT_MAX_ROW_PROBLEMS. */
+	maxRowProblems?: number;
+}
+
+export const DEFAULT_MAX_ROW_PROBLEMS = 1000;
+/** Rows per sink.writeRows call. */
+export const ROW_BATCH_SIZE = 5000;
+
+type DeclaredMode = FileMode | 'absent';
+
+interface Manifest {
+	version: OneRosterVersion;
+	/** file name (e.g. `users.csv`) → what manifest.csv declares for it. */
+	declared: Map<string, DeclaredMode>;
+	warnings: string[];
+}
+
+interface PlannedFile {
+	spec: FileSpec;
+	mode: FileMode;
+}
+
+const EXPORT_AGAIN_HINT = 'Export OneRoster 1.1 or 1.2 CSV from the SIS (the export includes manifest.csv).';
+
+/**
+ * Stages every OneRoster file of `files` this node uses, in the order orgs, academicSessions,
+ * courses, classes, users, roles, demographics, enrollments. Throws RosterInputError when the
+ * set as a whole cannot be used; row-level problems go to `sink.writeProblems`.
+ * The caller closes `files`.
+ */
+export async function ingestOneRosterCsv(
+	files: CsvFileSet,
+	sink: StagingSink,
+	options: IngestOptions = {},
+): Promise<StagingSummary> {
+	const names = await files.list();
+	refuseMisspelledFileNames(names);
+	const present = new Set(names);
+	const manifest = present.has(MANIFEST_FILE) ? await readManifest(files) : await refuseSetWithoutManifest(files, names);
+	const warnings = [...manifest.warnings];
+	const plan = planFiles(manifest, present, files.description, warnings);
+
+	const problems = new ProblemLog(options.maxRowProblems ?? DEFAULT_MAX_ROW_PROBLEMS);
+	const summary: StagingSummary = { version: manifest.version, files: [], problemCount: 0, warnings };
+	for (const planned of plan) {
+		summary.files.push(await stageFile(files, planned, manifest.version, sink, problems, warnings));
+	}
+	summary.problemCount = problems.count;
+	if (problems.count > problems.listed) {
+		warnings.push(`${problems.count} row problems in all; only the first ${problems.listed} are listed`);
+	}
+	return summary;
+}
+
+/** Row problems: all counted, the first `max` handed to the sink (in batches, between row batches). */
+class ProblemLog {
+	count = 0;
+	listed = 0;
+	private pending: RecordProblem[] = [];
+
+	constructor(private readonly max: number) {}
+
+	add(problems: RecordProblem[]): void {
+		this.count += problems.length;
+		for (const problem of problems) {
+			if (this.listed >= this.max) return;
+			this.pending.push(problem);
+			this.listed++;
+		}
+	}
+
+	async flush(sink: StagingSink): Promise<void> {
+		if (this.pending.length === 0) return;
+		const problems = this.pending;
+		this.pending = [];
+		await sink.writeProblems(problems);
+	}
+}
+
+async function stageFile(
+	files: CsvFileSet,
+	{ spec, mode }: PlannedFile,
+	version: OneRosterVersion,
+	sink: StagingSink,
+	problems: ProblemLog,
+	warnings: string[],
+): Promise<StagingSummary['files'][number]> {
+	const { entity, fileName } = spec;
+	let checker: FileChecker | null = null;
+	let row = 0;
+	let staged = 0;
+	let skipped = 0;
+	let batch: StagedRow[] = [];
+	const writeBatch = async () => {
+		await sink.writeRows(entity, batch);
+		staged += batch.length;
+		batch = [];
+		await problems.flush(sink);
+	};
+
+	for await (const records of readCsvRecordBatches(files, fileName, ROW_BATCH_SIZE)) {
+		for (const cells of records) {
+			row++;
+			if (checker === null) {
+				checker = new FileChecker({ spec, fileName, version, mode }, cells);
+				warnings.push(...checker.headerWarnings);
+				await sink.beginFile({ entity, fileName, version, mode, columns: checker.columns });
+				continue;
+			}
+			if (cells.length === 1 && cells[0] === '') continue; // a blank line
+			const rowProblems = checker.check(cells, row);
+			if (rowProblems) {
+				skipped++;
+				problems.add(rowProblems);
+				continue;
+			}
+			batch.push({ rowNumber: row, sourcedId: cells[checker.sourcedIdIndex], cells });
+			if (batch.length >= ROW_BATCH_SIZE) await writeBatch();
+		}
+	}
+	if (checker === null) {
+		throw new RosterInputError(
+			'the file is empty; it must have at least its header row',
+			{ file: fileName, row: 1 },
+			`Export ${fileName} again, or declare it absent in manifest.csv if the SIS has no such data.`,
+		);
+	}
+	if (batch.length > 0) await writeBatch();
+	await problems.flush(sink);
+	warnings.push(...checker.warnings());
+	return { entity, fileName, mode, rows: staged, skipped };
+}
+
+/** File names every version knows, for the case check. */
+const KNOWN_FILE_NAMES = [
+	MANIFEST_FILE,
+	...new Set(Object.values(STAGED_FILES).flatMap((specs) => specs.map((spec) => spec.fileName))),
+	...UNSTAGED_ONEROSTER_FILES,
+];
+
+/** OneRoster file names are case-sensitive: `Users.csv` is not `users.csv`. */
+function refuseMisspelledFileNames(names: string[]): void {
+	for (const name of names) {
+		if (KNOWN_FILE_NAMES.includes(name)) continue;
+		const expected = KNOWN_FILE_NAMES.find((known) => known.toLowerCase() === name.toLowerCase());
+		if (expected && !names.includes(expected)) {
+			throw new RosterInputError(
+				`the file "${name}" must be named "${expected}" (OneRoster file names are case-sensitive)`,
+				{ file: name },
+				`Rename ${name} to ${expected}.`,
+			);
+		}
+	}
+}
+
+/** `1.1`, `1.1.0`, `1.2`, `1.2.1` … → the version; anything else → null. */
+function parseVersion(value: string): OneRosterVersion | null {
+	const match = /^1\.([12])(\.\d+)?$/.exec(value);
+	return match ? (`1.${match[1]}` as OneRosterVersion) : null;
+}
+
+async function readManifest(files: CsvFileSet): Promise<Manifest> {
+	const records = await readSmallCsv(files, MANIFEST_FILE);
+	const header = (records[0] ?? []).map((name) => name.trim());
+	if (header[0] !== MANIFEST_COLUMNS[0] || header[1] !== MANIFEST_COLUMNS[1]) {
+		throw new RosterInputError(
+			`the header must be "${MANIFEST_COLUMNS.join(',')}", found "${header.join(',')}"`,
+			{ file: MANIFEST_FILE, row: 1 },
+			'Use the manifest.csv the SIS export produced.',
+		);
+	}
+	const properties = new Map<string, { value: string; row: number }>();
+	records.slice(1).forEach((record, index) => {
+		properties.set(record[0].trim(), { value: (record[1] ?? '').trim(), row: index + 2 });
+	});
+
+	const warnings: string[] = [];
+	const manifestVersion = properties.get('manifest.version');
+	if (manifestVersion && !['1', '1.0'].includes(manifestVersion.value)) {
+		warnings.push(`${MANIFEST_FILE}: manifest.version is "${manifestVersion.value}", expected "1.0"; read as 1.0`);
+	}
+
+	const versionProperty = properties.get('oneroster.version');
+	if (!versionProperty) {
+		throw new RosterInputError(
+			'oneroster.version is missing: the manifest must say which OneRoster version the set is',
+			{ file: MANIFEST_FILE },
+			'Use the manifest.csv the SIS export produced; it has a row "oneroster.version,1.1" (or 1.2).',
+		);
+	}
+	const version = parseVersion(versionProperty.value);
+	if (!version) {
+		throw new RosterInputError(
+			`oneroster.version is "${versionProperty.value}": this node reads OneRoster 1.1 and 1.2 CSV sets only`,
+			{ file: MANIFEST_FILE, row: versionProperty.row, field: 'value' },
+			EXPORT_AGAIN_HINT,
+		);
+	}
+
+	const declared = new Map<string, DeclaredMode>();
+	for (const [property, { value, row }] of properties) {
+		if (!property.startsWith('file.')) continue;
+		const mode = value.toLowerCase();
+		if (mode !== 'bulk' && mode !== 'delta' && mode !== 'absent') {
+			throw new RosterInputError(
+				`${property} is "${value}"; it must be bulk, delta or absent`,
+				{ file: MANIFEST_FILE, row, field: 'value' },
+				'Fix the manifest.csv entry, or export the set again.',
+			);
+		}
+		declared.set(`${property.slice('file.'.length)}.csv`, mode);
+	}
+	return { version, declared, warnings };
+}
+
+/** Without manifest.csv the set is refused; when its headers show OneRoster 1.0, say so. */
+async function refuseSetWithoutManifest(files: CsvFileSet, names: string[]): Promise<never> {
+	for (const [fileName, columns1_0] of Object.entries(ONEROSTER_1_0_COLUMNS)) {
+		if (!names.includes(fileName)) continue;
+		const header = (await readCsvHeader(files, fileName)) ?? [];
+		const found = columns1_0.filter((column) => header.includes(column));
+		if (found.length > 0) {
+			throw new RosterInputError(
+				`this is a OneRoster 1.0 CSV set, not OneRoster 1.1/1.2: it has no manifest.csv and ${fileName} has the 1.0 column${found.length > 1 ? 's' : ''} ${found.join(', ')}. This node reads OneRoster 1.1 or 1.2 only`,
+				{ file: fileName, row: 1, field: found[0] },
+				EXPORT_AGAIN_HINT,
+			);
+		}
+	}
+	throw new RosterInputError(
+		`manifest.csv is missing from ${files.description}. A OneRoster 1.1/1.2 CSV set must include manifest.csv, which says the OneRoster version and whether each file is bulk, delta or absent (files found: ${names.length > 0 ? names.join(', ') : 'none'})`,
+		{ file: MANIFEST_FILE },
+		'Deliver the whole export as the SIS produced it, manifest.csv included (it sits next to users.csv).',
+	);
+}
+
+/** Which files to stage and how, from the manifest and the files present; warns about the rest. */
+function planFiles(manifest: Manifest, present: Set<string>, description: string, warnings: string[]): PlannedFile[] {
+	const { version, declared } = manifest;
+	const plan: PlannedFile[] = [];
+	for (const spec of STAGED_FILES[version]) {
+		const mode = declared.get(spec.fileName);
+		const isPresent = present.has(spec.fileName);
+		if (mode === 'bulk' || mode === 'delta') {
+			if (!isPresent) {
+				throw new RosterInputError(
+					`manifest.csv declares ${spec.fileName} as ${mode}, but ${description} has no ${spec.fileName}`,
+					{ file: spec.fileName },
+					`Deliver ${spec.fileName} with the set, or declare it absent in manifest.csv.`,
+				);
+			}
+			plan.push({ spec, mode });
+		} else if (mode === undefined && isPresent) {
+			warnings.push(`${spec.fileName} is not declared in manifest.csv; read as bulk`);
+			plan.push({ spec, mode: 'bulk' });
+		}
+	}
+
+	const planned = (entity: string) => plan.find((file) => file.spec.entity === entity);
+	const required = [...REQUIRED_FILES[version].always];
+	if (planned('users')?.mode === 'bulk') required.push(...REQUIRED_FILES[version].withBulkUsers);
+	for (const entity of required) {
+		if (planned(entity)) continue;
+		const fileName = `${entity}.csv`;
+		throw new RosterInputError(
+			entity === 'users'
+				? `the set has no users.csv (or declares it absent); this node syncs people and needs it`
+				: `the set has no ${fileName} (or declares it absent), but users.csv is bulk: a full set of users needs its ${fileName}`,
+			{ file: fileName },
+			`Include ${fileName} in the export and declare it in manifest.csv.`,
+		);
+	}
+
+	const stagedNames = new Set(plan.map((file) => file.spec.fileName));
+	for (const name of [...present].sort()) {
+		if (name === MANIFEST_FILE || stagedNames.has(name)) continue;
+		if (declared.get(name) === 'absent') {
+			warnings.push(`${name} is present but declared absent in manifest.csv; ignored`);
+		} else if (UNSTAGED_ONEROSTER_FILES.includes(name)) {
+			warnings.push(`${name} is not used by this node (OneRoster ${version}); ignored`);
+		} else if (KNOWN_FILE_NAMES.includes(name)) {
+			warnings.push(`${name} is not part of OneRoster ${version}; ignored`);
+		} else {
+			warnings.push(`${name} is not a OneRoster file; ignored`);
+		}
+	}
+	return plan;
+}

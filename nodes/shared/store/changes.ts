@@ -1,0 +1,157 @@
+/**
+ * Run changes: every create/update/archive a run made (or, in a dry run, would make), with the
+ * values before and after, for preview, the report, approval and rollback.
+ *
+ * One row per change. `applied` says whether the store was changed: dry-run plans and rows that
+ * only inform (skipped, ambiguous, kept) are never applied.
+ */
+import type { SqlDb, SqlValue } from './sql';
+import { fromJson, toBooleanInt, toJson } from './sql';
+
+export type ChangeEntity = 'person' | 'list' | 'list_member';
+
+export interface RunChange {
+	entity: ChangeEntity;
+	/** Store id of the changed record (people.id, user_lists.id); '' when there is none (an ambiguous SIS record). */
+	entityId: string;
+	action: string;
+	/** Person changes: the person's role. List member changes: the membership (member, manager). */
+	role: string | null;
+	/** What an operator reads: a person's name, a list's title. */
+	label: string | null;
+	/** The SIS sourcedId the change came from, when there is one. */
+	sourcedId: string | null;
+	/** Why a row was skipped, kept or is ambiguous. */
+	reason: string | null;
+	/** Names of the changed fields (store columns). */
+	fields: string[] | null;
+	before: Record<string, SqlValue> | null;
+	after: Record<string, SqlValue> | null;
+	applied: boolean;
+}
+
+export interface StoredChange extends RunChange {
+	seq: number;
+}
+
+const COLUMNS = [
+	'run_id',
+	'seq',
+	'entity',
+	'entity_id',
+	'action',
+	'role',
+	'label',
+	'sourced_id',
+	'reason',
+	'fields',
+	'before_values',
+	'after_values',
+	'applied',
+] as const;
+
+/** Appends changes to the run, numbered after the ones already there. */
+export async function addChanges(db: SqlDb, runId: string, changes: RunChange[]): Promise<void> {
+	if (changes.length === 0) return;
+	const [{ next }] = await db.query<{ next: number }>(
+		'SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM run_changes WHERE run_id = ?',
+		[runId],
+	);
+	let seq = Number(next);
+	const rows: SqlValue[][] = changes.map((change) => [
+		runId,
+		seq++,
+		change.entity,
+		change.entityId,
+		change.action,
+		change.role,
+		change.label,
+		change.sourcedId,
+		change.reason,
+		change.fields ? toJson(change.fields) : null,
+		change.before ? toJson(change.before) : null,
+		change.after ? toJson(change.after) : null,
+		toBooleanInt(change.applied),
+	]);
+	await db.insertMany('run_changes', COLUMNS, rows);
+}
+
+/** Removes a run's changes of the given entities (a stage that runs again replaces its earlier dry-run plan). */
+export async function deleteChanges(db: SqlDb, runId: string, entities: ChangeEntity[]): Promise<number> {
+	return db.execute(
+		`DELETE FROM run_changes WHERE run_id = ? AND entity IN (${entities.map(() => '?').join(', ')})`,
+		[runId, ...entities],
+	);
+}
+
+export interface ChangeFilter {
+	entities?: ChangeEntity[];
+	actions?: string[];
+	limit?: number;
+}
+
+function where(runId: string, filter: ChangeFilter): { sql: string; params: SqlValue[] } {
+	const clauses = ['run_id = ?'];
+	const params: SqlValue[] = [runId];
+	if (filter.entities?.length) {
+		clauses.push(`entity IN (${filter.entities.map(() => '?').join(', ')})`);
+		params.push(...filter.entities);
+	}
+	if (filter.actions?.length) {
+		clauses.push(`action IN (${filter.actions.map(() => '?').join(', ')})`);
+		params.push(...filter.actions);
+	}
+	return { sql: clauses.join(' AND '), params };
+}
+
+/** A run's changes in the order they were recorded. */
+export async function listChanges(db: SqlDb, runId: string, filter: ChangeFilter = {}): Promise<StoredChange[]> {
+	const { sql, params } = where(runId, filter);
+	const rows = await db.query(
+		`SELECT ${COLUMNS.slice(1).join(', ')} FROM run_changes WHERE ${sql} ORDER BY seq LIMIT ?`,
+		[...params, filter.limit ?? 10_000_000],
+	);
+	return rows.map((row) => ({
+		seq: Number(row.seq),
+		entity: row.entity as ChangeEntity,
+		entityId: String(row.entity_id),
+		action: String(row.action),
+		role: row.role === null ? null : String(row.role),
+		label: row.label === null ? null : String(row.label),
+		sourcedId: row.sourced_id === null ? null : String(row.sourced_id),
+		reason: row.reason === null ? null : String(row.reason),
+		fields: fromJson<string[] | null>(row.fields, null),
+		before: fromJson<Record<string, SqlValue> | null>(row.before_values, null),
+		after: fromJson<Record<string, SqlValue> | null>(row.after_values, null),
+		applied: Number(row.applied) === 1,
+	}));
+}
+
+export async function countChanges(db: SqlDb, runId: string, filter: ChangeFilter = {}): Promise<number> {
+	const { sql, params } = where(runId, filter);
+	const rows = await db.query<{ n: number }>(`SELECT COUNT(*) AS n FROM run_changes WHERE ${sql}`, params);
+	return Number(rows[0].n);
+}
+
+export interface ChangeGroup {
+	entityId: string;
+	label: string | null;
+	action: string;
+	role: string | null;
+	count: number;
+}
+
+/** A run's changes of one entity, counted per record, action and role (e.g. members added per list). */
+export async function groupChanges(db: SqlDb, runId: string, entity: ChangeEntity): Promise<ChangeGroup[]> {
+	const rows = await db.query(
+		'SELECT entity_id, label, action, role, COUNT(*) AS n FROM run_changes WHERE run_id = ? AND entity = ? GROUP BY entity_id, label, action, role ORDER BY label, entity_id, action, role',
+		[runId, entity],
+	);
+	return rows.map((row) => ({
+		entityId: String(row.entity_id),
+		label: row.label === null ? null : String(row.label),
+		action: String(row.action),
+		role: row.role === null ? null : String(row.role),
+		count: Number(row.n),
+	}));
+}

@@ -1,0 +1,135 @@
+/**
+ * User lists and their members (Minga's User Lists): rows as the store holds them, and the
+ * batched writes Build Lists makes.
+ */
+import type { SqlDb, SqlValue } from './sql';
+
+export type ListKind = 'class' | 'role' | 'grade' | 'subject' | 'teacher' | 'manual';
+export type Membership = 'member' | 'manager';
+
+/** One row of `user_lists`. Lists the sync manages have a `source_key` (`class:<sourcedId>`, `grade:09`, …). */
+export interface UserListRow {
+	id: string;
+	kind: string;
+	source_key: string | null;
+	title: string;
+	term_id: string | null;
+	class_id: string | null;
+	grade: string | null;
+	is_public: number;
+	visibility_set_by_hand: number;
+	archived_at: string | null;
+	created_at: string;
+	updated_at: string;
+}
+
+export const LIST_COLUMNS = [
+	'id',
+	'kind',
+	'source_key',
+	'title',
+	'term_id',
+	'class_id',
+	'grade',
+	'is_public',
+	'visibility_set_by_hand',
+	'archived_at',
+	'created_at',
+	'updated_at',
+] as const satisfies ReadonlyArray<keyof UserListRow>;
+
+export interface ListMemberRow {
+	list_id: string;
+	person_id: string;
+	membership: Membership;
+	added_run_id: string | null;
+}
+
+const MEMBER_COLUMNS = ['list_id', 'person_id', 'membership', 'added_run_id'] as const;
+const ID_CHUNK = 1000;
+
+function toListRow(row: Record<string, SqlValue>): UserListRow {
+	const text = (value: SqlValue | undefined) => (value === null || value === undefined ? null : String(value));
+	return {
+		id: String(row.id),
+		kind: String(row.kind),
+		source_key: text(row.source_key),
+		title: String(row.title),
+		term_id: text(row.term_id),
+		class_id: text(row.class_id),
+		grade: text(row.grade),
+		is_public: Number(row.is_public),
+		visibility_set_by_hand: Number(row.visibility_set_by_hand),
+		archived_at: text(row.archived_at),
+		created_at: String(row.created_at),
+		updated_at: String(row.updated_at),
+	};
+}
+
+/** Lists the sync manages (those with a source key), archived ones too. */
+export async function loadSyncedLists(db: SqlDb): Promise<UserListRow[]> {
+	const rows = await db.query(`SELECT ${LIST_COLUMNS.join(', ')} FROM user_lists WHERE source_key IS NOT NULL`);
+	return rows.map(toListRow);
+}
+
+export async function loadAllLists(db: SqlDb): Promise<UserListRow[]> {
+	const rows = await db.query(`SELECT ${LIST_COLUMNS.join(', ')} FROM user_lists ORDER BY title, id`);
+	return rows.map(toListRow);
+}
+
+/** Members and managers of the lists the sync manages, as one map per list. */
+export async function loadSyncedMemberships(db: SqlDb): Promise<Map<string, Record<Membership, Set<string>>>> {
+	const rows = await db.query(
+		'SELECT m.list_id, m.person_id, m.membership FROM list_members m JOIN user_lists l ON l.id = m.list_id WHERE l.source_key IS NOT NULL',
+	);
+	const byList = new Map<string, Record<Membership, Set<string>>>();
+	for (const row of rows) {
+		const listId = String(row.list_id);
+		let sets = byList.get(listId);
+		if (!sets) byList.set(listId, (sets = { member: new Set(), manager: new Set() }));
+		sets[row.membership === 'manager' ? 'manager' : 'member'].add(String(row.person_id));
+	}
+	return byList;
+}
+
+export async function loadListMembers(db: SqlDb, listId: string): Promise<ListMemberRow[]> {
+	const rows = await db.query(
+		'SELECT list_id, person_id, membership, added_run_id FROM list_members WHERE list_id = ? ORDER BY membership, person_id',
+		[listId],
+	);
+	return rows.map((row) => ({
+		list_id: String(row.list_id),
+		person_id: String(row.person_id),
+		membership: String(row.membership) as Membership,
+		added_run_id: row.added_run_id === null ? null : String(row.added_run_id),
+	}));
+}
+
+export async function insertLists(db: SqlDb, lists: UserListRow[]): Promise<void> {
+	await db.insertMany('user_lists', LIST_COLUMNS, lists.map((list) => LIST_COLUMNS.map((column) => list[column])));
+}
+
+/** Writes whole list rows over the stored ones. */
+export async function replaceLists(db: SqlDb, lists: UserListRow[]): Promise<void> {
+	const ids = lists.map((list) => list.id);
+	for (let start = 0; start < ids.length; start += ID_CHUNK) {
+		const chunk = ids.slice(start, start + ID_CHUNK);
+		await db.execute(`DELETE FROM user_lists WHERE id IN (${chunk.map(() => '?').join(', ')})`, chunk);
+	}
+	await insertLists(db, lists);
+}
+
+export async function insertMembers(db: SqlDb, members: ListMemberRow[]): Promise<void> {
+	await db.insertMany('list_members', MEMBER_COLUMNS, members.map((m) => [m.list_id, m.person_id, m.membership, m.added_run_id]));
+}
+
+/** Removes people from one list (as members or as managers). */
+export async function removeMembers(db: SqlDb, listId: string, membership: Membership, personIds: string[]): Promise<void> {
+	for (let start = 0; start < personIds.length; start += ID_CHUNK) {
+		const chunk = personIds.slice(start, start + ID_CHUNK);
+		await db.execute(
+			`DELETE FROM list_members WHERE list_id = ? AND membership = ? AND person_id IN (${chunk.map(() => '?').join(', ')})`,
+			[listId, membership, ...chunk],
+		);
+	}
+}

@@ -1,0 +1,98 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { migrate, SCHEMA_VERSION } from '../../nodes/shared/store/schema';
+import { completeStage, createRun, failRun, getRun, lastGoodRun, listRuns, requireStage } from '../../nodes/shared/store/runs';
+import { readStagedFiles, readStagedRows, StoreStagingSink } from '../../nodes/shared/store/staging';
+import type { RosterStore, StoreConfig } from '../../nodes/shared/store/store';
+import { defaultSqlitePath, describeStore, openStore } from '../../nodes/shared/store/store';
+import { testPostgresConfig } from '../support/pg-config';
+
+async function configFor(engine: 'sqlite' | 'postgres'): Promise<StoreConfig> {
+	if (engine === 'sqlite') return { engine, path: join(mkdtempSync(join(tmpdir(), 'rs-store-')), 'roster.sqlite') };
+	return { engine, ...(await testPostgresConfig()) };
+}
+
+describe.each(['sqlite', 'postgres'] as const)('store on %s', (engine) => {
+	let config: StoreConfig;
+	let store: RosterStore;
+
+	beforeEach(async () => {
+		config = await configFor(engine);
+		store = await openStore(config);
+	});
+	afterEach(async () => store.close());
+
+	test('migrations run on first open and not again', async () => {
+		const versions = await store.db.query('SELECT version FROM schema_migrations');
+		expect(versions.map((row) => Number(row.version))).toEqual([SCHEMA_VERSION]);
+		expect(await migrate(store.db)).toBe(0);
+		for (const table of ['people', 'user_lists', 'list_members', 'sync_runs', 'run_changes', 'snapshots', 'staging_rows']) {
+			const rows = await store.db.query(`SELECT COUNT(*) AS n FROM ${table}`);
+			expect(Number(rows[0].n)).toBe(0);
+		}
+	});
+
+	test('a failed transaction leaves nothing behind', async () => {
+		const run = await createRun(store.db, { source: 'test' });
+		await expect(
+			store.db.transaction(async (tx) => {
+				await new StoreStagingSink(tx, run.id).beginFile({
+					entity: 'users',
+					fileName: 'users.csv',
+					version: '1.1',
+					mode: 'bulk',
+					columns: ['sourcedId'],
+				});
+				throw new Error('boom');
+			}),
+		).rejects.toThrow('boom');
+		expect(await readStagedFiles(store.db, run.id)).toEqual([]);
+	});
+
+	test('staged rows come back in order, in batches, with their cells', async () => {
+		const run = await createRun(store.db, { source: 'test' });
+		const sink = new StoreStagingSink(store.db, run.id);
+		await sink.beginFile({ entity: 'users', fileName: 'users.csv', version: '1.1', mode: 'bulk', columns: ['sourcedId', 'givenName'] });
+		const rows = Array.from({ length: 2500 }, (_, i) => ({
+			rowNumber: i + 2,
+			sourcedId: `u${i}`,
+			cells: [`u${i}`, i % 7 === 0 ? 'Zoë, "Jr"' : `Name ${i}`],
+		}));
+		await sink.writeRows('users', rows);
+		const read = [];
+		let batches = 0;
+		for await (const batch of readStagedRows(store.db, run.id, 'users', 1000)) {
+			batches++;
+			read.push(...batch);
+		}
+		expect(batches).toBe(3);
+		expect(read).toEqual(rows);
+	});
+
+	test('run lifecycle: stages, counts, failures and the last good run', async () => {
+		const first = await createRun(store.db, { source: 'test' });
+		await expect(requireStage(store.db, first.id, 'staged', 'Normalize')).rejects.toThrow(/only created/);
+		await completeStage(store.db, first.id, 'staged', { users: 3 }, ['a warning']);
+		await completeStage(store.db, first.id, 'normalized', { people: 3 });
+		const second = await createRun(store.db, { source: 'test' });
+		await failRun(store.db, second.id, 'users.csv: broken');
+		const reread = await getRun(store.db, first.id);
+		expect(reread.counts).toEqual({ staged: { users: 3 }, normalized: { people: 3 } });
+		expect(reread.warnings).toEqual(['a warning']);
+		expect((await getRun(store.db, second.id)).status).toBe('failed');
+		expect((await lastGoodRun(store.db, 'normalized'))?.id).toBe(first.id);
+		expect((await listRuns(store.db, 10)).map((run) => run.id)).toEqual([second.id, first.id]);
+		await expect(requireStage(store.db, second.id, 'staged', 'Normalize')).rejects.toThrow(/failed earlier/);
+	});
+
+	test('the store description never holds the password', () => {
+		expect(describeStore(config)).not.toContain('password');
+		if (config.engine === 'postgres') expect(describeStore(config)).not.toContain(config.password);
+	});
+});
+
+test('the default SQLite file lives under the n8n user folder', () => {
+	expect(defaultSqlitePath({ N8N_USER_FOLDER: '/srv/n8n' })).toBe('/srv/n8n/.n8n/rostersync/roster.sqlite');
+});
