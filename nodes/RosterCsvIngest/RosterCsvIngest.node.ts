@@ -7,14 +7,13 @@ import type {
 import { NodeConnectionTypes } from 'n8n-workflow';
 
 import { readBinaryFiles } from '../adapter/binary';
-import { errorItem, toNodeError } from '../adapter/errors';
-import { rosterStoreConnectionTest, runHandle, storeConfigFor } from '../adapter/store';
+import { executePerItem } from '../adapter/execute';
+import { rosterStoreConnectionTest, runHandle } from '../adapter/store';
 import { rosterSftpConnectionTest, sftpOptionsFromCredential } from '../adapter/sftp';
 import { openBufferFileSet } from '../shared/sources/oneroster-csv/file-set';
 import { openSftpFileSet } from '../shared/sources/oneroster-csv/sftp-file-set';
 import { oneRosterCsvSource } from '../shared/sources/oneroster-csv/source';
 import { stageRun } from '../shared/sources/stage-run';
-import { withStore } from '../shared/store/store';
 
 export class RosterCsvIngest implements INodeType {
 	description: INodeTypeDescription = {
@@ -105,40 +104,26 @@ export class RosterCsvIngest implements INodeType {
 	};
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
-		const items = this.getInputData();
-		const storeConfig = await storeConfigFor(this);
-		const output: INodeExecutionData[] = [];
-		for (let itemIndex = 0; itemIndex < items.length; itemIndex++) {
-			try {
-				const source = this.getNodeParameter('source', itemIndex) as string;
-				const options = this.getNodeParameter('options', itemIndex, {}) as { maxRowProblems?: number };
-				let rosterSource;
-				if (source === 'sftp') {
-					const connection = sftpOptionsFromCredential(await this.getCredentials('rosterSftpApi'));
-					const remotePath = (this.getNodeParameter('remotePath', itemIndex) as string).trim();
-					rosterSource = oneRosterCsvSource(
-						`sftp://${connection.username}@${connection.host}:${connection.port}${remotePath}`,
-						() => openSftpFileSet(connection, remotePath),
-						options,
-					);
-				} else {
-					const fieldList = this.getNodeParameter('binaryPropertyNames', itemIndex) as string;
-					const files = await readBinaryFiles(this, itemIndex, fieldList);
-					rosterSource = oneRosterCsvSource(`binary input ${files.map((f) => f.name).join(', ')}`, () => openBufferFileSet(files), options);
-				}
-				const handle = await withStore(storeConfig, async (store) => {
-					const { run } = await stageRun(store.db, rosterSource);
-					return runHandle(store, run);
-				});
-				output.push({ json: handle, pairedItem: { item: itemIndex } });
-			} catch (error) {
-				if (this.continueOnFail()) {
-					output.push(errorItem(error, itemIndex));
-					continue;
-				}
-				throw toNodeError(this.getNode(), error, itemIndex);
+		return executePerItem(this, async (store, itemIndex) => {
+			const source = this.getNodeParameter('source', itemIndex) as string;
+			const options = this.getNodeParameter('options', itemIndex, {}) as { maxRowProblems?: number };
+			let rosterSource;
+			if (source === 'sftp') {
+				const connection = sftpOptionsFromCredential(await this.getCredentials('rosterSftpApi'));
+				const remotePath = (this.getNodeParameter('remotePath', itemIndex) as string).trim();
+				rosterSource = oneRosterCsvSource(
+					`sftp://${connection.username}@${connection.host}:${connection.port}${remotePath}`,
+					() => openSftpFileSet(connection, remotePath),
+					options,
+				);
+			} else {
+				const fieldList = this.getNodeParameter('binaryPropertyNames', itemIndex) as string;
+				const files = await readBinaryFiles(this, itemIndex, fieldList);
+				const names = files.map((file) => file.name).join(', ');
+				rosterSource = oneRosterCsvSource(`binary input ${names}`, () => openBufferFileSet(files), options);
 			}
-		}
-		return [output];
+			const { run } = await stageRun(store.db, rosterSource);
+			return { summary: await runHandle(store, run) };
+		});
 	}
 }

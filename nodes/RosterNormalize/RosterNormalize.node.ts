@@ -1,11 +1,10 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
 
-import { errorItem, toNodeError } from '../adapter/errors';
-import { runIdParameter, runIdOf } from '../adapter/run-id';
-import { rosterStoreConnectionTest, runHandle, storeConfigFor } from '../adapter/store';
+import { executePerRun } from '../adapter/execute';
+import { runIdParameter } from '../adapter/run-id';
+import { rosterStoreConnectionTest, runHandle } from '../adapter/store';
 import { normalizeRun } from '../shared/normalize/normalize';
-import { withStore } from '../shared/store/store';
 
 export class RosterNormalize implements INodeType {
 	description: INodeTypeDescription = {
@@ -39,29 +38,13 @@ export class RosterNormalize implements INodeType {
 	methods = { credentialTest: { rosterStoreConnectionTest } };
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
-		const items = this.getInputData();
-		const storeConfig = await storeConfigFor(this);
-		const output: INodeExecutionData[] = [];
-		for (let itemIndex = 0; itemIndex < items.length; itemIndex++) {
-			try {
-				const runId = runIdOf(this, itemIndex);
-				const schoolIds = (this.getNodeParameter('schoolIds', itemIndex, '') as string)
-					.split(',')
-					.map((id) => id.trim())
-					.filter(Boolean);
-				const handle = await withStore(storeConfig, async (store) => {
-					const { run } = await normalizeRun(store.db, runId, { schoolIds });
-					return runHandle(store, run);
-				});
-				output.push({ json: handle, pairedItem: { item: itemIndex } });
-			} catch (error) {
-				if (this.continueOnFail()) {
-					output.push(errorItem(error, itemIndex));
-					continue;
-				}
-				throw toNodeError(this.getNode(), error, itemIndex);
-			}
-		}
-		return [output];
+		return executePerRun(this, async (store, runId, itemIndex) => {
+			const schoolIds = (this.getNodeParameter('schoolIds', itemIndex, '') as string)
+				.split(',')
+				.map((id) => id.trim())
+				.filter(Boolean);
+			const { run } = await normalizeRun(store.db, runId, { schoolIds });
+			return { summary: await runHandle(store, run) };
+		});
 	}
 }

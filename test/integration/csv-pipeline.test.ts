@@ -113,7 +113,7 @@ describe.each(ENGINES)('CSV Ingest + Normalize on %s', (engine) => {
 	});
 
 	test('the sample set as a zip on sshd (password login)', async () => {
-		const zip = buildZip(Object.fromEntries(sample().map((f) => [`export/${f.name}`, f.data])));
+		const zip = await buildZip(Object.fromEntries(sample().map((f) => [`export/${f.name}`, f.data])));
 		const dir = await writeServedFiles(sshd, `${engine}/zip`, { 'oneroster-2026-11-22.zip': zip });
 		const source = oneRosterCsvSource('sftp', () =>
 			openSftpFileSet({ host: sshd.host, port: sshd.port, username: sshd.username, password: sshd.password }, dir),

@@ -16,9 +16,10 @@ import {
 } from '../../nodes/shared/sources/oneroster-csv/sftp-file-set';
 import { freePort } from '../support/net';
 import { copyIntoServed, startSshd, writeServedFiles, type SshdServer } from '../support/sshd';
+import { GRAND_BEND_1_1, sharedDataDir } from '../support/paths';
 import { buildZip } from '../support/zip';
 
-const SAMPLE = '/work/shared/data/edfi-grand-bend-oneroster-1.1';
+const SAMPLE = sharedDataDir(GRAND_BEND_1_1);
 
 let server: SshdServer;
 let sampleNames: string[];
@@ -171,7 +172,7 @@ describe('loose CSV files in a folder', () => {
 
 describe('zip exports', () => {
 	test('a .zip file path is downloaded and read', async () => {
-		const dir = await writeServedFiles(server, 'exports/zipfile', { 'oneroster.zip': buildZip(sampleFiles) });
+		const dir = await writeServedFiles(server, 'exports/zipfile', { 'oneroster.zip': await buildZip(sampleFiles) });
 		const zipPath = path.join(dir, 'oneroster.zip');
 		const set = await openSftpFileSet(keyLogin({ hostKeyFingerprint: server.hostKeyFingerprint }), zipPath);
 		await withSet(set, async () => {
@@ -183,13 +184,13 @@ describe('zip exports', () => {
 	test('a zip whose files sit in a folder inside it', async () => {
 		const nested: Record<string, Buffer> = {};
 		for (const [name, data] of Object.entries(sampleFiles)) nested[`GrandBend/${name}`] = data;
-		const dir = await writeServedFiles(server, 'exports/nested-zip', { 'export.zip': buildZip(nested) });
+		const dir = await writeServedFiles(server, 'exports/nested-zip', { 'export.zip': await buildZip(nested) });
 		const set = await openSftpFileSet(passwordLogin(), path.join(dir, 'export.zip'));
 		await withSet(set, () => expectSameFiles(set, sampleFiles));
 	});
 
 	test('a folder holding one zip uses it', async () => {
-		const dir = await writeServedFiles(server, 'exports/one-zip', { 'roster-2024-09-01.zip': buildZip(sampleFiles) });
+		const dir = await writeServedFiles(server, 'exports/one-zip', { 'roster-2024-09-01.zip': await buildZip(sampleFiles) });
 		const set = await openSftpFileSet(passwordLogin(), dir);
 		await withSet(set, async () => {
 			expect(set.description).toContain(`${dir}/roster-2024-09-01.zip`);
@@ -201,9 +202,9 @@ describe('zip exports', () => {
 	test('a folder holding several zips uses the newest and says so', async () => {
 		const newest = { 'users.csv': sampleFiles['users.csv'], 'orgs.csv': sampleFiles['orgs.csv'] };
 		const dir = await writeServedFiles(server, 'exports/many-zips', {
-			'a-newest.zip': buildZip(newest),
-			'b-old.zip': buildZip({ 'users.csv': 'old' }),
-			'c-older.zip': buildZip({ 'users.csv': 'older' }),
+			'a-newest.zip': await buildZip(newest),
+			'b-old.zip': await buildZip({ 'users.csv': 'old' }),
+			'c-older.zip': await buildZip({ 'users.csv': 'older' }),
 		});
 		const now = Date.now() / 1000;
 		await fs.utimes(path.join(dir, 'a-newest.zip'), now - 60, now - 60);

@@ -40,7 +40,7 @@ test('a missing folder is a RosterInputError', async () => {
 });
 
 test('a zip takes the folder holding manifest.csv, ignoring __MACOSX and other folders', async () => {
-	const zipPath = writeZip({
+	const zipPath = await writeZip({
 		'export/2024-09-01/manifest.csv': 'propertyName,value\n',
 		'export/2024-09-01/users.csv': 'sourcedId\n',
 		'export/readme.txt': 'not part of the set',
@@ -56,10 +56,10 @@ test('a zip takes the folder holding manifest.csv, ignoring __MACOSX and other f
 });
 
 test('a zip without manifest.csv takes the folder holding users.csv, else the top level', async () => {
-	const byUsers = await openZipFileSet(writeZip({ 'a/users.csv': 'x', 'b.csv': 'y' }));
+	const byUsers = await openZipFileSet(await writeZip({ 'a/users.csv': 'x', 'b.csv': 'y' }));
 	expect(await byUsers.list()).toEqual(['users.csv']);
 	await byUsers.close();
-	const top = await openZipFileSet(writeZip({ 'orgs.csv': 'x', 'sub/other.csv': 'y' }));
+	const top = await openZipFileSet(await writeZip({ 'orgs.csv': 'x', 'sub/other.csv': 'y' }));
 	expect(await top.list()).toEqual(['orgs.csv']);
 	await top.close();
 });
@@ -75,7 +75,7 @@ test('loose buffers: names lose their folders; a zip among other files is refuse
 	]);
 	expect(await set.list()).toEqual(['users.csv', 'orgs.csv']);
 	expect(await text(await set.open('orgs.csv'))).toBe('b');
-	const zip = readFileSync(writeZip({ 'users.csv': 'x' }));
+	const zip = readFileSync(await writeZip({ 'users.csv': 'x' }));
 	const mixed = openBufferFileSet([{ name: 'set.zip', data: zip }, { name: 'orgs.csv', data: Buffer.from('b') }]);
 	await expect(mixed).rejects.toThrow('the binary input holds 1 zip file(s) and 1 other file(s); it must be one zip, or CSV files only');
 	await expect(mixed).rejects.toHaveProperty('hint', 'Pass either one zip holding the whole OneRoster set, or the loose CSV files.');

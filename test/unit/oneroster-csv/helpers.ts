@@ -11,10 +11,11 @@ import { openBufferFileSet } from '../../../nodes/shared/sources/oneroster-csv/f
 import { ingestOneRosterCsv, IngestOptions } from '../../../nodes/shared/sources/oneroster-csv/ingest';
 import type { StagingSummary } from '../../../nodes/shared/sources/staging';
 import { MemoryStagingSink } from '../../support/memory-staging-sink';
+import { GRAND_BEND_1_0, GRAND_BEND_1_1, sharedDataDir } from '../../support/paths';
 import { buildZip } from '../../support/zip';
 
-export const SAMPLE_1_1 = '/work/shared/data/edfi-grand-bend-oneroster-1.1';
-export const SAMPLE_1_0 = '/work/shared/data/edfi-grand-bend-oneroster-1.0';
+export const SAMPLE_1_1 = sharedDataDir(GRAND_BEND_1_1);
+export const SAMPLE_1_0 = sharedDataDir(GRAND_BEND_1_0);
 export const FIXTURE_1_2 = path.join(__dirname, '../../fixtures/oneroster-1.2-small');
 
 export type FileContents = Record<string, string | Buffer | null>;
@@ -100,8 +101,8 @@ export function readFolder(folder: string): Record<string, Buffer> {
 }
 
 /** Writes a zip (test/support/zip.ts) to a temporary file and returns its path. */
-export function writeZip(entries: Record<string, string | Buffer>): string {
+export async function writeZip(entries: Record<string, string | Buffer>): Promise<string> {
 	const zipPath = path.join(mkdtempSync(path.join(tmpdir(), 'rostersync-zip-')), 'set.zip');
-	writeFileSync(zipPath, buildZip(entries));
+	writeFileSync(zipPath, await buildZip(entries));
 	return zipPath;
 }

@@ -107,7 +107,7 @@ describe('Grand Bend OneRoster 1.1 sample set', () => {
 	});
 
 	test('a zip of the set stages the same rows', async () => {
-		const zipPath = writeZip(readFolder(SAMPLE_1_1));
+		const zipPath = await writeZip(readFolder(SAMPLE_1_1));
 		const zipped = await ingestSet(() => openZipFileSet(zipPath));
 		expect(zipped.summary).toEqual(result.summary);
 		expect([...zipped.sink.rows]).toEqual([...result.sink.rows]);
@@ -119,7 +119,7 @@ describe('Grand Bend OneRoster 1.1 sample set', () => {
 			entries[`GrandBend_OneRoster/${name}`] = data;
 			entries[`__MACOSX/GrandBend_OneRoster/._${name}`] = Buffer.from([0, 5, 22, 7, 0xff]);
 		}
-		const zipped = await ingestSet(async () => openBufferFileSet([{ name: 'export.zip', data: readFileSync(writeZip(entries)) }]));
+		const zipped = await ingestSet(async () => openBufferFileSet([{ name: 'export.zip', data: readFileSync(await writeZip(entries)) }]));
 		expect(zipped.summary).toEqual(result.summary);
 		expect([...zipped.sink.rows]).toEqual([...result.sink.rows]);
 	});
