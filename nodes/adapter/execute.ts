@@ -11,14 +11,25 @@ import { errorItem, toNodeError } from './errors';
 import { runIdOf } from './run-id';
 import { storeConfigFor } from './store';
 
-/** What a node's work returns: the run's summary item, and optionally more items after it. */
+/** What a node's work returns: the run's summary item, optionally files on it, and more items after it. */
 export interface NodeWorkResult {
 	summary: IDataObject;
+	/** Binary fields of the summary item (e.g. the report's CSV attachment). */
+	files?: Record<string, { data: Buffer; fileName: string; mimeType: string }>;
 	more?: IDataObject[];
 }
 
-function toItems(result: NodeWorkResult, pairedItem: IPairedItemData[]): INodeExecutionData[] {
-	return [result.summary, ...(result.more ?? [])].map((json) => ({ json, pairedItem }));
+async function toItems(
+	context: IExecuteFunctions,
+	result: NodeWorkResult,
+	pairedItem: IPairedItemData[],
+): Promise<INodeExecutionData[]> {
+	const summary: INodeExecutionData = { json: result.summary, pairedItem };
+	for (const [field, file] of Object.entries(result.files ?? {})) {
+		summary.binary ??= {};
+		summary.binary[field] = await context.helpers.prepareBinaryData(file.data, file.fileName, file.mimeType);
+	}
+	return [summary, ...(result.more ?? []).map((json) => ({ json, pairedItem }))];
 }
 
 /** One unit of work per input item (a source node starting a run per item). */
@@ -32,7 +43,7 @@ export async function executePerItem(
 	for (let itemIndex = 0; itemIndex < count; itemIndex++) {
 		try {
 			const result = await withStore(storeConfig, (store) => work(store, itemIndex));
-			output.push(...toItems(result, [{ item: itemIndex }]));
+			output.push(...(await toItems(context, result, [{ item: itemIndex }])));
 		} catch (error) {
 			if (!context.continueOnFail()) throw toNodeError(context.getNode(), error, itemIndex);
 			output.push(errorItem(error, itemIndex));
@@ -66,7 +77,7 @@ export async function executePerRun(
 		const first = itemIndexes[0];
 		try {
 			const result = await withStore(storeConfig, (store) => work(store, runId, first));
-			output.push(...toItems(result, itemIndexes.map((item) => ({ item }))));
+			output.push(...(await toItems(context, result, itemIndexes.map((item) => ({ item })))));
 		} catch (error) {
 			if (!context.continueOnFail()) throw toNodeError(context.getNode(), error, first);
 			output.push(errorItem(error, first));

@@ -271,3 +271,9 @@ export async function deleteSnapshot(db: SqlDb, runId: string): Promise<void> {
 	for (const spec of SNAPSHOT_TABLES) await db.execute(`DELETE FROM ${spec.table} WHERE run_id = ?`, [runId]);
 	await db.execute('DELETE FROM snapshots WHERE run_id = ?', [runId]);
 }
+
+/** The newest run that has a snapshot (run ids sort by time), for pickers such as "terms to sync". */
+export async function latestSnapshotRunId(db: SqlDb): Promise<string | undefined> {
+	const rows = await db.query('SELECT run_id FROM snapshots ORDER BY run_id DESC LIMIT 1');
+	return rows[0] ? String(rows[0].run_id) : undefined;
+}
