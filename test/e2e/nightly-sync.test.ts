@@ -19,6 +19,8 @@ import { openStore } from '../../nodes/shared/store/store';
 import { GRAND_BEND_1_1, REPO_ROOT, sharedDataDir } from '../support/paths';
 import type { SshdServer } from '../support/sshd';
 import { copyIntoServed, startSshd } from '../support/sshd';
+import type { SmtpServer } from '../support/smtp';
+import { startSmtp } from '../support/smtp';
 import { freePort } from '../support/net';
 import {
 	createUserFolder,
@@ -41,6 +43,29 @@ import {
 const TEMPLATE = path.join(REPO_ROOT, 'workflows', 'nightly-sync-sftp.json');
 const INGEST = 'Roster CSV Ingest';
 const NORMALIZE = 'Roster Normalize';
+const RECONCILE = 'Roster Reconcile Users';
+const LISTS = 'Roster Build Lists';
+const REPORT = 'Roster Publish Report';
+const EMAIL = 'Send Email';
+const PIPELINE = [INGEST, NORMALIZE, RECONCILE, LISTS, REPORT];
+const FALL = '255901001_2021_2020-2021_Fall';
+
+/** Day 2 of Grand Bend: Kyle Hughes renamed, Micheal Turner gone (with his enrollments), Ada Byron new in English. */
+async function writeDayTwo(dir: string): Promise<void> {
+	const users = (await fs.readFile(path.join(dir, 'users.csv'), 'utf8'))
+		.replace('604874,,,true,255901001,student,Kyle Hughes,{Local:874},Kyle,Hughes,', '604874,,,true,255901001,student,Kyle Hughes-Park,{Local:874},Kyle,Hughes-Park,')
+		.split(/\r?\n/)
+		.filter((line) => !line.startsWith('605015,'))
+		.concat(['609999,,,true,255901001,student,Ada Byron,{Local:999},Ada,Byron,,,Ada.Byron@studentgps.org,,,,09,'])
+		.join('\n');
+	const enrollments = (await fs.readFile(path.join(dir, 'enrollments.csv'), 'utf8'))
+		.split(/\r?\n/)
+		.filter((line) => !line.includes(',605015,'))
+		.concat(['NEW-ADA-ENG-FALL,,,25590100101Trad120ENG112011,255901001,609999,student,,2020-08-17,2020-12-18'])
+		.join('\n');
+	await fs.writeFile(path.join(dir, 'users.csv'), users);
+	await fs.writeFile(path.join(dir, 'enrollments.csv'), enrollments);
+}
 
 interface WorkflowJson {
 	id: string;
@@ -61,10 +86,12 @@ function templateCredentials(workflow: WorkflowJson): Record<string, { id: strin
 	return found;
 }
 
-describe('nightly sync template in a real n8n (SFTP → CSV Ingest → Normalize, SQLite store)', () => {
+describe('nightly sync template in a real n8n (SFTP → ingest → normalize → reconcile → lists → report → email, SQLite store)', () => {
 	let n8n: N8nInstallation;
 	let folder: N8nUserFolder;
 	let sshd: SshdServer;
+	let smtp: SmtpServer;
+	let remotePath: string;
 	let storePath: string;
 	let workflow: WorkflowJson;
 	let result: ExecuteResult;
@@ -75,7 +102,8 @@ describe('nightly sync template in a real n8n (SFTP → CSV Ingest → Normalize
 		const [installed, tarball] = await Promise.all([ensureN8n(), preparePackage()]);
 		n8n = installed;
 		sshd = await startSshd();
-		const remotePath = await copyIntoServed(sshd, sharedDataDir(GRAND_BEND_1_1), 'exports/grand-bend');
+		smtp = await startSmtp();
+		remotePath = await copyIntoServed(sshd, sharedDataDir(GRAND_BEND_1_1), 'exports/grand-bend');
 
 		folder = await createUserFolder();
 		await installPackage(folder, tarball);
@@ -97,9 +125,16 @@ describe('nightly sync template in a real n8n (SFTP → CSV Ingest → Normalize
 				},
 			},
 			{ ...refs.rosterStoreApi, type: 'rosterStoreApi', data: { engine: 'sqlite', sqlitePath: storePath } },
+			{ ...refs.smtp, type: 'smtp', data: { host: smtp.host, port: smtp.port, user: smtp.user, password: smtp.password, secure: false } },
 		]);
-		// The operator's one edit: where the export is on the SFTP server.
-		workflow.nodes.find((node) => node.name === INGEST)!.parameters.remotePath = remotePath;
+		// The operator's edits in the editor: where the export is, who gets the report, and — after
+		// the dry runs looked right — Dry run off, Auto update and Archive on, class lists for the fall term.
+		const parameters = (name: string) => workflow.nodes.find((node) => node.name === name)!.parameters;
+		expect(parameters(RECONCILE).dryRun).toBe(true); // as shipped
+		parameters(INGEST).remotePath = remotePath;
+		Object.assign(parameters(RECONCILE), { dryRun: false, autoUpdate: true, archive: true });
+		Object.assign(parameters(LISTS), { syncClassRosters: true, terms: [FALL], autoListsByRole: true });
+		parameters(EMAIL).toEmail = 'ops@district.example.org';
 		await importWorkflow(n8n, folder, workflow);
 		const setupMs = Date.now() - started;
 
@@ -109,6 +144,7 @@ describe('nightly sync template in a real n8n (SFTP → CSV Ingest → Normalize
 
 	afterAll(async () => {
 		await sshd?.stop();
+		await smtp?.stop();
 		await folder?.cleanup();
 	});
 
@@ -120,9 +156,13 @@ describe('nightly sync template in a real n8n (SFTP → CSV Ingest → Normalize
 				'n8n-nodes-base.manualTrigger',
 				'n8n-nodes-rostersync.rosterCsvIngest',
 				'n8n-nodes-rostersync.rosterNormalize',
+				'n8n-nodes-rostersync.rosterReconcileUsers',
+				'n8n-nodes-rostersync.rosterBuildLists',
+				'n8n-nodes-rostersync.rosterPublishReport',
+				'n8n-nodes-base.emailSend',
 			]),
 		);
-		expect(Object.keys(templateCredentials(workflow)).sort()).toEqual(['rosterSftpApi', 'rosterStoreApi']);
+		expect(Object.keys(templateCredentials(workflow)).sort()).toEqual(['rosterSftpApi', 'rosterStoreApi', 'smtp']);
 	});
 
 	it('`n8n execute` runs the workflow to the end', () => {
@@ -130,16 +170,17 @@ describe('nightly sync template in a real n8n (SFTP → CSV Ingest → Normalize
 			throw new Error(`the workflow did not succeed:\n${describeExecution(result)}`);
 		}
 		// `n8n execute` starts from the first trigger in the nodes array: the template lists "Run now" first.
-		expect(Object.keys(result.run.data.resultData.runData).sort()).toEqual(['Run now', INGEST, NORMALIZE].sort());
-		expect(result.run.data.resultData.lastNodeExecuted).toBe(NORMALIZE);
+		expect(Object.keys(result.run.data.resultData.runData).sort()).toEqual(['Run now', ...PIPELINE, EMAIL].sort());
+		expect(result.run.data.resultData.lastNodeExecuted).toBe(EMAIL);
 	});
 
 	it('each rostersync node outputs one run handle for the same run', () => {
 		if (!result.run) throw new Error(describeExecution(result));
+		for (const node of PIPELINE) expect(nodeOutput(result.run, node)).toHaveLength(1);
+		const runIds = new Set(PIPELINE.map((node) => nodeOutput(result.run!, node)[0].runId));
+		expect(runIds.size).toBe(1);
 		const ingest = nodeOutput(result.run, INGEST);
 		const normalize = nodeOutput(result.run, NORMALIZE);
-		expect(ingest).toHaveLength(1);
-		expect(normalize).toHaveLength(1);
 		expect(ingest[0]).toMatchObject({ runId: expect.stringMatching(/^\d{8}T\d{9}Z-[0-9a-f]{6}$/), stage: 'staged', store: `sqlite:${storePath}` });
 		expect(ingest[0].source).toEqual(expect.stringContaining(`sftp://${sshd.username}@127.0.0.1:${sshd.port}/`));
 		expect(normalize[0]).toMatchObject({
@@ -152,24 +193,67 @@ describe('nightly sync template in a real n8n (SFTP → CSV Ingest → Normalize
 		expect(JSON.stringify(normalize[0]).length).toBeLessThan(4000);
 	});
 
-	it('leaves the run normalized in the SQLite store file, with 8 students and 2 teachers', async () => {
+	it('day 1: people and class lists are in the SQLite store file, and the report was emailed with its CSV', async () => {
 		if (!result.run) throw new Error(describeExecution(result));
-		const runId = String(nodeOutput(result.run, NORMALIZE)[0].runId);
+		const runId = String(nodeOutput(result.run, REPORT)[0].runId);
 		const store = await openStore({ engine: 'sqlite', path: storePath });
 		try {
 			const run = await getRun(store.db, runId);
-			expect(run.stage).toBe('normalized');
-			expect(run.status).not.toBe('failed');
+			expect(run).toMatchObject({ stage: 'reported', status: 'completed', dryRun: false });
 			const snapshot = await readSnapshot(store.db, runId);
-			const roles = snapshot.people.reduce<Record<string, number>>((acc, person) => {
-				acc[person.role] = (acc[person.role] ?? 0) + 1;
-				return acc;
-			}, {});
-			expect(roles).toEqual({ student: 8, teacher: 2 });
 			expect(snapshot.people.find((p) => p.sourcedId === '604918')).toMatchObject({ givenName: 'Peter', familyName: 'Nash' });
+			const people = await store.db.query('SELECT role, COUNT(*) AS n FROM people WHERE archived_at IS NULL GROUP BY role ORDER BY role');
+			expect(people.map((row) => [row.role, Number(row.n)])).toEqual([
+				['student', 8],
+				['teacher', 2],
+			]);
+			const lists = await store.db.query("SELECT kind, title FROM user_lists WHERE archived_at IS NULL AND kind = 'class' ORDER BY title");
+			expect(lists).toHaveLength(2);
+			const english = await store.db.query(
+				"SELECT m.membership, COUNT(*) AS n FROM list_members m JOIN user_lists l ON l.id = m.list_id WHERE l.source_key = 'class:25590100101Trad120ENG112011' GROUP BY m.membership ORDER BY m.membership",
+			);
+			expect(english.map((row) => [row.membership, Number(row.n)])).toEqual([
+				['manager', 1],
+				['member', 5],
+			]);
 		} finally {
 			await store.close();
 		}
+		const report = nodeOutput(result.run, REPORT)[0];
+		expect(report.subject).toBe('RosterSync: 10 created, 0 updated, 0 archived — Grand Bend High School');
+		const [mail] = await smtp.waitForMessages(1, 30_000);
+		expect(mail).toContain('Subject: RosterSync: 10 created, 0 updated, 0 archived');
+		expect(mail).toContain('ops@district.example.org');
+		expect(mail).toMatch(/filename="?rostersync-\d{8}T\d{9}Z-[0-9a-f]{6}\.csv/);
+		expect(mail).toContain('Content-Type: text/html');
+		expect(mail).not.toContain(sshd.password);
+	});
+
+	it('day 2: a renamed student is updated, a student who left is archived, a new one is created and added to her class list', async () => {
+		await writeDayTwo(remotePath);
+		const day2 = await executeWorkflow(n8n, folder, workflow.id);
+		if (day2.code !== 0 || !day2.run || day2.run.data.resultData.error) throw new Error(describeExecution(day2));
+		const report = nodeOutput(day2.run, REPORT)[0];
+		expect(report.subject).toBe('RosterSync: 1 created, 1 updated, 1 archived — Grand Bend High School');
+		const store = await openStore({ engine: 'sqlite', path: storePath });
+		try {
+			const kyle = await store.db.query("SELECT family_name, archived_at FROM people WHERE sourced_id = '604874'");
+			expect(kyle).toEqual([{ family_name: 'Hughes-Park', archived_at: null }]);
+			const micheal = await store.db.query("SELECT archived_at FROM people WHERE sourced_id = '605015'");
+			expect(micheal).toHaveLength(1);
+			expect(micheal[0].archived_at).not.toBeNull();
+			const englishMembers = await store.db.query(
+				"SELECT p.sourced_id FROM list_members m JOIN user_lists l ON l.id = m.list_id JOIN people p ON p.id = m.person_id WHERE l.source_key = 'class:25590100101Trad120ENG112011' AND m.membership = 'member' ORDER BY p.sourced_id",
+			);
+			const ids = englishMembers.map((row) => row.sourced_id);
+			expect(ids).toContain('609999');
+			expect(ids).not.toContain('605015');
+			expect(Number((await store.db.query('SELECT COUNT(*) AS n FROM people'))[0].n)).toBe(11);
+		} finally {
+			await store.close();
+		}
+		const mails = await smtp.waitForMessages(2, 30_000);
+		expect(mails[1]).toContain('Subject: RosterSync: 1 created, 1 updated, 1 archived');
 	});
 
 	it('`n8n start` serves the editor with the package loaded, and stops', async () => {
@@ -181,7 +265,9 @@ describe('nightly sync template in a real n8n (SFTP → CSV Ingest → Normalize
 			const types = await session.request('GET', '/types/nodes.json');
 			expect(types.status).toBe(200);
 			const names = (types.json as Array<{ name: string }>).map((type) => type.name);
-			expect(names).toEqual(expect.arrayContaining(['n8n-nodes-rostersync.rosterCsvIngest', 'n8n-nodes-rostersync.rosterNormalize']));
+			expect(names).toEqual(
+				expect.arrayContaining(['n8n-nodes-rostersync.rosterCsvIngest', 'n8n-nodes-rostersync.rosterNormalize', 'n8n-nodes-rostersync.rosterReconcileUsers', 'n8n-nodes-rostersync.rosterBuildLists', 'n8n-nodes-rostersync.rosterPublishReport']),
+			);
 			const credentialTypes = await session.request('GET', '/types/credentials.json');
 			expect((credentialTypes.json as Array<{ name: string }>).map((type) => type.name)).toEqual(
 				expect.arrayContaining(['rosterSftpApi', 'rosterStoreApi']),
