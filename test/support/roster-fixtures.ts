@@ -300,27 +300,35 @@ export function syntheticRoster(students: number, variant: 1 | 2 = 1): Roster {
 	for (let s = 0; s < students / 33; s++) roster.people.push(person(`stf-${pad(s)}`, 'staff', `Staff${s}`, `S${s}`, { sisId: `E${pad(s)}` }));
 	for (let a = 0; a < students / 100; a++) roster.people.push(person(`adm-${pad(a)}`, 'admin', `Admin${a}`, `A${a}`, { sisId: `A${pad(a)}` }));
 
-	// Seven periods; per period the students of a grade are cut into classes of 28.
+	// Seven periods; per period, student i sits in class floor(i / 28) of that period, so a
+	// student who leaves or arrives changes only their own classes.
 	const perClass = 28;
-	const studentIds = roster.people.filter((p) => p.role === 'student').map((p) => p.sourcedId);
-	let classNumber = 0;
+	const classesPerPeriod = Math.ceil((students + students / 100) / perClass);
+	const studentsOf = new Map<number, string[]>();
+	for (const p of roster.people) {
+		if (p.role !== 'student') continue;
+		const i = Number(p.sourcedId.slice(4));
+		const list = studentsOf.get(Math.floor(i / perClass)) ?? [];
+		list.push(p.sourcedId);
+		studentsOf.set(Math.floor(i / perClass), list);
+	}
 	for (let period = 0; period < 7; period++) {
-		for (let start = 0; start < studentIds.length; start += perClass) {
+		for (let slot = 0; slot < classesPerPeriod; slot++) {
+			const classNumber = period * classesPerPeriod + slot;
 			const classId = `cls-${pad(classNumber)}`;
 			const teacherId = `tch-${pad(classNumber % teacherCount)}`;
 			roster.classes.push(
 				klass(classId, `${subjects[period]} ${classNumber}`, [classNumber % 2 === 0 ? 'fall' : 'spring'], {
 					courseId: `crs-${period}`,
 					subjects: [subjects[period]],
-					grades: [grades[(start / perClass) % 4]],
+					grades: [grades[slot % 4]],
 					periods: String(period + 1),
 				}),
 			);
 			roster.enrollments.push({ sourcedId: `enr-t-${classId}`, classId, personId: teacherId, role: 'teacher', primary: true, beginDate: null, endDate: null });
-			for (const personId of studentIds.slice(start, start + perClass)) {
+			for (const personId of studentsOf.get(slot) ?? []) {
 				roster.enrollments.push({ sourcedId: `enr-${classId}-${personId}`, classId, personId, role: 'student', primary: false, beginDate: null, endDate: null });
 			}
-			classNumber++;
 		}
 	}
 	return roster;

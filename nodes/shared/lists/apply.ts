@@ -20,6 +20,7 @@ import {
 	TERM_TABLE,
 	readSnapshotBatches,
 	readSnapshotRecords,
+	refreshSnapshotStatistics,
 } from '../store/snapshot';
 import type { SqlDb } from '../store/sql';
 import { nowIso } from '../store/sql';
@@ -52,16 +53,14 @@ export async function buildListsRun(db: SqlDb, runId: string, given: Partial<Lis
 	// Dry run follows the run: Reconcile Users marks it.
 	const dryRun = before.dryRun;
 	try {
-		const __t0=Date.now(); let __t=Date.now(); const __lap=(l:string)=>{process.stdout.write(`  ${l}: ${Date.now()-__t}\n`); __t=Date.now();};
 		return await db.transaction(async (tx) => {
 			await deleteChanges(tx, runId, ['list', 'list_member']);
 			const now = nowIso();
 			const terms = await readSnapshotRecords(tx, runId, TERM_TABLE);
 			const classes = await readSnapshotRecords(tx, runId, CLASS_TABLE);
 			const courses = await readSnapshotRecords(tx, runId, COURSE_TABLE);
-			__lap('begin'); const people = await readRosterPeople(tx, runId); __lap('people');
 			const links = await personLinks(tx, runId, dryRun);
-			const { problemSourcedIds } = await readRowProblems(tx, runId); __lap('links');
+			const { problemSourcedIds } = await readRowProblems(tx, runId);
 
 			const selection = selectClasses(settings, terms, classes, courses);
 			const builtKinds = new Set<SyncedKind>();
@@ -71,20 +70,22 @@ export async function buildListsRun(db: SqlDb, runId: string, given: Partial<Lis
 			if (settings.autoListsBySubject) builtKinds.add('subject');
 			if (settings.autoListsByTeacher) builtKinds.add('teacher');
 
+			const needsEnrollments = builtKinds.has('class') || builtKinds.has('subject') || builtKinds.has('teacher');
+			const needsPeople = builtKinds.has('role') || builtKinds.has('grade') || builtKinds.has('teacher');
+			const people = needsPeople ? await readRosterPeople(tx, runId) : [];
 			const desired = new DesiredLists({
 				settings,
-				today: now.slice(0, 10),
 				selection,
 				classes,
 				courses,
 				people,
 				personIds: activePersonIds(links),
 			});
-			const needsEnrollments = builtKinds.has('class') || builtKinds.has('subject') || builtKinds.has('teacher');
 			if (needsEnrollments) {
+				await refreshSnapshotStatistics(tx, [ENROLLMENT_TABLE]);
 				for await (const batch of readSnapshotBatches(tx, runId, ENROLLMENT_TABLE)) desired.addEnrollments(batch);
 			}
-			__lap('enrollments'); const wanted = desired.build(); __lap('build');
+			const wanted = desired.build();
 			const plan = planLists({
 				runId,
 				now,
@@ -93,24 +94,24 @@ export async function buildListsRun(db: SqlDb, runId: string, given: Partial<Lis
 				builtKinds,
 				desired: wanted,
 				lists: await loadSyncedLists(tx),
-				memberships: await loadSyncedMemberships(tx),
+				memberships: await loadSyncedMemberships(tx, [...builtKinds]),
 				roster: {
 					classes: classes.length,
 					enrollments: needsEnrollments ? desired.enrollmentCount : await countRows(tx, 'snapshot_enrollments', runId),
-					people: people.length,
+					people: needsPeople ? people.length : await countRows(tx, 'snapshot_people', runId),
 				},
 				protectedPersonIds: new Set(links.filter((l) => problemSourcedIds.has(l.sourcedId)).map((l) => l.id)),
 				sourcedIdOf: new Map(links.map((l) => [l.id, l.sourcedId])),
 			});
 
-			__lap('plan'); await addChanges(tx, runId, plan.changes); __lap('changes '+plan.changes.length);
+			await addChanges(tx, runId, plan.changes);
 			if (!dryRun) {
 				await insertLists(tx, plan.creates);
 				await replaceLists(tx, plan.rewrites);
 				await insertMembers(tx, plan.memberAdds);
 				for (const removal of plan.memberRemoves) await removeMembers(tx, removal.listId, removal.membership, removal.personIds);
 			}
-			__lap('write'); await recordStageSettings(tx, runId, 'lists', settings as unknown as Record<string, unknown>);
+			await recordStageSettings(tx, runId, 'lists', settings as unknown as Record<string, unknown>);
 			const counts: ListsStageCounts = {
 				...plan.counts,
 				enrollmentsWithoutPerson: desired.enrollmentsWithoutPerson,
@@ -120,7 +121,7 @@ export async function buildListsRun(db: SqlDb, runId: string, given: Partial<Lis
 			const warnings = [...selection.warnings, ...plan.warnings];
 			const run = await completeStage(tx, runId, 'lists', counts as unknown as Record<string, unknown>, warnings);
 			return { run, counts, warnings, dryRun };
-		}).finally(() => __lap('commit'));
+		});
 	} catch (error) {
 		await failRun(db, runId, `${STEP}: ${(error as Error).message}`);
 		throw Object.assign(error as Error, { runId });

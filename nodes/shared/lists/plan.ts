@@ -8,10 +8,9 @@
  * 3. `planLists` — diffs the desired lists against the stored ones: creates, title updates,
  *    archives and restores, member and manager adds and removes, with the run_changes rows.
  */
-import { randomUUID } from 'node:crypto';
-
 import type { CanonicalClass, CanonicalCourse, CanonicalEnrollment, CanonicalTerm, PersonRole } from '../model/roster';
 import type { RunChange } from '../store/changes';
+import { newRecordId } from '../store/ids';
 import type { ListMemberRow, Membership, UserListRow } from '../store/lists';
 import type { ListSettings } from './settings';
 
@@ -164,8 +163,6 @@ export interface RosterPerson {
 
 export interface DesiredListsContext {
 	settings: ListSettings;
-	/** YYYY-MM-DD: enrollments that ended before today do not count. */
-	today: string;
 	selection: ClassSelection;
 	classes: CanonicalClass[];
 	courses: CanonicalCourse[];
@@ -175,7 +172,11 @@ export interface DesiredListsContext {
 	personIds: Map<string, string>;
 }
 
-/** The lists the sync wants, built from the run's enrollments fed in batches. */
+/**
+ * The lists the sync wants, built from the run's enrollments fed in batches. Every enrollment in
+ * the snapshot counts: the SIS export is the roster (enrollment dates are not interpreted, so an
+ * export with past or future term dates does not empty the lists).
+ */
 export class DesiredLists {
 	private readonly classById: Map<string, CanonicalClass>;
 	private readonly subjectsOf: Map<string, string[]>;
@@ -207,7 +208,6 @@ export class DesiredLists {
 		this.enrollmentCount += batch.length;
 		if (!this.wantsClassRosters) return;
 		for (const enrollment of batch) {
-			if (enrollment.endDate && enrollment.endDate.slice(0, 10) < this.context.today) continue;
 			if (!this.relevant(enrollment.classId)) continue;
 			let roster = this.rosters.get(enrollment.classId);
 			if (!roster) this.rosters.set(enrollment.classId, (roster = { students: [], teachers: [] }));
@@ -320,20 +320,22 @@ export interface ListsPlan {
 	warnings: string[];
 }
 
+/** People per list_member row in run_changes. */
+export const MEMBERS_PER_CHANGE = 1000;
+
 const ENROLLMENT_KINDS: SyncedKind[] = ['class', 'subject', 'teacher'];
 const PEOPLE_KINDS: SyncedKind[] = ['role', 'grade'];
 
 export function planLists(input: ListsPlanInput): ListsPlan {
 	const { now, runId } = input;
 	const applied = !input.dryRun;
-	const newId = input.newId ?? randomUUID;
+	const newId = input.newId ?? newRecordId;
 	const counts = emptyListsCounts();
 	const warnings: string[] = [];
 	const plan: ListsPlan = { creates: [], rewrites: [], memberAdds: [], memberRemoves: [], changes: [], counts, warnings };
 	const stored = new Map(input.lists.map((l) => [l.source_key as string, l]));
-	/** Member changes in SIS order, so the change log reads the same on every run and engine. */
-	const orderKey = (personId: string) => input.sourcedIdOf.get(personId) ?? personId;
-	const bySourcedId = (personIds: string[]) => personIds.sort((a, b) => (orderKey(a) < orderKey(b) ? -1 : orderKey(a) > orderKey(b) ? 1 : 0));
+	/** Member changes in store-id order (ids are time-ordered), so the change log reads the same on every engine. */
+	const inOrder = (personIds: string[]) => personIds.sort();
 
 	// Guards: an export without classes, enrollments or people must not empty or archive lists.
 	const frozen = new Set<SyncedKind>();
@@ -349,20 +351,26 @@ export function planLists(input: ListsPlanInput): ListsPlan {
 
 	const listChange = (list: UserListRow, action: string, fields: string[] | null, before: Record<string, string | number | null> | null, after: Record<string, string | number | null> | null) =>
 		plan.changes.push({ entity: 'list', entityId: list.id, action, role: list.kind, label: list.title, sourcedId: list.class_id, reason: null, fields, before, after, applied });
-	const memberChange = (list: UserListRow, action: 'add' | 'remove', membership: Membership, personId: string) =>
-		plan.changes.push({
-			entity: 'list_member',
-			entityId: list.id,
-			action,
-			role: membership,
-			label: list.title,
-			sourcedId: input.sourcedIdOf.get(personId) ?? null,
-			reason: null,
-			fields: null,
-			before: action === 'remove' ? { person_id: personId } : null,
-			after: action === 'add' ? { person_id: personId } : null,
-			applied,
-		});
+	/** One row per list, action and membership (up to MEMBERS_PER_CHANGE people), not one per person. */
+	const memberChanges = (list: UserListRow, action: 'add' | 'remove', membership: Membership, personIds: string[]) => {
+		for (let start = 0; start < personIds.length; start += MEMBERS_PER_CHANGE) {
+			const chunk = personIds.slice(start, start + MEMBERS_PER_CHANGE);
+			const people = { person_ids: chunk, sourced_ids: chunk.map((id) => input.sourcedIdOf.get(id) ?? null) };
+			plan.changes.push({
+				entity: 'list_member',
+				entityId: list.id,
+				action,
+				role: membership,
+				label: list.title,
+				sourcedId: list.class_id,
+				reason: null,
+				fields: null,
+				before: action === 'remove' ? people : null,
+				after: action === 'add' ? people : null,
+				applied,
+			});
+		}
+	};
 
 	for (const want of [...input.desired].sort((a, b) => (a.sourceKey < b.sourceKey ? -1 : a.sourceKey > b.sourceKey ? 1 : 0))) {
 		if (frozen.has(want.kind) && !stored.has(want.sourceKey)) continue;
@@ -404,18 +412,18 @@ export function planLists(input: ListsPlanInput): ListsPlan {
 		for (const membership of ['member', 'manager'] as const) {
 			const have = existing?.[membership] ?? new Set<string>();
 			const wanted = membership === 'member' ? want.members : want.managers;
-			for (const personId of bySourcedId([...wanted])) {
-				if (have.has(personId)) continue;
-				plan.memberAdds.push({ list_id: list.id, person_id: personId, membership, added_run_id: runId });
-				memberChange(list, 'add', membership, personId);
-				counts[membership === 'member' ? 'membersAdded' : 'managersAdded']++;
+			const added = inOrder([...wanted].filter((personId) => !have.has(personId)));
+			if (added.length > 0) {
+				for (const personId of added) plan.memberAdds.push({ list_id: list.id, person_id: personId, membership, added_run_id: runId });
+				memberChanges(list, 'add', membership, added);
+				counts[membership === 'member' ? 'membersAdded' : 'managersAdded'] += added.length;
 				if (outcome === 'same') outcome = 'updated';
 			}
 			if (frozen.has(want.kind)) continue;
-			const removed = bySourcedId([...have].filter((personId) => !wanted.has(personId) && !input.protectedPersonIds.has(personId)));
+			const removed = inOrder([...have].filter((personId) => !wanted.has(personId) && !input.protectedPersonIds.has(personId)));
 			if (removed.length === 0) continue;
 			plan.memberRemoves.push({ listId: list.id, membership, personIds: removed });
-			for (const personId of removed) memberChange(list, 'remove', membership, personId);
+			memberChanges(list, 'remove', membership, removed);
 			counts[membership === 'member' ? 'membersRemoved' : 'managersRemoved'] += removed.length;
 			if (outcome === 'same') outcome = 'updated';
 		}

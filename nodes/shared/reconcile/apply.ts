@@ -12,12 +12,12 @@ import {
 	insertPeople,
 	loadPeople,
 	markPeopleMissing,
-	markPeopleSeen,
+	markPeopleFoundAgain,
 	replacePeople,
 } from '../store/people';
 import type { RunRecord } from '../store/runs';
 import { completeStage, failRun, markDryRun, recordStageSettings, requireStage } from '../store/runs';
-import { CONTACT_TABLE, PERSON_TABLE, readSnapshotBatches, readSnapshotRecords } from '../store/snapshot';
+import { CONTACT_TABLE, PERSON_TABLE, readSnapshotBatches, readSnapshotRecords, refreshSnapshotStatistics } from '../store/snapshot';
 import type { SqlDb, SqlValue } from '../store/sql';
 import { nowIso } from '../store/sql';
 import type { PeopleWrites, ReconcileSummary } from './plan';
@@ -55,34 +55,28 @@ export async function reconcileRun(
 	// A run that was started as a dry run stays one, whatever this node says.
 	const settings: ReconcileSettings = { ...requested, dryRun: requested.dryRun || before.dryRun };
 	try {
-		const __t0=Date.now(); let __t=Date.now(); const __lap=(l:string)=>{process.stdout.write(`  ${l}: ${Date.now()-__t}\n`); __t=Date.now();};
 		return await db.transaction(async (tx) => {
 			// Running again on a dry run replaces its earlier plan.
 			await deleteChanges(tx, runId, ['person']);
+			await refreshSnapshotStatistics(tx, [PERSON_TABLE]);
 			const now = nowIso();
-			__lap('begin');
-			const snapshotPeople = await readSnapshotPeople(tx, runId); __lap('snapshot people');
-			const contacts = settings.includePrimaryParentContact ? await readContacts(tx, runId) : new Map(); __lap('contacts');
-			const people = await loadPeople(tx); __lap('load people');
-			const problems = await readRowProblems(tx, runId);
 			const plan = planReconcile({
 				runId,
 				now,
 				settings,
-				snapshotPeople,
-				contacts,
-				people,
-				...problems,
-			}); __lap('plan');
-			await addChanges(tx, runId, plan.changes); __lap('changes ' + plan.changes.length);
-			if (!settings.dryRun) await writePeople(tx, runId, plan.writes, now); __lap('write people');
+				snapshotPeople: await readSnapshotPeople(tx, runId),
+				contacts: settings.includePrimaryParentContact ? await readContacts(tx, runId) : new Map(),
+				people: await loadPeople(tx),
+				...(await readRowProblems(tx, runId)),
+			});
+			await addChanges(tx, runId, plan.changes);
+			if (!settings.dryRun) await writePeople(tx, runId, plan.writes, now);
 			if (settings.dryRun) await markDryRun(tx, runId);
 			await recordStageSettings(tx, runId, 'reconciled', settings as unknown as Record<string, unknown>);
 			const counts: ReconcileStageCounts = { ...plan.summary, dryRun: settings.dryRun };
 			const run = await completeStage(tx, runId, 'reconciled', counts as unknown as Record<string, unknown>, plan.warnings);
-			__lap('complete');
 			return { run, counts, warnings: plan.warnings, dryRun: settings.dryRun };
-		}).finally(() => __lap('commit'));
+		});
 	} catch (error) {
 		await failRun(db, runId, `${STEP}: ${(error as Error).message}`);
 		throw Object.assign(error as Error, { runId });
@@ -129,7 +123,7 @@ async function writePeople(db: SqlDb, runId: string, writes: PeopleWrites, now: 
 	await insertPeople(db, writes.inserts);
 	await replacePeople(db, writes.rewrites);
 	await archivePeople(db, writes.archiveIds, now);
-	await markPeopleSeen(db, writes.seenIds, runId);
+	await markPeopleFoundAgain(db, writes.foundAgainIds, runId);
 	await markPeopleMissing(db, writes.missingIds);
 }
 
@@ -141,8 +135,8 @@ export interface PersonChangePreview {
 	personId: string | null;
 	fields: string[];
 	reason: string | null;
-	before: Record<string, SqlValue> | null;
-	after: Record<string, SqlValue> | null;
+	before: Record<string, unknown> | null;
+	after: Record<string, unknown> | null;
 	applied: boolean;
 }
 

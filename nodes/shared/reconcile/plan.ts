@@ -10,11 +10,10 @@
  * All records are matched by sourcedId first, then the rest by SIS id, then by email, so an exact
  * sourcedId match always wins over a fallback.
  */
-import { randomUUID } from 'node:crypto';
-
 import type { CanonicalContact, CanonicalPerson, PersonRole } from '../model/roster';
 import { PERSON_ROLES } from '../model/roster';
 import type { RunChange } from '../store/changes';
+import { newRecordId } from '../store/ids';
 import type { PersonRow } from '../store/people';
 import { emailKey } from '../store/people';
 import type { SqlValue } from '../store/sql';
@@ -102,8 +101,12 @@ export interface PeopleWrites {
 	/** Updated and restored people, whole rows. */
 	rewrites: PersonRow[];
 	archiveIds: string[];
-	/** People the SIS listed, not rewritten: missing_runs back to 0, last seen this run. */
-	seenIds: string[];
+	/**
+	 * People the SIS lists again after missing runs (and not rewritten): missing_runs back to 0,
+	 * last_seen_run_id this run. People seen every night are not written at all: a 100k-student
+	 * night must not rewrite 100k rows; the run's snapshot says who was seen.
+	 */
+	foundAgainIds: string[];
 	/** People the SIS did not list and who were kept: missing_runs + 1. */
 	missingIds: string[];
 }
@@ -147,75 +150,89 @@ export function personName(givenName: string | null, familyName: string | null):
 	return [givenName, familyName].filter((part) => part && part.trim() !== '').join(' ');
 }
 
-/** SIS ids of students and of staff come from different numbering systems: they are matched apart. */
-const idFamily = (role: string) => (role === 'student' ? 'student' : 'staff');
+/** One person, or several when the key is shared (an ambiguous key). */
+type Bucket = PersonRow | PersonRow[];
 
-function addTo(index: Map<string, PersonRow[]>, key: string | null, person: PersonRow): void {
+function addTo(index: Map<string, Bucket>, key: string | null, person: PersonRow): void {
 	if (key === null || key === '') return;
-	const list = index.get(key);
-	if (!list) index.set(key, [person]);
-	else if (!list.includes(person)) list.push(person);
+	const found = index.get(key);
+	if (found === undefined) index.set(key, person);
+	else if (Array.isArray(found)) {
+		if (!found.includes(person)) found.push(person);
+	} else if (found !== person) index.set(key, [found, person]);
 }
 
-/** The people table, indexed by each match key. */
+/**
+ * The people table, indexed by each match key. SIS ids of students (student numbers) and of
+ * staff come from different numbering systems, so they are indexed and matched apart.
+ */
 class PeopleIndex {
-	readonly bySourcedId = new Map<string, PersonRow[]>();
-	readonly bySisId = new Map<string, PersonRow[]>();
-	readonly byEmail = new Map<string, PersonRow[]>();
+	private readonly bySourcedId = new Map<string, Bucket>();
+	private readonly byStudentId = new Map<string, Bucket>();
+	private readonly byStaffId = new Map<string, Bucket>();
+	private readonly byEmail = new Map<string, Bucket>();
 
 	constructor(people: PersonRow[]) {
 		for (const person of people) {
 			addTo(this.bySourcedId, person.sourced_id, person);
-			if (person.student_number) addTo(this.bySisId, `student:${person.student_number}`, person);
-			if (person.sis_id) addTo(this.bySisId, `${idFamily(person.role)}:${person.sis_id}`, person);
+			addTo(this.byStudentId, person.student_number, person);
+			addTo(person.role === 'student' ? this.byStudentId : this.byStaffId, person.sis_id, person);
 			addTo(this.byEmail, person.email_key ?? emailKey(person.email), person);
 		}
 	}
 
-	lookup(key: MatchKey, record: CanonicalPerson): PersonRow[] {
-		if (key === 'sourcedId') return this.bySourcedId.get(record.sourcedId) ?? [];
-		if (key === 'SIS id') return record.sisId ? (this.bySisId.get(`${idFamily(record.role)}:${record.sisId}`) ?? []) : [];
+	lookup(key: MatchKey, record: CanonicalPerson): Bucket | undefined {
+		if (key === 'sourcedId') return this.bySourcedId.get(record.sourcedId);
+		if (key === 'SIS id') return record.sisId ? (record.role === 'student' ? this.byStudentId : this.byStaffId).get(record.sisId) : undefined;
 		const email = emailKey(record.email);
-		return email ? (this.byEmail.get(email) ?? []) : [];
+		return email ? this.byEmail.get(email) : undefined;
 	}
 }
 
 const MATCH_KEYS: MatchKey[] = ['sourcedId', 'SIS id', 'email'];
 
+export interface MatchResult {
+	/** Lines up with the records (undefined: no match, a new person). */
+	matches: Array<Match | undefined>;
+	/** Stored people matched, with the SIS record that matched them. */
+	matchedBy: Map<PersonRow, CanonicalPerson>;
+}
+
 /** Matches every SIS record to at most one stored person; a stored person is matched at most once. */
-export function matchPeople(records: CanonicalPerson[], people: PersonRow[]): Map<string, Match> {
+export function matchPeople(records: CanonicalPerson[], people: PersonRow[]): MatchResult {
 	const index = new PeopleIndex(people);
-	const matches = new Map<string, Match>();
-	const claimedBy = new Map<string, string>();
-	let pending = records;
+	const matches = new Array<Match | undefined>(records.length);
+	const matchedBy = new Map<PersonRow, CanonicalPerson>();
+	let pending = records.map((_, i) => i);
 	for (const key of MATCH_KEYS) {
-		const unmatched: CanonicalPerson[] = [];
-		for (const record of pending) {
-			const candidates = index.lookup(key, record);
-			if (candidates.length === 0) {
-				unmatched.push(record);
-			} else if (candidates.length > 1) {
-				matches.set(record.sourcedId, {
+		const unmatched: number[] = [];
+		for (const i of pending) {
+			const record = records[i];
+			const found = index.lookup(key, record);
+			if (found === undefined) {
+				unmatched.push(i);
+			} else if (Array.isArray(found)) {
+				matches[i] = {
 					kind: 'ambiguous',
-					candidates,
+					candidates: found,
 					by: key,
-					reason: `${candidates.length} people in the store match by ${key}: ${candidates.map(describeStored).join('; ')}`,
-				});
-			} else if (claimedBy.has(candidates[0].id)) {
-				matches.set(record.sourcedId, {
+					reason: `${found.length} people in the store match by ${key}: ${found.map(describeStored).join('; ')}`,
+				};
+			} else if (matchedBy.has(found)) {
+				matches[i] = {
 					kind: 'ambiguous',
-					candidates,
+					candidates: [found],
 					by: key,
-					reason: `matches ${describeStored(candidates[0])} by ${key}, who already matches SIS record ${claimedBy.get(candidates[0].id)}`,
-				});
+					reason: `matches ${describeStored(found)} by ${key}, who already matches SIS record ${matchedBy.get(found)!.sourcedId}`,
+				};
 			} else {
-				claimedBy.set(candidates[0].id, record.sourcedId);
-				matches.set(record.sourcedId, { kind: 'matched', person: candidates[0], by: key });
+				matchedBy.set(found, record);
+				matches[i] = { kind: 'matched', person: found, by: key };
 			}
 		}
 		pending = unmatched;
 	}
-	return matches;
+	return { matches, matchedBy };
 }
 
 function describeStored(person: PersonRow): string {
@@ -232,7 +249,7 @@ export function sisValues(
 ): ManagedValues {
 	const values: ManagedValues = {};
 	const set = (field: ManagedField, value: string | null | undefined) => {
-		if (value !== null && value !== undefined && value.trim() !== '') values[field] = value;
+		if (value && value.trim() !== '') values[field] = value;
 	};
 	set('role', record.role);
 	set('given_name', record.givenName);
@@ -256,6 +273,11 @@ export function sisValues(
 	return values;
 }
 
+function hasChanges(person: PersonRow, values: ManagedValues): boolean {
+	for (const field in values) if (person[field as ManagedField] !== values[field as ManagedField]) return true;
+	return false;
+}
+
 /** The fields whose SIS value differs from the stored one. */
 function changedFields(person: PersonRow, values: ManagedValues): ManagedField[] {
 	return (Object.keys(values) as ManagedField[]).filter((field) => person[field] !== values[field]);
@@ -269,10 +291,10 @@ function pick(source: ManagedValues | PersonRow, fields: readonly string[]): Rec
 export function planReconcile(input: ReconcileInput): ReconcilePlan {
 	const { settings, now, runId } = input;
 	const dryRun = settings.dryRun;
-	const newId = input.newId ?? randomUUID;
+	const newId = input.newId ?? newRecordId;
 	const roles = rosteredRoles(settings);
 	const records = [...input.snapshotPeople].sort((a, b) => (a.sourcedId < b.sourcedId ? -1 : a.sourcedId > b.sourcedId ? 1 : 0));
-	const people = [...input.people].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+	const people = input.people;
 
 	const summary: ReconcileSummary = { ...emptyCounts(), byRole: Object.fromEntries(PERSON_ROLES.map((role) => [role, emptyCounts()])) as Record<PersonRole, ReconcileCounts> };
 	const count = (role: string, key: keyof ReconcileCounts) => {
@@ -281,26 +303,35 @@ export function planReconcile(input: ReconcileInput): ReconcilePlan {
 		if (perRole) perRole[key]++;
 	};
 	const changes: RunChange[] = [];
-	const writes: PeopleWrites = { inserts: [], rewrites: [], archiveIds: [], seenIds: [], missingIds: [] };
+	const writes: PeopleWrites = { inserts: [], rewrites: [], archiveIds: [], foundAgainIds: [], missingIds: [] };
 	const warnings: string[] = [];
+	const foundAgain = (person: PersonRow) => {
+		if (person.missing_runs > 0) writes.foundAgainIds.push(person.id);
+	};
 	const change = (partial: Omit<RunChange, 'entity' | 'applied'> & { applied?: boolean }) =>
 		changes.push({ entity: 'person', ...partial, applied: partial.applied ?? false });
 
-	const matches = matchPeople(records, people);
-	const seen = new Set<string>();
+	const { matches, matchedBy: seen } = matchPeople(records, people);
 	const protectedIds = new Set<string>();
 
-	for (const record of records) {
-		const match = matches.get(record.sourcedId);
-		if (match?.kind === 'matched') seen.add(match.person.id);
-		const label = personName(record.givenName, record.familyName);
+	for (let i = 0; i < records.length; i++) {
+		const record = records[i];
+		const match = matches[i];
 		if (!roles.has(record.role)) {
-			if (match?.kind === 'matched' && match.person.include_in_sis_sync === 1) writes.seenIds.push(match.person.id);
+			if (match?.kind === 'matched' && match.person.include_in_sis_sync === 1) foundAgain(match.person);
 			count(record.role, 'skipped');
 			continue;
 		}
 		const values = sisValues(record, input.contacts.get(record.primaryContactId ?? ''), settings.includePrimaryParentContact);
-		const base = { role: record.role, label, sourcedId: record.sourcedId };
+		if (match?.kind === 'matched') {
+			const person = match.person;
+			if (person.include_in_sis_sync === 1 && person.archived_at === null && !hasChanges(person, values)) {
+				foundAgain(person);
+				count(record.role, 'unchanged');
+				continue;
+			}
+		}
+		const base = { role: record.role, label: personName(record.givenName, record.familyName), sourcedId: record.sourcedId };
 
 		if (match === undefined) {
 			const id = newId();
@@ -337,7 +368,7 @@ export function planReconcile(input: ReconcileInput): ReconcilePlan {
 		if (person.archived_at !== null) {
 			if (!settings.autoUpdate) {
 				change({ ...stored, action: 'skip', reason: REASONS.archivedAutoUpdateOff, ...diff });
-				writes.seenIds.push(person.id);
+				foundAgain(person);
 				count(record.role, 'skipped');
 				continue;
 			}
@@ -354,14 +385,9 @@ export function planReconcile(input: ReconcileInput): ReconcilePlan {
 			count(record.role, 'restored');
 			continue;
 		}
-		if (fields.length === 0) {
-			writes.seenIds.push(person.id);
-			count(record.role, 'unchanged');
-			continue;
-		}
 		if (!settings.autoUpdate) {
 			change({ ...stored, action: 'skip', reason: REASONS.autoUpdateOff, ...diff });
-			writes.seenIds.push(person.id);
+			foundAgain(person);
 			count(record.role, 'skipped');
 			continue;
 		}
@@ -373,13 +399,15 @@ export function planReconcile(input: ReconcileInput): ReconcilePlan {
 	// People the SIS no longer lists.
 	const rosterCount = new Map<string, number>();
 	for (const record of records) rosterCount.set(record.role, (rosterCount.get(record.role) ?? 0) + 1);
-	const missing = people.filter(
-		(person) =>
-			!seen.has(person.id) &&
-			person.archived_at === null &&
-			person.include_in_sis_sync === 1 &&
-			roles.has(person.role as PersonRole),
-	);
+	const missing = people
+		.filter(
+			(person) =>
+				!seen.has(person) &&
+				person.archived_at === null &&
+				person.include_in_sis_sync === 1 &&
+				roles.has(person.role as PersonRole),
+		)
+		.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 	const heldRoles = new Set<string>();
 	for (const role of roles) {
 		if ((rosterCount.get(role) ?? 0) === 0 && missing.some((person) => person.role === role)) {

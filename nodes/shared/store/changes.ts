@@ -25,8 +25,9 @@ export interface RunChange {
 	reason: string | null;
 	/** Names of the changed fields (store columns). */
 	fields: string[] | null;
-	before: Record<string, SqlValue> | null;
-	after: Record<string, SqlValue> | null;
+	/** Values before and after (only the changed fields); list member rows hold the people added or removed. */
+	before: Record<string, unknown> | null;
+	after: Record<string, unknown> | null;
 	applied: boolean;
 }
 
@@ -121,8 +122,8 @@ export async function listChanges(db: SqlDb, runId: string, filter: ChangeFilter
 		sourcedId: row.sourced_id === null ? null : String(row.sourced_id),
 		reason: row.reason === null ? null : String(row.reason),
 		fields: fromJson<string[] | null>(row.fields, null),
-		before: fromJson<Record<string, SqlValue> | null>(row.before_values, null),
-		after: fromJson<Record<string, SqlValue> | null>(row.after_values, null),
+		before: fromJson<Record<string, unknown> | null>(row.before_values, null),
+		after: fromJson<Record<string, unknown> | null>(row.after_values, null),
 		applied: Number(row.applied) === 1,
 	}));
 }
@@ -131,27 +132,4 @@ export async function countChanges(db: SqlDb, runId: string, filter: ChangeFilte
 	const { sql, params } = where(runId, filter);
 	const rows = await db.query<{ n: number }>(`SELECT COUNT(*) AS n FROM run_changes WHERE ${sql}`, params);
 	return Number(rows[0].n);
-}
-
-export interface ChangeGroup {
-	entityId: string;
-	label: string | null;
-	action: string;
-	role: string | null;
-	count: number;
-}
-
-/** A run's changes of one entity, counted per record, action and role (e.g. members added per list). */
-export async function groupChanges(db: SqlDb, runId: string, entity: ChangeEntity): Promise<ChangeGroup[]> {
-	const rows = await db.query(
-		'SELECT entity_id, label, action, role, COUNT(*) AS n FROM run_changes WHERE run_id = ? AND entity = ? GROUP BY entity_id, label, action, role ORDER BY label, entity_id, action, role',
-		[runId, entity],
-	);
-	return rows.map((row) => ({
-		entityId: String(row.entity_id),
-		label: row.label === null ? null : String(row.label),
-		action: String(row.action),
-		role: row.role === null ? null : String(row.role),
-		count: Number(row.n),
-	}));
 }

@@ -77,12 +77,14 @@ export async function loadAllLists(db: SqlDb): Promise<UserListRow[]> {
 	return rows.map(toListRow);
 }
 
-/** Members and managers of the lists the sync manages, as one map per list. */
-export async function loadSyncedMemberships(db: SqlDb): Promise<Map<string, Record<Membership, Set<string>>>> {
-	const rows = await db.query(
-		'SELECT m.list_id, m.person_id, m.membership FROM list_members m JOIN user_lists l ON l.id = m.list_id WHERE l.source_key IS NOT NULL',
-	);
+/** Members and managers of the synced lists of some kinds, as one map per list. */
+export async function loadSyncedMemberships(db: SqlDb, kinds: readonly string[]): Promise<Map<string, Record<Membership, Set<string>>>> {
 	const byList = new Map<string, Record<Membership, Set<string>>>();
+	if (kinds.length === 0) return byList;
+	const rows = await db.query(
+		`SELECT m.list_id, m.person_id, m.membership FROM list_members m JOIN user_lists l ON l.id = m.list_id WHERE l.source_key IS NOT NULL AND l.kind IN (${kinds.map(() => '?').join(', ')})`,
+		[...kinds],
+	);
 	for (const row of rows) {
 		const listId = String(row.list_id);
 		let sets = byList.get(listId);

@@ -75,26 +75,13 @@ export function emailKey(email: string | null | undefined): string | null {
 	return key === '' ? null : key;
 }
 
-const INTEGER_COLUMNS = new Set<string>(['include_in_sis_sync', 'missing_runs']);
-
-function toPersonRow(row: Record<string, SqlValue>): PersonRow {
-	const person = {} as Record<string, SqlValue>;
-	for (const column of PEOPLE_COLUMNS) {
-		const value = row[column] ?? null;
-		person[column] = INTEGER_COLUMNS.has(column) ? Number(value ?? 0) : value === null ? null : String(value);
-	}
-	return person as unknown as PersonRow;
-}
+/** Both engines return TEXT columns as strings and INTEGER columns as numbers: rows need no conversion. */
+const toPersonRow = (row: Record<string, SqlValue>) => row as unknown as PersonRow;
 
 /** Every person in the store (archived ones too). */
 export async function loadPeople(db: SqlDb): Promise<PersonRow[]> {
 	const rows = await db.query(`SELECT ${PEOPLE_COLUMNS.join(', ')} FROM people`);
 	return rows.map(toPersonRow);
-}
-
-export async function findPerson(db: SqlDb, id: string): Promise<PersonRow | undefined> {
-	const rows = await db.query(`SELECT ${PEOPLE_COLUMNS.join(', ')} FROM people WHERE id = ?`, [id]);
-	return rows[0] ? toPersonRow(rows[0]) : undefined;
 }
 
 function toValues(person: PersonRow): SqlValue[] {
@@ -130,8 +117,8 @@ export async function archivePeople(db: SqlDb, ids: string[], archivedAt: string
 	);
 }
 
-/** People the SIS listed in `runId`: no longer missing. */
-export async function markPeopleSeen(db: SqlDb, ids: string[], runId: string): Promise<void> {
+/** People the SIS lists again in `runId` after missing runs: no longer missing. */
+export async function markPeopleFoundAgain(db: SqlDb, ids: string[], runId: string): Promise<void> {
 	await forChunks(ids, (chunk) =>
 		db.execute(`UPDATE people SET missing_runs = 0, last_seen_run_id = ? WHERE id IN (${placeholders(chunk)})`, [
 			runId,

@@ -79,10 +79,18 @@ describe.each(ENGINES)('Build Lists (%s)', (engine) => {
 			['create', 'Algebra I (ALG1-01, Period 1)'],
 			['create', 'English 9 (ENG9-02, Period 2)'],
 		]);
+		// One row per list, action and membership, naming the people.
 		const adds = changes.filter((c) => c.entity === 'list_member');
-		expect(adds).toHaveLength(9);
-		expect(adds.every((c) => c.action === 'add' && c.applied)).toBe(true);
-		expect(adds.find((c) => c.sourcedId === 't1')).toMatchObject({ role: 'manager', entityId: algebra.id, label: algebra.title });
+		expect(adds.map((c) => [c.label, c.action, c.role, c.after!.sourced_ids])).toEqual([
+			[algebra.title, 'add', 'member', ['s1', 's2', 's3']],
+			[algebra.title, 'add', 'manager', ['t1', 't2']],
+			['English 9 (ENG9-02, Period 2)', 'add', 'member', ['s1', 's2', 's4']],
+			['English 9 (ENG9-02, Period 2)', 'add', 'manager', ['t2']],
+		]);
+		expect(adds.every((c) => c.applied && c.before === null)).toBe(true);
+		const managers = adds[1];
+		expect(managers).toMatchObject({ entityId: algebra.id, sourcedId: 'cls-alg' });
+		expect((await ids()).sourcedIds(managers.after!.person_ids as string[])).toEqual(['t1', 't2']);
 	});
 
 	test('lists follow the roster: leaver removed, bad row kept, new id followed, new term listed only when selected', async () => {
@@ -95,7 +103,8 @@ describe.each(ENGINES)('Build Lists (%s)', (engine) => {
 		expect(await members('class:cls-eng')).toEqual(['s1', 's2', 's4']);
 		expect(await list('class:cls-art')).toBeUndefined();
 		const removal = (await listChanges(store.db, result.run.id, { entities: ['list_member'] }))[0];
-		expect(removal).toMatchObject({ action: 'remove', role: 'member', sourcedId: 's3', applied: true });
+		expect(removal).toMatchObject({ action: 'remove', role: 'member', sourcedId: 'cls-alg', applied: true, after: null });
+		expect(removal.before!.sourced_ids).toEqual(['s3']);
 
 		const both = await sync(day2(), { syncClassRosters: true, terms: ['Fall 2026', 'spring'] });
 		expect(both.counts).toMatchObject({ listsCreated: 1, membersAdded: 1, managersAdded: 1 });
@@ -176,11 +185,11 @@ describe.each(ENGINES)('Build Lists (%s)', (engine) => {
 		expect(await loadListMembers(store.db, 'manual-list')).toHaveLength(1);
 	});
 
-	test('ended enrollments do not count', async () => {
+	test('enrollment dates are not interpreted: the export is the roster', async () => {
 		const roster = day1();
-		roster.enrollments.push(enroll('cls-eng', 's3', 'student', false, { endDate: '2020-01-31' }));
+		roster.enrollments.push(enroll('cls-eng', 's3', 'student', false, { beginDate: '2019-08-20', endDate: '2020-01-31' }));
 		await sync(roster, FALL);
-		expect(await members('class:cls-eng')).toEqual(['s1', 's2', 's4']);
+		expect(await members('class:cls-eng')).toEqual(['s1', 's2', 's3', 's4']);
 	});
 
 	test('an export without enrollments leaves class lists as they are', async () => {
@@ -207,7 +216,8 @@ describe.each(ENGINES)('Build Lists (%s)', (engine) => {
 		const { dryRun: _b, ...realCounts } = real.counts;
 		expect(realCounts).toEqual(dryCounts);
 		expect(dryCounts).toMatchObject({ listsCreated: 6, membersAdded: 14, managersAdded: 3 });
-		const summary = (changes: typeof planned) => changes.map((c) => `${c.entity} ${c.action} ${c.role} ${c.label} ${c.sourcedId ?? ''}`);
+		const summary = (changes: typeof planned) =>
+			changes.map((c) => `${c.entity} ${c.action} ${c.role} ${c.label} ${c.sourcedId ?? ''} ${JSON.stringify((c.after ?? c.before)?.sourced_ids ?? null)}`);
 		expect(summary(await listChanges(store.db, real.run.id, { entities: ['list', 'list_member'] }))).toEqual(summary(planned));
 	});
 

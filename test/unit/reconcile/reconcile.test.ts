@@ -128,7 +128,9 @@ describe.each(ENGINES)('Reconcile Users (%s)', (engine) => {
 		const counters = bySourcedId(after);
 		expect(counters.get('s3')!.missing_runs).toBe(1);
 		expect(counters.get('s4')!.missing_runs).toBe(0);
-		expect(counters.get('s1')!.last_seen_run_id).toBe(runId);
+		// People seen every night are not rewritten: last_seen_run_id stays the run that last wrote them.
+		expect(counters.get('s1')!.last_seen_run_id).toBe(before.find((p) => p.sourced_id === 's1')!.last_seen_run_id);
+		expect(counters.get('s1')!.updated_at).toBe(before.find((p) => p.sourced_id === 's1')!.updated_at);
 	});
 
 	test('day 2 with Auto update and Archive: renamed updated, leaver archived, id change followed, bad row and manual user untouched', async () => {
