@@ -21,6 +21,7 @@ import type { SshdServer } from '../support/sshd';
 import { copyIntoServed, startSshd } from '../support/sshd';
 import type { SmtpServer } from '../support/smtp';
 import { startSmtp } from '../support/smtp';
+import { simpleParser } from 'mailparser';
 import { freePort } from '../support/net';
 import {
 	createUserFolder,
@@ -221,12 +222,19 @@ describe('nightly sync template in a real n8n (SFTP → ingest → normalize →
 		}
 		const report = nodeOutput(result.run, REPORT)[0];
 		expect(report.subject).toBe('RosterSync: 10 created, 0 updated, 0 archived — Grand Bend High School');
-		const [mail] = await smtp.waitForMessages(1, 30_000);
-		expect(mail).toContain('Subject: RosterSync: 10 created, 0 updated, 0 archived');
-		expect(mail).toContain('ops@district.example.org');
-		expect(mail).toMatch(/filename="?rostersync-\d{8}T\d{9}Z-[0-9a-f]{6}\.csv/);
-		expect(mail).toContain('Content-Type: text/html');
-		expect(mail).not.toContain(sshd.password);
+		const [raw] = await smtp.waitForMessages(1, 30_000);
+		const mail = await simpleParser(raw);
+		expect(mail.subject).toBe(report.subject);
+		expect((mail.to as { text: string }).text).toBe('ops@district.example.org');
+		expect(mail.text).toContain('The sync applied these changes to the people store.');
+		expect(mail.html).toContain('<table');
+		expect(mail.attachments).toHaveLength(1);
+		const [attachment] = mail.attachments;
+		expect(attachment.filename).toMatch(/^rostersync-\d{8}T\d{9}Z-[0-9a-f]{6}\.csv$/);
+		const csv = attachment.content.toString('utf8');
+		expect(csv.split('\r\n')[0]).toBe('kind,action,role,sourcedId,name,fields,reason,file,row,field,message');
+		expect(csv.split('\r\n').filter((line) => line.startsWith('person,create,'))).toHaveLength(10);
+		expect(raw).not.toContain(sshd.password);
 	});
 
 	it('day 2: a renamed student is updated, a student who left is archived, a new one is created and added to her class list', async () => {
@@ -253,7 +261,7 @@ describe('nightly sync template in a real n8n (SFTP → ingest → normalize →
 			await store.close();
 		}
 		const mails = await smtp.waitForMessages(2, 30_000);
-		expect(mails[1]).toContain('Subject: RosterSync: 1 created, 1 updated, 1 archived');
+		expect((await simpleParser(mails[1])).subject).toBe('RosterSync: 1 created, 1 updated, 1 archived — Grand Bend High School');
 	});
 
 	it('`n8n start` serves the editor with the package loaded, and stops', async () => {
