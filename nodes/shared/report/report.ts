@@ -55,6 +55,18 @@ export function scrubSecrets(text: string): string {
 		.replace(/(\/\/[^/\s:@]+:)[^@\s/]+@/g, '$1***@');
 }
 
+const CONTACT_FIELDS = new Set(['email', 'phone', 'sms']);
+
+/**
+ * A problem message as the email body may show it: no email address, and no quoted value of a
+ * contact field (a parent's phone or email must never reach the email body).
+ */
+export function maskContactDetails(message: string, field?: string): string {
+	let masked = message.replace(/[^\s"'<>(),;]+@[^\s"'<>(),;]+\.[A-Za-z]{2,}/g, '[email hidden]');
+	if (field && CONTACT_FIELDS.has(field)) masked = masked.replace(/"[^"]*"/g, '"[hidden]"');
+	return masked;
+}
+
 /** A spreadsheet must not run a cell as a formula: cells starting with = + - @ tab or CR get a leading '. */
 export function neutralizeCsvCell(value: string): string {
 	return /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
@@ -133,7 +145,7 @@ export async function summarizeRun(db: SqlDb, runId: string): Promise<ReportSumm
 				row: problem.row,
 				field: problem.field,
 				sourcedId: problem.sourcedId,
-				message: scrubSecrets(problem.message),
+				message: maskContactDetails(scrubSecrets(problem.message), problem.field),
 			})),
 		},
 		warnings: run.warnings.map(scrubSecrets),

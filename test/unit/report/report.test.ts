@@ -6,7 +6,8 @@ import { parse } from 'csv-parse/sync';
 import { buildListsRun } from '../../../nodes/shared/lists/apply';
 import { normalizeRun } from '../../../nodes/shared/normalize/normalize';
 import { reconcileRun } from '../../../nodes/shared/reconcile/apply';
-import { buildReport, listHistory, neutralizeCsvCell, publishRun, scrubSecrets, toCsv } from '../../../nodes/shared/report/report';
+import { buildReport, listHistory, maskContactDetails, neutralizeCsvCell, publishRun, scrubSecrets, toCsv } from '../../../nodes/shared/report/report';
+import { addProblems } from '../../../nodes/shared/store/runs';
 import { openBufferFileSet } from '../../../nodes/shared/sources/oneroster-csv/file-set';
 import { oneRosterCsvSource } from '../../../nodes/shared/sources/oneroster-csv/source';
 import { stageRun } from '../../../nodes/shared/sources/stage-run';
@@ -63,8 +64,16 @@ describe.each(ENGINES)('Publish Report on %s', (engine) => {
 		expect(report.html).toContain('&quot;'); // the bad role's quotes are escaped
 		expect(report.html).not.toContain('=HYPERLINK("x")');
 
-		// Parent contacts were synced onto the student, but never reach the email body.
-		for (const body of [report.text, report.html, report.subject]) {
+		// Parent contacts were synced onto the student, but never reach the email body — not even
+		// through a problem message that quotes one.
+		await addProblems(store.db, runId, 'staged', [
+			{ file: 'users.csv', row: 12, field: 'phone', sourcedId: 'g1', message: `phone "${PARENT_PHONE}" is not a phone number` },
+			{ file: 'users.csv', row: 12, field: 'agentSourcedIds', sourcedId: 'g1', message: `agent ${PARENT_EMAIL} is unknown` },
+		]);
+		const withContactProblems = await buildReport(store.db, runId);
+		expect(withContactProblems.text).toContain('users.csv, row 12, field "phone": phone "[hidden]" is not a phone number');
+		expect(withContactProblems.text).toContain('agent [email hidden] is unknown');
+		for (const body of [report.text, report.html, report.subject, withContactProblems.text, withContactProblems.html]) {
 			expect(body).not.toContain(PARENT_EMAIL);
 			expect(body).not.toContain(PARENT_PHONE);
 		}
@@ -120,6 +129,12 @@ test('CSV cells are quoted and formula-neutralised', () => {
 	expect(neutralizeCsvCell('\tx')).toBe("'\tx");
 	expect(neutralizeCsvCell('Zoë')).toBe('Zoë');
 	expect(toCsv([['a,b', 'say "hi"', '+1'], [null, 3, 'x\ny']])).toBe('"a,b","say ""hi""",\'+1\r\n,3,"x\ny"\r\n');
+});
+
+test('contact details are masked in problem messages', () => {
+	expect(maskContactDetails('email "mom@example.net" is a duplicate', 'email')).toBe('email "[hidden]" is a duplicate');
+	expect(maskContactDetails('see mom@example.net.', 'role')).toBe('see [email hidden].');
+	expect(maskContactDetails('unknown role "pupil"', 'role')).toBe('unknown role "pupil"');
 });
 
 test('secrets in free text are blanked', () => {
