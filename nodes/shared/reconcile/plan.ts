@@ -50,6 +50,7 @@ type ManagedValues = Partial<Record<ManagedField, string>>;
 /** Why a record was not applied or a missing person was kept (run_changes.reason). */
 export const REASONS = {
 	autoUpdateOff: 'Auto update is off: the SIS changed this person, the store was not updated',
+	relinked: "the SIS gave this person a new sourcedId; the store's link to the SIS follows it (Auto update off: nothing else changed)",
 	manualNotIncluded: 'matches a manual user not included in sync',
 	notIncluded: 'matches a user whose "Include user in SIS sync" is off',
 	archivedAutoUpdateOff: 'archived in the store and back in the SIS; Auto update is off, so not restored',
@@ -386,9 +387,26 @@ export function planReconcile(input: ReconcileInput): ReconcilePlan {
 			continue;
 		}
 		if (!settings.autoUpdate) {
-			change({ ...stored, action: 'skip', reason: REASONS.autoUpdateOff, ...diff });
-			foundAgain(person);
-			count(record.role, 'skipped');
+			if (person.sourced_id !== record.sourcedId) {
+				// The SIS id changed (matched by SIS id or email): the link to the SIS follows it even with
+				// Auto update off, so the person keeps their lists; nothing an operator sees is updated.
+				writes.rewrites.push(rewrite(person, {}, now, runId, { sourced_id: record.sourcedId }));
+				change({
+					...stored,
+					action: 'relink',
+					reason: REASONS.relinked,
+					fields: ['sourced_id'],
+					before: { sourced_id: person.sourced_id },
+					after: { sourced_id: record.sourcedId },
+					applied: !dryRun,
+				});
+			}
+			const others = diff.fields.filter((field) => field !== 'sourced_id');
+			if (others.length > 0) {
+				change({ ...stored, action: 'skip', reason: REASONS.autoUpdateOff, fields: others, before: pick(person, others), after: pick(values, others) });
+			}
+			if (person.sourced_id === record.sourcedId) foundAgain(person);
+			count(record.role, others.length > 0 ? 'skipped' : 'unchanged');
 			continue;
 		}
 		writes.rewrites.push(rewrite(person, values, now, runId, {}));

@@ -95,7 +95,7 @@ describe.each(ENGINES)('Reconcile Users (%s)', (engine) => {
 		expect(bySourcedId(await loadPeople(store.db)).get('a1')!.archived_at).toBeNull();
 	});
 
-	test('day 2 with the defaults (Auto update and Archive off): nothing existing changes, the plan says what would', async () => {
+	test('day 2 with the defaults (Auto update and Archive off): nothing an operator sees changes, the SIS link follows an id change, the plan says what would', async () => {
 		await reconcileDay1();
 		const before = await loadPeople(store.db);
 		const runId = await writeRoster(store.db, day2());
@@ -108,17 +108,21 @@ describe.each(ENGINES)('Reconcile Users (%s)', (engine) => {
 
 		const after = await loadPeople(store.db);
 		expect(after).toHaveLength(before.length);
-		const strip = (p: PersonRow) => ({ ...p, missing_runs: 0, last_seen_run_id: null });
+		const tessId = bySourcedId(before).get('t1')!.id;
+		// Only Tess's link to the SIS moved (t1 → t1-new), so she keeps her lists; no field an operator sees changed.
+		const strip = (p: PersonRow) => ({ ...p, missing_runs: 0, last_seen_run_id: null, updated_at: '', sourced_id: p.id === tessId ? 't1-new' : p.sourced_id });
 		expect(after.map(strip).sort((a, b) => a.id.localeCompare(b.id))).toEqual(before.map(strip).sort((a, b) => a.id.localeCompare(b.id)));
+		expect(after.find((p) => p.id === tessId)).toMatchObject({ sourced_id: 't1-new', email: 'tess.tanner@gbhs.example.org' });
 
 		const changes = await listChanges(store.db, runId);
-		expect(changes.every((c) => !c.applied)).toBe(true);
+		expect(changes.filter((c) => c.applied).map((c) => [c.action, c.sourcedId])).toEqual([['relink', 't1-new']]);
 		const ben = changes.find((c) => c.sourcedId === 's2')!;
 		expect(ben).toMatchObject({ action: 'skip', reason: REASONS.autoUpdateOff, fields: ['given_name'], before: { given_name: 'Ben' }, after: { given_name: 'Benjamin' } });
-		const tess = changes.find((c) => c.sourcedId === 't1-new')!;
-		expect(tess.action).toBe('skip');
-		expect(tess.entityId).toBe(bySourcedId(before).get('t1')!.id);
-		expect(tess.fields).toEqual(expect.arrayContaining(['email', 'sourced_id']));
+		const tess = changes.filter((c) => c.sourcedId === 't1-new');
+		expect(tess.map((c) => [c.action, c.entityId, c.fields])).toEqual([
+			['relink', tessId, ['sourced_id']],
+			['skip', tessId, ['email']],
+		]);
 		const manny = changes.find((c) => c.sourcedId === 'st2')!;
 		expect(manny).toMatchObject({ action: 'skip', reason: REASONS.manualNotIncluded, entityId: MANUAL_MANNY.id });
 		expect(changes.find((c) => c.sourcedId === 's3')).toMatchObject({ action: 'keep', reason: REASONS.archiveOff });
