@@ -4,8 +4,9 @@
  * Everything is a pure function of (students, schools, seed, version): every record is drawn from its
  * own PRNG stream keyed by (seed, kind, index), so a record can be regenerated on its own (day two reuses
  * this) and sourcedIds are stable. Files are streamed to disk in ~1 MB chunks with backpressure; nothing
- * holds a whole file in memory. Self-contained on purpose (no project imports) so `bench/generate.mjs`
- * can transpile this one file and run it.
+ * holds a whole file in memory. Column headers come from the engine's OneRoster spec
+ * (nodes/shared/sources/oneroster-csv/spec.ts); besides that it imports nothing from the project, and
+ * `bench/generate.mjs` transpiles it together with the project files it imports.
  *
  * Shape: one district org + K schools (elementary PK–05, middle 06–08, high 09–12; one school → PK–12,
  * two → PK–08 + 09–12); a school year with two semesters; courses per school per subject/grade; class
@@ -17,6 +18,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { OneRosterVersion, StagedEntity } from '../nodes/shared/model/roster';
+import { MANIFEST_COLUMNS, STAGED_FILES } from '../nodes/shared/sources/oneroster-csv/spec';
 
 // ───────────────────────────── public API ─────────────────────────────
 
@@ -1451,137 +1454,17 @@ class CsvFile {
 	}
 }
 
-const HEADERS = {
-	orgs: ['sourcedId', 'status', 'dateLastModified', 'name', 'type', 'identifier', 'parentSourcedId'],
-	academicSessions: [
-		'sourcedId',
-		'status',
-		'dateLastModified',
-		'title',
-		'type',
-		'startDate',
-		'endDate',
-		'parentSourcedId',
-		'schoolYear',
-	],
-	courses: [
-		'sourcedId',
-		'status',
-		'dateLastModified',
-		'schoolYearSourcedId',
-		'title',
-		'courseCode',
-		'grades',
-		'orgSourcedId',
-		'subjects',
-		'subjectCodes',
-	],
-	classes: [
-		'sourcedId',
-		'status',
-		'dateLastModified',
-		'title',
-		'grades',
-		'courseSourcedId',
-		'classCode',
-		'classType',
-		'location',
-		'schoolSourcedId',
-		'termSourcedIds',
-		'subjects',
-		'subjectCodes',
-		'periods',
-	],
-	users11: [
-		'sourcedId',
-		'status',
-		'dateLastModified',
-		'enabledUser',
-		'orgSourcedIds',
-		'role',
-		'username',
-		'userIds',
-		'givenName',
-		'familyName',
-		'middleName',
-		'identifier',
-		'email',
-		'sms',
-		'phone',
-		'agentSourcedIds',
-		'grades',
-		'password',
-	],
-	roles: [
-		'sourcedId',
-		'status',
-		'dateLastModified',
-		'userSourcedId',
-		'roleType',
-		'role',
-		'beginDate',
-		'endDate',
-		'orgSourcedId',
-		'userProfileSourcedId',
-	],
-	enrollments: [
-		'sourcedId',
-		'status',
-		'dateLastModified',
-		'classSourcedId',
-		'schoolSourcedId',
-		'userSourcedId',
-		'role',
-		'primary',
-		'beginDate',
-		'endDate',
-	],
-	demographics: [
-		'sourcedId',
-		'status',
-		'dateLastModified',
-		'birthDate',
-		'sex',
-		'americanIndianOrAlaskaNative',
-		'asian',
-		'blackOrAfricanAmerican',
-		'nativeHawaiianOrOtherPacificIslander',
-		'white',
-		'demographicRaceTwoOrMoreRaces',
-		'hispanicOrLatinoEthnicity',
-		'countryOfBirthCode',
-		'stateOfBirthAbbreviation',
-		'cityOfBirth',
-		'publicSchoolResidenceStatus',
-	],
-} as const;
+/** The column names the engine's spec (spec.ts) lists for one of a version's staged files, in order. */
+function specHeader(version: OneRosterVersion, entity: StagedEntity): string[] {
+	const file = STAGED_FILES[version].find((f) => f.entity === entity);
+	if (!file) throw new Error(`OneRoster ${version} stages no ${entity}.csv`);
+	return file.columns.map((c) => c.name);
+}
 
-function users12Header(resourceColumn: boolean): string[] {
-	return [
-		'sourcedId',
-		'status',
-		'dateLastModified',
-		'enabledUser',
-		'username',
-		'userIds',
-		'givenName',
-		'familyName',
-		'middleName',
-		'identifier',
-		'email',
-		'sms',
-		'phone',
-		'agentSourcedIds',
-		'grades',
-		'password',
-		'userMasterIdentifier',
-		...(resourceColumn ? ['resourceSourcedIds'] : []),
-		'preferredGivenName',
-		'preferredMiddleName',
-		'preferredFamilyName',
-		'primaryOrgSourcedId',
-		'pronouns',
-	];
+/** users.csv: the spec's columns, less 1.2's resourceSourcedIds when the plan leaves that column out. */
+function usersHeader(plan: Plan): string[] {
+	const columns = specHeader(plan.version, 'users');
+	return plan.resourceColumn ? columns : columns.filter((c) => c !== 'resourceSourcedIds');
 }
 
 const MANIFEST_FILES_11 = [
@@ -1624,14 +1507,14 @@ const MANIFEST_FILES_12 = [
 ];
 
 function orgsCsv(plan: Plan): string {
-	let s = HEADERS.orgs.join(',') + '\n';
+	let s = specHeader(plan.version, 'orgs').join(',') + '\n';
 	s += `${plan.district.id},,,${q(plan.district.name)},district,${plan.district.identifier},\n`;
 	for (const sc of plan.schools) s += `${sc.id},,,${q(sc.name)},school,${sc.identifier},${plan.district.id}\n`;
 	return s;
 }
 
 function manifestCsv(version: '1.1' | '1.2', present: Set<string>): string {
-	let s = 'propertyName,value\nmanifest.version,1.0\n';
+	let s = MANIFEST_COLUMNS.join(',') + '\nmanifest.version,1.0\n';
 	s += `oneroster.version,${version}\n`;
 	for (const f of version === '1.1' ? MANIFEST_FILES_11 : MANIFEST_FILES_12)
 		s += `file.${f},${present.has(f) ? 'bulk' : 'absent'}\n`;
@@ -1773,13 +1656,13 @@ async function writeAll(dir: string, plan: Plan, mut: Mutation | null): Promise<
 
 	// Small files first.
 	await fs.promises.writeFile(path.join(dir, 'orgs.csv'), orgsCsv(plan));
-	let sessions = HEADERS.academicSessions.join(',') + '\n';
+	let sessions = specHeader(plan.version, 'academicSessions').join(',') + '\n';
 	sessions += `${YEAR_ID},,,2025-2026,schoolYear,2025-08-18,2026-06-05,,2026\n`;
 	sessions += `${S1_ID},,,Fall 2025,semester,2025-08-18,2026-01-16,${YEAR_ID},2026\n`;
 	sessions += `${S2_ID},,,Spring 2026,semester,2026-01-20,2026-06-05,${YEAR_ID},2026\n`;
 	await fs.promises.writeFile(path.join(dir, 'academicSessions.csv'), sessions);
 
-	const coursesFile = new CsvFile(path.join(dir, 'courses.csv'), HEADERS.courses);
+	const coursesFile = new CsvFile(path.join(dir, 'courses.csv'), specHeader(plan.version, 'courses'));
 	for (const c of courses) {
 		coursesFile.line(
 			`${c.id},,,${YEAR_ID},${q(c.title)},${c.code},${list(c.grades.map((g) => GRADES[g]))},${schools[c.school].id},${q(c.subject)},\n`,
@@ -1788,7 +1671,7 @@ async function writeAll(dir: string, plan: Plan, mut: Mutation | null): Promise<
 	}
 	await coursesFile.close();
 
-	const classesFile = new CsvFile(path.join(dir, 'classes.csv'), HEADERS.classes);
+	const classesFile = new CsvFile(path.join(dir, 'classes.csv'), specHeader(plan.version, 'classes'));
 	for (const c of classes) {
 		classesFile.line(
 			`${c.id},,,${q(c.title)},${GRADES[c.gi]},${courses[c.course].id},${c.classCode},${c.classType},${c.location},${schools[c.school].id},${c.terms},${q(c.subject)},,${c.periods}\n`,
@@ -1798,10 +1681,10 @@ async function writeAll(dir: string, plan: Plan, mut: Mutation | null): Promise<
 	await classesFile.close();
 
 	// The big three (four with roles.csv) are written together, person by person.
-	const users = new CsvFile(path.join(dir, 'users.csv'), v12 ? users12Header(plan.resourceColumn) : HEADERS.users11);
-	const roles = v12 ? new CsvFile(path.join(dir, 'roles.csv'), HEADERS.roles) : null;
-	const enrollments = new CsvFile(path.join(dir, 'enrollments.csv'), HEADERS.enrollments);
-	const demographics = new CsvFile(path.join(dir, 'demographics.csv'), HEADERS.demographics);
+	const users = new CsvFile(path.join(dir, 'users.csv'), usersHeader(plan));
+	const roles = v12 ? new CsvFile(path.join(dir, 'roles.csv'), specHeader(plan.version, 'roles')) : null;
+	const enrollments = new CsvFile(path.join(dir, 'enrollments.csv'), specHeader(plan.version, 'enrollments'));
+	const demographics = new CsvFile(path.join(dir, 'demographics.csv'), specHeader(plan.version, 'demographics'));
 	const files = [users, enrollments, demographics, ...(roles ? [roles] : [])];
 	const flushFull = async (): Promise<void> => {
 		for (const f of files) if (f.full) await f.flush();
@@ -1840,37 +1723,57 @@ async function writeAll(dir: string, plan: Plan, mut: Mutation | null): Promise<
 		}
 	};
 
-	const staffPerson = (i: number, change: ChangeKind | undefined): Person => {
-		const st = plan.staff[i];
-		const r = rngFor(seed, K_STAFF, i);
-		const cu = CULTURES[pickCulture(r())];
-		const female = r() < 0.62;
-		const given = pick(r, female ? cu.female : cu.male);
-		let family = pick(r, cu.family);
-		const number = 70001 + i;
-		const username = `${fold(given).slice(0, 1) || 'x'}${fold(family).slice(0, 14) || 'staff'}${number}`;
+	/**
+	 * A teacher's or staff member's users row: the employee `number` gives identifier, username and userIds;
+	 * `word` stands in for a name that folds to nothing. Day two's changes draw from `r` (after the caller's draws).
+	 */
+	const employee = (
+		r: Rng,
+		culture: number,
+		number: number,
+		word: string,
+		change: ChangeKind | undefined,
+		person: Pick<Person, 'id' | 'orgs' | 'role11' | 'role12' | 'given' | 'family' | 'middle' | 'preferredGiven' | 'pronouns'>,
+	): Person => {
+		const { given } = person;
+		let { family } = person;
+		const username = `${fold(given).slice(0, 1) || 'x'}${fold(family).slice(0, 14) || word}${number}`;
 		let email = `${username}@${district.domain}`;
-		if (change === 'familyName') family = otherFamily(CULTURES.indexOf(cu), family, r);
-		if (change === 'email') email = `${fold(given) || 'staff'}.${fold(family) || number}.${number}@${district.domain}`;
+		if (change === 'familyName') family = otherFamily(culture, family, r);
+		if (change === 'email') email = `${fold(given) || word}.${fold(family) || number}.${number}@${district.domain}`;
 		return {
-			id: staffId(i),
-			orgs: [st.school < 0 ? district.id : schools[st.school].id],
-			role11: STAFF_ROLE_11[st.role],
-			role12: STAFF_ROLE_12[st.role],
+			...person,
+			family,
 			username,
 			userIds: `"{SIS:E${number}},{LDAP:${username}}"`,
-			given,
-			family,
-			middle: '',
 			identifier: `E${number}`,
 			email,
 			sms: '',
 			phone: '',
 			agents: [],
 			grade: '',
+		};
+	};
+
+	const staffPerson = (i: number, change: ChangeKind | undefined): Person => {
+		const st = plan.staff[i];
+		const r = rngFor(seed, K_STAFF, i);
+		const ci = pickCulture(r());
+		const cu = CULTURES[ci];
+		const female = r() < 0.62;
+		const given = pick(r, female ? cu.female : cu.male);
+		const family = pick(r, cu.family);
+		return employee(r, ci, 70001 + i, 'staff', change, {
+			id: staffId(i),
+			orgs: [st.school < 0 ? district.id : schools[st.school].id],
+			role11: STAFF_ROLE_11[st.role],
+			role12: STAFF_ROLE_12[st.role],
+			given,
+			family,
+			middle: '',
 			preferredGiven: '',
 			pronouns: '',
-		};
+		});
 	};
 
 	const teacherPerson = (t: number, change: ChangeKind | undefined): Person => {
@@ -1879,37 +1782,23 @@ async function writeAll(dir: string, plan: Plan, mut: Mutation | null): Promise<
 		const cu = CULTURES[ci];
 		const female = r() < 0.74;
 		const given = pick(r, female ? cu.female : cu.male);
-		let family = pick(r, cu.family);
+		const family = pick(r, cu.family);
 		const middle = r() < 0.3 ? pick(r, female ? CULTURES[0].female : CULTURES[0].male) : '';
 		const preferredGiven = r() < 0.05 ? (NICKNAMES[given] ?? '') : '';
 		const pronouns = r() < 0.15 ? pick(r, PRONOUNS) : '';
-		const number = 50001 + t;
-		const username = `${fold(given).slice(0, 1) || 'x'}${fold(family).slice(0, 14) || 'teacher'}${number}`;
-		let email = `${username}@${district.domain}`;
-		if (change === 'familyName') family = otherFamily(ci, family, r);
-		if (change === 'email')
-			email = `${fold(given) || 'teacher'}.${fold(family) || number}.${number}@${district.domain}`;
 		const orgs = [schools[plan.teacherSchool[t]].id];
 		if (plan.teacherSecondSchool[t] >= 0) orgs.push(schools[plan.teacherSecondSchool[t]].id);
-		return {
+		return employee(r, ci, 50001 + t, 'teacher', change, {
 			id: teacherId(t),
 			orgs,
 			role11: 'teacher',
 			role12: 'teacher',
-			username,
-			userIds: `"{SIS:E${number}},{LDAP:${username}}"`,
 			given,
 			family,
 			middle,
-			identifier: `E${number}`,
-			email,
-			sms: '',
-			phone: '',
-			agents: [],
-			grade: '',
 			preferredGiven,
 			pronouns,
-		};
+		});
 	};
 
 	const writeStudent = (i: number, co: Cohort, sectionsOf: (k: number) => number, beginDate: string): void => {

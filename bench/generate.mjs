@@ -5,37 +5,72 @@
  *   node bench/generate.mjs --students 10000 [--schools 13] [--seed 1] --out /tmp/district \
  *        [--day2 /tmp/district-day2] [--version 1.1|1.2] [--changed 1] [--gone 0.5] [--new 0.5]
  *
- * bench/district-generator.ts is transpiled on the fly (typescript's transpileModule, no type check)
- * into a cached .cjs in the OS temp dir and required from there.
+ * bench/district-generator.ts and the project files it imports (the OneRoster spec) are transpiled on the
+ * fly (typescript's transpileModule, no type check) into a cached folder in the OS temp dir and required
+ * from there.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
+const projectRoot = dirname(here);
 const require = createRequire(import.meta.url);
 
-/** Loads bench/district-generator.ts (transpiled to CommonJS, cached by content hash). */
-export function loadGenerator() {
-	const source = readFileSync(join(here, 'district-generator.ts'), 'utf8');
-	const hash = createHash('sha256').update(source).digest('hex').slice(0, 16);
-	const cacheDir = join(tmpdir(), 'rostersync-bench');
-	const file = join(cacheDir, `district-generator-${hash}.cjs`);
-	if (!existsSync(file)) {
-		const ts = require('typescript');
-		const out = ts.transpileModule(source, {
-			fileName: 'district-generator.ts',
-			compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
-		});
-		mkdirSync(cacheDir, { recursive: true });
-		const tmp = `${file}.${process.pid}.tmp`;
-		writeFileSync(tmp, out.outputText);
-		renameSync(tmp, file);
+/** Relative module specifiers of static `import … from './…'` and `export … from './…'` statements. */
+const RELATIVE_IMPORT = /^(?:import|export)\b[^;]*?\bfrom\s*(['"])(\.{1,2}\/[^'"]*)\1/gm;
+
+/** `file` and the project .ts files it imports by relative path, transitively: path → source, `file` first. */
+function localModules(file, found = new Map()) {
+	if (found.has(file)) return found;
+	const source = readFileSync(file, 'utf8');
+	found.set(file, source);
+	for (const [, , specifier] of source.matchAll(RELATIVE_IMPORT)) {
+		const target = resolve(dirname(file), specifier);
+		const ts = [`${target}.ts`, join(target, 'index.ts')].find((candidate) => existsSync(candidate));
+		if (!ts) throw new Error(`${relative(projectRoot, file)}: cannot find ${specifier}`);
+		localModules(ts, found);
 	}
-	return require(file);
+	return found;
+}
+
+/**
+ * Loads bench/district-generator.ts: it and the project files it imports are transpiled to CommonJS
+ * .js files under one cache folder that mirrors the project (cached by their content hash).
+ */
+export function loadGenerator() {
+	const modules = localModules(join(here, 'district-generator.ts'));
+	const hash = createHash('sha256');
+	for (const [file, source] of modules) hash.update(`${relative(projectRoot, file)}\n${source}\n`);
+	const cacheDir = join(tmpdir(), 'rostersync-bench');
+	const dir = join(cacheDir, `district-generator-${hash.digest('hex').slice(0, 16)}`);
+	const entry = join(dir, 'bench', 'district-generator.js');
+	if (!existsSync(entry)) {
+		const ts = require('typescript');
+		const building = `${dir}.${process.pid}.tmp`;
+		rmSync(building, { recursive: true, force: true });
+		for (const [file, source] of modules) {
+			const out = ts.transpileModule(source, {
+				fileName: file,
+				compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
+			});
+			const target = join(building, relative(projectRoot, file)).replace(/\.ts$/, '.js');
+			mkdirSync(dirname(target), { recursive: true });
+			writeFileSync(target, out.outputText);
+		}
+		writeFileSync(join(building, 'package.json'), '{ "type": "commonjs" }\n');
+		try {
+			renameSync(building, dir);
+		} catch (err) {
+			// Another process (bench/run.mjs's children) finished the same folder first: use that one.
+			rmSync(building, { recursive: true, force: true });
+			if (!existsSync(entry)) throw err;
+		}
+	}
+	return require(entry);
 }
 
 function parseArgs(argv) {

@@ -97,6 +97,16 @@ describe('nightly sync template in a real n8n (SFTP → ingest → normalize →
 	let workflow: WorkflowJson;
 	let result: ExecuteResult;
 
+	/** The Roster SFTP credential's data for the test sshd: password login, host key pinned to `hostKeyFingerprint`. */
+	const sftpCredentialData = (hostKeyFingerprint: string) => ({
+		host: sshd.host,
+		port: sshd.port,
+		username: sshd.username,
+		authentication: 'password',
+		password: sshd.password,
+		hostKeyFingerprint,
+	});
+
 	beforeAll(async () => {
 		const started = Date.now();
 		// n8n's first install (~6 min) and the package build run side by side.
@@ -116,14 +126,7 @@ describe('nightly sync template in a real n8n (SFTP → ingest → normalize →
 			{
 				...refs.rosterSftpApi,
 				type: 'rosterSftpApi',
-				data: {
-					host: sshd.host,
-					port: sshd.port,
-					username: sshd.username,
-					authentication: 'password',
-					password: sshd.password,
-					hostKeyFingerprint: sshd.hostKeyFingerprint,
-				},
+				data: sftpCredentialData(sshd.hostKeyFingerprint),
 			},
 			{ ...refs.rosterStoreApi, type: 'rosterStoreApi', data: { engine: 'sqlite', sqlitePath: storePath } },
 			{ ...refs.smtp, type: 'smtp', data: { host: smtp.host, port: smtp.port, user: smtp.user, password: smtp.password, secure: false } },
@@ -297,14 +300,7 @@ describe('nightly sync template in a real n8n (SFTP → ingest → normalize →
 			{
 				...wrongKey,
 				type: 'rosterSftpApi',
-				data: {
-					host: sshd.host,
-					port: sshd.port,
-					username: sshd.username,
-					authentication: 'password',
-					password: sshd.password,
-					hostKeyFingerprint: 'SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
-				},
+				data: sftpCredentialData('SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'),
 			},
 		]);
 		const failing = JSON.parse(JSON.stringify(workflow)) as WorkflowJson;

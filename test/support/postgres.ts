@@ -21,7 +21,7 @@ import path from 'node:path';
 import { Client } from 'pg';
 
 import { freePort } from './net';
-import { isRoot, lookupAccount, run, type RunOptions } from './process';
+import { isRoot, lookupAccount, processAlive, run, type RunOptions } from './process';
 
 export interface PostgresConnection {
 	host: string;
@@ -74,16 +74,6 @@ function quoteIdent(name: string): string {
 
 function quoteLiteral(value: string): string {
 	return `'${value.replace(/'/g, "''")}'`;
-}
-
-function processAlive(pid: number): boolean {
-	if (!Number.isInteger(pid) || pid <= 0) return false;
-	try {
-		process.kill(pid, 0);
-		return true;
-	} catch (error) {
-		return (error as NodeJS.ErrnoException).code === 'EPERM';
-	}
 }
 
 /** Stops and removes clusters left behind by test runs that were killed (their owner process is gone). */

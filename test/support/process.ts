@@ -2,7 +2,7 @@
  * Running system commands from the test services harness, with errors that show
  * the command's output (so a service that cannot start fails loudly and clearly).
  */
-import { spawn, type SpawnOptions } from 'node:child_process';
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 
 /** PATH with the sbin directories, where Debian keeps sshd, useradd and chpasswd. */
 export function systemPath(): string {
@@ -98,4 +98,42 @@ export async function lookupAccount(name: string): Promise<{ uid: number; gid: n
 	if (result.code !== 0) return undefined;
 	const fields = result.stdout.trim().split(':');
 	return { uid: Number(fields[2]), gid: Number(fields[3]), home: fields[5] };
+}
+
+/** Whether a process with this pid exists (EPERM: it does, but belongs to someone else). */
+export function processAlive(pid: number): boolean {
+	if (!Number.isInteger(pid) || pid <= 0) return false;
+	try {
+		process.kill(pid, 0);
+		return true;
+	} catch (error) {
+		return (error as NodeJS.ErrnoException).code === 'EPERM';
+	}
+}
+
+/** Server processes started by the test harness that are still running. */
+const running = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+/** Sends `child` SIGTERM when this process exits, should it still be running then. */
+export function killOnExit(child: ChildProcess): void {
+	running.add(child);
+	child.once('exit', () => running.delete(child));
+	if (exitHookInstalled) return;
+	exitHookInstalled = true;
+	process.on('exit', () => {
+		for (const server of running) server.kill('SIGTERM');
+	});
+}
+
+/** Stops `child` if it still runs: SIGTERM, then SIGKILL after `killAfterMs`; resolves once it has exited. */
+export async function stopProcess(child: ChildProcess, killAfterMs: number): Promise<void> {
+	if (child.exitCode === null && child.signalCode === null) {
+		const exit = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+		child.kill('SIGTERM');
+		const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+		await exit;
+		clearTimeout(timer);
+	}
+	running.delete(child);
 }

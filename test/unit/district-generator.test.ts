@@ -15,6 +15,24 @@ interface Dir {
 const ENTITY_FILES = ['orgs', 'academicSessions', 'courses', 'classes', 'users', 'enrollments', 'demographics'];
 const GRADES = ['PK', 'KG', '01', '02', '03', '04', '05', '06', '07', '08', '09', '10', '11', '12'];
 const GUARDIAN_ROLES = new Set(['parent', 'guardian', 'relative']);
+// Expected headers are written out here, as an independent check of spec.ts.
+/** The columns every OneRoster CSV file starts with. */
+const RECORD_COLUMNS = ['sourcedId', 'status', 'dateLastModified'];
+/** The users.csv columns 1.1 and 1.2 share, after enabledUser (1.1 puts orgSourcedIds and role before them). */
+const USER_COLUMNS = [
+	'username',
+	'userIds',
+	'givenName',
+	'familyName',
+	'middleName',
+	'identifier',
+	'email',
+	'sms',
+	'phone',
+	'agentSourcedIds',
+	'grades',
+	'password',
+];
 
 let tmp: string;
 beforeAll(() => {
@@ -249,30 +267,9 @@ describe('writeDistrict (OneRoster 1.1, 500 students)', () => {
 
 	it('writes the 1.1 files with the spec headers', () => {
 		expect(Object.keys(d.raw).sort()).toEqual([...ENTITY_FILES, 'manifest'].sort());
-		expect(d.headers.users).toEqual([
-			'sourcedId',
-			'status',
-			'dateLastModified',
-			'enabledUser',
-			'orgSourcedIds',
-			'role',
-			'username',
-			'userIds',
-			'givenName',
-			'familyName',
-			'middleName',
-			'identifier',
-			'email',
-			'sms',
-			'phone',
-			'agentSourcedIds',
-			'grades',
-			'password',
-		]);
+		expect(d.headers.users).toEqual([...RECORD_COLUMNS, 'enabledUser', 'orgSourcedIds', 'role', ...USER_COLUMNS]);
 		expect(d.headers.enrollments).toEqual([
-			'sourcedId',
-			'status',
-			'dateLastModified',
+			...RECORD_COLUMNS,
 			'classSourcedId',
 			'schoolSourcedId',
 			'userSourcedId',
@@ -282,9 +279,7 @@ describe('writeDistrict (OneRoster 1.1, 500 students)', () => {
 			'endDate',
 		]);
 		expect(d.headers.classes).toEqual([
-			'sourcedId',
-			'status',
-			'dateLastModified',
+			...RECORD_COLUMNS,
 			'title',
 			'grades',
 			'courseSourcedId',
@@ -388,22 +383,9 @@ describe('writeDistrict (OneRoster 1.2)', () => {
 		const counts = await writeDistrict(dir, { students: 2500, version: '1.2' });
 		const d = readDir(dir);
 		expect(d.headers.users).toEqual([
-			'sourcedId',
-			'status',
-			'dateLastModified',
+			...RECORD_COLUMNS,
 			'enabledUser',
-			'username',
-			'userIds',
-			'givenName',
-			'familyName',
-			'middleName',
-			'identifier',
-			'email',
-			'sms',
-			'phone',
-			'agentSourcedIds',
-			'grades',
-			'password',
+			...USER_COLUMNS,
 			'userMasterIdentifier',
 			'resourceSourcedIds',
 			'preferredGivenName',
@@ -413,9 +395,7 @@ describe('writeDistrict (OneRoster 1.2)', () => {
 			'pronouns',
 		]);
 		expect(d.headers.roles).toEqual([
-			'sourcedId',
-			'status',
-			'dateLastModified',
+			...RECORD_COLUMNS,
 			'userSourcedId',
 			'roleType',
 			'role',

@@ -98,6 +98,22 @@ export const EXTENSION_COLUMN_PREFIXES = ['metadata.', 'ext_'];
 const required = (name: string, format?: ValueFormat): ColumnSpec => ({ name, required: true, format });
 const optional = (name: string, format?: ValueFormat): ColumnSpec => ({ name, required: false, format });
 
+/** users.csv columns both versions have, in this order (1.1 has orgSourcedIds and role before them). */
+const USER_COLUMNS: readonly ColumnSpec[] = [
+	required('username'),
+	optional('userIds'),
+	required('givenName'),
+	required('familyName'),
+	optional('middleName'),
+	optional('identifier'),
+	optional('email'),
+	optional('sms'),
+	optional('phone'),
+	optional('agentSourcedIds'),
+	optional('grades', 'grades'),
+	optional('password'),
+];
+
 function recordColumns(version: OneRosterVersion): ColumnSpec[] {
 	return [required(SOURCED_ID), optional(STATUS_COLUMN, STATUS[version]), optional(DATE_LAST_MODIFIED, 'dateTime')];
 }
@@ -163,18 +179,7 @@ function fileSpecs(version: OneRosterVersion): FileSpec[] {
 				? [
 						...head,
 						required('enabledUser', BOOLEAN),
-						required('username'),
-						optional('userIds'),
-						required('givenName'),
-						required('familyName'),
-						optional('middleName'),
-						optional('identifier'),
-						optional('email'),
-						optional('sms'),
-						optional('phone'),
-						optional('agentSourcedIds'),
-						optional('grades', 'grades'),
-						optional('password'),
+						...USER_COLUMNS,
 						optional('userMasterIdentifier'),
 						optional('resourceSourcedIds'),
 						optional('preferredGivenName'),
@@ -188,18 +193,7 @@ function fileSpecs(version: OneRosterVersion): FileSpec[] {
 						required('enabledUser', BOOLEAN),
 						required('orgSourcedIds'),
 						required('role', USER_ROLE['1.1']),
-						required('username'),
-						optional('userIds'),
-						required('givenName'),
-						required('familyName'),
-						optional('middleName'),
-						optional('identifier'),
-						optional('email'),
-						optional('sms'),
-						optional('phone'),
-						optional('agentSourcedIds'),
-						optional('grades', 'grades'),
-						optional('password'),
+						...USER_COLUMNS,
 					],
 		},
 		is12
