@@ -19,18 +19,16 @@
  * DEMO_STUDENTS (600), DEMO_SEED (7); DEMO_FRESH=1 starts from an empty .cache/demo/ (otherwise the
  * store and n8n's executions are kept, and each demo run adds one sync run, like a night).
  */
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, createWriteStream, promises as fs } from 'node:fs';
-import { createRequire } from 'node:module';
+import { existsSync, readFileSync, writeFileSync, createWriteStream, promises as fs } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+import { loadTypeScript } from '../bench/generate.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(here, '..');
 process.env.ROSTERSYNC_REPO_ROOT = REPO;
-const require = createRequire(import.meta.url);
 
 const DEMO_DIR = path.join(REPO, '.cache', 'demo');
 const DATA_DIR = path.join(DEMO_DIR, 'data');
@@ -54,23 +52,9 @@ async function step(title, work) {
 	return result;
 }
 
-/** test/e2e/n8n-harness.ts, transpiled (no type check) into a cached .cjs, like bench/generate.mjs does. */
+/** test/e2e/n8n-harness.ts and the project files it imports, transpiled (no type check) into a cached folder. */
 function loadHarness() {
-	const file = path.join(REPO, 'test', 'e2e', 'n8n-harness.ts');
-	const source = readFileSync(file, 'utf8');
-	const hash = createHash('sha256').update(source).digest('hex').slice(0, 16);
-	const out = path.join(tmpdir(), 'rostersync-demo', `n8n-harness-${hash}.cjs`);
-	if (!existsSync(out)) {
-		const ts = require('typescript');
-		const { outputText } = ts.transpileModule(source, {
-			fileName: 'n8n-harness.ts',
-			compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
-		});
-		mkdirSync(path.dirname(out), { recursive: true });
-		writeFileSync(`${out}.${process.pid}.tmp`, outputText);
-		renameSync(`${out}.${process.pid}.tmp`, out);
-	}
-	return require(out);
+	return loadTypeScript('test/e2e/n8n-harness.ts');
 }
 
 function portFree(port) {
@@ -81,7 +65,18 @@ function portFree(port) {
 	});
 }
 
-/** The demo variant of the template: Read/Write Files from Disk → Aggregate → CSV Ingest (Binary Input). */
+/** The demo district's terms (all of them), for Build Lists' class rosters. */
+function demoTerms(dataDir) {
+	const [header, ...rows] = readFileSync(path.join(dataDir, 'academicSessions.csv'), 'utf8').trim().split(/\r?\n/);
+	const id = header.split(',').indexOf('sourcedId');
+	return rows.map((row) => row.split(',')[id]);
+}
+
+/**
+ * The demo variant of the template: Read/Write Files from Disk → Aggregate → CSV Ingest (Binary Input),
+ * applied for real (Dry run off) with class lists for every term and lists by role and grade, and no
+ * Send Email (the demo has no mail server: it prints the report instead).
+ */
 export function demoWorkflow(template, dataDir) {
 	const workflow = structuredClone(template);
 	workflow.id = DEMO_WORKFLOW_ID;
@@ -111,6 +106,17 @@ export function demoWorkflow(template, dataDir) {
 		parameters: { aggregate: 'aggregateAllItemData', destinationFieldName: 'files', options: { includeBinaries: true } },
 	};
 	workflow.nodes.push(read, combine);
+	const email = workflow.nodes.find((node) => node.type === 'n8n-nodes-base.emailSend');
+	if (email) {
+		workflow.nodes = workflow.nodes.filter((node) => node !== email);
+		for (const [from, links] of Object.entries(workflow.connections)) {
+			links.main = links.main.map((outputs) => outputs.filter((link) => link.node !== email.name));
+			if (links.main.every((outputs) => outputs.length === 0)) delete workflow.connections[from];
+		}
+	}
+	const parameters = (type) => workflow.nodes.find((node) => node.type === `n8n-nodes-rostersync.${type}`).parameters;
+	Object.assign(parameters('rosterReconcileUsers'), { dryRun: false, includePrimaryParentContact: true });
+	Object.assign(parameters('rosterBuildLists'), { syncClassRosters: true, terms: demoTerms(dataDir), autoListsByRole: true, autoListsByGrade: true });
 	for (const trigger of triggers) workflow.connections[trigger.name] = { main: [[{ node: read.name, type: 'main', index: 0 }]] };
 	workflow.connections[read.name] = { main: [[{ node: combine.name, type: 'main', index: 0 }]] };
 	workflow.connections[combine.name] = { main: [[{ node: ingest.name, type: 'main', index: 0 }]] };
@@ -194,6 +200,8 @@ async function main() {
 		throw new Error('the demo sync failed (see above)');
 	}
 	printSummary(harness, result.run);
+	const report = harness.nodeOutput(result.run, 'Roster Publish Report')[0];
+	if (report?.text) console.log(`──────── The report (the email the template sends) ────────\n${report.text}`);
 	say(`store: ${STORE_FILE} (SQLite; open it with any SQLite client, e.g. sqlite3 ${path.relative(process.cwd(), STORE_FILE)} "select id, stage, status from sync_runs")`);
 	say(`demo ready in ${secs(Date.now() - started)} (n8n execute took ${secs(result.ms)})`);
 

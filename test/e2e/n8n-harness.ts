@@ -21,6 +21,8 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 
+import { freePort } from '../support/net';
+
 /** The repository (scripts/demo.mjs loads a transpiled copy of this file from elsewhere and sets ROSTERSYNC_REPO_ROOT). */
 export const REPO_ROOT = process.env.ROSTERSYNC_REPO_ROOT ?? path.resolve(__dirname, '..', '..');
 export const N8N_VERSION = process.env.ROSTERSYNC_N8N_VERSION ?? '2.40.7';
@@ -381,6 +383,14 @@ export async function installPackage(folder: N8nUserFolder, tarball: string, tim
 // ---------------------------------------------------------------------------
 // n8n commands
 
+/**
+ * Ports of n8n's own helpers (the task runners' broker listens on 5679 by default): each n8n process
+ * gets free ones, so several n8n processes (tests running side by side, a demo) never collide.
+ */
+async function ownPorts(): Promise<NodeJS.ProcessEnv> {
+	return { N8N_RUNNERS_BROKER_PORT: String(await freePort()) };
+}
+
 export async function runN8n(
 	n8n: N8nInstallation,
 	folder: N8nUserFolder,
@@ -389,7 +399,7 @@ export async function runN8n(
 ): Promise<CommandResult> {
 	return runCommand(n8n.node, [n8n.bin, ...args], {
 		cwd: folder.root,
-		env: { ...folder.env, ...options.env },
+		env: { ...folder.env, ...(await ownPorts()), ...options.env },
 		timeoutMs: options.timeoutMs ?? 3 * 60_000,
 		okCodes: options.okCodes,
 	});
@@ -600,6 +610,7 @@ export async function startN8n(
 	const url = `http://127.0.0.1:${port}`;
 	const env = {
 		...folder.env,
+		...(await ownPorts()),
 		N8N_PORT: String(port),
 		N8N_LISTEN_ADDRESS: '127.0.0.1',
 		N8N_HOST: '127.0.0.1',
