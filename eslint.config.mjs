@@ -3,7 +3,7 @@ import { configWithoutCloudSupport } from '@n8n/node-cli/eslint';
 // Self-hosted package (files, SFTP, a database): n8n Cloud support is off, the community rules stay on.
 export default [
 	...configWithoutCloudSupport,
-	{ ignores: ['test/**', 'bench/**', 'scripts/**', 'jest.config.js', 'gulpfile.js', '.cache/**'] },
+	{ ignores: ['test/**', 'test-artifacts/**', 'bench/**', 'scripts/**', 'jest.config.js', 'gulpfile.js', '.cache/**'] },
 	{
 		// The engine imports nothing from n8n (so tests, benchmarks and n8n run the same code): it throws
 		// its own errors (RosterInputError names file, row and field), which nodes/adapter turns into

@@ -27,6 +27,9 @@ export const ENGINE_ENTRY_POINTS = [
 	'nodes/shared/sources/oneroster-csv/source',
 	'nodes/shared/sources/oneroster-csv/file-set',
 	'nodes/shared/normalize/normalize',
+	'nodes/shared/reconcile/apply',
+	'nodes/shared/lists/apply',
+	'nodes/shared/report/report',
 ];
 
 function tsFilesUnder(dir) {

@@ -10,7 +10,7 @@
  * from there.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -38,30 +38,34 @@ function localModules(file, found = new Map()) {
 }
 
 /**
- * Loads bench/district-generator.ts: it and the project files it imports are transpiled to CommonJS
- * .js files under one cache folder that mirrors the project (cached by their content hash).
+ * Loads a project .ts file (e.g. bench/district-generator.ts, test/support/postgres.ts): it and the project
+ * files it imports are transpiled to CommonJS .js files under one cache folder that mirrors the project
+ * (cached by their content hash). The folder gets a `node_modules` symlink to the project's, so the
+ * transpiled modules resolve pg, typescript … as in the project.
  */
-export function loadGenerator() {
-	const modules = localModules(join(here, 'district-generator.ts'));
+export function loadTypeScript(file) {
+	const modules = localModules(resolve(projectRoot, file));
 	const hash = createHash('sha256');
-	for (const [file, source] of modules) hash.update(`${relative(projectRoot, file)}\n${source}\n`);
+	for (const [path, source] of modules) hash.update(`${relative(projectRoot, path)}\n${source}\n`);
 	const cacheDir = join(tmpdir(), 'rostersync-bench');
-	const dir = join(cacheDir, `district-generator-${hash.digest('hex').slice(0, 16)}`);
-	const entry = join(dir, 'bench', 'district-generator.js');
+	const base = relative(projectRoot, resolve(projectRoot, file)).replace(/[\/.]/g, '-');
+	const dir = join(cacheDir, `${base}-${hash.digest('hex').slice(0, 16)}`);
+	const entry = join(dir, relative(projectRoot, resolve(projectRoot, file))).replace(/\.ts$/, '.js');
 	if (!existsSync(entry)) {
 		const ts = require('typescript');
 		const building = `${dir}.${process.pid}.tmp`;
 		rmSync(building, { recursive: true, force: true });
-		for (const [file, source] of modules) {
+		for (const [path, source] of modules) {
 			const out = ts.transpileModule(source, {
-				fileName: file,
+				fileName: path,
 				compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
 			});
-			const target = join(building, relative(projectRoot, file)).replace(/\.ts$/, '.js');
+			const target = join(building, relative(projectRoot, path)).replace(/\.ts$/, '.js');
 			mkdirSync(dirname(target), { recursive: true });
 			writeFileSync(target, out.outputText);
 		}
 		writeFileSync(join(building, 'package.json'), '{ "type": "commonjs" }\n');
+		symlinkSync(join(projectRoot, 'node_modules'), join(building, 'node_modules'), 'dir');
 		try {
 			renameSync(building, dir);
 		} catch (err) {
@@ -71,6 +75,11 @@ export function loadGenerator() {
 		}
 	}
 	return require(entry);
+}
+
+/** bench/district-generator.ts, loaded with loadTypeScript. */
+export function loadGenerator() {
+	return loadTypeScript('bench/district-generator.ts');
 }
 
 function parseArgs(argv) {

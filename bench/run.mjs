@@ -1,45 +1,97 @@
 #!/usr/bin/env node
 /**
- * The sync benchmark: synthetic OneRoster districts through CSV ingest and Normalize, with a floor.
+ * The sync benchmark (issue 6): synthetic OneRoster districts through the whole nightly pipeline
+ * (CSV ingest → normalize → reconcile users → build lists → report), on SQLite and PostgreSQL,
+ * against a floor and a peer.
  *
- *   npm run bench                                   10,000 students (the CI default)
- *   npm run bench -- --students 10000,100000        several sizes, one after another
- *   npm run bench -- --students 100000 --profile /tmp/prof   + per-phase CPU profiles, summarised
+ *   npm run bench                                           the quick CI default (5,000 students, both engines)
+ *   npm run bench -- --students 10000,100000,300000         linearity
+ *   npm run bench -- --students 100000 --engines sqlite --profile /tmp/prof
+ *   npm run bench -- --peer --peer-students 1000,5000,20000 the stock-n8n-nodes peer in a real n8n
  *
- * Flags: --students N[,N…] (default 10000) · --seed S (default 1) · --version 1.1|1.2 (default 1.1)
- *        --engine sqlite|postgres (default sqlite) · --out FILE (default bench/results.json)
- *        --repeat N (run each scenario N times, each in a fresh process and store; report median times and
- *        max memory) · --profile DIR (write ingest/normalize .cpuprofile files of the first run there and
- *        print their top functions; profiling slows the run, so its timings are marked as profiled)
- *        --engine-dir DIR (benchmark an engine compiled elsewhere, e.g. `dist` or a patched copy, for A/B
- *        comparisons; it must mirror the project: DIR/nodes/shared/…) · --keep (keep the temp files)
- *        --pg-url postgres://user:password@host:port/database (or PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE)
+ * Scenarios per size and engine (each a fresh child process on the same store, in this order):
+ *   full  — the district's CSV set into an empty store
+ *   same  — the same files again (nothing changed)
+ *   day2  — a day-two set: 1 % of people changed, 0.5 % gone, 0.5 % new (bench/district-generator.ts writeDayTwo)
+ * and the floor: a naive read of the same CSV bytes (split on newline and comma) plus a bulk insert
+ * of as many rows into the same store engine, in a fresh process. Each scenario is printed as wall
+ * seconds, CPU seconds of the Node process, × floor, and peak RSS of the whole process.
  *
- * Per size: the district is generated into a temp dir (timed apart, not part of the sync). Then a
- * fresh child process (bench/scenario.mjs) runs ingest — stageRun with oneRosterCsvSource over
- * openFolderFileSet into a fresh store — and normalize (normalizeRun), timing each phase and taking
- * its peak RSS; a second fresh child runs the floor (naive read + split of the same CSV bytes, and a
- * bulk insert of as many rows into SQLite in one transaction). The engine is compiled from
- * nodes/shared with the TypeScript compiler into a cache in the OS temp dir (bench/build-engine.mjs).
+ * Flags: --students N[,N…] (default 5000) · --engines sqlite,postgres (default both) · --scenarios full,same,day2
+ *        --seed S (default 1) · --version 1.1|1.2 · --out FILE (default bench/results.json) · --repeat N
+ *        (each scenario chain N times on fresh stores; median times, max memory) · --profile DIR (per-phase
+ *        .cpuprofile files of the first repeat, with their top functions) · --engine-dir DIR (benchmark
+ *        another compiled copy of the engine) · --keep · --pg-url postgres://user:pw@host:port/db (a server
+ *        where that login may CREATE DATABASE; without it a throwaway server is started with
+ *        test/support/postgres.ts) · --peer, --peer-students N[,N…], --peer-limit SECONDS (see bench/peer.mjs)
  */
 import { fork } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { buildEngine } from './build-engine.mjs';
-import { loadGenerator } from './generate.mjs';
+import { buildEngine, projectRoot } from './build-engine.mjs';
+import { loadTypeScript } from './generate.mjs';
 import { formatSummary, summarizeProfile } from './profile-summary.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
+const require = createRequire(import.meta.url);
 
-const USAGE = `usage: npm run bench -- [--students 10000[,100000]] [--seed 1] [--version 1.1|1.2]
-                      [--engine sqlite|postgres] [--pg-url postgres://…] [--out bench/results.json]
-                      [--repeat N] [--profile DIR] [--engine-dir DIR] [--keep]`;
+const USAGE = `usage: npm run bench -- [--students 5000[,100000…]] [--engines sqlite,postgres] [--scenarios full,same,day2]
+                      [--seed 1] [--version 1.1|1.2] [--out bench/results.json] [--repeat N] [--profile DIR]
+                      [--engine-dir DIR] [--keep] [--pg-url postgres://…]
+                      [--peer] [--peer-students 1000,5000,…] [--peer-limit 600]`;
+
+export const SCENARIOS = {
+	full: 'full sync into an empty store',
+	same: 'the same files again (unchanged)',
+	day2: 'day 2: 1 % changed, 0.5 % gone, 0.5 % new',
+};
+
+/** What the nightly template would run with, everything that costs work switched on. */
+export const PIPELINE_SETTINGS = {
+	normalize: {},
+	reconcile: { includePrimaryParentContact: true, autoUpdate: true, archive: true },
+	lists: { syncClassRosters: true, terms: ['as-2026'], autoListsByRole: true, autoListsByGrade: true },
+};
+
+/** The issue's goals at 100,000 students on the 2-core bench machine. */
+export const GOALS = { students: 100_000, fullSeconds: 15, fullRssMiB: 600, sameSeconds: 5, day2Seconds: 3, floorRatio: 4, peerFactor: 20 };
+
+const PHASES = ['ingest', 'normalize', 'reconcile', 'lists', 'report'];
+
+function parseList(value, name, parse = (s) => s) {
+	const list = value
+		.split(',')
+		.map((s) => s.trim())
+		.filter(Boolean)
+		.map(parse);
+	if (list.length === 0) throw new Error(`${name} needs at least one value`);
+	return list;
+}
+
+const positiveInt = (name) => (s) => {
+	const n = Number(s.replace(/_/g, ''));
+	if (!Number.isInteger(n) || n < 1) throw new Error(`${name} takes positive integers, e.g. 10000,100000`);
+	return n;
+};
 
 function parseArgs(argv) {
-	const args = { students: [10000], seed: 1, version: '1.1', engine: 'sqlite', out: join(here, 'results.json'), repeat: 1, keep: false };
+	const args = {
+		students: [5000],
+		engines: ['sqlite', 'postgres'],
+		scenarios: Object.keys(SCENARIOS),
+		seed: 1,
+		version: '1.1',
+		out: join(here, 'results.json'),
+		repeat: 1,
+		keep: false,
+		peer: false,
+		peerStudents: [1000, 2000, 5000, 10000, 20000, 50000, 100000],
+		peerLimit: 600,
+	};
 	const value = (i, name) => {
 		const v = argv[i + 1];
 		if (v === undefined || v.startsWith('--')) throw new Error(`${name} needs a value`);
@@ -49,10 +101,16 @@ function parseArgs(argv) {
 		const arg = argv[i];
 		switch (arg) {
 			case '--students':
-				args.students = value(i++, arg)
-					.split(',')
-					.map((s) => Number(s.replace(/_/g, '').trim()));
-				if (args.students.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--students takes positive integers, e.g. 10000,100000');
+				args.students = parseList(value(i++, arg), arg, positiveInt(arg));
+				break;
+			case '--engines':
+			case '--engine':
+				args.engines = parseList(value(i++, arg), arg);
+				if (args.engines.some((e) => !['sqlite', 'postgres'].includes(e))) throw new Error('--engines takes sqlite and/or postgres');
+				break;
+			case '--scenarios':
+				args.scenarios = parseList(value(i++, arg), arg);
+				if (args.scenarios.some((s) => !(s in SCENARIOS))) throw new Error(`--scenarios takes ${Object.keys(SCENARIOS).join(', ')}`);
 				break;
 			case '--seed':
 				args.seed = Number(value(i++, arg));
@@ -61,10 +119,6 @@ function parseArgs(argv) {
 			case '--version':
 				args.version = value(i++, arg);
 				if (!['1.1', '1.2'].includes(args.version)) throw new Error('--version is 1.1 or 1.2');
-				break;
-			case '--engine':
-				args.engine = value(i++, arg);
-				if (!['sqlite', 'postgres'].includes(args.engine)) throw new Error('--engine is sqlite or postgres');
 				break;
 			case '--pg-url':
 				args.pgUrl = value(i++, arg);
@@ -76,14 +130,26 @@ function parseArgs(argv) {
 				args.profile = resolve(value(i++, arg));
 				break;
 			case '--repeat':
-				args.repeat = Number(value(i++, arg));
-				if (!Number.isInteger(args.repeat) || args.repeat < 1) throw new Error('--repeat takes a positive integer');
+				args.repeat = positiveInt(arg)(value(i++, arg));
 				break;
 			case '--engine-dir':
 				args.engineDir = resolve(value(i++, arg));
 				break;
 			case '--keep':
 				args.keep = true;
+				break;
+			case '--peer':
+				args.peer = true;
+				break;
+			case '--peer-only':
+				args.peer = true;
+				args.peerOnly = true;
+				break;
+			case '--peer-students':
+				args.peerStudents = parseList(value(i++, arg), arg, positiveInt(arg));
+				break;
+			case '--peer-limit':
+				args.peerLimit = positiveInt(arg)(value(i++, arg));
 				break;
 			case '--help':
 			case '-h':
@@ -95,31 +161,6 @@ function parseArgs(argv) {
 		}
 	}
 	return args;
-}
-
-/** A PostgreSQL connection from --pg-url or the PG* environment variables; null when none is given. */
-function postgresConnection(args) {
-	if (args.pgUrl) {
-		const url = new URL(args.pgUrl);
-		return {
-			host: url.hostname,
-			port: Number(url.port || 5432),
-			database: decodeURIComponent(url.pathname.slice(1)) || 'postgres',
-			user: decodeURIComponent(url.username),
-			password: decodeURIComponent(url.password),
-			ssl: url.searchParams.get('sslmode') === 'require',
-		};
-	}
-	const env = process.env;
-	if (!env.PGHOST) return null;
-	return {
-		host: env.PGHOST,
-		port: Number(env.PGPORT || 5432),
-		database: env.PGDATABASE || env.PGUSER || 'postgres',
-		user: env.PGUSER || os.userInfo().username,
-		password: env.PGPASSWORD || '',
-		ssl: env.PGSSLMODE === 'require',
-	};
 }
 
 function machineInfo() {
@@ -136,7 +177,7 @@ function machineInfo() {
 }
 
 /** Runs one scenario in a fresh child process; resolves with its result. */
-function runChild(task) {
+export function runChild(task) {
 	return new Promise((resolvePromise, reject) => {
 		const started = process.hrtime.bigint();
 		const child = fork(join(here, 'scenario.mjs'), [], { execPath: process.execPath, execArgv: ['--disable-warning=ExperimentalWarning'], stdio: 'inherit' });
@@ -147,7 +188,7 @@ function runChild(task) {
 		child.on('error', reject);
 		child.on('exit', (code, signal) => {
 			const wallSeconds = Number(process.hrtime.bigint() - started) / 1e9;
-			if (reply?.ok) resolvePromise({ ...reply.result, processWallSeconds: wallSeconds, processMaxRssKB: reply.final.maxRssKB });
+			if (reply?.ok) resolvePromise({ ...reply.result, processWallSeconds: wallSeconds, maxRssKB: reply.final.maxRssKB });
 			else reject(new Error(reply?.error ?? `the ${task.mode} scenario exited with ${signal ?? `code ${code}`} and no result`));
 		});
 		child.send(task);
@@ -160,10 +201,12 @@ const median = (values) => {
 	return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 };
 
-/** Repeated runs of one scenario → the first run's result with per-phase median times and max memory; raw runs kept. */
+/** Repeated runs of one scenario → the first run with median times and max memory; the raw runs kept. */
 function combineRuns(runs) {
 	if (runs.length === 1) return runs[0];
 	const combined = structuredClone(runs[0]);
+	for (const key of ['seconds', 'cpuSeconds', 'readSeconds', 'insertSeconds']) if (key in combined) combined[key] = median(runs.map((run) => run[key]));
+	combined.maxRssKB = Math.max(...runs.map((run) => run.maxRssKB));
 	for (const name of Object.keys(combined.phases)) {
 		const phases = runs.map((run) => run.phases[name]);
 		Object.assign(combined.phases[name], {
@@ -173,8 +216,7 @@ function combineRuns(runs) {
 			maxRssKB: Math.max(...phases.map((p) => p.maxRssKB)),
 		});
 	}
-	for (const key of ['readSeconds', 'insertSeconds']) if (key in combined) combined[key] = median(runs.map((run) => run[key]));
-	combined.runs = runs.map((run) => ({ phases: run.phases, ...('readSeconds' in run ? { readSeconds: run.readSeconds, insertSeconds: run.insertSeconds } : {}) }));
+	combined.runs = runs.map((run) => ({ seconds: run.seconds, cpuSeconds: run.cpuSeconds, maxRssKB: run.maxRssKB, phases: Object.fromEntries(Object.entries(run.phases).map(([k, p]) => [k, p.seconds])) }));
 	return combined;
 }
 
@@ -188,12 +230,65 @@ function csvBytes(dir) {
 	return bytes;
 }
 
+// ───────────── PostgreSQL ─────────────
+
+/** Databases for the runs: on a throwaway server (test/support/postgres.ts) or through --pg-url. */
+async function postgresProvider(args) {
+	const { Client } = require('pg');
+	let server;
+	let admin;
+	let stop = async () => {};
+	if (args.pgUrl) {
+		const url = new URL(args.pgUrl);
+		const login = {
+			host: url.hostname,
+			port: Number(url.port || 5432),
+			user: decodeURIComponent(url.username),
+			password: decodeURIComponent(url.password),
+			database: decodeURIComponent(url.pathname.slice(1)) || 'postgres',
+		};
+		admin = { ...login };
+		server = { ...login, version: '(given)', description: `${login.host}:${login.port} (--pg-url)` };
+	} else {
+		const { startPostgres } = loadTypeScript('test/support/postgres.ts');
+		const started = process.hrtime.bigint();
+		const pg = await startPostgres();
+		server = { host: pg.host, port: pg.port, user: pg.user, password: pg.password, version: pg.version, description: `throwaway server ${pg.host}:${pg.port} (test/support/postgres.ts: fsync off, shared_buffers 32MB)` };
+		admin = { host: pg.host, port: pg.port, user: pg.adminUser, password: pg.adminPassword, database: 'postgres' };
+		stop = () => pg.stop();
+		server.startSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+	}
+	let counter = 0;
+	const created = [];
+	const adminQuery = async (sql) => {
+		const client = new Client({ ...admin, ssl: false });
+		await client.connect();
+		try {
+			return await client.query(sql);
+		} finally {
+			await client.end();
+		}
+	};
+	return {
+		server,
+		async database(label) {
+			const name = `rostersync_bench_${process.pid}_${++counter}_${label}`.replace(/[^a-z0-9_]/g, '_');
+			await adminQuery(`CREATE DATABASE "${name}" OWNER "${server.user}"`);
+			created.push(name);
+			return { engine: 'postgres', host: server.host, port: server.port, user: server.user, password: server.password, database: name, ssl: false };
+		},
+		async drop(config) {
+			await adminQuery(`DROP DATABASE IF EXISTS "${config.database}"`);
+		},
+		stop,
+	};
+}
+
 // ───────────── output ─────────────
 
 const int = (n) => Math.round(n).toLocaleString('en-US');
-const secs = (s) => (s === undefined ? '' : s.toFixed(2));
-const mb = (bytes) => (bytes === undefined ? '' : `${int(bytes / 2 ** 20)} MB`);
-const kbAsMb = (kb) => (kb === undefined ? '' : `${int(kb / 1024)} MB`);
+const secs = (s) => (s === undefined || s === null ? '' : s.toFixed(2));
+const mib = (kb) => (kb === undefined ? '' : `${int(kb / 1024)} MiB`);
 const ratio = (a, b) => (b > 0 ? `${(a / b).toFixed(1)}×` : '');
 
 function table(rows) {
@@ -208,60 +303,101 @@ function table(rows) {
 		.join('\n');
 }
 
-function printSize(entry) {
-	const { students, seed, generated, sync, floor } = entry;
-	const c = generated.counts;
+const indent = (text) =>
+	text
+		.split('\n')
+		.map((line) => `   ${line}`)
+		.join('\n');
+
+function printEngine(size, engine) {
+	const e = size.engines[engine];
+	const f = e.floor;
 	console.log('');
-	console.log(
-		`── ${int(students)} students · seed ${seed} · OneRoster ${entry.version} · ${entry.engine}${entry.repeat > 1 ? ` · median of ${entry.repeat} runs` : ''}${entry.profiled ? ' · PROFILED (timings inflated)' : ''}`,
-	);
-	console.log(
-		`   district: ${int(c.users)} users (${int(c.guardians)} guardians), ${int(c.classes)} classes, ${int(c.enrollments)} enrollments, ` +
-			`${int(c.demographics)} demographics · ${mb(generated.csvBytes)} of CSV · generated in ${secs(generated.seconds)} s (not measured)`,
-	);
-	if (!sync) {
-		console.log(`   sync: skipped (${entry.skipped})`);
-		return;
+	console.log(`── ${int(size.students)} students · ${engine}${size.repeat > 1 ? ` · median of ${size.repeat}` : ''}${size.profiled ? ' · PROFILED (timings inflated)' : ''}`);
+	const header = ['scenario', 'wall s', 'cpu s', '× floor', 'peak RSS', ...PHASES.map((p) => `${p} s`)];
+	const rows = [header];
+	for (const [name, s] of Object.entries(e.scenarios)) {
+		rows.push([`${name}: ${SCENARIOS[name]}`, secs(s.seconds), secs(s.cpuSeconds), f ? ratio(s.seconds, f.seconds) : '', mib(s.maxRssKB), ...PHASES.map((p) => secs(s.phases[p]?.seconds))]);
 	}
-	const rows = sync.staged.rows;
-	const p = sync.phases;
-	const syncSeconds = p.ingest.seconds + p.normalize.seconds;
-	const header = ['phase', 'wall s', 'cpu s', 'rows/s', 'peak RSS (50 ms samples)', 'maxRSS (high-water)'];
-	const body = [
-		['open store', secs(p.open.seconds), secs(p.open.cpuSeconds), '', mb(p.open.peakRssSampled), kbAsMb(p.open.maxRssKB)],
-		['ingest', secs(p.ingest.seconds), secs(p.ingest.cpuSeconds), int(rows / p.ingest.seconds), mb(p.ingest.peakRssSampled), kbAsMb(p.ingest.maxRssKB)],
-		['normalize', secs(p.normalize.seconds), secs(p.normalize.cpuSeconds), int(rows / p.normalize.seconds), mb(p.normalize.peakRssSampled), kbAsMb(p.normalize.maxRssKB)],
-		['ingest + normalize', secs(syncSeconds), secs(p.ingest.cpuSeconds + p.normalize.cpuSeconds), int(rows / syncSeconds), mb(Math.max(p.ingest.peakRssSampled, p.normalize.peakRssSampled)), kbAsMb(p.normalize.maxRssKB)],
-	];
-	if (floor) {
-		const f = floor.phases.floor;
-		body.push([
-			`floor (read ${secs(floor.readSeconds)} + insert ${secs(floor.insertSeconds)})`,
-			secs(f.seconds),
-			secs(f.cpuSeconds),
-			int(floor.rows / f.seconds),
-			mb(f.peakRssSampled),
-			kbAsMb(f.maxRssKB),
-		]);
-	}
-	console.log(
-		table([header, ...body])
-			.split('\n')
-			.map((line) => `   ${line}`)
-			.join('\n'),
-	);
-	console.log(
-		`   staged ${int(rows)} rows (${int(sync.staged.skipped)} skipped); normalized: ${int(sync.normalized.counts.people.student)} students, ` +
-			`${int(sync.normalized.counts.contacts)} contacts, ${int(sync.normalized.counts.enrollments)} enrollments; rows/s = staged rows ÷ phase wall time`,
-	);
-	if (entry.engine === 'postgres') console.log('   (PostgreSQL: cpu s and RSS are the Node process only; the server’s work shows in wall s)');
-	if (floor) {
+	if (f) rows.push([`floor: read ${secs(f.readSeconds)} + insert ${secs(f.insertSeconds)} (${int(f.rows)} rows)`, secs(f.seconds), secs(f.phases.floor.cpuSeconds), '1.0×', mib(f.maxRssKB)]);
+	console.log(indent(table(rows)));
+	const full = e.scenarios.full;
+	if (full) {
 		console.log(
-			`   floor: ${int(floor.rows)} rows; ingest = ${ratio(p.ingest.seconds, floor.phases.floor.seconds)} floor, ` +
-				`ingest + normalize = ${ratio(syncSeconds, floor.phases.floor.seconds)} floor (goal: ≤ 4×)`,
+			indent(
+				`full: staged ${int(full.staged.rows)} rows; ${int(full.normalized.counts.people.student)} students, ${int(full.normalized.counts.contacts)} contacts, ` +
+					`${int(full.normalized.counts.enrollments)} enrollments; created ${int(full.reconciled.created)} people, ${int(full.lists.lists)} lists, ${int(full.lists.membersAdded)} members`,
+			),
 		);
 	}
+	const day2 = e.scenarios.day2;
+	if (day2) {
+		console.log(indent(`day2: created ${int(day2.reconciled.created)}, updated ${int(day2.reconciled.updated)}, archived ${int(day2.reconciled.archived)}; members +${int(day2.lists.membersAdded)} −${int(day2.lists.membersRemoved)}`));
+	}
+	if (engine === 'postgres') console.log(indent('(PostgreSQL: cpu s and RSS are the Node process only; the server’s work shows in wall s)'));
 }
+
+function printParsers(size) {
+	const p = size.parsers;
+	if (!p) return;
+	const mbps = (s) => `${int(size.generated.csvBytes / 2 ** 20 / s)} MiB/s`;
+	console.log(
+		indent(
+			`parsing alone (best of 2, ${int(p.scanner.records)} records): csv-parse ${secs(p['csv-parse'].cpuSeconds)} cpu s (${mbps(p['csv-parse'].seconds)}), ` +
+				`the engine's scanner ${secs(p.scanner.cpuSeconds)} cpu s (${mbps(p.scanner.seconds)}): ${ratio(p['csv-parse'].cpuSeconds, p.scanner.cpuSeconds)} less CPU`,
+		),
+	);
+}
+
+function printLinearity(results) {
+	const sizes = results.sizes;
+	if (sizes.length < 2) return;
+	console.log('');
+	console.log('── linearity: seconds per 1,000 students, and each step’s growth beyond linear ((t₂/t₁)/(n₂/n₁); 1.00 = linear)');
+	const rows = [['engine · scenario', ...sizes.map((s) => `${int(s.students)}`), ...sizes.slice(1).map((s, i) => `step ${int(sizes[i].students / 1000)}k→${int(s.students / 1000)}k`)]];
+	for (const engine of results.options.engines) {
+		for (const name of [...results.options.scenarios, 'floor']) {
+			const t = sizes.map((s) => (name === 'floor' ? s.engines[engine]?.floor?.seconds : s.engines[engine]?.scenarios[name]?.seconds));
+			if (t.every((v) => v === undefined)) continue;
+			rows.push([
+				`${engine} · ${name}`,
+				...t.map((v, i) => (v === undefined ? '' : (v / (sizes[i].students / 1000)).toFixed(3))),
+				...t.slice(1).map((v, i) => (v === undefined || t[i] === undefined ? '' : ((v / t[i]) / (sizes[i + 1].students / sizes[i].students)).toFixed(2))),
+			]);
+		}
+	}
+	console.log(indent(table(rows)));
+}
+
+/** The issue's goals, checked at the size they are set for (or, marked so, the largest size run). */
+function evaluateGoals(results) {
+	const size = results.sizes.find((s) => s.students === GOALS.students) ?? results.sizes[results.sizes.length - 1];
+	if (!size) return [];
+	const at = size.students === GOALS.students ? '' : ` (goals are set for ${int(GOALS.students)}; this run's largest size is ${int(size.students)})`;
+	const goals = [];
+	const check = (name, value, limit, unit, engine) => {
+		if (value === undefined) return;
+		goals.push({ engine, goal: name, value, limit, unit, met: value <= limit, by: value / limit });
+	};
+	for (const engine of Object.keys(size.engines)) {
+		const e = size.engines[engine];
+		check('full sync seconds', e.scenarios.full?.seconds, GOALS.fullSeconds, 's', engine);
+		check('full sync peak RSS', e.scenarios.full ? e.scenarios.full.maxRssKB / 1024 : undefined, GOALS.fullRssMiB, 'MiB', engine);
+		check('unchanged re-sync seconds', e.scenarios.same?.seconds, GOALS.sameSeconds, 's', engine);
+		check('1 % delta seconds', e.scenarios.day2?.seconds, GOALS.day2Seconds, 's', engine);
+		if (e.floor && e.scenarios.full) check('full sync ÷ floor', e.scenarios.full.seconds / e.floor.seconds, GOALS.floorRatio, '×', engine);
+	}
+	if (goals.length) {
+		console.log('');
+		console.log(`── goals at ${int(size.students)} students${at}`);
+		const rows = [['engine', 'goal', 'measured', 'limit', 'met?']];
+		for (const g of goals) rows.push([g.engine, g.goal, `${g.value.toFixed(2)} ${g.unit}`, `${g.limit} ${g.unit}`, g.met ? 'yes' : `NO (${((g.by - 1) * 100).toFixed(0)} % over)`]);
+		console.log(indent(table(rows)));
+	}
+	return goals.map((g) => ({ ...g, students: size.students }));
+}
+
+// ───────────── main ─────────────
 
 async function main() {
 	let args;
@@ -275,19 +411,6 @@ async function main() {
 	const machine = machineInfo();
 	console.log(`rostersync bench · node ${machine.node} · ${machine.cpus} × ${machine.cpuModel} · ${machine.totalMemoryGiB} GiB`);
 
-	let pg = null;
-	if (args.engine === 'postgres') {
-		pg = postgresConnection(args);
-		if (!pg) {
-			console.log(
-				'note: --engine postgres needs a connection (--pg-url postgres://user:password@host:port/db, or PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE); ' +
-					'none given, so the sync runs are skipped (the floor still runs). The PostgreSQL benchmark proper comes in a later issue.',
-			);
-		} else {
-			console.log(`note: PostgreSQL at ${pg.host}:${pg.port}/${pg.database}: use a scratch database; the bench leaves its run rows there (staging and snapshot rows are removed).`);
-		}
-	}
-
 	let engineDir;
 	if (args.engineDir) {
 		engineDir = args.engineDir;
@@ -297,84 +420,136 @@ async function main() {
 		engineDir = build.dir;
 		console.log(`engine: ${build.cached ? 'compiled earlier' : `compiled in ${secs(build.seconds)} s`} → ${build.dir}`);
 	}
-	loadGenerator(); // transpiles and caches the generator once, before the children use it
 
-	const work = mkdtempSync(join(os.tmpdir(), 'rostersync-bench-run-'));
 	const results = {
 		startedAt: new Date().toISOString(),
 		machine,
 		options: {
 			students: args.students,
+			engines: args.engines,
+			scenarios: args.scenarios,
 			seed: args.seed,
 			version: args.version,
-			engine: args.engine,
 			repeat: args.repeat,
 			profiled: !!args.profile,
 			engineDir: args.engineDir ?? null,
+			settings: PIPELINE_SETTINGS,
 		},
+		goals: GOALS,
 		sizes: [],
 	};
+
+	const work = mkdtempSync(join(os.tmpdir(), 'rostersync-bench-'));
+	let pg = null;
 	try {
-		for (const students of args.students) {
+		if (args.engines.includes('postgres') || args.peer) {
+			try {
+				pg = await postgresProvider(args);
+				console.log(`postgres: ${pg.server.description}, version ${pg.server.version}${pg.server.startSeconds ? `, started in ${secs(pg.server.startSeconds)} s` : ''}`);
+				results.machine.postgres = pg.server.version;
+			} catch (error) {
+				console.log(`note: no PostgreSQL (${String(error.message).split('\n')[0]}); the postgres runs are skipped`);
+				args.engines = args.engines.filter((e) => e !== 'postgres');
+				results.options.engines = args.engines;
+			}
+		}
+
+		for (const students of args.peerOnly ? [] : args.students) {
 			const sizeDir = join(work, `students-${students}`);
-			const district = join(sizeDir, 'district');
-			const entry = { students, seed: args.seed, version: args.version, engine: args.engine, repeat: args.repeat, profiled: !!args.profile };
+			const district = join(sizeDir, 'day1');
+			const day2 = join(sizeDir, 'day2');
+			mkdirSync(sizeDir, { recursive: true });
 			process.stdout.write(`\n${int(students)} students: generating… `);
-			// In a child too: on Linux a child's maxRSS starts at its parent's RSS when spawned, so the parent stays small.
-			const generated = await runChild({ mode: 'generate', district, options: { students, seed: args.seed, version: args.version } });
-			entry.generated = { seconds: generated.seconds, counts: generated.counts, csvBytes: csvBytes(district) };
-
-			let profileDir;
-			if (args.engine === 'postgres' && !pg) {
-				entry.skipped = 'no PostgreSQL connection given';
-			} else {
-				process.stdout.write('ingest + normalize… ');
-				if (args.profile) {
-					profileDir = join(args.profile, `students-${students}`);
-					mkdirSync(profileDir, { recursive: true });
-				}
-				const runs = [];
+			const options = { students, seed: args.seed, version: args.version };
+			const generated = await runChild({ mode: 'generate', district, day2: args.scenarios.includes('day2') ? day2 : undefined, options, dayTwoOptions: {} });
+			process.stdout.write('parsers… ');
+			const parsers = await runChild({ mode: 'parsers', engineDir, district });
+			const size = {
+				students,
+				seed: args.seed,
+				version: args.version,
+				repeat: args.repeat,
+				profiled: !!args.profile,
+				generated: { seconds: generated.seconds, counts: generated.counts, csvBytes: csvBytes(district), day2: generated.day2 },
+				parsers: parsers.parsers,
+				engines: {},
+			};
+			for (const engine of args.engines) {
+				const chains = [];
+				const floors = [];
 				for (let r = 0; r < args.repeat; r++) {
-					const store = pg ? { engine: 'postgres', ...pg } : { engine: 'sqlite', path: join(sizeDir, `roster-${r}.sqlite`) };
-					const run = await runChild({ mode: 'sync', engineDir, district, store, profileDir: r === 0 ? profileDir : undefined, cleanup: !!pg });
-					if (store.engine === 'sqlite') {
-						run.storeBytes = statSync(store.path).size;
-						if (!args.keep) removeSqlite(store.path);
+					const store = engine === 'postgres' ? await pg.database(`s${students}_r${r}`) : { engine: 'sqlite', path: join(sizeDir, `roster-${engine}-${r}.sqlite`) };
+					const chain = {};
+					for (const name of args.scenarios) {
+						process.stdout.write(`${engine} ${name}… `);
+						let profileDir;
+						if (args.profile && r === 0) {
+							profileDir = join(args.profile, `students-${students}`, engine, name);
+							mkdirSync(profileDir, { recursive: true });
+						}
+						chain[name] = await runChild({
+							mode: 'pipeline',
+							engineDir,
+							district: name === 'day2' ? day2 : district,
+							store,
+							settings: PIPELINE_SETTINGS,
+							profileDir,
+						});
 					}
-					runs.push(run);
+					if (store.engine === 'sqlite') {
+						chain.storeBytes = ['', '-wal'].reduce((sum, suffix) => sum + (existsSync(store.path + suffix) ? statSync(store.path + suffix).size : 0), 0);
+						if (!args.keep) removeSqlite(store.path);
+					} else if (!args.keep) await pg.drop(store);
+					chains.push(chain);
+
+					process.stdout.write(`${engine} floor… `);
+					const floorStore = engine === 'postgres' ? await pg.database(`floor_s${students}_r${r}`) : { engine: 'sqlite', path: join(sizeDir, `floor-${r}.sqlite`) };
+					floors.push(await runChild({ mode: 'floor', district, store: floorStore }));
+					if (floorStore.engine === 'sqlite') removeSqlite(floorStore.path);
+					else await pg.drop(floorStore);
 				}
-				entry.sync = combineRuns(runs);
+				size.engines[engine] = {
+					scenarios: Object.fromEntries(args.scenarios.map((name) => [name, combineRuns(chains.map((chain) => chain[name]))])),
+					storeBytes: chains[0].storeBytes,
+					floor: combineRuns(floors),
+				};
+				const e = size.engines[engine];
+				e.ratios = Object.fromEntries(Object.entries(e.scenarios).map(([name, s]) => [name, s.seconds / e.floor.seconds]));
 			}
-			process.stdout.write('floor… ');
-			const floors = [];
-			for (let r = 0; r < args.repeat; r++) {
-				const path = join(sizeDir, `floor-${r}.sqlite`);
-				floors.push(await runChild({ mode: 'floor', district, store: { path } }));
-				if (!args.keep) removeSqlite(path);
-			}
-			entry.floor = combineRuns(floors);
 			process.stdout.write('done\n');
-			results.machine.sqlite ??= entry.floor.sqliteVersion;
 			if (!args.keep) rmSync(sizeDir, { recursive: true, force: true });
+			results.sizes.push(size);
+			console.log(
+				`   district: ${int(size.generated.counts.users)} users (${int(size.generated.counts.guardians)} guardians), ${int(size.generated.counts.classes)} classes, ` +
+					`${int(size.generated.counts.enrollments)} enrollments · ${int(size.generated.csvBytes / 2 ** 20)} MiB of CSV` +
+					(size.generated.day2 ? ` · day 2: ${int(size.generated.day2.changed)} changed, ${int(size.generated.day2.gone)} gone, ${int(size.generated.day2.added)} new` : ''),
+			);
+			printParsers(size);
+			for (const engine of Object.keys(size.engines)) printEngine(size, engine);
 
-			if (entry.sync && entry.floor) {
-				const f = entry.floor.phases.floor.seconds;
-				const p = entry.sync.phases;
-				entry.ratios = { ingestToFloor: p.ingest.seconds / f, syncToFloor: (p.ingest.seconds + p.normalize.seconds) / f };
-			}
-			results.sizes.push(entry);
-			printSize(entry);
-
-			if (profileDir && entry.sync) {
-				for (const phaseName of ['ingest', 'normalize']) {
-					const file = entry.sync.phases[phaseName].profile;
-					const summary = summarizeProfile(JSON.parse(readFileSync(file, 'utf8')));
-					console.log('');
-					console.log(formatSummary(summary, { top: 15, title: `${phaseName} profile, ${int(students)} students (${file})` }));
+			if (args.profile) {
+				for (const engine of Object.keys(size.engines)) {
+					for (const [name, s] of Object.entries(size.engines[engine].scenarios)) {
+						for (const phaseName of PHASES) {
+							const file = s.phases[phaseName]?.profile;
+							if (!file) continue;
+							const summary = summarizeProfile(JSON.parse(readFileSync(file, 'utf8')));
+							console.log('');
+							console.log(formatSummary(summary, { top: 12, title: `${engine} · ${name} · ${phaseName}, ${int(students)} students (${file})` }));
+						}
+					}
 				}
 			}
 		}
+		printLinearity(results);
+		results.goalChecks = evaluateGoals(results);
+
+		if (args.peer) {
+			const { runPeer } = await import('./peer.mjs');
+			results.peer = await runPeer({ args, work, pg, results, engineDir });
+		}
 	} finally {
+		if (pg) await pg.stop().catch(() => undefined);
 		if (args.keep) console.log(`\nkept the districts and stores in ${work}`);
 		else rmSync(work, { recursive: true, force: true });
 	}
@@ -385,8 +560,11 @@ async function main() {
 	console.log(`\nresults → ${args.out}`);
 }
 
-main().catch((error) => {
-	console.error(error);
-	process.exit(1);
-});
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+	main().catch((error) => {
+		console.error(error);
+		process.exit(1);
+	});
+}
 
+export { projectRoot, int, secs, mib, ratio, table, indent };

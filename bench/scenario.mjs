@@ -3,15 +3,17 @@
  * peak RSS it reports is the scenario's own. The task arrives as the first IPC message; the result
  * goes back as one IPC message.
  *
- *   { mode: 'sync',  engineDir, district, store, profileDir? }  ingest (stageRun) then normalize (normalizeRun)
- *   { mode: 'floor', district, store }                          naive CSV read + bulk insert, the lower bound
- *   { mode: 'generate', district, options }                     writes the synthetic district (not measured)
+ *   { mode: 'pipeline', engineDir, district, store, settings, profileDir? }
+ *        one night: ingest (stageRun) → normalize → reconcile → lists → report (buildReport + publishRun)
+ *   { mode: 'floor', district, store }     naive CSV read + bulk insert into the same store engine: the lower bound
+ *   { mode: 'parsers', engineDir, district }          csv-parse against the engine's CSV scanner, parse only
+ *   { mode: 'generate', district, day2?, options }   writes the synthetic district (and its day two); not measured
  *
- * Memory per phase: `peakRssSampled` is the max of process.memoryUsage().rss sampled every 50 ms
- * (a timer: it only fires when the event loop gets a turn, so it can miss peaks inside long
- * synchronous stretches) plus a sample at the phase's start and end; `maxRssKB` is
- * process.resourceUsage().maxRSS at the phase's end, the process's high-water mark so far (kernel
- * accounting: never misses a peak, but it is cumulative over the phases).
+ * Memory: `maxRssKB` is process.resourceUsage().maxRSS, the kernel's high-water mark of the process
+ * (never misses a peak; cumulative over the phases, and each scenario is its own process, so the
+ * value at the end is the scenario's peak). `peakRssSampled` per phase is the max of
+ * process.memoryUsage().rss sampled every 50 ms (a timer: it can miss peaks inside long synchronous
+ * stretches) plus a sample at the phase's start and end.
  */
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -65,7 +67,6 @@ async function phase(name, work, profiler) {
 	const profile = profiler ? await profiler.stop(name) : undefined;
 	sample();
 	const after = resourceSnapshot();
-	const memory = process.memoryUsage();
 	return {
 		result,
 		stats: {
@@ -73,20 +74,25 @@ async function phase(name, work, profiler) {
 			cpuSeconds: (after.userMicros - before.userMicros + after.systemMicros - before.systemMicros) / 1e6,
 			peakRssSampled: peak,
 			maxRssKB: after.maxRssKB,
-			memoryAtEnd: { rss: memory.rss, heapTotal: memory.heapTotal, heapUsed: memory.heapUsed, external: memory.external, arrayBuffers: memory.arrayBuffers },
 			...(profile ? { profile } : {}),
 		},
 	};
 }
 
-async function runSync(task) {
+/** One night of the nightly workflow, as the shipped template chains the nodes. */
+async function runPipeline(task) {
 	const load = (path) => require(join(task.engineDir, path));
 	const { openStore } = load('nodes/shared/store/store.js');
 	const { stageRun } = load('nodes/shared/sources/stage-run.js');
 	const { oneRosterCsvSource } = load('nodes/shared/sources/oneroster-csv/source.js');
 	const { openFolderFileSet } = load('nodes/shared/sources/oneroster-csv/file-set.js');
 	const { normalizeRun } = load('nodes/shared/normalize/normalize.js');
+	const { reconcileRun } = load('nodes/shared/reconcile/apply.js');
+	const { buildListsRun } = load('nodes/shared/lists/apply.js');
+	const { buildReport, publishRun } = load('nodes/shared/report/report.js');
 	const profiler = await openProfiler(task.profileDir);
+	const started = process.hrtime.bigint();
+	const cpuBefore = resourceSnapshot();
 
 	const open = await phase('open', () => openStore(task.store));
 	const store = open.result;
@@ -94,16 +100,24 @@ async function runSync(task) {
 		const source = oneRosterCsvSource(`folder ${task.district}`, () => openFolderFileSet(task.district));
 		const ingest = await phase('ingest', () => stageRun(store.db, source), profiler);
 		const { run, summary } = ingest.result;
-		const normalize = await phase('normalize', () => normalizeRun(store.db, run.id), profiler);
-		if (task.cleanup) {
-			// A shared (PostgreSQL) store: leave the run's row, remove its bulk.
-			const { clearStaging } = load('nodes/shared/store/staging.js');
-			const { deleteSnapshot } = load('nodes/shared/store/snapshot.js');
-			await clearStaging(store.db, run.id);
-			await deleteSnapshot(store.db, run.id);
-		}
+		const normalize = await phase('normalize', () => normalizeRun(store.db, run.id, task.settings.normalize), profiler);
+		const reconcile = await phase('reconcile', () => reconcileRun(store.db, run.id, task.settings.reconcile), profiler);
+		const lists = await phase('lists', () => buildListsRun(store.db, run.id, task.settings.lists), profiler);
+		const report = await phase(
+			'report',
+			async () => {
+				const built = await buildReport(store.db, run.id);
+				await publishRun(store.db, run.id);
+				return built;
+			},
+			profiler,
+		);
+		const wall = Number(process.hrtime.bigint() - started) / 1e9;
+		const cpuAfter = resourceSnapshot();
 		return {
 			runId: run.id,
+			seconds: wall,
+			cpuSeconds: (cpuAfter.userMicros - cpuBefore.userMicros + cpuAfter.systemMicros - cpuBefore.systemMicros) / 1e6,
 			staged: {
 				rows: summary.files.reduce((sum, file) => sum + file.rows, 0),
 				skipped: summary.files.reduce((sum, file) => sum + file.skipped, 0),
@@ -111,7 +125,30 @@ async function runSync(task) {
 				warnings: summary.warnings.length,
 			},
 			normalized: { counts: normalize.result.counts, problems: normalize.result.problemCount },
-			phases: { open: open.stats, ingest: ingest.stats, normalize: normalize.stats },
+			reconciled: {
+				created: reconcile.result.counts.created,
+				updated: reconcile.result.counts.updated,
+				unchanged: reconcile.result.counts.unchanged,
+				archived: reconcile.result.counts.archived,
+				skipped: reconcile.result.counts.skipped,
+			},
+			lists: {
+				lists: lists.result.counts.lists,
+				listsCreated: lists.result.counts.listsCreated,
+				listsUpdated: lists.result.counts.listsUpdated,
+				membersAdded: lists.result.counts.membersAdded,
+				membersRemoved: lists.result.counts.membersRemoved,
+				managersAdded: lists.result.counts.managersAdded,
+			},
+			report: { subject: report.result.subject, csvBytes: Buffer.byteLength(report.result.csv) },
+			phases: {
+				open: open.stats,
+				ingest: ingest.stats,
+				normalize: normalize.stats,
+				reconcile: reconcile.stats,
+				lists: lists.stats,
+				report: report.stats,
+			},
 		};
 	} finally {
 		await store.close();
@@ -119,29 +156,26 @@ async function runSync(task) {
 }
 
 /**
- * The floor: what reading these CSV bytes and inserting as many rows into SQLite costs at least.
- * Each file is read whole, decoded, split on '\n' and each line on ',' (no quoting rules); every
- * non-empty line after the header becomes one row (file, row number, first cell, the line) inserted
- * with one prepared statement in one transaction, with the store's pragmas. Files are handled one at a
- * time, so memory holds one file at once.
+ * The floor: what reading these CSV bytes and inserting as many rows into the store engine costs at
+ * least. Each file is read whole, decoded, split on '\n' and each line on ',' (no quoting rules);
+ * every non-empty line after the header becomes one row (file, row number, first cell, the line),
+ * inserted in one transaction: on SQLite with one prepared statement (the store's pragmas), on
+ * PostgreSQL with multi-row INSERTs of 1,000 rows (what `pg` offers without COPY). Files are handled
+ * one at a time, so memory holds one file at once.
  */
 async function runFloor(task) {
-	const { DatabaseSync } = require('node:sqlite');
 	const names = readdirSync(task.district)
 		.filter((name) => name.endsWith('.csv') && name !== 'manifest.csv')
 		.sort();
-	const db = new DatabaseSync(task.store.path);
-	db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
-	db.exec('CREATE TABLE floor_rows (file TEXT NOT NULL, row_number INTEGER NOT NULL, sourced_id TEXT NOT NULL, line TEXT NOT NULL)');
-	const insert = db.prepare('INSERT INTO floor_rows (file, row_number, sourced_id, line) VALUES (?, ?, ?, ?)');
+	const engine = task.store.engine ?? 'sqlite';
+	const target = engine === 'postgres' ? await postgresFloorTarget(task.store) : sqliteFloorTarget(task.store.path);
 	let readSeconds = 0;
 	let insertSeconds = 0;
 	let rows = 0;
-	let cells = 0;
 	let bytes = 0;
 	const total = await phase('floor', async () => {
 		let t = process.hrtime.bigint();
-		db.exec('BEGIN IMMEDIATE');
+		await target.begin();
 		insertSeconds += Number(process.hrtime.bigint() - t) / 1e9;
 		for (const name of names) {
 			t = process.hrtime.bigint();
@@ -149,43 +183,182 @@ async function runFloor(task) {
 			bytes += data.length;
 			const lines = data.toString('utf8').split('\n');
 			const split = new Array(lines.length);
-			for (let i = 0; i < lines.length; i++) {
-				split[i] = lines[i].split(',');
-				cells += split[i].length;
-			}
+			for (let i = 0; i < lines.length; i++) split[i] = lines[i].split(',');
 			const read = process.hrtime.bigint();
 			readSeconds += Number(read - t) / 1e9;
 			for (let i = 1; i < lines.length; i++) {
 				if (lines[i] === '') continue;
-				insert.run(name, i + 1, split[i][0], lines[i]);
+				await target.insert(name, i + 1, split[i][0], lines[i]);
 				rows++;
 			}
+			await target.flush();
 			insertSeconds += Number(process.hrtime.bigint() - read) / 1e9;
 			sample();
 		}
 		t = process.hrtime.bigint();
-		db.exec('COMMIT');
+		await target.commit();
 		insertSeconds += Number(process.hrtime.bigint() - t) / 1e9;
 	});
-	const sqliteVersion = db.prepare('SELECT sqlite_version() AS v').get().v;
-	db.close();
-	return { sqliteVersion, rows, cells, bytes, files: names.length, readSeconds, insertSeconds, phases: { floor: total.stats } };
+	const version = await target.close();
+	return { engine, version, rows, bytes, files: names.length, readSeconds, insertSeconds, seconds: total.stats.seconds, phases: { floor: total.stats } };
 }
 
-/** Writes the district (in its own process, so the bench's parent stays small: see run.mjs). */
+function sqliteFloorTarget(path) {
+	const { DatabaseSync } = require('node:sqlite');
+	const db = new DatabaseSync(path);
+	db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
+	db.exec('CREATE TABLE floor_rows (file TEXT NOT NULL, row_number INTEGER NOT NULL, sourced_id TEXT NOT NULL, line TEXT NOT NULL)');
+	const statement = db.prepare('INSERT INTO floor_rows (file, row_number, sourced_id, line) VALUES (?, ?, ?, ?)');
+	return {
+		begin: async () => db.exec('BEGIN IMMEDIATE'),
+		insert: (file, row, id, line) => {
+			statement.run(file, row, id, line);
+		},
+		flush: async () => {},
+		commit: async () => db.exec('COMMIT'),
+		close: async () => {
+			const version = db.prepare('SELECT sqlite_version() AS v').get().v;
+			db.close();
+			return `SQLite ${version}`;
+		},
+	};
+}
+
+async function postgresFloorTarget(config) {
+	const { Client } = require('pg');
+	const client = new Client({ host: config.host, port: config.port, database: config.database, user: config.user, password: config.password, ssl: config.ssl ? { rejectUnauthorized: false } : false });
+	await client.connect();
+	await client.query('DROP TABLE IF EXISTS floor_rows');
+	await client.query('CREATE TABLE floor_rows (file TEXT NOT NULL, row_number INTEGER NOT NULL, sourced_id TEXT NOT NULL, line TEXT NOT NULL)');
+	const BATCH = 1000;
+	let params = [];
+	let statement = '';
+	let statementRows = -1;
+	const flush = async () => {
+		if (params.length === 0) return;
+		const n = params.length / 4;
+		if (n !== statementRows) {
+			const tuples = [];
+			for (let i = 0; i < n; i++) tuples.push(`($${i * 4 + 1}, $${i * 4 + 2}, $${i * 4 + 3}, $${i * 4 + 4})`);
+			statement = `INSERT INTO floor_rows (file, row_number, sourced_id, line) VALUES ${tuples.join(', ')}`;
+			statementRows = n;
+		}
+		await client.query(statement, params);
+		params = [];
+	};
+	return {
+		begin: () => client.query('BEGIN'),
+		insert: async (file, row, id, line) => {
+			params.push(file, row, id, line);
+			if (params.length >= BATCH * 4) await flush();
+		},
+		flush,
+		commit: () => client.query('COMMIT'),
+		close: async () => {
+			const version = (await client.query('SHOW server_version')).rows[0].server_version;
+			await client.query('DROP TABLE floor_rows');
+			await client.end();
+			return `PostgreSQL ${version}`;
+		},
+	};
+}
+
+/**
+ * The parser comparison: every staged file of the district read with csv-parse (streaming, the
+ * options the ingest used with it) and with the engine's scanner (csv-scan.ts), both behind the same
+ * strict UTF-8 chunks, each run `rounds` times alternately; best CPU and wall time of each kept.
+ */
+async function runParsers(task) {
+	const load = (path) => require(join(task.engineDir, path));
+	const { openFolderFileSet } = load('nodes/shared/sources/oneroster-csv/file-set.js');
+	const { readCsvRecordBatches, PARSE_OPTIONS } = load('nodes/shared/sources/oneroster-csv/csv-records.js');
+	const { strictUtf8Chunks } = load('nodes/shared/sources/oneroster-csv/utf8.js');
+	const { parse } = require('csv-parse');
+	const { pipeline } = await import('node:stream/promises');
+	const names = readdirSync(task.district).filter((name) => name.endsWith('.csv') && name !== 'manifest.csv').sort();
+	const files = await openFolderFileSet(task.district);
+	const readers = {
+		'csv-parse': async (name) => {
+			let records = 0;
+			let fields = 0;
+			const parser = parse(PARSE_OPTIONS);
+			const feeding = pipeline(await files.open(name), strictUtf8Chunks(name), parser);
+			feeding.catch(() => {});
+			for await (const record of parser) {
+				records++;
+				fields += record.length;
+			}
+			await feeding;
+			return { records, fields };
+		},
+		scanner: async (name) => {
+			let records = 0;
+			let fields = 0;
+			for await (const batch of readCsvRecordBatches(files, name, 5000)) {
+				records += batch.length;
+				for (const record of batch) fields += record.length;
+			}
+			return { records, fields };
+		},
+	};
+	const best = {};
+	try {
+		for (let round = 0; round < (task.rounds ?? 2); round++) {
+			for (const [reader, read] of Object.entries(readers)) {
+				const before = resourceSnapshot();
+				const started = process.hrtime.bigint();
+				let records = 0;
+				let fields = 0;
+				for (const name of names) {
+					const counted = await read(name);
+					records += counted.records;
+					fields += counted.fields;
+				}
+				const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+				const after = resourceSnapshot();
+				const cpuSeconds = (after.userMicros - before.userMicros + after.systemMicros - before.systemMicros) / 1e6;
+				const previous = best[reader];
+				if (previous && (previous.records !== records || previous.fields !== fields)) throw new Error(`${reader} read different records in round ${round}`);
+				best[reader] = { records, fields, seconds: Math.min(seconds, previous?.seconds ?? Infinity), cpuSeconds: Math.min(cpuSeconds, previous?.cpuSeconds ?? Infinity) };
+			}
+		}
+	} finally {
+		await files.close();
+	}
+	if (best['csv-parse'].records !== best.scanner.records || best['csv-parse'].fields !== best.scanner.fields) {
+		throw new Error(`the parsers disagree: csv-parse ${best['csv-parse'].records} records / ${best['csv-parse'].fields} fields, scanner ${best.scanner.records} / ${best.scanner.fields}`);
+	}
+	return { parsers: best, phases: {} };
+}
+
+/** Writes the district and its day two (in its own process, so the bench's parent stays small). */
 async function runGenerate(task) {
 	const { loadGenerator } = await import('./generate.mjs');
 	const generator = loadGenerator();
 	const started = process.hrtime.bigint();
 	const counts = await generator.writeDistrict(task.district, task.options);
-	return { counts, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
+	const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+	let day2;
+	if (task.day2) {
+		const t = process.hrtime.bigint();
+		const result = await generator.writeDayTwo(task.district, task.day2, { ...task.options, ...task.dayTwoOptions });
+		day2 = {
+			counts: result.counts,
+			changed: result.changed.length,
+			gone: result.gone.length,
+			added: result.added.length,
+			seconds: Number(process.hrtime.bigint() - t) / 1e9,
+		};
+	}
+	return { counts, seconds, day2 };
 }
 
 process.once('message', async (task) => {
 	const sampler = setInterval(sample, SAMPLE_MS);
 	try {
-		const result =
-			task.mode === 'generate' ? await runGenerate(task) : task.mode === 'floor' ? await runFloor(task) : await runSync(task);
+		const modes = { generate: runGenerate, floor: runFloor, parsers: runParsers, pipeline: runPipeline };
+		if (!modes[task.mode]) throw new Error(`unknown scenario mode ${task.mode}`);
+		const result = await modes[task.mode](task);
 		clearInterval(sampler);
 		process.send({ ok: true, result, final: resourceSnapshot() }, () => process.exit(0));
 	} catch (error) {

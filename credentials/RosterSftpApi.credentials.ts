@@ -9,9 +9,9 @@ export class RosterSftpApi implements ICredentialType {
 
 	displayName = 'Roster SFTP API';
 
-	icon: Icon = { light: 'file:../nodes/icons/rostersync.svg', dark: 'file:../nodes/icons/rostersync.dark.svg' };
+	icon: Icon = { light: 'file:../nodes/icons/rosterSftp.svg', dark: 'file:../nodes/icons/rosterSftp.dark.svg' };
 
-	documentationUrl = 'https://github.com/rostersync/n8n-nodes-rostersync#sftp';
+	documentationUrl = 'https://github.com/rostersync/n8n-nodes-rostersync#credentials';
 
 	properties: INodeProperties[] = [
 		{

@@ -9,9 +9,9 @@ export class RosterStoreApi implements ICredentialType {
 
 	displayName = 'Roster Store API';
 
-	icon: Icon = { light: 'file:../nodes/icons/rostersync.svg', dark: 'file:../nodes/icons/rostersync.dark.svg' };
+	icon: Icon = { light: 'file:../nodes/icons/rosterStore.svg', dark: 'file:../nodes/icons/rosterStore.dark.svg' };
 
-	documentationUrl = 'https://github.com/rostersync/n8n-nodes-rostersync#the-roster-store';
+	documentationUrl = 'https://github.com/rostersync/n8n-nodes-rostersync#credentials';
 
 	properties: INodeProperties[] = [
 		{

@@ -106,11 +106,13 @@ export function demoWorkflow(template, dataDir) {
 		parameters: { aggregate: 'aggregateAllItemData', destinationFieldName: 'files', options: { includeBinaries: true } },
 	};
 	workflow.nodes.push(read, combine);
-	const email = workflow.nodes.find((node) => node.type === 'n8n-nodes-base.emailSend');
-	if (email) {
-		workflow.nodes = workflow.nodes.filter((node) => node !== email);
-		for (const [from, links] of Object.entries(workflow.connections)) {
-			links.main = links.main.map((outputs) => outputs.filter((link) => link.node !== email.name));
+	// Every email node goes (the report, and the approval request for a held run).
+	const emails = new Set(workflow.nodes.filter((node) => node.type === 'n8n-nodes-base.emailSend').map((node) => node.name));
+	workflow.nodes = workflow.nodes.filter((node) => !emails.has(node.name));
+	for (const [from, links] of Object.entries(workflow.connections)) {
+		if (emails.has(from)) delete workflow.connections[from];
+		else {
+			links.main = links.main.map((outputs) => outputs.filter((link) => !emails.has(link.node)));
 			if (links.main.every((outputs) => outputs.length === 0)) delete workflow.connections[from];
 		}
 	}

@@ -11,7 +11,9 @@ export class RosterBuildLists implements INodeType {
 	description: INodeTypeDescription = {
 		displayName: 'Roster Build Lists',
 		name: 'rosterBuildLists',
-		icon: { light: 'file:../icons/rostersync.svg', dark: 'file:../icons/rostersync.dark.svg' },
+		icon: { light: 'file:rosterBuildLists.svg', dark: 'file:rosterBuildLists.dark.svg' },
+		// The editor's Docs link (a codex link would get n8n's utm query after the #anchor).
+		documentationUrl: 'https://github.com/rostersync/n8n-nodes-rostersync#roster-build-lists',
 		group: ['transform'],
 		version: 1,
 		usableAsTool: true,
@@ -33,13 +35,14 @@ export class RosterBuildLists implements INodeType {
 					"Whether to create one user list per class of the selected terms: the class's students are members, its teachers and co-teachers manage it",
 			},
 			{
-				displayName: 'Terms (Manage Class Rosters to Be Synced) Names or IDs',
+				displayName: 'Term Names or IDs',
 				name: 'terms',
 				type: 'multiOptions',
 				typeOptions: { loadOptionsMethod: 'getTerms' },
 				default: [],
 				description:
-					'Class lists will not roster in unless terms are selected. The list shows the terms of the newest run; if a term is missing, check that the SIS shares it. Choose from the list, or specify IDs using an <a href="https://docs.n8n.io/code/expressions/">expression</a>.',
+					'Manage class rosters to be synced: class lists will not roster in unless terms are selected. The list shows the terms of the newest run, with their dates; if a term is missing, check that the SIS shares it. Choose from the list, or specify IDs using an <a href="https://docs.n8n.io/code/expressions/">expression</a>.',
+				hint: 'The terms of the last run, newest first. Empty before the first run: run the workflow once, then pick.',
 				displayOptions: { show: { syncClassRosters: [true] } },
 			},
 			{
@@ -86,7 +89,15 @@ export class RosterBuildLists implements INodeType {
 				type: 'boolean',
 				default: false,
 				description:
-					'Whether new lists are visible to all staff (e.g. in MyClass). Off: new lists are private to their managers, owners and managers. Lists that already exist keep the visibility someone set.',
+					'Whether new lists are visible to all staff (e.g. in MyClass). Off: new lists are private to their owners and managers. Lists that already exist keep the visibility someone set.',
+			},
+			{
+				displayName:
+					'New lists will be public: every staff member can see them and their members. Lists that already exist keep the visibility someone set.',
+				name: 'newListsPublicNotice',
+				type: 'notice',
+				default: '',
+				displayOptions: { show: { newListsPublic: [true] } },
 			},
 		],
 	};

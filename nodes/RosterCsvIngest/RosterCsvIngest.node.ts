@@ -8,6 +8,7 @@ import { NodeConnectionTypes } from 'n8n-workflow';
 
 import { readBinaryFiles } from '../adapter/binary';
 import { executePerItem } from '../adapter/execute';
+import { progressReporter } from '../adapter/progress';
 import { rosterStoreConnectionTest, runHandle } from '../adapter/store';
 import { rosterSftpConnectionTest, sftpOptionsFromCredential } from '../adapter/sftp';
 import { openBufferFileSet } from '../shared/sources/oneroster-csv/file-set';
@@ -19,7 +20,9 @@ export class RosterCsvIngest implements INodeType {
 	description: INodeTypeDescription = {
 		displayName: 'Roster CSV Ingest',
 		name: 'rosterCsvIngest',
-		icon: { light: 'file:../icons/rostersync.svg', dark: 'file:../icons/rostersync.dark.svg' },
+		icon: { light: 'file:rosterCsvIngest.svg', dark: 'file:rosterCsvIngest.dark.svg' },
+		// The editor's Docs link (a codex link would get n8n's utm query after the #anchor).
+		documentationUrl: 'https://github.com/rostersync/n8n-nodes-rostersync#roster-csv-ingest',
 		group: ['input'],
 		version: 1,
 		usableAsTool: true,
@@ -66,6 +69,7 @@ export class RosterCsvIngest implements INodeType {
 				placeholder: '/exports/oneroster',
 				description:
 					'A folder holding the OneRoster CSV files (manifest.csv, users.csv, …), a .zip file, or a folder of .zip files (the newest is used)',
+				hint: 'A path without a leading / starts in the SFTP user\'s login folder',
 				displayOptions: { show: { source: ['sftp'] } },
 			},
 			{
@@ -122,8 +126,10 @@ export class RosterCsvIngest implements INodeType {
 				const names = files.map((file) => file.name).join(', ');
 				rosterSource = oneRosterCsvSource(`binary input ${names}`, () => openBufferFileSet(files), options);
 			}
-			const { run } = await stageRun(store.db, rosterSource);
-			return { summary: await runHandle(store, run) };
+			const { run, summary } = await stageRun(store.db, rosterSource, { onProgress: progressReporter(this) });
+			const rows = summary.files.reduce((sum, file) => sum + file.rows, 0);
+			const log = `run ${run.id}: staged ${rows.toLocaleString('en-US')} rows from ${summary.files.length} files (${summary.problemCount} rows skipped)`;
+			return { summary: await runHandle(store, run), log };
 		});
 	}
 }

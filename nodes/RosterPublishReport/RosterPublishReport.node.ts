@@ -10,7 +10,9 @@ export class RosterPublishReport implements INodeType {
 	description: INodeTypeDescription = {
 		displayName: 'Roster Publish Report',
 		name: 'rosterPublishReport',
-		icon: { light: 'file:../icons/rostersync.svg', dark: 'file:../icons/rostersync.dark.svg' },
+		icon: { light: 'file:rosterPublishReport.svg', dark: 'file:rosterPublishReport.dark.svg' },
+		// The editor's Docs link (a codex link would get n8n's utm query after the #anchor).
+		documentationUrl: 'https://github.com/rostersync/n8n-nodes-rostersync#roster-publish-report',
 		group: ['output'],
 		version: 1,
 		usableAsTool: true,

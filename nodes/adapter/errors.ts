@@ -4,6 +4,8 @@
 import type { INode, INodeExecutionData } from 'n8n-workflow';
 import { NodeOperationError } from 'n8n-workflow';
 
+import { credentialFieldsOf, joinNames } from './credential-test';
+
 interface EngineError extends Error {
 	hint?: string;
 	runId?: string;
@@ -12,7 +14,12 @@ interface EngineError extends Error {
 export function toNodeError(node: INode, error: unknown, itemIndex: number): NodeOperationError {
 	if (error instanceof NodeOperationError) return error;
 	const engineError = error as EngineError;
-	const description = [engineError.hint, engineError.runId ? `Run ${engineError.runId} was recorded as failed; nothing in the people store changed.` : undefined]
+	const fields = credentialFieldsOf((error as { cause?: unknown }).cause ?? error);
+	const description = [
+		fields.length ? `Check ${joinNames(fields)} in the node's credential (and press Test there).` : undefined,
+		engineError.hint,
+		engineError.runId ? `Run ${engineError.runId} was recorded as failed; nothing in the people store changed.` : undefined,
+	]
 		.filter(Boolean)
 		.join(' ');
 	return new NodeOperationError(node, engineError.message ?? String(error), {

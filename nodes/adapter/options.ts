@@ -19,6 +19,14 @@ async function fromLatestSnapshot(
 	});
 }
 
+/** OneRoster academicSession types in an operator's words. */
+const TERM_TYPES: Record<string, string> = {
+	schoolYear: 'School year',
+	semester: 'Semester',
+	term: 'Term',
+	gradingPeriod: 'Grading period',
+};
+
 export async function getTerms(this: ILoadOptionsFunctions): Promise<INodePropertyOptions[]> {
 	return fromLatestSnapshot(this, async (store, runId) => {
 		const terms = await readSnapshotRecords(store.db, runId, TERM_TABLE);
@@ -27,7 +35,7 @@ export async function getTerms(this: ILoadOptionsFunctions): Promise<INodeProper
 			.map((term) => ({
 				name: `${term.title} (${term.startDate ?? '?'} – ${term.endDate ?? '?'})`,
 				value: term.sourcedId,
-				description: `${term.type}${term.schoolYear ? `, school year ${term.schoolYear}` : ''}`,
+				description: `${TERM_TYPES[term.type] ?? term.type}${term.schoolYear ? ` · school year ${term.schoolYear}` : ''}`,
 			}));
 	});
 }
@@ -52,4 +60,10 @@ export async function getSchools(this: ILoadOptionsFunctions): Promise<INodeProp
 			.filter((org) => org.type === 'school')
 			.map((org) => ({ name: `${org.name} (${org.identifier ?? org.sourcedId})`, value: org.sourcedId }));
 	});
+}
+
+/** School IDs from the picker (an array) or from an expression (an array, or ids separated by commas or new lines). */
+export function schoolIdList(value: unknown): string[] {
+	const parts = Array.isArray(value) ? value.map((id) => String(id)) : String(value ?? '').split(/[,\n]/);
+	return [...new Set(parts.map((id) => id.trim()).filter(Boolean))];
 }

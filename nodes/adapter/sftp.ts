@@ -9,7 +9,8 @@ import type {
 } from 'n8n-workflow';
 
 import type { SftpConnectionOptions } from '../shared/sources/oneroster-csv/sftp-file-set';
-import { openSftpFileSet } from '../shared/sources/oneroster-csv/sftp-file-set';
+import { checkSftpLogin } from '../shared/sources/oneroster-csv/sftp-file-set';
+import { sftpTestFailure } from './credential-test';
 
 const text = (value: unknown): string | undefined => (typeof value === 'string' && value.trim() !== '' ? value : undefined);
 
@@ -33,10 +34,12 @@ export async function rosterSftpConnectionTest(
 ): Promise<INodeCredentialTestResult> {
 	const options = sftpOptionsFromCredential(credential.data ?? {});
 	try {
-		const files = await openSftpFileSet(options, '.');
-		await files.close();
-		return { status: 'OK', message: `Logged in to ${options.host}:${options.port} as ${options.username}` };
+		const login = await checkSftpLogin(options);
+		return {
+			status: 'OK',
+			message: `Logged in to ${options.host}:${options.port} as ${options.username}; the login folder ${login.folder} has ${login.entries} entries`,
+		};
 	} catch (error) {
-		return { status: 'Error', message: (error as Error).message };
+		return sftpTestFailure(error);
 	}
 }

@@ -18,6 +18,7 @@ import type { RunRecord, StoredProblem } from '../shared/store/runs';
 import { countProblems, listProblems } from '../shared/store/runs';
 import type { RosterStore, StoreConfig } from '../shared/store/store';
 import { defaultSqlitePath, withStore } from '../shared/store/store';
+import { storeTestFailure } from './credential-test';
 
 export const ROSTER_STORE_CREDENTIAL = 'rosterStoreApi';
 
@@ -52,12 +53,13 @@ export async function rosterStoreConnectionTest(
 ): Promise<INodeCredentialTestResult> {
 	const config = storeConfigFromCredential(credential.data);
 	try {
-		await withStore(config, async (store) => {
+		const where = await withStore(config, async (store) => {
 			await store.db.query('SELECT 1 AS ok');
+			return store.description;
 		});
-		return { status: 'OK', message: `Connected to ${config.engine === 'sqlite' ? config.path : config.host}` };
+		return { status: 'OK', message: `Connected to ${where}; the store's tables are ready` };
 	} catch (error) {
-		return { status: 'Error', message: (error as Error).message };
+		return storeTestFailure(error);
 	}
 }
 

@@ -2,7 +2,9 @@
 /**
  * Makes sure the system packages the integration tests run for real are installed:
  *  - openssh-server (/usr/sbin/sshd, ssh-keygen) for test/support/sshd.ts,
- *  - postgresql (initdb, pg_ctl, postgres under /usr/lib/postgresql/<ver>/bin) for test/support/postgres.ts.
+ *  - postgresql (initdb, pg_ctl, postgres under /usr/lib/postgresql/<ver>/bin) for test/support/postgres.ts,
+ *  - chromium (/usr/bin/chromium) for the browser test of the n8n editor (test/e2e/browser-editor.test.ts,
+ *    driven by playwright-core; Debian's Chromium, so nothing is downloaded from a browser CDN).
  *
  * Idempotent and instant when they are present. When something is missing and we are root
  * on Debian/Ubuntu, runs `apt-get update` and installs them (with services kept from starting:
@@ -39,6 +41,7 @@ function check() {
 	if (!existsSync('/usr/sbin/sshd')) missing.push(['openssh-server', '/usr/sbin/sshd not found']);
 	else if (!existsSync('/usr/bin/ssh-keygen')) missing.push(['openssh-server', '/usr/bin/ssh-keygen not found']);
 	if (!postgresBinDir()) missing.push(['postgresql', 'no initdb/pg_ctl/postgres under /usr/lib/postgresql/*/bin']);
+	if (!existsSync('/usr/bin/chromium')) missing.push(['chromium', '/usr/bin/chromium not found']);
 	if (!existsSync('/usr/sbin/useradd') || !existsSync('/usr/sbin/chpasswd')) {
 		missing.push(['passwd', 'useradd/chpasswd not found']);
 	}
@@ -76,7 +79,7 @@ function main() {
 	const started = Date.now();
 	let missing = check();
 	if (missing.length === 0) {
-		log(`openssh-server and postgresql are installed (sshd /usr/sbin/sshd, PostgreSQL ${postgresBinDir()}) — nothing to do`);
+		log(`openssh-server, postgresql and chromium are installed (sshd /usr/sbin/sshd, PostgreSQL ${postgresBinDir()}, /usr/bin/chromium) — nothing to do`);
 		return 0;
 	}
 	for (const [pkg, reason] of missing) log(`missing ${pkg}: ${reason}`);
@@ -89,7 +92,7 @@ function main() {
 		console.error(
 			`${TAG} cannot install them: ${!hasApt ? 'apt-get is not available (not Debian/Ubuntu)' : 'not running as root'}.\n` +
 				`${TAG} install them yourself, e.g.: sudo apt-get update && sudo apt-get install -y ${packages.join(' ')}\n` +
-				`${TAG} the integration tests need a real sshd and PostgreSQL and will fail without them.`,
+				`${TAG} the integration tests need a real sshd and PostgreSQL, the browser test Chromium; they fail without them.`,
 		);
 		return 1;
 	}

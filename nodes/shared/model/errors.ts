@@ -52,3 +52,19 @@ export class RosterRunError extends Error {
 		this.hint = hint;
 	}
 }
+
+/**
+ * A connection (SFTP server, database, API) could not be made or was refused. `fields` names
+ * the connection settings to check, by their option names (e.g. `host`, `port`, `password`),
+ * so that a credential test can say which field is wrong.
+ */
+export class RosterConnectionError extends RosterRunError {
+	constructor(
+		message: string,
+		hint: string | undefined,
+		readonly fields: string[],
+	) {
+		super(message, hint);
+		this.name = 'RosterConnectionError';
+	}
+}

@@ -5,7 +5,11 @@
  * schools, terms, courses, classes, enrollments), applies School ID scoping, merges delta files
  * onto the last good snapshot, and checks references between files.
  */
+import { createHash } from 'node:crypto';
+
 import type { RecordProblem } from '../model/errors';
+import type { ProgressCallback } from '../model/progress';
+import { reportProgress } from '../model/progress';
 import { RosterInputError } from '../model/errors';
 import type {
 	CanonicalClass,
@@ -23,7 +27,7 @@ import type {
 } from '../model/roster';
 import { ONEROSTER_ROLE_MAP, PERSON_ROLES } from '../model/roster';
 import type { RunRecord } from '../store/runs';
-import { addProblems, completeStage, lastGoodRun, requireStage } from '../store/runs';
+import { addProblems, completeStage, lastGoodRun, listProblems, requireStage } from '../store/runs';
 import {
 	CLASS_TABLE,
 	CONTACT_TABLE,
@@ -33,17 +37,28 @@ import {
 	PERSON_TABLE,
 	TERM_TABLE,
 	readSnapshotBatches,
+	copySnapshotRows,
+	findSnapshotByFingerprint,
 	readSnapshotHeader,
 	readSnapshotRecords,
 	writeSnapshotHeader,
 	writeSnapshotRecords,
 } from '../store/snapshot';
 import type { SqlDb } from '../store/sql';
-import { readStagedFiles, readStagedRows } from '../store/staging';
+import { readStagedContentHashes, readStagedFiles, readStagedRows } from '../store/staging';
+import { DEFAULT_KEEP_SNAPSHOTS_DAYS, pruneSnapshots } from '../store/retention';
+import type { DriftReport, DriftSettings } from './drift';
+import { checkDrift } from './drift';
 
 export interface NormalizeOptions {
 	/** School ID scoping: sourcedIds or identifiers of the schools to keep. Empty = every school. */
 	schoolIds?: string[];
+	/** The pre-flight drift check against the last good run (drift.ts); all checks by default. */
+	drift?: Partial<DriftSettings>;
+	/** Snapshots older than this many days are deleted (0 = keep all); see store/retention.ts. */
+	keepSnapshotsDays?: number;
+	/** Hears about the staged rows read, per file (stage 'normalize', unit 'rows'). */
+	onProgress?: ProgressCallback;
 }
 
 export interface NormalizeCounts {
@@ -60,6 +75,8 @@ export interface NormalizeCounts {
 	outOfScope: { people: number; classes: number; enrollments: number };
 	/** Entities merged from delta files onto the previous snapshot. */
 	deltaFrom?: string;
+	/** The export was exactly the one this earlier run normalized: its snapshot was copied. */
+	snapshotCopiedFrom?: string;
 }
 
 export interface NormalizeResult {
@@ -67,24 +84,28 @@ export interface NormalizeResult {
 	counts: NormalizeCounts;
 	warnings: string[];
 	problemCount: number;
+	/** The drift check's result; findings mean the run was stopped (run.status 'stopped'). */
+	drift: DriftReport;
 }
 
 /** Column lookup for one staged file. */
 class Columns {
 	private readonly index = new Map<string, number>();
 	constructor(readonly file: StagedFile) {
-		file.columns.forEach((name, i) => this.index.set(name, i));
+		file.columns.forEach((name, i) => {
+			if (!this.index.has(name)) this.index.set(name, i);
+		});
 	}
 	has(name: string): boolean {
 		return this.index.has(name);
 	}
-	/** The cell of `name` (first of the alternatives that exists), trimmed; '' when absent. */
-	get(cells: string[], ...names: string[]): string {
-		for (const name of names) {
-			const i = this.index.get(name);
-			if (i !== undefined) return (cells[i] ?? '').trim();
-		}
-		return '';
+	/** The cell of `name` (or of `alternative` when the file has no `name` column), trimmed; '' when absent. */
+	get(cells: string[], name: string, alternative?: string): string {
+		let i = this.index.get(name);
+		if (i === undefined && alternative !== undefined) i = this.index.get(alternative);
+		if (i === undefined) return '';
+		const cell = cells[i];
+		return cell === undefined ? '' : cell.trim();
 	}
 }
 
@@ -101,14 +122,20 @@ interface StagedInput {
 	files: Map<StagedEntity, Columns>;
 	db: SqlDb;
 	runId: string;
+	onProgress?: ProgressCallback;
 }
 
-async function* stagedRows(input: StagedInput, entity: StagedEntity): AsyncGenerator<[Columns, StagedRow]> {
+/** The staged rows of one entity in batches (a batch at a time: no async step per row). */
+async function* stagedBatches(input: StagedInput, entity: StagedEntity): AsyncGenerator<[Columns, StagedRow[]]> {
 	const columns = input.files.get(entity);
 	if (!columns) return;
+	let done = 0;
 	for await (const batch of readStagedRows(input.db, input.runId, entity)) {
-		for (const row of batch) yield [columns, row];
+		yield [columns, batch];
+		done += batch.length;
+		reportProgress(input.onProgress, { stage: 'normalize', done, unit: 'rows', file: columns.file.fileName });
 	}
+	reportProgress(input.onProgress, { stage: 'normalize', done, unit: 'rows', file: columns.file.fileName, finished: true });
 }
 
 /**
@@ -121,7 +148,7 @@ async function applyRows<T>(
 	records: Map<string, T>,
 	toRecord: (columns: Columns, row: StagedRow) => T | undefined,
 ): Promise<void> {
-	for await (const [columns, row] of stagedRows(input, entity)) {
+	for await (const [columns, batch] of stagedBatches(input, entity)) for (const row of batch) {
 		if (isDeletion(columns.file, columns.get(row.cells, 'status'))) {
 			records.delete(row.sourcedId);
 			continue;
@@ -169,8 +196,10 @@ function scopeSchools(orgs: Map<string, CanonicalOrg>, requested: string[]): Set
 export async function normalizeRun(store: SqlDb, runId: string, options: NormalizeOptions = {}): Promise<NormalizeResult> {
 	await requireStage(store, runId, 'staged', 'Normalize');
 	const { counts, warnings, problemCount } = await store.transaction((tx) => buildSnapshot(tx, runId, options));
-	const run = await completeStage(store, runId, 'normalized', counts as unknown as Record<string, unknown>, warnings);
-	return { run, counts, warnings, problemCount };
+	await completeStage(store, runId, 'normalized', counts as unknown as Record<string, unknown>, warnings);
+	const { run, drift } = await checkDrift(store, runId, options.drift);
+	await pruneSnapshots(store, options.keepSnapshotsDays ?? DEFAULT_KEEP_SNAPSHOTS_DAYS);
+	return { run, counts, warnings, problemCount, drift };
 }
 
 /** Writes the canonical snapshot of `runId` from its staged rows (inside the caller's transaction). */
@@ -178,13 +207,18 @@ async function buildSnapshot(
 	db: SqlDb,
 	runId: string,
 	options: NormalizeOptions,
-): Promise<Omit<NormalizeResult, 'run'>> {
+): Promise<Omit<NormalizeResult, 'run' | 'drift'>> {
 	if (await readSnapshotHeader(db, runId)) {
 		throw new RosterInputError(`Run ${runId} is already normalized`, {}, 'Start a new run with CSV Ingest or OneRoster Fetch.');
 	}
 	const stagedFiles = await readStagedFiles(db, runId);
 	const files = new Map(stagedFiles.map((file) => [file.entity, new Columns(file)]));
-	const input: StagedInput = { files, db, runId };
+	const fingerprint = await snapshotFingerprint(db, runId, stagedFiles, options);
+	if (fingerprint !== null) {
+		const copied = await copyEarlierSnapshot(db, runId, fingerprint, files);
+		if (copied) return copied;
+	}
+	const input: StagedInput = { files, db, runId, onProgress: options.onProgress };
 	const warnings: string[] = [];
 	const problems: RecordProblem[] = [];
 	const problem = (columns: Columns, row: StagedRow, field: string, message: string) =>
@@ -279,7 +313,7 @@ async function buildSnapshot(
 
 	// 1.2: roles.csv gives each user's role(s) and orgs; the primary role wins.
 	const rolesByUser = new Map<string, { role: string; orgIds: string[]; primaryOrgId: string | null }>();
-	for await (const [c, row] of stagedRows(input, 'roles')) {
+	for await (const [c, batch] of stagedBatches(input, 'roles')) for (const row of batch) {
 		const userId = c.get(row.cells, 'userSourcedId');
 		const role = c.get(row.cells, 'role');
 		const orgId = c.get(row.cells, 'orgSourcedId');
@@ -300,7 +334,7 @@ async function buildSnapshot(
 	/** agentSourcedIds as listed on each user row, for primary contacts. */
 	const agentsOf = new Map<string, string[]>();
 	let peopleOutOfScope = 0;
-	for await (const [c, row] of stagedRows(input, 'users')) {
+	for await (const [c, batch] of stagedBatches(input, 'users')) for (const row of batch) {
 		if (isDeletion(c.file, c.get(row.cells, 'status'))) {
 			people.delete(row.sourcedId);
 			contacts.delete(row.sourcedId);
@@ -410,7 +444,7 @@ async function buildSnapshot(
 		enrollmentCount += pending.length;
 		pending.length = 0;
 	};
-	for await (const [c, row] of stagedRows(input, 'enrollments')) {
+	for await (const [c, batch] of stagedBatches(input, 'enrollments')) for (const row of batch) {
 		if (isDeletion(c.file, c.get(row.cells, 'status'))) {
 			enrollments.delete(row.sourcedId);
 			continue;
@@ -447,7 +481,7 @@ async function buildSnapshot(
 		if (enrollmentDelta) enrollments.set(record.sourcedId, record);
 		else {
 			pending.push(record);
-			if (pending.length >= 20_000) await flush();
+			if (pending.length >= 5000) await flush();
 		}
 	}
 	if (enrollmentDelta) pending.push(...[...enrollments.values()].filter((e) => classes.has(e.classId) && people.has(e.personId)));
@@ -469,9 +503,7 @@ async function buildSnapshot(
 		outOfScope: { people: peopleOutOfScope, classes: classesOutOfScope.size, enrollments: enrollmentsOutOfScope },
 		...(previousId ? { deltaFrom: previousId } : {}),
 	};
-	if (files.size === 0) warnings.push('The run staged no files.');
-	if (!files.has('users')) warnings.push('No users file was staged: there are no people in this run.');
-	if (peopleCounts.student === 0 && files.has('users')) warnings.push('No students in this roster.');
+	warnings.push(...snapshotWarnings(files, counts));
 
 	await writeSnapshotRecords(db, runId, ORG_TABLE, orgs.values());
 	await writeSnapshotRecords(db, runId, TERM_TABLE, terms.values());
@@ -479,9 +511,65 @@ async function buildSnapshot(
 	await writeSnapshotRecords(db, runId, CLASS_TABLE, classes.values());
 	await writeSnapshotRecords(db, runId, PERSON_TABLE, people.values());
 	await writeSnapshotRecords(db, runId, CONTACT_TABLE, keptContacts);
-	await writeSnapshotHeader(db, runId, [...schoolScope], counts as unknown as Record<string, unknown>);
+	await writeSnapshotHeader(db, runId, [...schoolScope], counts as unknown as Record<string, unknown>, fingerprint);
 	await addProblems(db, runId, 'normalized', problems);
 	return { counts, warnings, problemCount: problems.length };
+}
+
+function snapshotWarnings(files: Map<StagedEntity, Columns>, counts: NormalizeCounts): string[] {
+	const warnings: string[] = [];
+	if (files.size === 0) warnings.push('The run staged no files.');
+	if (!files.has('users')) warnings.push('No users file was staged: there are no people in this run.');
+	if (counts.people.student === 0 && files.has('users')) warnings.push('No students in this roster.');
+	return warnings;
+}
+
+/**
+ * Bump when what Normalize makes of staged rows changes (mapping, checks, counts): snapshots made
+ * under other rules are then never copied (see snapshotFingerprint).
+ */
+export const NORMALIZE_RULES_VERSION = 'normalize-1';
+
+/**
+ * What this run's snapshot is a function of, when that can be told exactly: Normalize's rules, its
+ * options, and the content of every staged file (their hashes, kept by the CSV ingest). Only for
+ * full (bulk) sets whose files staged without row problems; otherwise null (always normalized).
+ */
+async function snapshotFingerprint(db: SqlDb, runId: string, stagedFiles: StagedFile[], options: NormalizeOptions): Promise<string | null> {
+	if (stagedFiles.length === 0 || stagedFiles.some((file) => file.mode !== 'bulk')) return null;
+	const hashes = await readStagedContentHashes(db, runId);
+	const parts = [NORMALIZE_RULES_VERSION, `schoolIds ${JSON.stringify(options.schoolIds ?? [])}`];
+	for (const file of [...stagedFiles].sort((a, b) => (a.entity < b.entity ? -1 : 1))) {
+		const staged = hashes.get(file.entity);
+		if (!staged || staged.skipped !== 0) return null;
+		parts.push(`${file.entity} ${staged.contentHash}`);
+	}
+	return createHash('sha256').update(parts.join('\n')).digest('hex');
+}
+
+/**
+ * An earlier snapshot made from exactly the same input (same fingerprint) is this run's snapshot:
+ * its rows and its problems are copied inside the database instead of normalizing again.
+ */
+async function copyEarlierSnapshot(
+	db: SqlDb,
+	runId: string,
+	fingerprint: string,
+	files: Map<StagedEntity, Columns>,
+): Promise<Omit<NormalizeResult, 'run' | 'drift'> | null> {
+	const earlier = await findSnapshotByFingerprint(db, fingerprint, runId);
+	if (!earlier) return null;
+	await copySnapshotRows(db, earlier.runId, runId);
+	const counts = earlier.counts as unknown as NormalizeCounts;
+	await writeSnapshotHeader(db, runId, earlier.schoolIds, earlier.counts, fingerprint);
+	const problems = (await listProblems(db, earlier.runId)).filter((problem) => problem.stage === 'normalized');
+	await addProblems(
+		db,
+		runId,
+		'normalized',
+		problems.map((problem) => ({ file: problem.file, row: problem.row, field: problem.field, sourcedId: problem.sourcedId, message: problem.message })),
+	);
+	return { counts: { ...counts, snapshotCopiedFrom: earlier.runId }, warnings: snapshotWarnings(files, counts), problemCount: problems.length };
 }
 
 /** The canonical snapshot of a run, read back whole (small and medium districts, tests, reports). */

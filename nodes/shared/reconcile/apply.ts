@@ -1,7 +1,8 @@
 /**
  * Reconcile Users, the store side: loads the run's snapshot people and the people table,
- * plans (plan.ts), records the plan in run_changes and, unless this is a dry run, applies it,
- * all in one transaction. Counts go to the run under stage 'reconciled'.
+ * plans (plan.ts), records the plan in run_changes and, unless this is a dry run or the plan
+ * passes the mass-change thresholds (thresholds.ts: the run is then held), applies it, all in
+ * one transaction. Counts go to the run under stage 'reconciled'.
  */
 import { RosterRunError } from '../model/errors';
 import type { CanonicalContact, CanonicalPerson, PersonRole } from '../model/roster';
@@ -22,12 +23,16 @@ import type { SqlDb, SqlValue } from '../store/sql';
 import { nowIso } from '../store/sql';
 import type { PeopleWrites, ReconcileSummary } from './plan';
 import { planReconcile } from './plan';
-import type { ReconcileSettings } from './settings';
+import type { ReconcileSettings, ThresholdOverrides } from './settings';
 import { reconcileSettings } from './settings';
+import type { HoldRecord } from './thresholds';
+import { describeMassChange, findMassChanges } from './thresholds';
 
 /** What stage 'reconciled' keeps in the run's counts. */
 export interface ReconcileStageCounts extends ReconcileSummary {
 	dryRun: boolean;
+	/** Why the run was held (or, in a dry run, would be), and the decision on it. */
+	hold?: HoldRecord;
 }
 
 export interface ReconcileResult {
@@ -35,6 +40,8 @@ export interface ReconcileResult {
 	counts: ReconcileStageCounts;
 	warnings: string[];
 	dryRun: boolean;
+	/** Nothing was applied: the plan passed a mass-change threshold and waits for Approve Held Run. */
+	held: boolean;
 }
 
 const STEP = 'Reconcile Users';
@@ -42,7 +49,7 @@ const STEP = 'Reconcile Users';
 export async function reconcileRun(
 	db: SqlDb,
 	runId: string,
-	given: Partial<ReconcileSettings> = {},
+	given: Partial<Omit<ReconcileSettings, 'thresholds'>> & { thresholds?: ThresholdOverrides } = {},
 ): Promise<ReconcileResult> {
 	const before = await requireStage(db, runId, 'normalized', STEP);
 	if (before.counts.reconciled && !before.dryRun) {
@@ -54,28 +61,57 @@ export async function reconcileRun(
 	const requested = reconcileSettings(given);
 	// A run that was started as a dry run stays one, whatever this node says.
 	const settings: ReconcileSettings = { ...requested, dryRun: requested.dryRun || before.dryRun };
+	return reconcileWith(db, runId, settings, { enforceThresholds: true });
+}
+
+export interface ReconcileOptions {
+	/** Hold the run when the plan passes the thresholds (off when an operator approves a held run). */
+	enforceThresholds: boolean;
+	/** Approve in part: archives are planned but stay held. */
+	holdArchives?: boolean;
+	/** The decision on a held run, kept with the new counts. */
+	hold?: HoldRecord;
+}
+
+/**
+ * Plans the run under `settings`, records the plan and applies it (or holds it, or in a dry run
+ * only records it). Reconcile Users and Approve Held Run both come here, so one planner makes
+ * every write.
+ */
+export async function reconcileWith(db: SqlDb, runId: string, settings: ReconcileSettings, options: ReconcileOptions): Promise<ReconcileResult> {
 	try {
 		return await db.transaction(async (tx) => {
-			// Running again on a dry run replaces its earlier plan.
+			// Running again on a dry run (or approving a held run) replaces the earlier plan.
 			await deleteChanges(tx, runId, ['person']);
 			await refreshSnapshotStatistics(tx, [PERSON_TABLE]);
 			const now = nowIso();
+			const people = await loadPeople(tx);
 			const plan = planReconcile({
 				runId,
 				now,
 				settings,
 				snapshotPeople: await readSnapshotPeople(tx, runId),
 				contacts: settings.includePrimaryParentContact ? await readContacts(tx, runId) : new Map(),
-				people: await loadPeople(tx),
+				people,
+				holdArchives: options.holdArchives,
 				...(await readRowProblems(tx, runId)),
 			});
-			await addChanges(tx, runId, plan.changes);
-			if (!settings.dryRun) await writePeople(tx, runId, plan.writes, now);
+			const massChanges = options.enforceThresholds ? findMassChanges(plan.summary, people, settings) : [];
+			const held = massChanges.length > 0 && !settings.dryRun;
+			const warnings = [...plan.warnings];
+			let hold = options.hold;
+			if (massChanges.length > 0) {
+				const reasons = massChanges.map(describeMassChange);
+				hold = { state: held ? 'held' : 'wouldHold', massChanges, reasons };
+				warnings.push(`${held ? 'held for approval' : 'a real run would be held for approval'}: ${reasons.join('; ')}`);
+			}
+			await addChanges(tx, runId, held ? plan.changes.map((change) => ({ ...change, applied: false })) : plan.changes);
+			if (!settings.dryRun && !held) await writePeople(tx, runId, plan.writes, now);
 			if (settings.dryRun) await markDryRun(tx, runId);
 			await recordStageSettings(tx, runId, 'reconciled', settings as unknown as Record<string, unknown>);
-			const counts: ReconcileStageCounts = { ...plan.summary, dryRun: settings.dryRun };
-			const run = await completeStage(tx, runId, 'reconciled', counts as unknown as Record<string, unknown>, plan.warnings);
-			return { run, counts, warnings: plan.warnings, dryRun: settings.dryRun };
+			const counts: ReconcileStageCounts = { ...plan.summary, dryRun: settings.dryRun, ...(hold ? { hold } : {}) };
+			const run = await completeStage(tx, runId, 'reconciled', counts as unknown as Record<string, unknown>, warnings, held ? 'held' : 'running');
+			return { run, counts, warnings, dryRun: settings.dryRun, held };
 		});
 	} catch (error) {
 		await failRun(db, runId, `${STEP}: ${(error as Error).message}`);

@@ -21,7 +21,7 @@ import { toJson } from '../store/sql';
 import type { ReconcileSettings } from './settings';
 import { rosteredRoles } from './settings';
 
-export type PersonAction = 'create' | 'update' | 'restore' | 'archive' | 'skip' | 'ambiguous' | 'keep';
+export type PersonAction = 'create' | 'update' | 'restore' | 'relink' | 'archive' | 'skip' | 'ambiguous' | 'keep' | 'pending';
 
 /** Fields the SIS owns. A field the SIS leaves empty never erases what the store has. */
 export const SIS_FIELDS = [
@@ -57,7 +57,13 @@ export const REASONS = {
 	archiveOff: 'no longer in the SIS; Archive is off, so not archived',
 	rowProblem: 'their row in the SIS export had a problem in this run; not archived',
 	ambiguousCandidate: 'an SIS record that may be this person is ambiguous; not archived',
+	archiveHeld: 'approved in part: archives stay held until the run is approved in full',
 } as const;
+
+/** Why a missing person is not archived yet: the grace period (action 'pending'). */
+export function pendingReason(missingRuns: number, graceRuns: number): string {
+	return `missing from ${missingRuns} of the ${graceRuns} consecutive runs after which they are archived`;
+}
 
 export interface ReconcileCounts {
 	created: number;
@@ -72,6 +78,10 @@ export interface ReconcileCounts {
 	wouldArchive: number;
 	/** People no longer in the SIS, kept because their row had a problem, a match was ambiguous, or a guard held archiving. */
 	archiveBlocked: number;
+	/** People no longer in the SIS, not archived yet: missing from fewer runs than the grace period. */
+	pendingArchive: number;
+	/** Archives planned but held: the run was approved in part (adds and updates only). */
+	archiveHeld: number;
 }
 
 export interface ReconcileSummary extends ReconcileCounts {
@@ -93,6 +103,8 @@ export interface ReconcileInput {
 	problemSourcedIds: Set<string>;
 	/** Users rows with a problem and no readable sourcedId: nobody can be archived safely. */
 	unidentifiedUserProblems: number;
+	/** Approve in part: plan archives as usual but apply none of them (they stay held). */
+	holdArchives?: boolean;
 	newId?: () => string;
 }
 
@@ -144,6 +156,8 @@ export function emptyCounts(): ReconcileCounts {
 		ambiguous: 0,
 		wouldArchive: 0,
 		archiveBlocked: 0,
+		pendingArchive: 0,
+		archiveHeld: 0,
 	};
 }
 
@@ -460,16 +474,21 @@ export function planReconcile(input: ReconcileInput): ReconcilePlan {
 			count(person.role, 'wouldArchive');
 			continue;
 		}
+		const missingRuns = person.missing_runs + 1;
+		if (missingRuns < settings.graceRuns) {
+			change({ ...base, action: 'pending', reason: pendingReason(missingRuns, settings.graceRuns), before: null, after: { missing_runs: missingRuns } });
+			writes.missingIds.push(person.id);
+			count(person.role, 'pendingArchive');
+			continue;
+		}
+		const archive = { ...base, action: 'archive', fields: ['archived_at'], before: { archived_at: null }, after: { archived_at: now } };
+		if (input.holdArchives) {
+			change({ ...archive, reason: REASONS.archiveHeld, applied: false });
+			count(person.role, 'archiveHeld');
+			continue;
+		}
 		writes.archiveIds.push(person.id);
-		change({
-			...base,
-			action: 'archive',
-			reason: null,
-			fields: ['archived_at'],
-			before: { archived_at: null },
-			after: { archived_at: now },
-			applied: !dryRun,
-		});
+		change({ ...archive, reason: null, applied: !dryRun });
 		count(person.role, 'archived');
 	}
 	return { changes, writes, summary, warnings };

@@ -7,21 +7,29 @@
  */
 import type { PersonRole } from '../model/roster';
 import { PERSON_ROLES } from '../model/roster';
-import { listChanges } from '../store/changes';
+import { countChanges, listChanges } from '../store/changes';
 import type { RunRecord, StoredProblem } from '../store/runs';
 import { completeStage, countProblems, getRun, listProblems, listRuns } from '../store/runs';
 import { ORG_TABLE, readSnapshotHeader, readSnapshotRecords } from '../store/snapshot';
 import type { SqlDb } from '../store/sql';
+import type { RunOutcome } from './outcome';
+import { describeOutcome } from './outcome';
 
 /** How many problems the email body lists; the CSV has them all. */
 export const REPORT_PROBLEM_LIMIT = 20;
 
 const ROLE_TITLES: Record<PersonRole, string> = { student: 'Students', teacher: 'Teachers', staff: 'Staff', admin: 'Admins' };
-const PEOPLE_COLUMNS = ['created', 'updated', 'archived', 'restored', 'skipped', 'unchanged', 'ambiguous'] as const;
+const PEOPLE_COLUMNS = ['created', 'updated', 'archived', 'restored', 'skipped', 'unchanged', 'ambiguous', 'deleted', 'pendingArchive', 'archiveHeld'] as const;
 type PeopleColumn = (typeof PEOPLE_COLUMNS)[number];
+/** Columns shown only when some role has a count in them (a rollback's deletes, the grace period, archives held). */
+const OPTIONAL_COLUMNS: readonly PeopleColumn[] = ['deleted', 'pendingArchive', 'archiveHeld'];
+const COLUMN_TITLES: Partial<Record<PeopleColumn, string>> = { pendingArchive: 'pending', archiveHeld: 'held' };
 
 export interface ReportSummary {
 	runId: string;
+	/** 'sync', or 'rollback' for a run that rolled another back (`rollbackOf`). */
+	kind: string;
+	rollbackOf: string | null;
 	status: string;
 	stage: string;
 	dryRun: boolean;
@@ -36,6 +44,10 @@ export interface ReportSummary {
 	problems: { count: number; first: Array<Omit<StoredProblem, 'stage'>> };
 	warnings: string[];
 	error: string | null;
+	/** What happened, why, and what to do next (held, stopped, discarded, rolled back…). */
+	outcome: RunOutcome;
+	/** People missing from the SIS but not archived yet: the grace period (Archive After Missing Runs). */
+	pendingArchive: { count: number; first: Array<{ name: string | null; role: string | null; sourcedId: string | null; reason: string | null }> };
 }
 
 export interface RunReport {
@@ -123,8 +135,11 @@ export async function summarizeRun(db: SqlDb, runId: string): Promise<ReportSumm
 		: null;
 	const lists = run.counts.lists as Record<string, unknown> | undefined;
 	const end = run.finishedAt ? Date.parse(run.finishedAt) : Date.now();
+	const pending = await listChanges(db, runId, { entities: ['person'], actions: ['pending'], limit: REPORT_PROBLEM_LIMIT });
 	return {
 		runId,
+		kind: run.kind,
+		rollbackOf: run.kind === 'rollback' ? String(run.settings.rollbackOf ?? '') : null,
 		status: run.status,
 		stage: run.stage,
 		dryRun: run.dryRun,
@@ -150,25 +165,56 @@ export async function summarizeRun(db: SqlDb, runId: string): Promise<ReportSumm
 		},
 		warnings: run.warnings.map(scrubSecrets),
 		error: run.error ? scrubSecrets(run.error) : null,
+		outcome: describeOutcome(run),
+		pendingArchive: {
+			count: await countChanges(db, runId, { entities: ['person'], actions: ['pending'] }),
+			first: pending.map((change) => ({ name: change.label, role: change.role, sourcedId: change.sourcedId, reason: change.reason })),
+		},
 	};
 }
 
 function subjectOf(summary: ReportSummary): string {
 	const where = summary.schools.length === 1 ? ` — ${summary.schools[0]}` : summary.schools.length > 1 ? ` — ${summary.schools.length} schools` : '';
 	const mode = summary.dryRun ? ' (dry run)' : '';
+	if (summary.kind === 'rollback') return `RosterSync: ${summary.dryRun ? 'preview of a rollback' : 'rollback'} of run ${summary.rollbackOf}${where}${mode}`;
 	if (summary.status === 'failed') return `RosterSync FAILED${where}: nothing was changed${mode}`;
+	if (summary.status === 'stopped') return `RosterSync STOPPED${where}: the export changed, nothing was applied${mode}`;
 	if (summary.status === 'held') return `RosterSync HELD${where}: approval needed${mode}`;
+	if (summary.status === 'discarded') return `RosterSync DISCARDED${where}: the held run was not applied`;
 	if (!summary.totals) return `RosterSync: run ${summary.stage}${where}${mode}`;
 	const t = summary.totals;
 	const problems = summary.problems.count ? `, ${summary.problems.count} problem${summary.problems.count === 1 ? '' : 's'}` : '';
-	return `RosterSync: ${t.created} created, ${t.updated} updated, ${t.archived} archived${problems}${where}${mode}`;
+	const held = t.archiveHeld ? `, ${t.archiveHeld} archives held` : '';
+	return `RosterSync: ${t.created} created, ${t.updated} updated, ${t.archived} archived${held}${problems}${where}${mode}`;
 }
 
 function headline(summary: ReportSummary): string {
-	if (summary.status === 'failed') return `The sync stopped and nothing in the people store was changed: ${summary.error ?? 'no reason recorded'}`;
-	if (summary.dryRun) return 'Dry run: these are the changes the sync would make. Nothing in the people store was changed.';
-	if (summary.status === 'held') return 'The run is held: nothing was applied. Review it and approve or discard it.';
-	return 'The sync applied these changes to the people store.';
+	return summary.outcome.headline;
+}
+
+/** The people table's columns: the usual ones, and the optional ones some role has a count in. */
+function peopleColumns(summary: ReportSummary): PeopleColumn[] {
+	return PEOPLE_COLUMNS.filter((column) => !OPTIONAL_COLUMNS.includes(column) || (summary.totals?.[column] ?? 0) > 0);
+}
+
+const columnTitle = (column: PeopleColumn) => COLUMN_TITLES[column] ?? column;
+
+/** Why and what next, then the people pending archive: lines of text (empty when there is nothing to say). */
+function outcomeLines(summary: ReportSummary): string[] {
+	const lines: string[] = [];
+	const { reasons, nextSteps } = summary.outcome;
+	if (reasons.length) lines.push('Why:', ...reasons.map((reason) => `  - ${reason}`), '');
+	if (nextSteps.length) lines.push('What to do next:', ...nextSteps.map((step, i) => `  ${i + 1}. ${step}`), '');
+	return lines;
+}
+
+function pendingLines(summary: ReportSummary): string[] {
+	const { count, first } = summary.pendingArchive;
+	if (count === 0) return [];
+	const lines = [`Pending archive: ${count} ${count === 1 ? 'person is' : 'people are'} no longer in the SIS and will be archived if still missing (grace period):`];
+	for (const person of first) lines.push(`  - ${person.name || person.sourcedId} (${person.role ?? 'unknown role'}): ${person.reason ?? ''}`);
+	if (count > first.length) lines.push(`  … and ${count - first.length} more (all are in the attached CSV)`);
+	return lines;
 }
 
 const LIST_LINES: Array<[string, string]> = [
@@ -183,16 +229,19 @@ const LIST_LINES: Array<[string, string]> = [
 ];
 
 function renderText(summary: ReportSummary): string {
-	const lines: string[] = [subjectOf(summary), '', headline(summary), ''];
+	const lines: string[] = [subjectOf(summary), '', headline(summary), '', ...outcomeLines(summary)];
 	lines.push(`Run: ${summary.runId} (${summary.status}, ${summary.durationSeconds} s)`);
 	lines.push(`Source: ${summary.source}`);
 	if (summary.schools.length) lines.push(`Schools: ${summary.schools.join(', ')}`);
 	if (summary.people) {
-		lines.push('', ['People'.padEnd(10), ...PEOPLE_COLUMNS.map((c) => c.padStart(10))].join(''));
+		const columns = peopleColumns(summary);
+		lines.push('', ['People'.padEnd(10), ...columns.map((c) => columnTitle(c).padStart(10))].join(''));
 		for (const role of PERSON_ROLES) {
-			lines.push([ROLE_TITLES[role].padEnd(10), ...PEOPLE_COLUMNS.map((c) => String(summary.people![role][c]).padStart(10))].join(''));
+			lines.push([ROLE_TITLES[role].padEnd(10), ...columns.map((c) => String(summary.people![role][c]).padStart(10))].join(''));
 		}
 	}
+	const pending = pendingLines(summary);
+	if (pending.length) lines.push('', ...pending);
 	if (summary.lists) {
 		const parts = LIST_LINES.filter(([key]) => summary.lists![key]).map(([key, label]) => `${summary.lists![key]} ${label}`);
 		lines.push('', `Lists: ${parts.length ? parts.join(', ') : 'no changes'}`);
@@ -212,17 +261,28 @@ function renderHtml(summary: ReportSummary): string {
 	const parts: string[] = [
 		`<h2 style="font-family:sans-serif">${e(subjectOf(summary))}</h2>`,
 		`<p style="font-family:sans-serif"><strong>${e(headline(summary))}</strong></p>`,
+		...(summary.outcome.reasons.length
+			? [`<p style="font-family:sans-serif">Why:</p><ul style="font-family:sans-serif">${summary.outcome.reasons.map((r) => `<li>${e(r)}</li>`).join('')}</ul>`]
+			: []),
+		...(summary.outcome.nextSteps.length
+			? [`<p style="font-family:sans-serif">What to do next:</p><ol style="font-family:sans-serif">${summary.outcome.nextSteps.map((step) => `<li>${e(step)}</li>`).join('')}</ol>`]
+			: []),
 		`<p style="font-family:sans-serif">Run ${e(summary.runId)} · ${e(summary.status)} · ${summary.durationSeconds} s<br>Source: ${e(summary.source)}${
 			summary.schools.length ? `<br>Schools: ${e(summary.schools.join(', '))}` : ''
 		}</p>`,
 	];
 	if (summary.people) {
-		const head = ['People', ...PEOPLE_COLUMNS].map((c) => `<th style="text-align:left;padding:2px 8px">${e(c)}</th>`).join('');
+		const columns = peopleColumns(summary);
+		const head = ['People', ...columns.map(columnTitle)].map((c) => `<th style="text-align:left;padding:2px 8px">${e(c)}</th>`).join('');
 		const rows = PERSON_ROLES.map(
 			(role) =>
-				`<tr><td style="padding:2px 8px">${e(ROLE_TITLES[role])}</td>${PEOPLE_COLUMNS.map((c) => `<td style="padding:2px 8px">${summary.people![role][c]}</td>`).join('')}</tr>`,
+				`<tr><td style="padding:2px 8px">${e(ROLE_TITLES[role])}</td>${columns.map((c) => `<td style="padding:2px 8px">${summary.people![role][c]}</td>`).join('')}</tr>`,
 		).join('');
 		parts.push(`<table style="font-family:sans-serif;border-collapse:collapse"><tr>${head}</tr>${rows}</table>`);
+	}
+	const pending = pendingLines(summary);
+	if (pending.length) {
+		parts.push(`<p style="font-family:sans-serif">${e(pending[0])}</p><ul style="font-family:sans-serif">${pending.slice(1).map((line) => `<li>${e(line.replace(/^\s*-\s*/, ''))}</li>`).join('')}</ul>`);
 	}
 	if (summary.lists) {
 		const items = LIST_LINES.filter(([key]) => summary.lists![key]).map(([key, label]) => `${summary.lists![key]} ${e(label)}`);
@@ -245,7 +305,7 @@ async function renderCsv(db: SqlDb, runId: string): Promise<string> {
 	for (const problem of await listProblems(db, runId)) {
 		rows.push(['problem', 'skipped', null, problem.sourcedId, null, null, null, problem.file, problem.row, problem.field, scrubSecrets(problem.message)]);
 	}
-	for (const change of await listChanges(db, runId)) {
+	for (const change of await listChanges(db, runId, { withValues: false })) {
 		rows.push([change.entity, change.action, change.role, change.sourcedId, change.label, (change.fields ?? []).join(' '), change.reason, null, null, null, null]);
 	}
 	return toCsv(rows);
@@ -262,15 +322,17 @@ export async function buildReport(db: SqlDb, runId: string): Promise<RunReport> 
 	};
 }
 
-/** Records the run as reported: completed, unless it failed or is held (those keep their status). */
+/** Records the run as reported: completed, unless it failed, is held, or was stopped, discarded or rolled back (those keep their status). */
 export async function publishRun(db: SqlDb, runId: string): Promise<RunRecord> {
 	const run = await getRun(db, runId);
-	if (run.status === 'failed' || run.status === 'held') return run;
+	if (run.status !== 'running' && run.status !== 'completed') return run;
 	return completeStage(db, runId, 'reported', { publishedAt: new Date().toISOString() }, [], 'completed');
 }
 
 export interface HistoryEntry {
 	runId: string;
+	/** 'sync', or 'rollback'. */
+	kind: string;
 	status: string;
 	stage: string;
 	dryRun: boolean;
@@ -293,6 +355,7 @@ export async function listHistory(db: SqlDb, limit: number): Promise<HistoryEntr
 		const reconciled = run.counts.reconciled as Record<string, number> | undefined;
 		entries.push({
 			runId: run.id,
+			kind: run.kind,
 			status: run.status,
 			stage: run.stage,
 			dryRun: run.dryRun,

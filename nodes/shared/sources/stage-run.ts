@@ -7,12 +7,15 @@ import type { RunRecord } from '../store/runs';
 import { completeStage, createRun, failRun } from '../store/runs';
 import type { SqlDb } from '../store/sql';
 import { StoreStagingSink } from '../store/staging';
+import type { ProgressCallback } from '../model/progress';
 import type { StagingSink, StagingSummary } from './staging';
+import { progressStagingSink } from './staging-progress';
 
 export interface RosterSource {
 	/** What and where, without secrets: "oneroster-csv sftp://ops@sis.example.org:22/exports". */
 	readonly description: string;
-	stage(sink: StagingSink): Promise<StagingSummary>;
+	/** `progress.onProgress`, when given, hears about long steps the sink cannot see (e.g. API pages). */
+	stage(sink: StagingSink, progress?: { onProgress?: ProgressCallback }): Promise<StagingSummary>;
 }
 
 export interface StagedRun {
@@ -34,15 +37,25 @@ export class StagingFailedError extends Error {
 	}
 }
 
-export async function stageRun(db: SqlDb, source: RosterSource, options: { dryRun?: boolean } = {}): Promise<StagedRun> {
+export async function stageRun(
+	db: SqlDb,
+	source: RosterSource,
+	options: { dryRun?: boolean; onProgress?: ProgressCallback } = {},
+): Promise<StagedRun> {
 	const created = await createRun(db, { source: source.description, dryRun: options.dryRun });
 	try {
-		const summary = await db.transaction((tx) => source.stage(new StoreStagingSink(tx, created.id)));
+		const summary = await db.transaction(async (tx) => {
+			const sink = progressStagingSink(new StoreStagingSink(tx, created.id), options.onProgress);
+			const staged = await source.stage(sink, { onProgress: options.onProgress });
+			sink.finish();
+			return staged;
+		});
 		const counts = {
 			version: summary.version,
 			files: Object.fromEntries(summary.files.map((file) => [file.entity, file.rows])),
 			skippedRows: summary.problemCount,
 			modes: Object.fromEntries(summary.files.map((file) => [file.entity, file.mode])),
+			...(summary.details ? { fetch: summary.details } : {}),
 		};
 		const run = await completeStage(db, created.id, 'staged', counts, summary.warnings);
 		return { run, summary };

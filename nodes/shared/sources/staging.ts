@@ -12,13 +12,48 @@ export interface StagingSink {
 	writeRows(entity: StagedEntity, rows: StagedRow[]): Promise<void>;
 	/** Row-level problems: the row was skipped. */
 	writeProblems(problems: RecordProblem[]): Promise<void>;
+	/**
+	 * Optional. Stages `file` by copying an earlier run's staging of the very same content (same
+	 * `contentHash`, which covers the file's bytes, name, version, mode and the rules that checked it)
+	 * when that staging had no row problems. Returns what was staged, or null (stage it from the source).
+	 */
+	reuseFile?(file: StagedFile & { contentHash: string }): Promise<ReusedFile | null>;
+	/** Optional. What a file's staging came to, kept with it so a later run of the same content can reuse it. */
+	finishFile?(entity: StagedEntity, outcome: FileOutcome): Promise<void>;
+}
+
+/** What staging one file came to. */
+export interface FileOutcome {
+	contentHash: string;
+	rows: number;
+	skipped: number;
+	/** Warnings about the file (header, fixes), as the source reported them. */
+	warnings: string[];
+}
+
+/** A file staged by copying an earlier run's staging of the same content. */
+export interface ReusedFile {
+	fromRunId: string;
+	columns: string[];
+	rows: number;
+	warnings: string[];
 }
 
 /** What a source reports when it has staged a whole input. */
 export interface StagingSummary {
 	version: '1.1' | '1.2';
 	/** One entry per staged file, in the order staged. */
-	files: Array<{ entity: StagedEntity; fileName: string; mode: 'bulk' | 'delta'; rows: number; skipped: number }>;
+	files: Array<{
+		entity: StagedEntity;
+		fileName: string;
+		mode: 'bulk' | 'delta';
+		rows: number;
+		skipped: number;
+		/** The file had the very content of one this earlier run staged: that staging was copied. */
+		reusedFrom?: string;
+	}>;
 	problemCount: number;
 	warnings: string[];
+	/** What the source wants kept with the run's staged counts (e.g. an API pull's requests, pages and mode). */
+	details?: Record<string, unknown>;
 }

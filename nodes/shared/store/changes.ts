@@ -89,6 +89,11 @@ export interface ChangeFilter {
 	entities?: ChangeEntity[];
 	actions?: string[];
 	limit?: number;
+	/**
+	 * false: leave `before` and `after` out (null), for listings that show no values (the report's CSV):
+	 * a district's first night has ~150k changes whose values are ~100 MB of JSON.
+	 */
+	withValues?: boolean;
 }
 
 function where(runId: string, filter: ChangeFilter): { sql: string; params: SqlValue[] } {
@@ -108,11 +113,16 @@ function where(runId: string, filter: ChangeFilter): { sql: string; params: SqlV
 /** A run's changes in the order they were recorded. */
 export async function listChanges(db: SqlDb, runId: string, filter: ChangeFilter = {}): Promise<StoredChange[]> {
 	const { sql, params } = where(runId, filter);
-	const rows = await db.query(
-		`SELECT ${COLUMNS.slice(1).join(', ')} FROM run_changes WHERE ${sql} ORDER BY seq LIMIT ?`,
-		[...params, filter.limit ?? 10_000_000],
-	);
-	return rows.map((row) => ({
+	const columns = filter.withValues === false ? COLUMNS.slice(1).filter((column) => column !== 'before_values' && column !== 'after_values') : COLUMNS.slice(1);
+	const rows = await db.query(`SELECT ${columns.join(', ')} FROM run_changes WHERE ${sql} ORDER BY seq LIMIT ?`, [
+		...params,
+		filter.limit ?? 10_000_000,
+	]);
+	return rows.map(toStoredChange);
+}
+
+function toStoredChange(row: Record<string, SqlValue>): StoredChange {
+	return {
 		seq: Number(row.seq),
 		entity: row.entity as ChangeEntity,
 		entityId: String(row.entity_id),
@@ -125,11 +135,31 @@ export async function listChanges(db: SqlDb, runId: string, filter: ChangeFilter
 		before: fromJson<Record<string, unknown> | null>(row.before_values, null),
 		after: fromJson<Record<string, unknown> | null>(row.after_values, null),
 		applied: Number(row.applied) === 1,
-	}));
+	};
+}
+
+/** Applied changes to one record (a list, a person) made by runs started after `after` (ISO time), newest first. */
+export async function changesSince(db: SqlDb, entity: ChangeEntity, entityId: string, after: string): Promise<Array<StoredChange & { runId: string }>> {
+	const rows = await db.query(
+		`SELECT c.run_id, ${COLUMNS.slice(1).map((column) => `c.${column}`).join(', ')} FROM run_changes c JOIN sync_runs r ON r.id = c.run_id WHERE c.entity = ? AND c.entity_id = ? AND c.applied = 1 AND r.started_at > ? ORDER BY c.run_id DESC, c.seq DESC`,
+		[entity, entityId, after],
+	);
+	return rows.map((row) => ({ ...toStoredChange(row), runId: String(row.run_id) }));
 }
 
 export async function countChanges(db: SqlDb, runId: string, filter: ChangeFilter = {}): Promise<number> {
 	const { sql, params } = where(runId, filter);
 	const rows = await db.query<{ n: number }>(`SELECT COUNT(*) AS n FROM run_changes WHERE ${sql}`, params);
 	return Number(rows[0].n);
+}
+
+/** Marks some of a run's changes as applied (held archives applied on approval), with the values they applied when given. */
+export async function markChangesApplied(db: SqlDb, runId: string, seqs: number[], after: Record<string, unknown> | null = null): Promise<void> {
+	for (let start = 0; start < seqs.length; start += 1000) {
+		const chunk = seqs.slice(start, start + 1000);
+		await db.execute(
+			`UPDATE run_changes SET applied = 1, after_values = COALESCE(?, after_values) WHERE run_id = ? AND seq IN (${chunk.map(() => '?').join(', ')})`,
+			[after ? toJson(after) : null, runId, ...chunk],
+		);
+	}
 }

@@ -81,15 +81,15 @@ export async function loadAllLists(db: SqlDb): Promise<UserListRow[]> {
 export async function loadSyncedMemberships(db: SqlDb, kinds: readonly string[]): Promise<Map<string, Record<Membership, Set<string>>>> {
 	const byList = new Map<string, Record<Membership, Set<string>>>();
 	if (kinds.length === 0) return byList;
-	const rows = await db.query(
+	// Arrays, not an object per row: a district's lists have ~1M memberships.
+	const rows = await db.queryArrays(
 		`SELECT m.list_id, m.person_id, m.membership FROM list_members m JOIN user_lists l ON l.id = m.list_id WHERE l.source_key IS NOT NULL AND l.kind IN (${kinds.map(() => '?').join(', ')})`,
 		[...kinds],
 	);
-	for (const row of rows) {
-		const listId = String(row.list_id);
-		let sets = byList.get(listId);
-		if (!sets) byList.set(listId, (sets = { member: new Set(), manager: new Set() }));
-		sets[row.membership === 'manager' ? 'manager' : 'member'].add(String(row.person_id));
+	for (const [listId, personId, membership] of rows) {
+		let sets = byList.get(String(listId));
+		if (!sets) byList.set(String(listId), (sets = { member: new Set(), manager: new Set() }));
+		sets[membership === 'manager' ? 'manager' : 'member'].add(String(personId));
 	}
 	return byList;
 }
@@ -133,5 +133,15 @@ export async function removeMembers(db: SqlDb, listId: string, membership: Membe
 			`DELETE FROM list_members WHERE list_id = ? AND membership = ? AND person_id IN (${chunk.map(() => '?').join(', ')})`,
 			[listId, membership, ...chunk],
 		);
+	}
+}
+
+/** Deletes lists (only a rollback does: lists its run created) and their members. */
+export async function deleteLists(db: SqlDb, ids: string[]): Promise<void> {
+	for (let start = 0; start < ids.length; start += ID_CHUNK) {
+		const chunk = ids.slice(start, start + ID_CHUNK);
+		const marks = chunk.map(() => '?').join(', ');
+		await db.execute(`DELETE FROM list_members WHERE list_id IN (${marks})`, chunk);
+		await db.execute(`DELETE FROM user_lists WHERE id IN (${marks})`, chunk);
 	}
 }

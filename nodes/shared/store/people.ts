@@ -153,3 +153,11 @@ export async function loadPersonLinks(db: SqlDb): Promise<PersonLink[]> {
 		includeInSync: Number(row.include_in_sis_sync) === 1,
 	}));
 }
+
+/** Deletes people (only a rollback does: people its run created) and their list memberships. */
+export async function deletePeople(db: SqlDb, ids: string[]): Promise<void> {
+	await forChunks(ids, async (chunk) => {
+		await db.execute(`DELETE FROM list_members WHERE person_id IN (${placeholders(chunk)})`, chunk);
+		await db.execute(`DELETE FROM people WHERE id IN (${placeholders(chunk)})`, chunk);
+	});
+}

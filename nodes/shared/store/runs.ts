@@ -12,7 +12,23 @@ import { fromJson, nowIso, toBooleanInt, toJson } from './sql';
 export const RUN_STAGES = ['created', 'staged', 'normalized', 'reconciled', 'lists', 'reported'] as const;
 export type RunStage = (typeof RUN_STAGES)[number];
 
-export type RunStatus = 'running' | 'held' | 'failed' | 'completed';
+/**
+ * - running: on its way through the stages; completed: reported.
+ * - held: Reconcile Users planned more changes than the mass-change thresholds allow; nothing
+ *   applied, the plan is stored, waiting for Approve Held Run.
+ * - stopped: the pre-flight drift check in Normalize found the export changed; nothing applied.
+ * - discarded: a held run an operator discarded; rolled_back: an applied run a rollback reverted.
+ * - failed: an error stopped it; nothing applied.
+ */
+export type RunStatus = 'running' | 'held' | 'stopped' | 'discarded' | 'rolled_back' | 'failed' | 'completed';
+
+/** Statuses after which a run goes no further (Publish Report still reports it). */
+const ENDED: Partial<Record<RunStatus, string>> = {
+	failed: 'it failed earlier',
+	stopped: 'the pre-flight drift check stopped it',
+	discarded: 'it was discarded',
+	rolled_back: 'it was rolled back',
+};
 
 export interface RunRecord {
 	id: string;
@@ -114,8 +130,15 @@ export async function getRun(db: SqlDb, runId: string): Promise<RunRecord> {
 /** Fails unless the run has reached `stage` (and has not failed). */
 export async function requireStage(db: SqlDb, runId: string, stage: RunStage, step: string): Promise<RunRecord> {
 	const run = await getRun(db, runId);
-	if (run.status === 'failed') {
-		throw new RosterRunError(`${step} cannot continue run ${runId}: it failed earlier (${run.error ?? 'no reason recorded'})`);
+	const ended = ENDED[run.status];
+	if (ended) {
+		throw new RosterRunError(`${step} cannot continue run ${runId}: ${ended} (${run.error ?? 'no reason recorded'})`);
+	}
+	if (run.status === 'held') {
+		throw new RosterRunError(
+			`${step} cannot continue run ${runId}: it is held for approval (more changes than the mass-change thresholds allow)`,
+			'Decide on it with Roster Reconcile Users → Approve Held Run (apply adds and updates, apply all, or discard).',
+		);
 	}
 	if (RUN_STAGES.indexOf(run.stage) < RUN_STAGES.indexOf(stage)) {
 		throw new RosterRunError(
@@ -137,8 +160,8 @@ export async function completeStage(
 ): Promise<RunRecord> {
 	const run = await getRun(db, runId);
 	const allCounts = { ...run.counts, [stage]: counts };
-	const allWarnings = [...run.warnings, ...warnings];
-	const finished = status === 'completed' || status === 'failed' ? nowIso() : null;
+	const allWarnings = [...new Set([...run.warnings, ...warnings])];
+	const finished = status !== 'running' && status !== 'held' ? nowIso() : null;
 	await db.execute('UPDATE sync_runs SET stage = ?, status = ?, counts = ?, warnings = ?, finished_at = COALESCE(?, finished_at) WHERE id = ?', [
 		stage,
 		status,
@@ -163,14 +186,58 @@ export async function listRuns(db: SqlDb, limit: number): Promise<RunRecord[]> {
 	return rows.map(toRunRecord);
 }
 
-/** The newest run that got at least to `stage` and did not fail, other than `exceptRunId`. */
+/** The newest sync run that got at least to `stage` and did not fail (nor was stopped, discarded or rolled back), other than `exceptRunId`. */
 export async function lastGoodRun(db: SqlDb, stage: RunStage, exceptRunId?: string): Promise<RunRecord | undefined> {
 	const stages = RUN_STAGES.slice(RUN_STAGES.indexOf(stage));
 	const rows = await db.query<RunRow>(
-		`SELECT * FROM sync_runs WHERE status <> 'failed' AND dry_run = 0 AND id <> ? AND stage IN (${stages.map(() => '?').join(', ')}) ORDER BY id DESC LIMIT 1`,
+		`SELECT * FROM sync_runs WHERE kind = 'sync' AND status NOT IN ('failed', 'stopped', 'discarded', 'rolled_back') AND dry_run = 0 AND id <> ? AND stage IN (${stages.map(() => '?').join(', ')}) ORDER BY id DESC LIMIT 1`,
 		[exceptRunId ?? '', ...stages],
 	);
 	return rows[0] ? toRunRecord(rows[0]) : undefined;
+}
+
+/**
+ * Runs whose changes reached the people store: sync runs, not dry, reconciled, and not held,
+ * stopped, discarded, rolled back or failed.
+ */
+const APPLIED_RUN = `kind = 'sync' AND dry_run = 0 AND status IN ('running', 'completed') AND stage IN ('reconciled', 'lists', 'reported')`;
+
+/** The newest applied run other than `exceptRunId`: the "last good run" the drift check compares with. */
+export async function lastAppliedRun(db: SqlDb, exceptRunId = ''): Promise<RunRecord | undefined> {
+	const rows = await db.query<RunRow>(`SELECT * FROM sync_runs WHERE ${APPLIED_RUN} AND id <> ? ORDER BY id DESC LIMIT 1`, [exceptRunId]);
+	return rows[0] ? toRunRecord(rows[0]) : undefined;
+}
+
+/** The oldest applied run started after `runId`, if any: its plan supersedes `runId`'s. */
+export async function appliedRunAfter(db: SqlDb, runId: string): Promise<RunRecord | undefined> {
+	const rows = await db.query<RunRow>(`SELECT * FROM sync_runs WHERE ${APPLIED_RUN} AND id > ? ORDER BY id LIMIT 1`, [runId]);
+	return rows[0] ? toRunRecord(rows[0]) : undefined;
+}
+
+/** Sets a run's status (and its error text, the reason shown for held, stopped, discarded runs); keeps the stage. */
+export async function setRunStatus(db: SqlDb, runId: string, status: RunStatus, reason?: string): Promise<RunRecord> {
+	const finished = status === 'running' || status === 'held' ? null : nowIso();
+	await db.execute('UPDATE sync_runs SET status = ?, error = COALESCE(?, error), finished_at = COALESCE(?, finished_at) WHERE id = ?', [
+		status,
+		reason ?? null,
+		finished,
+		runId,
+	]);
+	return getRun(db, runId);
+}
+
+/** Merges `values` into the counts a stage recorded (e.g. the decision on a held run), and adds warnings. */
+export async function addStageCounts(
+	db: SqlDb,
+	runId: string,
+	stage: RunStage,
+	values: Record<string, unknown>,
+	warnings: string[] = [],
+): Promise<RunRecord> {
+	const run = await getRun(db, runId);
+	const counts = { ...run.counts, [stage]: { ...(run.counts[stage] ?? {}), ...values } };
+	await db.execute('UPDATE sync_runs SET counts = ?, warnings = ? WHERE id = ?', [toJson(counts), toJson([...run.warnings, ...warnings]), runId]);
+	return getRun(db, runId);
 }
 
 export async function addProblems(db: SqlDb, runId: string, stage: RunStage, problems: RecordProblem[]): Promise<void> {

@@ -244,6 +244,31 @@ CREATE TABLE run_changes (
 );
 `,
 	},
+	{
+		version: 2,
+		name: 'safeguards: change history by record, snapshots by date',
+		sql: `
+CREATE INDEX run_changes_entity ON run_changes (entity, entity_id);
+CREATE INDEX snapshots_created ON snapshots (created_at);
+`,
+	},
+	{
+		version: 3,
+		name: 'performance: packed staging rows, reuse of unchanged files',
+		sql: `
+ALTER TABLE staging_files ADD COLUMN content_hash TEXT;
+ALTER TABLE staging_files ADD COLUMN summary TEXT;
+CREATE TABLE staging_chunks (
+	run_id TEXT NOT NULL,
+	entity TEXT NOT NULL,
+	seq INTEGER NOT NULL,
+	row_count INTEGER NOT NULL,
+	encoding TEXT NOT NULL,
+	data TEXT NOT NULL,
+	PRIMARY KEY (run_id, entity, seq)
+);
+`,
+	},
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -22,6 +22,8 @@ interface SnapshotTable<T> {
 	columns: readonly string[];
 	toRow(record: T): SqlValue[];
 	fromRow(row: SqlRow): T;
+	/** The same from the row's values in `columns` order (large reads: no object per row). */
+	fromValues(values: SqlValue[]): T;
 }
 
 const text = (value: SqlValue): string | null => (value === null ? null : String(value));
@@ -37,6 +39,7 @@ export const ORG_TABLE: SnapshotTable<CanonicalOrg> = {
 		identifier: text(r.identifier),
 		parentId: text(r.parent_id),
 	}),
+	fromValues: (v) => ({ sourcedId: String(v[0]), name: String(v[1]), type: String(v[2]), identifier: text(v[3]), parentId: text(v[4]) }),
 };
 
 export const TERM_TABLE: SnapshotTable<CanonicalTerm> = {
@@ -52,6 +55,15 @@ export const TERM_TABLE: SnapshotTable<CanonicalTerm> = {
 		parentId: text(r.parent_id),
 		schoolYear: text(r.school_year),
 	}),
+	fromValues: (v) => ({
+		sourcedId: String(v[0]),
+		title: String(v[1]),
+		type: String(v[2]),
+		startDate: text(v[3]),
+		endDate: text(v[4]),
+		parentId: text(v[5]),
+		schoolYear: text(v[6]),
+	}),
 };
 
 export const COURSE_TABLE: SnapshotTable<CanonicalCourse> = {
@@ -65,6 +77,14 @@ export const COURSE_TABLE: SnapshotTable<CanonicalCourse> = {
 		grades: fromJson(r.grades, []),
 		subjects: fromJson(r.subjects, []),
 		orgId: text(r.org_id),
+	}),
+	fromValues: (v) => ({
+		sourcedId: String(v[0]),
+		title: String(v[1]),
+		courseCode: text(v[2]),
+		grades: fromJson(v[3], []),
+		subjects: fromJson(v[4], []),
+		orgId: text(v[5]),
 	}),
 };
 
@@ -105,6 +125,18 @@ export const CLASS_TABLE: SnapshotTable<CanonicalClass> = {
 		grades: fromJson(r.grades, []),
 		subjects: fromJson(r.subjects, []),
 		periods: text(r.periods),
+	}),
+	fromValues: (v) => ({
+		sourcedId: String(v[0]),
+		title: String(v[1]),
+		classCode: text(v[2]),
+		classType: text(v[3]),
+		courseId: text(v[4]),
+		schoolId: String(v[5]),
+		termIds: fromJson(v[6], []),
+		grades: fromJson(v[7], []),
+		subjects: fromJson(v[8], []),
+		periods: text(v[9]),
 	}),
 };
 
@@ -170,6 +202,26 @@ export const PERSON_TABLE: SnapshotTable<CanonicalPerson> = {
 		sms: text(r.sms),
 		primaryContactId: text(r.primary_contact_id),
 	}),
+	fromValues: (v) => ({
+		sourcedId: String(v[0]),
+		role: String(v[1]) as PersonRole,
+		sisRole: String(v[2]),
+		givenName: String(v[3]),
+		familyName: String(v[4]),
+		middleName: text(v[5]),
+		preferredGivenName: text(v[6]),
+		preferredFamilyName: text(v[7]),
+		email: text(v[8]),
+		username: text(v[9]),
+		sisId: text(v[10]),
+		grade: text(v[11]),
+		schoolIds: fromJson(v[12], []),
+		primarySchoolId: text(v[13]),
+		enabled: Number(v[14]) === 1,
+		phone: text(v[15]),
+		sms: text(v[16]),
+		primaryContactId: text(v[17]),
+	}),
 };
 
 export const CONTACT_TABLE: SnapshotTable<CanonicalContact> = {
@@ -184,6 +236,15 @@ export const CONTACT_TABLE: SnapshotTable<CanonicalContact> = {
 		email: text(r.email),
 		phone: text(r.phone),
 		sms: text(r.sms),
+	}),
+	fromValues: (v) => ({
+		sourcedId: String(v[0]),
+		relationship: String(v[1]) as ContactRelationship,
+		givenName: String(v[2]),
+		familyName: String(v[3]),
+		email: text(v[4]),
+		phone: text(v[5]),
+		sms: text(v[6]),
 	}),
 };
 
@@ -200,17 +261,38 @@ export const ENROLLMENT_TABLE: SnapshotTable<CanonicalEnrollment> = {
 		beginDate: text(r.begin_date),
 		endDate: text(r.end_date),
 	}),
+	fromValues: (v) => ({
+		sourcedId: String(v[0]),
+		classId: String(v[1]),
+		personId: String(v[2]),
+		role: String(v[3]) as PersonRole,
+		primary: Number(v[4]) === 1,
+		beginDate: text(v[5]),
+		endDate: text(v[6]),
+	}),
 };
 
+/** Rows handed to insertMany at once: short-lived, so they die young instead of growing the heap. */
+const WRITE_SLICE = 5000;
+
 export async function writeSnapshotRecords<T>(db: SqlDb, runId: string, spec: SnapshotTable<T>, records: Iterable<T>): Promise<void> {
-	const rows: SqlValue[][] = [];
-	for (const record of records) rows.push([runId, ...spec.toRow(record)]);
-	await db.insertMany(spec.table, ['run_id', ...spec.columns], rows);
+	const columns = ['run_id', ...spec.columns];
+	let rows: SqlValue[][] = [];
+	for (const record of records) {
+		const values = spec.toRow(record);
+		values.unshift(runId);
+		rows.push(values);
+		if (rows.length >= WRITE_SLICE) {
+			await db.insertMany(spec.table, columns, rows);
+			rows = [];
+		}
+	}
+	await db.insertMany(spec.table, columns, rows);
 }
 
 export async function readSnapshotRecords<T>(db: SqlDb, runId: string, spec: SnapshotTable<T>): Promise<T[]> {
-	const rows = await db.query(`SELECT ${spec.columns.join(', ')} FROM ${spec.table} WHERE run_id = ? ORDER BY sourced_id`, [runId]);
-	return rows.map(spec.fromRow);
+	const rows = await db.queryArrays(`SELECT ${spec.columns.join(', ')} FROM ${spec.table} WHERE run_id = ? ORDER BY sourced_id`, [runId]);
+	return rows.map(spec.fromValues);
 }
 
 /** Snapshot rows of a large table in batches, ordered by sourcedId. */
@@ -218,17 +300,17 @@ export async function* readSnapshotBatches<T>(
 	db: SqlDb,
 	runId: string,
 	spec: SnapshotTable<T>,
-	batchSize = 50_000,
+	batchSize = 10_000,
 ): AsyncGenerator<T[]> {
 	let after = '';
 	for (;;) {
-		const rows = await db.query(
+		const rows = await db.queryArrays(
 			`SELECT ${spec.columns.join(', ')} FROM ${spec.table} WHERE run_id = ? AND sourced_id > ? ORDER BY sourced_id LIMIT ?`,
 			[runId, after, batchSize],
 		);
 		if (rows.length === 0) return;
-		yield rows.map(spec.fromRow);
-		after = String(rows[rows.length - 1].sourced_id);
+		yield rows.map(spec.fromValues);
+		after = String(rows[rows.length - 1][0]);
 		if (rows.length < batchSize) return;
 	}
 }
@@ -240,18 +322,47 @@ export interface SnapshotHeader {
 	counts: Record<string, unknown>;
 }
 
+/**
+ * `fingerprint`: what the snapshot was made from (Normalize's rules, its options and the staged
+ * files' content hashes), when that is known; a later run made from the same can copy it.
+ */
 export async function writeSnapshotHeader(
 	db: SqlDb,
 	runId: string,
 	schoolIds: string[],
 	counts: Record<string, unknown>,
+	fingerprint: string | null = null,
 ): Promise<void> {
-	await db.execute('INSERT INTO snapshots (run_id, created_at, school_ids, counts) VALUES (?, ?, ?, ?)', [
+	await db.execute('INSERT INTO snapshots (run_id, created_at, school_ids, counts, fingerprint) VALUES (?, ?, ?, ?, ?)', [
 		runId,
 		nowIso(),
 		toJson(schoolIds),
 		toJson(counts),
+		fingerprint,
 	]);
+}
+
+/** The newest snapshot made from `fingerprint` other than `exceptRunId`'s. */
+export async function findSnapshotByFingerprint(db: SqlDb, fingerprint: string, exceptRunId: string): Promise<SnapshotHeader | undefined> {
+	const rows = await db.query('SELECT run_id FROM snapshots WHERE fingerprint = ? AND run_id <> ? ORDER BY run_id DESC LIMIT 1', [
+		fingerprint,
+		exceptRunId,
+	]);
+	return rows[0] ? readSnapshotHeader(db, String(rows[0].run_id)) : undefined;
+}
+
+/**
+ * Copies every row of `fromRunId`'s snapshot to `toRunId` inside the database (no row passes through
+ * JavaScript); the header is the caller's to write.
+ */
+export async function copySnapshotRows(db: SqlDb, fromRunId: string, toRunId: string): Promise<void> {
+	for (const spec of SNAPSHOT_TABLES) {
+		const columns = spec.columns.join(', ');
+		await db.execute(`INSERT INTO ${spec.table} (run_id, ${columns}) SELECT ?, ${columns} FROM ${spec.table} WHERE run_id = ? ORDER BY sourced_id`, [
+			toRunId,
+			fromRunId,
+		]);
+	}
 }
 
 export async function readSnapshotHeader(db: SqlDb, runId: string): Promise<SnapshotHeader | undefined> {

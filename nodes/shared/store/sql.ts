@@ -13,6 +13,8 @@ export interface SqlDb {
 	readonly engine: StoreEngine;
 	/** Rows of a query. */
 	query<T extends SqlRow = SqlRow>(sql: string, params?: SqlValue[]): Promise<T[]>;
+	/** Rows of a query as arrays of values in select-list order (no object per row: for large reads). */
+	queryArrays(sql: string, params?: SqlValue[]): Promise<SqlValue[][]>;
 	/** Runs a statement; returns the number of rows it changed. */
 	execute(sql: string, params?: SqlValue[]): Promise<number>;
 	/** Runs a script of statements separated by `;` (no parameters). */

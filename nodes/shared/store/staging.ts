@@ -1,42 +1,181 @@
 /**
  * The staging area: raw rows of one run, as the source gave them, before Normalize.
+ *
+ * Rows are kept packed: each batch a source hands over is one `staging_chunks` row holding its
+ * rows (row number, sourcedId and cells) as text. A 100,000-student district stages ~1M rows; one
+ * store row per staged row cost ~4 s of inserts (and ~2 s to read back) a night, a few hundred
+ * chunks cost a fraction of that, and the run's raw snapshot is still in the store, row for row.
+ *
+ * Encodings of a chunk's `data`:
+ * - `u1`: records separated by U+001E, fields by U+001F: the cells, then the sourcedId ('' when it
+ *   is the row's own sourcedId cell), then the row number. Used when no value holds U+001E, U+001F
+ *   or U+0000 (checked on the packed text: the separators counted must be exactly the ones written).
+ * - `json`: `[[rowNumber, sourcedId, cells], …]`, for anything else.
+ * Runs staged before migration 3 have one `staging_rows` row per staged row; they are read the same.
  */
 import type { RecordProblem } from '../model/errors';
 import type { StagedEntity, StagedFile, StagedRow } from '../model/roster';
-import type { StagingSink } from '../sources/staging';
+import type { FileOutcome, ReusedFile, StagingSink } from '../sources/staging';
 import { addProblems } from './runs';
 import type { SqlDb } from './sql';
 import { fromJson, toJson } from './sql';
 
-const ROW_COLUMNS = ['run_id', 'entity', 'row_number', 'sourced_id', 'cells'] as const;
+const CHUNK_COLUMNS = ['run_id', 'entity', 'seq', 'row_count', 'encoding', 'data'] as const;
+const RECORD = '\u001e';
+const FIELD = '\u001f';
+const SOURCED_ID = 'sourcedId';
+
+type Encoding = 'u1' | 'json';
+
+function countOf(text: string, char: string): number {
+	let count = 0;
+	for (let at = text.indexOf(char); at !== -1; at = text.indexOf(char, at + 1)) count++;
+	return count;
+}
+
+/** Rows → one chunk's text (see the encodings above). `sourcedIdIndex`: the sourcedId column, or -1. */
+export function packRows(rows: StagedRow[], sourcedIdIndex: number): { encoding: Encoding; data: string } {
+	const records = new Array<string>(rows.length);
+	let fields = 0;
+	let plain = true;
+	for (let i = 0; i < rows.length; i++) {
+		const row = rows[i];
+		const own = sourcedIdIndex >= 0 && row.cells[sourcedIdIndex] === row.sourcedId;
+		if (!own && row.sourcedId === '') plain = false;
+		records[i] = `${row.cells.join(FIELD)}${FIELD}${own ? '' : row.sourcedId}${FIELD}${row.rowNumber}`;
+		fields += row.cells.length + 1;
+	}
+	if (plain) {
+		const data = records.join(RECORD);
+		if (countOf(data, FIELD) === fields && countOf(data, RECORD) === rows.length - 1 && data.indexOf('\u0000') === -1) {
+			return { encoding: 'u1', data };
+		}
+	}
+	return { encoding: 'json', data: JSON.stringify(rows.map((row) => [row.rowNumber, row.sourcedId, row.cells])) };
+}
+
+/** One chunk's text → its rows. */
+export function unpackRows(encoding: string, data: string, sourcedIdIndex: number): StagedRow[] {
+	if (encoding === 'json') {
+		return (JSON.parse(data) as Array<[number, string, string[]]>).map(([rowNumber, sourcedId, cells]) => ({ rowNumber, sourcedId, cells }));
+	}
+	if (encoding !== 'u1') throw new Error(`unknown staging chunk encoding "${encoding}"`);
+	if (data === '') return [];
+	const records = data.split(RECORD);
+	const rows = new Array<StagedRow>(records.length);
+	for (let i = 0; i < records.length; i++) {
+		const cells = records[i].split(FIELD);
+		const rowNumber = Number(cells.pop());
+		const sourcedId = cells.pop() as string;
+		rows[i] = { rowNumber, sourcedId: sourcedId === '' && sourcedIdIndex >= 0 ? cells[sourcedIdIndex] : sourcedId, cells };
+	}
+	return rows;
+}
 
 /** Writes a source's files, rows and problems into the staging area of `runId`. */
 export class StoreStagingSink implements StagingSink {
+	private readonly files = new Map<StagedEntity, { sourcedIdIndex: number; seq: number }>();
+
 	constructor(
 		private readonly db: SqlDb,
 		private readonly runId: string,
 	) {}
 
 	async beginFile(file: StagedFile): Promise<void> {
+		await this.db.execute('DELETE FROM staging_chunks WHERE run_id = ? AND entity = ?', [this.runId, file.entity]);
 		await this.db.execute('DELETE FROM staging_rows WHERE run_id = ? AND entity = ?', [this.runId, file.entity]);
 		await this.db.execute('DELETE FROM staging_files WHERE run_id = ? AND entity = ?', [this.runId, file.entity]);
 		await this.db.execute(
 			'INSERT INTO staging_files (run_id, entity, file_name, oneroster_version, mode, columns) VALUES (?, ?, ?, ?, ?, ?)',
 			[this.runId, file.entity, file.fileName, file.version, file.mode, toJson(file.columns)],
 		);
+		this.files.set(file.entity, { sourcedIdIndex: file.columns.indexOf(SOURCED_ID), seq: 0 });
 	}
 
 	async writeRows(entity: StagedEntity, rows: StagedRow[]): Promise<void> {
-		await this.db.insertMany(
-			'staging_rows',
-			ROW_COLUMNS,
-			rows.map((row) => [this.runId, entity, row.rowNumber, row.sourcedId, toJson(row.cells)]),
-		);
+		if (rows.length === 0) return;
+		let file = this.files.get(entity);
+		if (!file) {
+			file = { sourcedIdIndex: await sourcedIdIndexOf(this.db, this.runId, entity), seq: await lastSeq(this.db, this.runId, entity) };
+			this.files.set(entity, file);
+		}
+		const { encoding, data } = packRows(rows, file.sourcedIdIndex);
+		await this.db.execute(`INSERT INTO staging_chunks (${CHUNK_COLUMNS.join(', ')}) VALUES (?, ?, ?, ?, ?, ?)`, [
+			this.runId,
+			entity,
+			++file.seq,
+			rows.length,
+			encoding,
+			data,
+		]);
 	}
 
 	async writeProblems(problems: RecordProblem[]): Promise<void> {
 		await addProblems(this.db, this.runId, 'staged', problems);
 	}
+
+	async reuseFile(file: StagedFile & { contentHash: string }): Promise<ReusedFile | null> {
+		const earlier = await this.db.query(
+			'SELECT run_id, columns, summary FROM staging_files WHERE entity = ? AND content_hash = ? AND run_id <> ? ORDER BY run_id DESC LIMIT 1',
+			[file.entity, file.contentHash, this.runId],
+		);
+		const found = earlier[0];
+		if (!found) return null;
+		const summary = fromJson<Partial<FileOutcome>>(found.summary, {});
+		if (summary.skipped !== 0 || typeof summary.rows !== 'number') return null;
+		const fromRunId = String(found.run_id);
+		const columns = fromJson<string[]>(found.columns, []);
+		await this.beginFile({ entity: file.entity, fileName: file.fileName, version: file.version, mode: file.mode, columns });
+		await this.db.execute(
+			'INSERT INTO staging_chunks (run_id, entity, seq, row_count, encoding, data) SELECT ?, entity, seq, row_count, encoding, data FROM staging_chunks WHERE run_id = ? AND entity = ?',
+			[this.runId, fromRunId, file.entity],
+		);
+		const [{ rows, chunks }] = await this.db.query<{ rows: number; chunks: number }>(
+			'SELECT COALESCE(SUM(row_count), 0) AS rows, COUNT(*) AS chunks FROM staging_chunks WHERE run_id = ? AND entity = ?',
+			[this.runId, file.entity],
+		);
+		if (Number(rows) !== summary.rows) {
+			// The earlier staging is not all there any more (pruned): stage the file from the source.
+			await this.db.execute('DELETE FROM staging_chunks WHERE run_id = ? AND entity = ?', [this.runId, file.entity]);
+			await this.db.execute('DELETE FROM staging_files WHERE run_id = ? AND entity = ?', [this.runId, file.entity]);
+			this.files.delete(file.entity);
+			return null;
+		}
+		const entry = this.files.get(file.entity);
+		if (entry) entry.seq = Number(chunks);
+		await this.finishFile(file.entity, { contentHash: file.contentHash, rows: summary.rows, skipped: 0, warnings: summary.warnings ?? [] });
+		return { fromRunId, columns, rows: summary.rows, warnings: summary.warnings ?? [] };
+	}
+
+	async finishFile(entity: StagedEntity, outcome: FileOutcome): Promise<void> {
+		await this.db.execute('UPDATE staging_files SET content_hash = ?, summary = ? WHERE run_id = ? AND entity = ?', [
+			outcome.contentHash,
+			toJson({ rows: outcome.rows, skipped: outcome.skipped, warnings: outcome.warnings }),
+			this.runId,
+			entity,
+		]);
+	}
+}
+
+/** Content hashes of a run's staged files (entity → hash; files staged without one are left out). */
+export async function readStagedContentHashes(db: SqlDb, runId: string): Promise<Map<StagedEntity, { contentHash: string; skipped: number | null }>> {
+	const rows = await db.query('SELECT entity, content_hash, summary FROM staging_files WHERE run_id = ? AND content_hash IS NOT NULL', [runId]);
+	return new Map(
+		rows.map((row) => {
+			const summary = fromJson<Partial<FileOutcome>>(row.summary, {});
+			return [row.entity as StagedEntity, { contentHash: String(row.content_hash), skipped: typeof summary.skipped === 'number' ? summary.skipped : null }];
+		}),
+	);
+}
+
+async function sourcedIdIndexOf(db: SqlDb, runId: string, entity: StagedEntity): Promise<number> {
+	const rows = await db.query('SELECT columns FROM staging_files WHERE run_id = ? AND entity = ?', [runId, entity]);
+	return rows[0] ? fromJson<string[]>(rows[0].columns, []).indexOf(SOURCED_ID) : -1;
+}
+
+async function lastSeq(db: SqlDb, runId: string, entity: StagedEntity): Promise<number> {
+	const rows = await db.query<{ seq: number }>('SELECT COALESCE(MAX(seq), 0) AS seq FROM staging_chunks WHERE run_id = ? AND entity = ?', [runId, entity]);
+	return Number(rows[0]?.seq ?? 0);
 }
 
 export async function readStagedFiles(db: SqlDb, runId: string): Promise<StagedFile[]> {
@@ -50,13 +189,43 @@ export async function readStagedFiles(db: SqlDb, runId: string): Promise<StagedF
 	}));
 }
 
-/** Staged rows of one entity in source order, fetched in batches (never the whole table at once). */
+/** Chunks fetched per query: a few MB of text at most. */
+const CHUNKS_PER_QUERY = 4;
+
+/** Staged rows of one entity in source order, in batches of `batchSize` (never the whole file at once). */
 export async function* readStagedRows(
 	db: SqlDb,
 	runId: string,
 	entity: StagedEntity,
-	batchSize = 20_000,
+	batchSize = 5000,
 ): AsyncGenerator<StagedRow[]> {
+	const sourcedIdIndex = await sourcedIdIndexOf(db, runId, entity);
+	let pending: StagedRow[] = [];
+	let after = 0;
+	let chunks = 0;
+	for (;;) {
+		const rows = await db.query(
+			'SELECT seq, encoding, data FROM staging_chunks WHERE run_id = ? AND entity = ? AND seq > ? ORDER BY seq LIMIT ?',
+			[runId, entity, after, CHUNKS_PER_QUERY],
+		);
+		for (const row of rows) {
+			const unpacked = unpackRows(String(row.encoding), String(row.data), sourcedIdIndex);
+			pending = pending.length === 0 ? unpacked : pending.concat(unpacked);
+			while (pending.length >= batchSize) {
+				yield pending.length === batchSize ? pending : pending.slice(0, batchSize);
+				pending = pending.length === batchSize ? [] : pending.slice(batchSize);
+			}
+		}
+		chunks += rows.length;
+		if (rows.length < CHUNKS_PER_QUERY) break;
+		after = Number(rows[rows.length - 1].seq);
+	}
+	if (pending.length > 0) yield pending;
+	if (chunks === 0) yield* readLegacyStagedRows(db, runId, entity, batchSize);
+}
+
+/** Rows of a run staged before migration 3 (one store row per staged row). */
+async function* readLegacyStagedRows(db: SqlDb, runId: string, entity: StagedEntity, batchSize: number): AsyncGenerator<StagedRow[]> {
 	let after = -1;
 	for (;;) {
 		const rows = await db.query(
@@ -75,6 +244,7 @@ export async function* readStagedRows(
 }
 
 export async function clearStaging(db: SqlDb, runId: string): Promise<void> {
+	await db.execute('DELETE FROM staging_chunks WHERE run_id = ?', [runId]);
 	await db.execute('DELETE FROM staging_rows WHERE run_id = ?', [runId]);
 	await db.execute('DELETE FROM staging_files WHERE run_id = ?', [runId]);
 }

@@ -5,6 +5,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 
 import { PostgresDb, type PostgresConnection } from './postgres';
+import { storeOpenError } from './open-error';
 import { migrate } from './schema';
 import type { SqlDb } from './sql';
 import { SqliteDb } from './sqlite';
@@ -31,12 +32,14 @@ export function describeStore(config: StoreConfig): string {
 
 export async function openStore(config: StoreConfig): Promise<RosterStore> {
 	const description = describeStore(config);
-	let db: SqlDb;
+	let db: SqlDb | undefined;
 	try {
 		db = config.engine === 'sqlite' ? new SqliteDb(config.path) : new PostgresDb(config);
 		await migrate(db);
 	} catch (error) {
-		throw new Error(`Cannot open the roster store ${description}: ${(error as Error).message}`);
+		await db?.close().catch(() => undefined);
+		// "Cannot open the roster store …: why", with a hint and the settings to check.
+		throw storeOpenError(config, description, error);
 	}
 	return { db, description, close: () => db.close() };
 }

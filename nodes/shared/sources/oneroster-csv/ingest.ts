@@ -1,13 +1,20 @@
 /**
- * Ingest of a OneRoster 1.1 or 1.2 CSV set into the staging area: reads manifest.csv,
- * streams each staged file through csv-parse, checks header and rows against the spec,
+ * Ingest of a OneRoster 1.1 or 1.2 CSV set into the staging area: reads manifest.csv, reads
+ * each staged file through the CSV scanner (csv-scan.ts), checks header and rows against the spec,
  * and hands valid rows to the sink in batches. Cross-file references are Normalize's job.
+ *
+ * Each file is read whole before it is parsed and its content hashed: a file with exactly the bytes
+ * of one an earlier run staged without row problems is not parsed again; the sink copies that staging
+ * (the nightly export of a school year's orgs, terms, courses and classes rarely changes).
  */
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+
 import { RosterInputError } from '../../model/errors';
 import type { RecordProblem } from '../../model/errors';
 import type { FileMode, OneRosterVersion, StagedRow } from '../../model/roster';
 import type { StagingSink, StagingSummary } from '../staging';
-import { readCsvHeader, readCsvRecordBatches, readSmallCsv } from './csv-records';
+import { readCsvHeader, readCsvRecordBatchesFrom, readSmallCsv } from './csv-records';
 import { FileChecker } from './file-check';
 import type { CsvFileSet } from './file-set';
 import {
@@ -100,6 +107,64 @@ class ProblemLog {
 	}
 }
 
+/** Files up to this size are read whole before parsing, so an unchanged file is known by its hash first. */
+const MAX_HASHED_FILE_BYTES = 512 * 2 ** 20;
+
+/**
+ * Part of every content hash: change it whenever what staging makes of a file's bytes changes (the
+ * checker's rules, the row numbering, the staged row format), so no earlier staging is reused then.
+ */
+export const INGEST_RULES_VERSION = 'oneroster-csv-ingest-1';
+
+/** A file's bytes read ahead (whole, when not too big), with its content hash when it was read whole. */
+interface ReadAhead {
+	contentHash: string | null;
+	/** The bytes again, in order, for the parser (then whatever the source still had). */
+	replay(): AsyncGenerator<Buffer>;
+}
+
+async function readAhead(source: NodeJS.ReadableStream, key: string): Promise<ReadAhead> {
+	const chunks: Array<Buffer | undefined> = [];
+	const hash = createHash('sha256').update(key);
+	const iterator = (source as AsyncIterable<Buffer | string>)[Symbol.asyncIterator]();
+	let size = 0;
+	let failure: unknown = null;
+	let unread = false;
+	try {
+		for (;;) {
+			const next = await iterator.next();
+			if (next.done) break;
+			const bytes = typeof next.value === 'string' ? Buffer.from(next.value) : next.value;
+			chunks.push(bytes);
+			hash.update(bytes);
+			size += bytes.length;
+			if (size > MAX_HASHED_FILE_BYTES) {
+				unread = true;
+				break;
+			}
+		}
+	} catch (error) {
+		failure = error;
+	}
+	return {
+		contentHash: failure === null && !unread ? hash.digest('hex') : null,
+		async *replay() {
+			for (let i = 0; i < chunks.length; i++) {
+				const bytes = chunks[i] as Buffer;
+				chunks[i] = undefined; // parsed bytes need not stay in memory
+				yield bytes;
+			}
+			// A read error surfaces here, where the parser's reader turns it into a RosterInputError.
+			if (failure !== null) throw failure;
+			if (unread) {
+				for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+					yield typeof next.value === 'string' ? Buffer.from(next.value) : next.value;
+				}
+			}
+		},
+	};
+}
+
 async function stageFile(
 	files: CsvFileSet,
 	{ spec, mode }: PlannedFile,
@@ -109,49 +174,70 @@ async function stageFile(
 	warnings: string[],
 ): Promise<StagingSummary['files'][number]> {
 	const { entity, fileName } = spec;
-	let checker: FileChecker | null = null;
-	let row = 0;
-	let staged = 0;
-	let skipped = 0;
-	let batch: StagedRow[] = [];
-	const writeBatch = async () => {
-		await sink.writeRows(entity, batch);
-		staged += batch.length;
-		batch = [];
-		await problems.flush(sink);
-	};
-
-	for await (const records of readCsvRecordBatches(files, fileName, ROW_BATCH_SIZE)) {
-		for (const cells of records) {
-			row++;
-			if (checker === null) {
-				checker = new FileChecker({ spec, fileName, version, mode }, cells);
-				warnings.push(...checker.headerWarnings);
-				await sink.beginFile({ entity, fileName, version, mode, columns: checker.columns });
-				continue;
+	const source = await files.open(fileName);
+	try {
+		const read = await readAhead(source, `${INGEST_RULES_VERSION}\0${fileName}\0${version}\0${mode}\0`);
+		const { contentHash } = read;
+		if (contentHash !== null && sink.reuseFile) {
+			// The same bytes as a file an earlier run staged without problems: copy that staging.
+			const reused = await sink.reuseFile({ entity, fileName, version, mode, columns: [], contentHash });
+			if (reused) {
+				warnings.push(...reused.warnings);
+				return { entity, fileName, mode, rows: reused.rows, skipped: 0, reusedFrom: reused.fromRunId };
 			}
-			if (cells.length === 1 && cells[0] === '') continue; // a blank line
-			const rowProblems = checker.check(cells, row);
-			if (rowProblems) {
-				skipped++;
-				problems.add(rowProblems);
-				continue;
-			}
-			batch.push({ rowNumber: row, sourcedId: cells[checker.sourcedIdIndex], cells });
-			if (batch.length >= ROW_BATCH_SIZE) await writeBatch();
 		}
+
+		let checker: FileChecker | null = null;
+		let row = 0;
+		let staged = 0;
+		let skipped = 0;
+		let batch: StagedRow[] = [];
+		const fileWarnings: string[] = [];
+		const writeBatch = async () => {
+			await sink.writeRows(entity, batch);
+			staged += batch.length;
+			batch = [];
+			await problems.flush(sink);
+		};
+
+		for await (const records of readCsvRecordBatchesFrom(read.replay(), fileName, ROW_BATCH_SIZE)) {
+			for (const cells of records) {
+				row++;
+				if (checker === null) {
+					checker = new FileChecker({ spec, fileName, version, mode }, cells);
+					fileWarnings.push(...checker.headerWarnings);
+					warnings.push(...checker.headerWarnings);
+					await sink.beginFile({ entity, fileName, version, mode, columns: checker.columns });
+					continue;
+				}
+				if (cells.length === 1 && cells[0] === '') continue; // a blank line
+				const rowProblems = checker.check(cells, row);
+				if (rowProblems) {
+					skipped++;
+					problems.add(rowProblems);
+					continue;
+				}
+				batch.push({ rowNumber: row, sourcedId: cells[checker.sourcedIdIndex], cells });
+				if (batch.length >= ROW_BATCH_SIZE) await writeBatch();
+			}
+		}
+		if (checker === null) {
+			throw new RosterInputError(
+				'the file is empty; it must have at least its header row',
+				{ file: fileName, row: 1 },
+				`Export ${fileName} again, or declare it absent in manifest.csv if the SIS has no such data.`,
+			);
+		}
+		if (batch.length > 0) await writeBatch();
+		await problems.flush(sink);
+		const rowWarnings = checker.warnings();
+		fileWarnings.push(...rowWarnings);
+		warnings.push(...rowWarnings);
+		if (contentHash !== null && sink.finishFile) await sink.finishFile(entity, { contentHash, rows: staged, skipped, warnings: fileWarnings });
+		return { entity, fileName, mode, rows: staged, skipped };
+	} finally {
+		(source as Readable).destroy?.();
 	}
-	if (checker === null) {
-		throw new RosterInputError(
-			'the file is empty; it must have at least its header row',
-			{ file: fileName, row: 1 },
-			`Export ${fileName} again, or declare it absent in manifest.csv if the SIS has no such data.`,
-		);
-	}
-	if (batch.length > 0) await writeBatch();
-	await problems.flush(sink);
-	warnings.push(...checker.warnings());
-	return { entity, fileName, mode, rows: staged, skipped };
 }
 
 /** File names every version knows, for the case check. */

@@ -18,7 +18,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import SftpClient from 'ssh2-sftp-client';
 
-import { RosterInputError, RosterRunError } from '../../model/errors';
+import { RosterConnectionError, RosterInputError, RosterRunError } from '../../model/errors';
 import { openZipFileSet, type CsvFileSet } from './file-set';
 
 export type { CsvFileSet } from './file-set';
@@ -59,10 +59,11 @@ export function parseHostKeyFingerprint(text: string | undefined): Fingerprint |
 	if (sha) return { kind: 'sha256', value: sha[1] };
 	const md5 = /^(?:MD5:)?((?:[0-9a-f]{2}:){15}[0-9a-f]{2}|[0-9a-f]{32})$/i.exec(trimmed);
 	if (md5) return { kind: 'md5', value: md5[1].replace(/:/g, '').toLowerCase() };
-	throw new RosterRunError(
+	throw new RosterConnectionError(
 		`the SFTP host key fingerprint "${trimmed}" is not in a known format`,
 		'Give it as `ssh-keygen -lf` prints it (SHA256:… with 43 base64 characters), or as MD5 hex pairs with colons (aa:bb:…). ' +
 			'On a machine that trusts the server, `ssh-keyscan -p PORT HOST | ssh-keygen -lf -` shows it.',
+		['hostKeyFingerprint'],
 	);
 }
 
@@ -132,12 +133,13 @@ async function connect(conn: SftpConnectionOptions, remotePath: string): Promise
 	const where = `${conn.username}@${hostPort(conn)}`;
 	const location = sftpLocation(conn, remotePath);
 	const expected = parseHostKeyFingerprint(conn.hostKeyFingerprint);
-	if (!conn.host) throw new RosterRunError('the SFTP host is empty', 'Fill in the host of the SFTP credential.');
-	if (!conn.username) throw new RosterRunError(`the SFTP user name for ${hostPort(conn)} is empty`, 'Fill in the user of the SFTP credential.');
+	if (!conn.host) throw new RosterConnectionError('the SFTP host is empty', 'Fill in the host of the SFTP credential.', ['host']);
+	if (!conn.username) throw new RosterConnectionError(`the SFTP user name for ${hostPort(conn)} is empty`, 'Fill in the user of the SFTP credential.', ['username']);
 	if (!conn.password && !conn.privateKey) {
-		throw new RosterRunError(
+		throw new RosterConnectionError(
 			`no password or private key is set for ${where}`,
 			'Fill in the password or the private key of the SFTP credential.',
+			['password', 'privateKey'],
 		);
 	}
 
@@ -201,54 +203,61 @@ async function connect(conn: SftpConnectionOptions, remotePath: string): Promise
 		const code = errorCodeOf(error);
 		if (mismatch && received && expected) {
 			const got = expected.kind === 'sha256' ? received.sha256 : `${received.md5} (${received.sha256})`;
-			throw new RosterRunError(
+			throw new RosterConnectionError(
 				`the SFTP server ${hostPort(conn)} presented a host key that does not match: expected ${formatFingerprint(expected)}, received ${got}`,
 				'If the server was rebuilt or its key rotated on purpose, put the new fingerprint in the SFTP credential; ' +
 					'otherwise do not connect: someone may be intercepting the connection.',
+				['hostKeyFingerprint'],
 			);
 		}
 		if (/private ?key/i.test(message) && /passphrase/i.test(message)) {
-			throw new RosterRunError(
+			throw new RosterConnectionError(
 				`the private key for ${where} could not be decrypted: the passphrase is ${conn.passphrase ? 'wrong' : 'missing'}`,
 				'Check the passphrase of the private key in the SFTP credential.',
+				['passphrase'],
 			);
 		}
 		if (/Cannot parse privateKey|does not contain a \(valid\) private key|Unsupported key format/i.test(message)) {
-			throw new RosterRunError(
+			throw new RosterConnectionError(
 				`the private key for ${where} could not be read (${message.replace(/^.*?Cannot parse privateKey:\s*/i, '')})`,
 				'Paste the whole private key, including its BEGIN and END lines (OpenSSH or PEM format).',
+				['privateKey'],
 			);
 		}
 		if (/authentication methods failed|authentication failed|permission denied/i.test(message)) {
 			const how = [conn.password ? 'password' : '', conn.privateKey ? 'private key' : ''].filter(Boolean).join(' and ');
-			throw new RosterRunError(
+			throw new RosterConnectionError(
 				`the SFTP server ${hostPort(conn)} refused the login of user "${conn.username}" (tried ${how})`,
 				'Check the user name and the password or private key of the SFTP credential.',
+				conn.privateKey ? ['username', 'privateKey'] : ['username', 'password'],
 			);
 		}
 		if (code === 'ECONNREFUSED' || /refused/i.test(message)) {
-			throw new RosterRunError(
+			throw new RosterConnectionError(
 				`cannot connect to ${location}: the connection to ${hostPort(conn)} was refused`,
 				'Check the host and port, and that the SFTP server is running and reachable from n8n.',
+				['host', 'port'],
 			);
 		}
 		if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || /Address lookup failed/i.test(message)) {
-			throw new RosterRunError(`cannot connect to ${location}: the host "${conn.host}" was not found`, 'Check the host name.');
+			throw new RosterConnectionError(`cannot connect to ${location}: the host "${conn.host}" was not found`, 'Check the host name.', ['host']);
 		}
 		if (/timed out|timeout|ETIMEDOUT/i.test(`${message} ${String(code)}`)) {
-			throw new RosterRunError(
+			throw new RosterConnectionError(
 				`cannot connect to ${location}: no answer from ${hostPort(conn)} in time`,
 				'Check the host and port, and any firewall between n8n and the server.',
+				['host', 'port'],
 			);
 		}
 		if (/Connection lost before handshake/i.test(message)) {
-			throw new RosterRunError(
+			throw new RosterConnectionError(
 				`cannot connect to ${location}: ${hostPort(conn)} closed the connection before the SSH handshake`,
 				'Check that the host and port are those of the SFTP (SSH) server, and that it allows connections from n8n.',
+				['host', 'port'],
 			);
 		}
 		const detail = message.replace(/^(?:connect|getConnection):\s*/, '');
-		throw new RosterRunError(`cannot connect to ${location}: ${detail}`, 'Check the SFTP credential and that the server is reachable.');
+		throw new RosterConnectionError(`cannot connect to ${location}: ${detail}`, 'Check the SFTP credential and that the server is reachable.', []);
 	}
 	return state;
 }
@@ -351,6 +360,24 @@ async function openRemoteZip(
 	} catch (error) {
 		await fs.rm(downloaded, { recursive: true, force: true });
 		throw error;
+	}
+}
+
+/**
+ * What the credential's "Test connection" does: logs in (checking the host key when a
+ * fingerprint is set), lists the login folder and logs out. Needs no roster files there.
+ */
+export async function checkSftpLogin(conn: SftpConnectionOptions): Promise<{ folder: string; entries: number }> {
+	const connection = await connect(conn, '.');
+	try {
+		const folder = (await connection.client.realPath('.').catch(() => '')) || '.';
+		try {
+			return { folder, entries: (await listFolder(connection.client, folder)).length };
+		} catch (error) {
+			throw pathError(conn, folder, error, secretsOf(conn));
+		}
+	} finally {
+		await connection.end();
 	}
 }
 

@@ -1,0 +1,117 @@
+/**
+ * Staging records pulled from an API: each flattened row is checked like a CSV row (the same
+ * FileChecker, so a REST pull and a CSV export have the same rules and the same problem
+ * messages), records seen twice (offset paging while the SIS changes) are staged once,
+ * and rows go to the sink in batches, numbered in pull order from 2.
+ */
+import type { RecordProblem } from '../../model/errors';
+import type { FileMode, OneRosterVersion, StagedEntity, StagedRow } from '../../model/roster';
+import { FileChecker } from '../oneroster-csv/file-check';
+import { STAGED_FILES } from '../oneroster-csv/spec';
+import type { StagingSink, StagingSummary } from '../staging';
+
+export const REST_ROW_BATCH_SIZE = 5000;
+
+/** Row problems of a pull: all counted, the first `max` handed to the sink. */
+export class ProblemList {
+	count = 0;
+	listed = 0;
+	private pending: RecordProblem[] = [];
+
+	constructor(private readonly max: number) {}
+
+	add(problems: RecordProblem[]): void {
+		this.count += problems.length;
+		for (const problem of problems) {
+			if (this.listed >= this.max) return;
+			this.pending.push(problem);
+			this.listed++;
+		}
+	}
+
+	async flush(sink: StagingSink): Promise<void> {
+		if (this.pending.length === 0) return;
+		const problems = this.pending;
+		this.pending = [];
+		await sink.writeProblems(problems);
+	}
+}
+
+export class StagedFileWriter {
+	staged = 0;
+	skipped = 0;
+	duplicates = 0;
+	private row = 1;
+	private batch: StagedRow[] = [];
+	private readonly seen = new Set<string>();
+	private readonly checker: FileChecker;
+	private readonly sourcedIdIndex: number;
+
+	private constructor(
+		private readonly sink: StagingSink,
+		readonly entity: StagedEntity,
+		readonly fileName: string,
+		readonly mode: FileMode,
+		readonly columns: string[],
+		version: OneRosterVersion,
+		private readonly problems: ProblemList,
+	) {
+		const spec = STAGED_FILES[version].find((file) => file.entity === entity);
+		if (!spec) throw new Error(`OneRoster ${version} has no ${entity} file`);
+		this.checker = new FileChecker({ spec, fileName, version, mode }, columns);
+		this.sourcedIdIndex = columns.indexOf('sourcedId');
+	}
+
+	static async begin(
+		sink: StagingSink,
+		file: { entity: StagedEntity; fileName: string; version: OneRosterVersion; mode: FileMode; columns: string[] },
+		problems: ProblemList,
+	): Promise<StagedFileWriter> {
+		const writer = new StagedFileWriter(sink, file.entity, file.fileName, file.mode, file.columns, file.version, problems);
+		await sink.beginFile({ ...file });
+		return writer;
+	}
+
+	/** Checks and stages one row (cells line up with `columns`). */
+	async add(cells: string[]): Promise<void> {
+		const sourcedId = cells[this.sourcedIdIndex] ?? '';
+		if (sourcedId !== '' && this.seen.has(sourcedId)) {
+			this.duplicates++;
+			return;
+		}
+		if (sourcedId !== '') this.seen.add(sourcedId);
+		this.row++;
+		const problems = this.checker.check(cells, this.row);
+		if (problems) {
+			this.skipped++;
+			this.problems.add(problems);
+			return;
+		}
+		this.batch.push({ rowNumber: this.row, sourcedId, cells });
+		if (this.batch.length >= REST_ROW_BATCH_SIZE) await this.flush();
+	}
+
+	has(sourcedId: string): boolean {
+		return this.seen.has(sourcedId);
+	}
+
+	async flush(): Promise<void> {
+		if (this.batch.length > 0) {
+			const rows = this.batch;
+			this.batch = [];
+			await this.sink.writeRows(this.entity, rows);
+			this.staged += rows.length;
+		}
+		await this.problems.flush(this.sink);
+	}
+
+	/** Flushes and returns the file's line of the staging summary; `warnings` gets the checker's fixes. */
+	async finish(warnings: string[]): Promise<StagingSummary['files'][number]> {
+		await this.flush();
+		warnings.push(...this.checker.warnings());
+		if (this.duplicates > 0) {
+			warnings.push(`${this.fileName}: ${this.duplicates} record(s) came twice (the SIS changed while it was paged); staged once`);
+		}
+		return { entity: this.entity, fileName: this.fileName, mode: this.mode, rows: this.staged, skipped: this.skipped };
+	}
+}
