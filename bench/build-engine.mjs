@@ -30,6 +30,9 @@ export const ENGINE_ENTRY_POINTS = [
 	'nodes/shared/reconcile/apply',
 	'nodes/shared/lists/apply',
 	'nodes/shared/report/report',
+	'nodes/shared/sources/oneroster-rest/source',
+	'nodes/shared/sources/oneroster-rest/auth/api-auth',
+	'nodes/shared/sources/oneroster-rest/http',
 ];
 
 function tsFilesUnder(dir) {

@@ -23,7 +23,9 @@
  *        .cpuprofile files of the first repeat, with their top functions) · --engine-dir DIR (benchmark
  *        another compiled copy of the engine) · --keep · --pg-url postgres://user:pw@host:port/db (a server
  *        where that login may CREATE DATABASE; without it a throwaway server is started with
- *        test/support/postgres.ts) · --peer, --peer-students N[,N…], --peer-limit SECONDS (see bench/peer.mjs)
+ *        test/support/postgres.ts) · --peer, --peer-only, --peer-students N[,N…], --peer-limit SECONDS (bench/peer.mjs)
+ *        --no-rest, --rest-latency MS, --rest-page-size N, --rest-concurrency N (scenario 5, bench/rest-server.mjs)
+ * See bench/README.md.
  */
 import { fork } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -42,7 +44,8 @@ const require = createRequire(import.meta.url);
 const USAGE = `usage: npm run bench -- [--students 5000[,100000…]] [--engines sqlite,postgres] [--scenarios full,same,day2]
                       [--seed 1] [--version 1.1|1.2] [--out bench/results.json] [--repeat N] [--profile DIR]
                       [--engine-dir DIR] [--keep] [--pg-url postgres://…]
-                      [--peer] [--peer-students 1000,5000,…] [--peer-limit 600]`;
+                      [--no-rest] [--rest-latency 30] [--rest-page-size 1000] [--rest-concurrency 4]
+                      [--peer | --peer-only] [--peer-students 1000,5000,…] [--peer-limit 600]`;
 
 export const SCENARIOS = {
 	full: 'full sync into an empty store',
@@ -58,7 +61,7 @@ export const PIPELINE_SETTINGS = {
 };
 
 /** The issue's goals at 100,000 students on the 2-core bench machine. */
-export const GOALS = { students: 100_000, fullSeconds: 15, fullRssMiB: 600, sameSeconds: 5, day2Seconds: 3, floorRatio: 4, peerFactor: 20 };
+export const GOALS = { students: 100_000, fullSeconds: 15, fullRssMiB: 600, sameSeconds: 5, day2Seconds: 3, floorRatio: 4, restRatio: 1.2, peerFactor: 20 };
 
 const PHASES = ['ingest', 'normalize', 'reconcile', 'lists', 'report'];
 
@@ -91,6 +94,10 @@ function parseArgs(argv) {
 		peer: false,
 		peerStudents: [1000, 2000, 5000, 10000, 20000, 50000, 100000],
 		peerLimit: 600,
+		rest: true,
+		restLatency: 30,
+		restPageSize: 1000,
+		restConcurrency: 4,
 	};
 	const value = (i, name) => {
 		const v = argv[i + 1];
@@ -148,6 +155,19 @@ function parseArgs(argv) {
 			case '--peer-students':
 				args.peerStudents = parseList(value(i++, arg), arg, positiveInt(arg));
 				break;
+			case '--no-rest':
+				args.rest = false;
+				break;
+			case '--rest-latency':
+				args.restLatency = Number(value(i++, arg));
+				if (!(args.restLatency >= 0)) throw new Error('--rest-latency takes milliseconds');
+				break;
+			case '--rest-page-size':
+				args.restPageSize = positiveInt(arg)(value(i++, arg));
+				break;
+			case '--rest-concurrency':
+				args.restConcurrency = positiveInt(arg)(value(i++, arg));
+				break;
 			case '--peer-limit':
 				args.peerLimit = positiveInt(arg)(value(i++, arg));
 				break;
@@ -180,6 +200,7 @@ function machineInfo() {
 export function runChild(task) {
 	return new Promise((resolvePromise, reject) => {
 		const started = process.hrtime.bigint();
+		const loadBefore = os.loadavg()[0];
 		const child = fork(join(here, 'scenario.mjs'), [], { execPath: process.execPath, execArgv: ['--disable-warning=ExperimentalWarning'], stdio: 'inherit' });
 		let reply = null;
 		child.on('message', (message) => {
@@ -188,10 +209,29 @@ export function runChild(task) {
 		child.on('error', reject);
 		child.on('exit', (code, signal) => {
 			const wallSeconds = Number(process.hrtime.bigint() - started) / 1e9;
-			if (reply?.ok) resolvePromise({ ...reply.result, processWallSeconds: wallSeconds, maxRssKB: reply.final.maxRssKB });
+			// The machine's 1-minute load average around the run: other work on it shows in wall seconds.
+			const load = { before: loadBefore, after: os.loadavg()[0] };
+			if (reply?.ok) resolvePromise({ ...reply.result, processWallSeconds: wallSeconds, maxRssKB: reply.final.maxRssKB, load });
 			else reject(new Error(reply?.error ?? `the ${task.mode} scenario exited with ${signal ?? `code ${code}`} and no result`));
 		});
 		child.send(task);
+	});
+}
+
+/** Starts bench/rest-server.mjs for a district; resolves with its address and a stop(). */
+function startRestServer(district, latencyMs) {
+	return new Promise((resolvePromise, reject) => {
+		const child = fork(join(here, 'rest-server.mjs'), [], { execPath: process.execPath, execArgv: ['--disable-warning=ExperimentalWarning'], stdio: 'inherit' });
+		child.once('message', (message) => {
+			if (!message.ok) {
+				reject(new Error(message.error));
+				return;
+			}
+			const exited = new Promise((done) => child.once('exit', done));
+			resolvePromise({ ...message, stop: async () => { child.send('stop'); await exited; } });
+		});
+		child.once('error', reject);
+		child.send({ district, latencyMs });
 	});
 }
 
@@ -252,10 +292,19 @@ async function postgresProvider(args) {
 	} else {
 		const { startPostgres } = loadTypeScript('test/support/postgres.ts');
 		const started = process.hrtime.bigint();
-		const pg = await startPostgres();
-		server = { host: pg.host, port: pg.port, user: pg.user, password: pg.password, version: pg.version, description: `throwaway server ${pg.host}:${pg.port} (test/support/postgres.ts: fsync off, shared_buffers 32MB)` };
+		// PostgreSQL's own default shared_buffers (the tests' servers use 32MB); BENCH_PG_LOG_MS logs slower statements.
+		const settings = { shared_buffers: '128MB', ...(process.env.BENCH_PG_LOG_MS ? { log_min_duration_statement: process.env.BENCH_PG_LOG_MS } : {}) };
+		const pg = await startPostgres(settings);
+		server = { host: pg.host, port: pg.port, user: pg.user, password: pg.password, version: pg.version, description: `throwaway server ${pg.host}:${pg.port} (test/support/postgres.ts: fsync off, synchronous_commit off, shared_buffers 128MB)` };
 		admin = { host: pg.host, port: pg.port, user: pg.adminUser, password: pg.adminPassword, database: 'postgres' };
-		stop = () => pg.stop();
+		stop = async () => {
+			if (process.env.BENCH_PG_LOG_MS) {
+				const { copyFileSync } = await import('node:fs');
+				copyFileSync(join(pg.baseDir, 'postgres.log'), join(os.tmpdir(), 'rostersync-bench-postgres.log'));
+				console.log(`postgres log → ${join(os.tmpdir(), 'rostersync-bench-postgres.log')}`);
+			}
+			await pg.stop();
+		};
 		server.startSeconds = Number(process.hrtime.bigint() - started) / 1e9;
 	}
 	let counter = 0;
@@ -303,6 +352,8 @@ function table(rows) {
 		.join('\n');
 }
 
+const loadText = (load) => (load ? `${load.before.toFixed(1)}→${load.after.toFixed(1)}` : '');
+
 const indent = (text) =>
 	text
 		.split('\n')
@@ -314,12 +365,12 @@ function printEngine(size, engine) {
 	const f = e.floor;
 	console.log('');
 	console.log(`── ${int(size.students)} students · ${engine}${size.repeat > 1 ? ` · median of ${size.repeat}` : ''}${size.profiled ? ' · PROFILED (timings inflated)' : ''}`);
-	const header = ['scenario', 'wall s', 'cpu s', '× floor', 'peak RSS', ...PHASES.map((p) => `${p} s`)];
+	const header = ['scenario', 'wall s', 'cpu s', '× floor', 'peak RSS', ...PHASES.map((p) => `${p} s`), 'load'];
 	const rows = [header];
 	for (const [name, s] of Object.entries(e.scenarios)) {
-		rows.push([`${name}: ${SCENARIOS[name]}`, secs(s.seconds), secs(s.cpuSeconds), f ? ratio(s.seconds, f.seconds) : '', mib(s.maxRssKB), ...PHASES.map((p) => secs(s.phases[p]?.seconds))]);
+		rows.push([`${name}: ${SCENARIOS[name]}`, secs(s.seconds), secs(s.cpuSeconds), f ? ratio(s.seconds, f.seconds) : '', mib(s.maxRssKB), ...PHASES.map((p) => secs(s.phases[p]?.seconds)), loadText(s.load)]);
 	}
-	if (f) rows.push([`floor: read ${secs(f.readSeconds)} + insert ${secs(f.insertSeconds)} (${int(f.rows)} rows)`, secs(f.seconds), secs(f.phases.floor.cpuSeconds), '1.0×', mib(f.maxRssKB)]);
+	if (f) rows.push([`floor: read ${secs(f.readSeconds)} + insert ${secs(f.insertSeconds)} (${int(f.rows)} rows)`, secs(f.seconds), secs(f.phases.floor.cpuSeconds), '1.0×', mib(f.maxRssKB), ...PHASES.map(() => ''), loadText(f.load)]);
 	console.log(indent(table(rows)));
 	const full = e.scenarios.full;
 	if (full) {
@@ -345,6 +396,25 @@ function printParsers(size) {
 		indent(
 			`parsing alone (best of 2, ${int(p.scanner.records)} records): csv-parse ${secs(p['csv-parse'].cpuSeconds)} cpu s (${mbps(p['csv-parse'].seconds)}), ` +
 				`the engine's scanner ${secs(p.scanner.cpuSeconds)} cpu s (${mbps(p.scanner.seconds)}): ${ratio(p['csv-parse'].cpuSeconds, p.scanner.cpuSeconds)} less CPU`,
+		),
+	);
+}
+
+function printRest(size) {
+	const r = size.rest;
+	if (!r) return;
+	console.log('');
+	if (r.error) {
+		console.log(`── ${int(size.students)} students · scenario 5, OneRoster REST fetch: failed (${r.error})`);
+		return;
+	}
+	console.log(
+		`── ${int(size.students)} students · scenario 5, OneRoster REST fetch (OneRoster 1.1, ${r.latencyMs} ms a request, page size ${int(r.pageSize)}, concurrency ${r.concurrency}, sqlite)`,
+	);
+	console.log(
+		indent(
+			`${int(r.stagedRows)} rows staged from ${int(r.pages)} pages in ${int(r.requests)} requests: ${secs(r.seconds)} s (cpu ${secs(r.cpuSeconds)} s, peak RSS ${mib(r.maxRssKB)}); ` +
+				`ideal pages × latency ÷ concurrency = ${secs(r.idealSeconds)} s → ${(r.seconds / r.idealSeconds).toFixed(2)}× the ideal (goal ≤ 1.2×)`,
 		),
 	);
 }
@@ -387,6 +457,7 @@ function evaluateGoals(results) {
 		check('1 % delta seconds', e.scenarios.day2?.seconds, GOALS.day2Seconds, 's', engine);
 		if (e.floor && e.scenarios.full) check('full sync ÷ floor', e.scenarios.full.seconds / e.floor.seconds, GOALS.floorRatio, '×', engine);
 	}
+	if (size.rest && !size.rest.error) check('REST fetch ÷ ideal', size.rest.seconds / size.rest.idealSeconds, GOALS.restRatio, '×', 'rest');
 	if (goals.length) {
 		console.log('');
 		console.log(`── goals at ${int(size.students)} students${at}`);
@@ -516,6 +587,29 @@ async function main() {
 				const e = size.engines[engine];
 				e.ratios = Object.fromEntries(Object.entries(e.scenarios).map(([name, s]) => [name, s.seconds / e.floor.seconds]));
 			}
+			if (args.rest) {
+				process.stdout.write('rest… ');
+				const server = await startRestServer(district, args.restLatency);
+				try {
+					const store = { engine: 'sqlite', path: join(sizeDir, 'rest.sqlite') };
+					size.rest = await runChild({
+						mode: 'rest',
+						engineDir,
+						store,
+						url: server.url,
+						token: server.token,
+						latencyMs: args.restLatency,
+						pageSize: args.restPageSize,
+						concurrency: args.restConcurrency,
+					});
+					size.rest.serverRecords = server.records;
+					if (!args.keep) removeSqlite(store.path);
+				} catch (error) {
+					size.rest = { error: String(error.message).split('\n')[0] };
+				} finally {
+					await server.stop();
+				}
+			}
 			process.stdout.write('done\n');
 			if (!args.keep) rmSync(sizeDir, { recursive: true, force: true });
 			results.sizes.push(size);
@@ -526,6 +620,7 @@ async function main() {
 			);
 			printParsers(size);
 			for (const engine of Object.keys(size.engines)) printEngine(size, engine);
+			printRest(size);
 
 			if (args.profile) {
 				for (const engine of Object.keys(size.engines)) {

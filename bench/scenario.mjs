@@ -7,6 +7,7 @@
  *        one night: ingest (stageRun) → normalize → reconcile → lists → report (buildReport + publishRun)
  *   { mode: 'floor', district, store }     naive CSV read + bulk insert into the same store engine: the lower bound
  *   { mode: 'parsers', engineDir, district }          csv-parse against the engine's CSV scanner, parse only
+ *   { mode: 'rest', engineDir, store, url, token, latencyMs, pageSize, concurrency }   scenario 5: a full REST pull
  *   { mode: 'generate', district, day2?, options }   writes the synthetic district (and its day two); not measured
  *
  * Memory: `maxRssKB` is process.resourceUsage().maxRSS, the kernel's high-water mark of the process
@@ -331,6 +332,52 @@ async function runParsers(task) {
 	return { parsers: best, phases: {} };
 }
 
+/**
+ * Scenario 5: a full OneRoster REST pull (the OneRoster Fetch engine, nodes/shared/sources/oneroster-rest)
+ * from bench/rest-server.mjs into a fresh store: stageRun with oneRosterApiSource, page size and
+ * concurrency as given. Reports the pull's requests and pages and the ideal time, pages × latency ÷ concurrency.
+ */
+async function runRest(task) {
+	const load = (path) => require(join(task.engineDir, path));
+	const { openStore } = load('nodes/shared/store/store.js');
+	const { stageRun } = load('nodes/shared/sources/stage-run.js');
+	const { apiClient } = load('nodes/shared/sources/oneroster-rest/auth/api-auth.js');
+	const { fetchTransport } = load('nodes/shared/sources/oneroster-rest/http.js');
+	const { oneRosterApiSource } = load('nodes/shared/sources/oneroster-rest/source.js');
+	const open = await phase('open', () => openStore(task.store));
+	const store = open.result;
+	try {
+		const client = apiClient(fetchTransport(), { kind: 'bearer', token: task.token });
+		const config = {
+			sisName: 'Bench SIS',
+			baseUrl: `${task.url}/ims/oneroster/v1p1`,
+			version: '1.1',
+			resources: ['orgs', 'academicSessions', 'courses', 'classes', 'users', 'demographics', 'enrollments'],
+			schoolIds: [],
+		};
+		const source = oneRosterApiSource(client, config, { mode: 'full', reason: 'benchmark' }, { pageSize: task.pageSize, concurrency: task.concurrency });
+		const fetch = await phase('fetch', () => stageRun(store.db, source));
+		const summary = source.fetchSummary ?? {};
+		const { summary: staged } = fetch.result;
+		return {
+			seconds: fetch.stats.seconds,
+			cpuSeconds: fetch.stats.cpuSeconds,
+			requests: summary.requests,
+			pages: summary.pages,
+			overfetchedPages: summary.overfetchedPages,
+			records: summary.records,
+			stagedRows: staged.files.reduce((sum, file) => sum + file.rows, 0),
+			latencyMs: task.latencyMs,
+			pageSize: task.pageSize,
+			concurrency: task.concurrency,
+			idealSeconds: ((summary.pages ?? 0) * task.latencyMs) / 1000 / task.concurrency,
+			phases: { open: open.stats, fetch: fetch.stats },
+		};
+	} finally {
+		await store.close();
+	}
+}
+
 /** Writes the district and its day two (in its own process, so the bench's parent stays small). */
 async function runGenerate(task) {
 	const { loadGenerator } = await import('./generate.mjs');
@@ -356,7 +403,7 @@ async function runGenerate(task) {
 process.once('message', async (task) => {
 	const sampler = setInterval(sample, SAMPLE_MS);
 	try {
-		const modes = { generate: runGenerate, floor: runFloor, parsers: runParsers, pipeline: runPipeline };
+		const modes = { generate: runGenerate, floor: runFloor, parsers: runParsers, pipeline: runPipeline, rest: runRest };
 		if (!modes[task.mode]) throw new Error(`unknown scenario mode ${task.mode}`);
 		const result = await modes[task.mode](task);
 		clearInterval(sampler);

@@ -11,7 +11,8 @@
  *     schools in Roster Normalize's picker and the Archive warning in Roster Reconcile Users;
  *  4. clicks "Execute workflow" and sees the report's summary in the output of Roster Publish Report
  *     and the sent email in the output of the last node (Send Email); the nodes' progress lines
- *     (`this.sendMessageToUI`) arrive in the browser console.
+ *     (`this.sendMessageToUI`) arrive in the browser console;
+ *  5. puts a wrong host key fingerprint in the SFTP credential and sees its Test name that field.
  *
  * The store has a snapshot before the browser opens Build Lists: the template is first run once
  * with `n8n execute`, as an operator runs it once with Dry run on. The SFTP export comes from a
@@ -132,6 +133,18 @@ describe('the n8n editor in a real browser (Chromium): the template on the canva
 	const ndv = (): Locator => page.locator('[data-test-id="ndv"]');
 	const parameter = (name: string): Locator => ndv().locator(`[data-test-id="parameter-input-${name}"]`);
 
+	/** Signs in through the login form (unless signed in) and opens the template on the canvas. */
+	async function openTemplate(): Promise<void> {
+		if (page.url().includes(`/workflow/${workflow.id}`)) return;
+		await page.goto(`${server.url}/signin`);
+		await page.locator('[data-test-id="emailOrLdapLoginId"] input').fill(owner.email);
+		await page.locator('[data-test-id="password"] input').fill(owner.password);
+		await page.locator('[data-test-id="form-submit-button"]').click();
+		await page.waitForURL((url) => !url.pathname.startsWith('/signin'));
+		await page.goto(`${server.url}/workflow/${workflow.id}`);
+		await page.locator('[data-test-id="canvas-node"]').first().waitFor({ state: 'visible' });
+	}
+
 	async function openNode(name: string): Promise<void> {
 		await canvasNode(name).dblclick();
 		await ndv().waitFor({ state: 'visible' });
@@ -251,15 +264,7 @@ describe('the n8n editor in a real browser (Chromium): the template on the canva
 	});
 
 	it('signs in through n8n’s login form and opens the imported template', async () => {
-		await timed('sign in + open template', async () => {
-			await page.goto(`${server.url}/signin`);
-			await page.locator('[data-test-id="emailOrLdapLoginId"] input').fill(owner.email);
-			await page.locator('[data-test-id="password"] input').fill(owner.password);
-			await page.locator('[data-test-id="form-submit-button"]').click();
-			await page.waitForURL((url) => !url.pathname.startsWith('/signin'));
-			await page.goto(`${server.url}/workflow/${workflow.id}`);
-			await page.locator('[data-test-id="canvas-node"]').first().waitFor({ state: 'visible' });
-		});
+		await timed('sign in + open template', () => openTemplate());
 		await expect(page.locator('[data-test-id="workflow-name-input"]').textContent()).resolves.toContain(workflow.name);
 		await screenshot('template-on-canvas');
 	});
@@ -396,8 +401,40 @@ describe('the n8n editor in a real browser (Chromium): the template on the canva
 		const told = (node: string, pattern: RegExp) => consoleLines.some((line) => line.startsWith(`[Node: "${node}"] `) && pattern.test(line));
 		expect(told(INGEST, /users\.csv: 10 rows staged \(done\)$/)).toBe(true);
 		expect(told(INGEST, /run \S+: staged 51 rows from 7 files \(0 rows skipped\) in \d+\.\d s$/)).toBe(true);
-		expect(told(NORMALIZE, /enrollments\.csv: 24 rows read \(done\)$/)).toBe(true);
+		// (Normalize reads no rows here: the export is the first run's, so its snapshot is reused.)
 		expect(told(NORMALIZE, /run \S+: 10 people, 2 classes, 24 enrollments in 1 school\(s\) in \d+\.\d s$/)).toBe(true);
 		expect(told(REPORT, /run \S+: reported \(completed\) in \d+\.\d s$/)).toBe(true);
+	});
+	it('the SFTP credential’s Test names the wrong field (Host Key Fingerprint)', async () => {
+		await openTemplate();
+		await openNode(INGEST);
+		await ndv().locator('[data-test-id="node-credentials-select"]').first().waitFor({ state: 'visible' });
+		await ndv().locator('[data-test-id="credential-edit-button"]').first().click();
+		const dialog = page.locator('[data-test-id="credential-edit-dialog"]');
+		await dialog.waitFor({ state: 'visible' });
+		const fingerprint = dialog.locator('[data-test-id="parameter-input-hostKeyFingerprint"] input');
+		await fingerprint.waitFor({ state: 'visible' });
+		// Another server's key: what an operator sees when the server was rebuilt, or someone is in between.
+		await fingerprint.fill('SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA');
+		await fingerprint.press('Tab'); // the form takes a value when the field loses focus
+		const save = page.locator('[data-test-id="credential-save-button"]');
+		await waitUntil(async () => (await save.textContent())?.trim() === 'Save', 'the Save button (unsaved changes)');
+		// The modal's header (with Save) and its test banner are siblings of the form, not inside it.
+		await save.click();
+		await page.getByText('Couldn’t connect with these settings', { exact: false }).or(page.getByText("Couldn't connect with these settings", { exact: false })).first().waitFor({ state: 'visible', timeout: 30_000 });
+		await page.getByText('More details', { exact: true }).first().click(); // the banner shows the test's message
+		const banner = page.getByText('Check Host Key Fingerprint: ', { exact: false }).first();
+		await banner.waitFor({ state: 'visible', timeout: 30_000 }).catch(async (error) => {
+			await page.screenshot({ path: path.join(ARTIFACTS, 'failed-credential-test.png') });
+			const ids = await page.locator('[data-test-id="credential-edit-dialog"] [data-test-id]').evaluateAll((els) =>
+				els.map((el) => `${el.getAttribute('data-test-id')} ${(el as unknown as { value?: string }).value ?? ''}`),
+			);
+			await fs.writeFile(path.join(ARTIFACTS, 'failed-credential-test.txt'), `${ids.join('\n')}\n${await fingerprint.inputValue()}\n`);
+			throw error;
+		});
+		const text = (await banner.textContent()) ?? '';
+		expect(text).toContain(`the SFTP server 127.0.0.1:${sshd.port} presented a host key that does not match: expected SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA, received ${sshd.hostKeyFingerprint}`);
+		expect(text).not.toContain(sshd.password);
+		await screenshot('sftp-credential-test-names-the-field');
 	});
 });

@@ -118,7 +118,11 @@ const split = (value: string | undefined) => (value ? value.split(',').map((v) =
 
 /** The Grand Bend 1.1 CSV sample as OneRoster 1.1 JSON collections. */
 export function grandBendJson(): Record<string, Json[]> {
-	const dir = sharedDataDir(GRAND_BEND_1_1);
+	return csvSetAsJson(sharedDataDir(GRAND_BEND_1_1));
+}
+
+/** A OneRoster 1.1 CSV set (a folder) as OneRoster 1.1 JSON collections (also the benchmark's synthetic districts). */
+export function csvSetAsJson(dir: string): Record<string, Json[]> {
 	const base = (row: Record<string, string>) => ({ sourcedId: row.sourcedId, status: 'active', dateLastModified: T0, metadata: {} });
 	const orgs = readCsv(dir, 'orgs.csv').map((row) => ({
 		...base(row),

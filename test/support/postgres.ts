@@ -118,7 +118,11 @@ async function adminClient(server: Pick<PostgresServer, 'host' | 'port' | 'admin
 	return client;
 }
 
-export async function startPostgres(): Promise<PostgresServer> {
+/**
+ * `settings`: server settings over the test defaults (e.g. the benchmark's `shared_buffers`, a
+ * production-like 128MB instead of the tests' 32MB), passed as `-c name=value`.
+ */
+export async function startPostgres(settings: Record<string, string> = {}): Promise<PostgresServer> {
 	const bin = findPostgresBinDir();
 	let runAs: RunOptions = {};
 	let owner: { uid: number; gid: number } | undefined;
@@ -180,6 +184,7 @@ export async function startPostgres(): Promise<PostgresServer> {
 				'-c max_connections=200',
 				'-c shared_buffers=32MB',
 				'-c password_encryption=scram-sha-256',
+				...Object.entries(settings).map(([name, value]) => `-c ${name}=${value}`),
 			].join(' ');
 			try {
 				await run(pgCtl, ['-D', dataDir, '-l', logFile, '-w', '-t', '60', '-o', serverOptions, 'start'], runAs);

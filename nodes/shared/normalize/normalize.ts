@@ -421,6 +421,22 @@ async function buildSnapshot(
 	const usedContacts = new Set([...people.values()].map((p) => p.primaryContactId).filter((id): id is string => !!id));
 	const keptContacts = [...contacts.values()].filter((contact) => usedContacts.has(contact.sourcedId));
 
+	// People and contacts are complete: write them now and keep only what the enrollments are checked
+	// against (ids, relationships), so the longest loop below runs with a much smaller heap.
+	const peopleCounts = Object.fromEntries(PERSON_ROLES.map((role) => [role, 0])) as Record<PersonRole, number>;
+	for (const person of people.values()) peopleCounts[person.role]++;
+	await writeSnapshotRecords(db, runId, PERSON_TABLE, people.values());
+	await writeSnapshotRecords(db, runId, CONTACT_TABLE, keptContacts);
+	const contactCount = keptContacts.length;
+	const personIds = new Set(people.keys());
+	const contactRelationships = new Map([...contacts.values()].map((contact) => [contact.sourcedId, contact.relationship]));
+	people.clear();
+	contacts.clear();
+	agentsOf.clear();
+	listedBy.clear();
+	usedContacts.clear();
+	keptContacts.length = 0;
+
 	const skippedUsers = new Set(
 		(await db.query("SELECT sourced_id FROM run_problems WHERE run_id = ? AND stage = 'staged' AND file = 'users.csv' AND sourced_id IS NOT NULL", [runId])).map(
 			(row) => String(row.sourced_id),
@@ -456,10 +472,9 @@ async function buildSnapshot(
 			else problem(c, row, 'classSourcedId', `enrollment names class "${classId}", which is not in classes.csv`);
 			continue;
 		}
-		const person = people.get(personId);
-		if (!person) {
+		if (!personIds.has(personId)) {
 			if (skippedUsers.has(personId)) problem(c, row, 'userSourcedId', `enrollment names user "${personId}", whose row in users.csv was skipped`);
-			else if (contacts.has(personId)) problem(c, row, 'userSourcedId', `enrollment names "${personId}", a ${contacts.get(personId)?.relationship}, not a student or staff member`);
+			else if (contactRelationships.has(personId)) problem(c, row, 'userSourcedId', `enrollment names "${personId}", a ${contactRelationships.get(personId)}, not a student or staff member`);
 			else problem(c, row, 'userSourcedId', `enrollment names user "${personId}", who is not in users.csv`);
 			continue;
 		}
@@ -484,11 +499,8 @@ async function buildSnapshot(
 			if (pending.length >= 5000) await flush();
 		}
 	}
-	if (enrollmentDelta) pending.push(...[...enrollments.values()].filter((e) => classes.has(e.classId) && people.has(e.personId)));
+	if (enrollmentDelta) pending.push(...[...enrollments.values()].filter((e) => classes.has(e.classId) && personIds.has(e.personId)));
 	await flush();
-
-	const peopleCounts = Object.fromEntries(PERSON_ROLES.map((role) => [role, 0])) as Record<PersonRole, number>;
-	for (const person of people.values()) peopleCounts[person.role]++;
 	const counts: NormalizeCounts = {
 		schools: schoolScope.size,
 		orgs: orgs.size,
@@ -496,7 +508,7 @@ async function buildSnapshot(
 		courses: courses.size,
 		classes: classes.size,
 		people: peopleCounts,
-		contacts: keptContacts.length,
+		contacts: contactCount,
 		studentsWithPrimaryContact,
 		enrollments: enrollmentCount,
 		skippedRows: problems.length,
@@ -509,8 +521,6 @@ async function buildSnapshot(
 	await writeSnapshotRecords(db, runId, TERM_TABLE, terms.values());
 	await writeSnapshotRecords(db, runId, COURSE_TABLE, courses.values());
 	await writeSnapshotRecords(db, runId, CLASS_TABLE, classes.values());
-	await writeSnapshotRecords(db, runId, PERSON_TABLE, people.values());
-	await writeSnapshotRecords(db, runId, CONTACT_TABLE, keptContacts);
 	await writeSnapshotHeader(db, runId, [...schoolScope], counts as unknown as Record<string, unknown>, fingerprint);
 	await addProblems(db, runId, 'normalized', problems);
 	return { counts, warnings, problemCount: problems.length };

@@ -298,6 +298,8 @@ function renderHtml(summary: ReportSummary): string {
 	return `<!doctype html><html><body>${parts.join('\n')}</body></html>`;
 }
 
+const CSV_CHANGES_PER_PAGE = 10_000;
+
 const CSV_HEADER = ['kind', 'action', 'role', 'sourcedId', 'name', 'fields', 'reason', 'file', 'row', 'field', 'message'];
 
 async function renderCsv(db: SqlDb, runId: string): Promise<string> {
@@ -305,10 +307,18 @@ async function renderCsv(db: SqlDb, runId: string): Promise<string> {
 	for (const problem of await listProblems(db, runId)) {
 		rows.push(['problem', 'skipped', null, problem.sourcedId, null, null, null, problem.file, problem.row, problem.field, scrubSecrets(problem.message)]);
 	}
-	for (const change of await listChanges(db, runId, { withValues: false })) {
-		rows.push([change.entity, change.action, change.role, change.sourcedId, change.label, (change.fields ?? []).join(' '), change.reason, null, null, null, null]);
+	// Changes a page at a time, each page straight into CSV text: a district's first night has ~150k.
+	const parts = [toCsv(rows)];
+	for (let afterSeq = 0; ; ) {
+		const changes = await listChanges(db, runId, { withValues: false, afterSeq, limit: CSV_CHANGES_PER_PAGE });
+		if (changes.length === 0) break;
+		parts.push(
+			toCsv(changes.map((change) => [change.entity, change.action, change.role, change.sourcedId, change.label, (change.fields ?? []).join(' '), change.reason, null, null, null, null])),
+		);
+		afterSeq = changes[changes.length - 1].seq;
+		if (changes.length < CSV_CHANGES_PER_PAGE) break;
 	}
-	return toCsv(rows);
+	return parts.join('');
 }
 
 export async function buildReport(db: SqlDb, runId: string): Promise<RunReport> {

@@ -6,7 +6,7 @@
  * only inform (skipped, ambiguous, kept) are never applied.
  */
 import type { SqlDb, SqlValue } from './sql';
-import { fromJson, toBooleanInt, toJson } from './sql';
+import { fromJson, insertEach, toBooleanInt, toJson } from './sql';
 
 export type ChangeEntity = 'person' | 'list' | 'list_member';
 
@@ -58,10 +58,10 @@ export async function addChanges(db: SqlDb, runId: string, changes: RunChange[])
 		'SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM run_changes WHERE run_id = ?',
 		[runId],
 	);
-	let seq = Number(next);
-	const rows: SqlValue[][] = changes.map((change) => [
+	const first = Number(next);
+	await insertEach(db, 'run_changes', COLUMNS, changes, (change, i) => [
 		runId,
-		seq++,
+		first + i,
 		change.entity,
 		change.entityId,
 		change.action,
@@ -74,7 +74,6 @@ export async function addChanges(db: SqlDb, runId: string, changes: RunChange[])
 		change.after ? toJson(change.after) : null,
 		toBooleanInt(change.applied),
 	]);
-	await db.insertMany('run_changes', COLUMNS, rows);
 }
 
 /** Removes a run's changes of the given entities (a stage that runs again replaces its earlier dry-run plan). */
@@ -94,6 +93,8 @@ export interface ChangeFilter {
 	 * a district's first night has ~150k changes whose values are ~100 MB of JSON.
 	 */
 	withValues?: boolean;
+	/** Only changes after this seq (to page through a run's changes with `limit`). */
+	afterSeq?: number;
 }
 
 function where(runId: string, filter: ChangeFilter): { sql: string; params: SqlValue[] } {
@@ -106,6 +107,10 @@ function where(runId: string, filter: ChangeFilter): { sql: string; params: SqlV
 	if (filter.actions?.length) {
 		clauses.push(`action IN (${filter.actions.map(() => '?').join(', ')})`);
 		params.push(...filter.actions);
+	}
+	if (filter.afterSeq !== undefined) {
+		clauses.push('seq > ?');
+		params.push(filter.afterSeq);
 	}
 	return { sql: clauses.join(' AND '), params };
 }

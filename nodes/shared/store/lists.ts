@@ -3,6 +3,7 @@
  * batched writes Build Lists makes.
  */
 import type { SqlDb, SqlValue } from './sql';
+import { insertEach } from './sql';
 
 export type ListKind = 'class' | 'role' | 'grade' | 'subject' | 'teacher' | 'manual';
 export type Membership = 'member' | 'manager';
@@ -108,7 +109,7 @@ export async function loadListMembers(db: SqlDb, listId: string): Promise<ListMe
 }
 
 export async function insertLists(db: SqlDb, lists: UserListRow[]): Promise<void> {
-	await db.insertMany('user_lists', LIST_COLUMNS, lists.map((list) => LIST_COLUMNS.map((column) => list[column])));
+	await insertEach(db, 'user_lists', LIST_COLUMNS, lists, (list) => LIST_COLUMNS.map((column) => list[column]));
 }
 
 /** Writes whole list rows over the stored ones. */
@@ -122,7 +123,7 @@ export async function replaceLists(db: SqlDb, lists: UserListRow[]): Promise<voi
 }
 
 export async function insertMembers(db: SqlDb, members: ListMemberRow[]): Promise<void> {
-	await db.insertMany('list_members', MEMBER_COLUMNS, members.map((m) => [m.list_id, m.person_id, m.membership, m.added_run_id]));
+	await insertEach(db, 'list_members', MEMBER_COLUMNS, members, (m) => [m.list_id, m.person_id, m.membership, m.added_run_id]);
 }
 
 /** Removes people from one list (as members or as managers). */

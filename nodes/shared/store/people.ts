@@ -4,6 +4,7 @@
  * district costs a few statements, not one per person.
  */
 import type { SqlDb, SqlValue } from './sql';
+import { insertEach } from './sql';
 
 /** One row of `people`, column for column. */
 export interface PersonRow {
@@ -89,7 +90,7 @@ function toValues(person: PersonRow): SqlValue[] {
 }
 
 export async function insertPeople(db: SqlDb, people: PersonRow[]): Promise<void> {
-	await db.insertMany('people', PEOPLE_COLUMNS, people.map(toValues));
+	await insertEach(db, 'people', PEOPLE_COLUMNS, people, toValues);
 }
 
 async function forChunks(ids: string[], work: (chunk: string[]) => Promise<unknown>): Promise<void> {

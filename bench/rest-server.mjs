@@ -1,0 +1,26 @@
+/**
+ * Scenario 5's OneRoster REST server, in its own process (its JSON collections for a 100,000-student
+ * district take ~1 GB, and its CPU must not count as the fetch's): test/support/oneroster-server.ts
+ * serving a generated district (as OneRoster 1.1 JSON) on 127.0.0.1 with a bearer token, every data
+ * request answered after `latencyMs`. Started by bench/run.mjs with child_process.fork: the first IPC
+ * message is `{ district, latencyMs }`; it answers `{ url, token, records }`, and stops on 'stop'.
+ */
+import { loadTypeScript } from './generate.mjs';
+
+process.once('message', async (task) => {
+	try {
+		const { startOneRosterServer, csvSetAsJson } = loadTypeScript('test/support/oneroster-server.ts');
+		const data = csvSetAsJson(task.district);
+		const token = 'bench-district-token';
+		const server = await startOneRosterServer({ auth: { kind: 'bearer', token }, faults: { pageDelayMs: task.latencyMs }, data });
+		const records = Object.fromEntries(Object.entries(data).map(([name, list]) => [name, list.length]));
+		process.on('message', async (message) => {
+			if (message !== 'stop') return;
+			await server.stop();
+			process.exit(0);
+		});
+		process.send({ ok: true, url: server.url, token, records, requestsSoFar: server.dataRequests().length });
+	} catch (error) {
+		process.send({ ok: false, error: String(error?.stack ?? error) }, () => process.exit(1));
+	}
+});
