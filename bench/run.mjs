@@ -24,7 +24,7 @@
  *        another compiled copy of the engine) · --keep · --pg-url postgres://user:pw@host:port/db (a server
  *        where that login may CREATE DATABASE; without it a throwaway server is started with
  *        test/support/postgres.ts) · --peer, --peer-only, --peer-students N[,N…], --peer-limit SECONDS (bench/peer.mjs)
- *        --no-rest, --rest-latency MS, --rest-page-size N, --rest-concurrency N (scenario 5, bench/rest-server.mjs)
+ *        --no-rest, --rest-only, --rest-latency MS, --rest-page-size N, --rest-concurrency N (scenario 5, bench/rest-server.mjs)
  * See bench/README.md.
  */
 import { fork } from 'node:child_process';
@@ -44,7 +44,7 @@ const require = createRequire(import.meta.url);
 const USAGE = `usage: npm run bench -- [--students 5000[,100000…]] [--engines sqlite,postgres] [--scenarios full,same,day2]
                       [--seed 1] [--version 1.1|1.2] [--out bench/results.json] [--repeat N] [--profile DIR]
                       [--engine-dir DIR] [--keep] [--pg-url postgres://…]
-                      [--no-rest] [--rest-latency 30] [--rest-page-size 1000] [--rest-concurrency 4]
+                      [--no-rest | --rest-only] [--rest-latency 30] [--rest-page-size 1000] [--rest-concurrency 4]
                       [--peer | --peer-only] [--peer-students 1000,5000,…] [--peer-limit 600]`;
 
 export const SCENARIOS = {
@@ -157,6 +157,10 @@ function parseArgs(argv) {
 				break;
 			case '--no-rest':
 				args.rest = false;
+				break;
+			case '--rest-only':
+				args.rest = true;
+				args.engines = [];
 				break;
 			case '--rest-latency':
 				args.restLatency = Number(value(i++, arg));
@@ -390,7 +394,7 @@ function printEngine(size, engine) {
 
 function printParsers(size) {
 	const p = size.parsers;
-	if (!p) return;
+	if (!p || p.error) return;
 	const mbps = (s) => `${int(size.generated.csvBytes / 2 ** 20 / s)} MiB/s`;
 	console.log(
 		indent(
@@ -534,7 +538,8 @@ async function main() {
 			const options = { students, seed: args.seed, version: args.version };
 			const generated = await runChild({ mode: 'generate', district, day2: args.scenarios.includes('day2') ? day2 : undefined, options, dayTwoOptions: {} });
 			process.stdout.write('parsers… ');
-			const parsers = await runChild({ mode: 'parsers', engineDir, district });
+			// An engine without the scanner (e.g. an older one given with --engine-dir) has nothing to compare.
+			const parsers = await runChild({ mode: 'parsers', engineDir, district }).catch((error) => ({ parsers: { error: String(error.message).split('\n')[0] } }));
 			const size = {
 				students,
 				seed: args.seed,
@@ -592,9 +597,15 @@ async function main() {
 				const server = await startRestServer(district, args.restLatency);
 				try {
 					const store = { engine: 'sqlite', path: join(sizeDir, 'rest.sqlite') };
+					let profileDir;
+					if (args.profile) {
+						profileDir = join(args.profile, `students-${students}`, 'rest');
+						mkdirSync(profileDir, { recursive: true });
+					}
 					size.rest = await runChild({
 						mode: 'rest',
 						engineDir,
+						profileDir,
 						store,
 						url: server.url,
 						token: server.token,
@@ -623,6 +634,11 @@ async function main() {
 			printRest(size);
 
 			if (args.profile) {
+				if (size.rest?.phases?.fetch?.profile) {
+					const file = size.rest.phases.fetch.profile;
+					console.log('');
+					console.log(formatSummary(summarizeProfile(JSON.parse(readFileSync(file, 'utf8'))), { top: 15, title: `rest · fetch, ${int(students)} students (${file})` }));
+				}
 				for (const engine of Object.keys(size.engines)) {
 					for (const [name, s] of Object.entries(size.engines[engine].scenarios)) {
 						for (const phaseName of PHASES) {

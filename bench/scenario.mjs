@@ -273,6 +273,7 @@ async function runParsers(task) {
 	const load = (path) => require(join(task.engineDir, path));
 	const { openFolderFileSet } = load('nodes/shared/sources/oneroster-csv/file-set.js');
 	const { readCsvRecordBatches, PARSE_OPTIONS } = load('nodes/shared/sources/oneroster-csv/csv-records.js');
+	if (!PARSE_OPTIONS) throw new Error('this engine has no CSV scanner to compare');
 	const { strictUtf8Chunks } = load('nodes/shared/sources/oneroster-csv/utf8.js');
 	const { parse } = require('csv-parse');
 	const { pipeline } = await import('node:stream/promises');
@@ -344,6 +345,7 @@ async function runRest(task) {
 	const { apiClient } = load('nodes/shared/sources/oneroster-rest/auth/api-auth.js');
 	const { fetchTransport } = load('nodes/shared/sources/oneroster-rest/http.js');
 	const { oneRosterApiSource } = load('nodes/shared/sources/oneroster-rest/source.js');
+	const profiler = await openProfiler(task.profileDir);
 	const open = await phase('open', () => openStore(task.store));
 	const store = open.result;
 	try {
@@ -356,7 +358,7 @@ async function runRest(task) {
 			schoolIds: [],
 		};
 		const source = oneRosterApiSource(client, config, { mode: 'full', reason: 'benchmark' }, { pageSize: task.pageSize, concurrency: task.concurrency });
-		const fetch = await phase('fetch', () => stageRun(store.db, source));
+		const fetch = await phase('fetch', () => stageRun(store.db, source), profiler);
 		const summary = source.fetchSummary ?? {};
 		const { summary: staged } = fetch.result;
 		return {

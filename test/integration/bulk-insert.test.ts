@@ -42,3 +42,28 @@ describe.each(ENGINES)('insertMany on %s', (engine) => {
 		expect((await store.db.queryArrays('SELECT id FROM bulk_test WHERE id IN (1, 4) ORDER BY id'))).toEqual([[1], [4]]);
 	});
 });
+
+describe.each(ENGINES)('staging written before migration 3 on %s', (engine) => {
+	let store: RosterStore;
+	beforeEach(async () => {
+		store = await openTestStore(engine);
+	});
+	afterEach(async () => store.close());
+
+	test('one row per staged row (staging_rows) is still read back, in order, in batches', async () => {
+		const { readStagedRows } = await import('../../nodes/shared/store/staging');
+		await store.db.execute(
+			"INSERT INTO staging_files (run_id, entity, file_name, oneroster_version, mode, columns) VALUES ('old-run', 'users', 'users.csv', '1.1', 'bulk', '[\"sourcedId\",\"givenName\"]')",
+		);
+		const rows = Array.from({ length: 25 }, (_, i) => ({ rowNumber: i + 2, sourcedId: `u${i}`, cells: [`u${i}`, i === 3 ? 'Zoë, "Jr"' : `Name ${i}`] }));
+		await store.db.insertMany(
+			'staging_rows',
+			['run_id', 'entity', 'row_number', 'sourced_id', 'cells'],
+			rows.map((row) => ['old-run', 'users', row.rowNumber, row.sourcedId, JSON.stringify(row.cells)]),
+		);
+		const read = [];
+		for await (const batch of readStagedRows(store.db, 'old-run', 'users', 10)) read.push(batch);
+		expect(read.map((batch) => batch.length)).toEqual([10, 10, 5]);
+		expect(read.flat()).toEqual(rows);
+	});
+});

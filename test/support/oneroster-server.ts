@@ -465,6 +465,19 @@ export async function startOneRosterServer(options: { auth: ServerAuth; faults?:
 		return records.filter((record) => tests.every((test) => test!(record)));
 	}
 
+	/**
+	 * A collection sorted by a field, remembered while the collection is the same array of the same
+	 * length (re-sorting 600,000 enrollments on every page made the benchmark's pulls measure the sort).
+	 */
+	const sortedCache = new WeakMap<Json[], { field: string; length: number; sorted: Json[] }>();
+	function sortedBy(records: Json[], field: string): Json[] {
+		const cached = sortedCache.get(records);
+		if (cached && cached.field === field && cached.length === records.length) return cached.sorted;
+		const sorted = [...records].sort((a, b) => String(a[field] ?? '').localeCompare(String(b[field] ?? '')));
+		sortedCache.set(records, { field, length: records.length, sorted });
+		return sorted;
+	}
+
 	function oneRosterEndpoint(req: http.IncomingMessage, res: http.ServerResponse, url: URL) {
 		const found = route(url.pathname);
 		if ('status' in found) {
@@ -493,7 +506,7 @@ export async function startOneRosterServer(options: { auth: ServerAuth; faults?:
 				logRequest(req, url, 400);
 				return send(res, 400, { imsx_codeMajor: 'failure', imsx_CodeMinor: 'invalid_sort_field', imsx_description: 'sort not supported' });
 			}
-			records = [...records].sort((a, b) => String(a[sort] ?? '').localeCompare(String(b[sort] ?? '')));
+			records = sortedBy(records, sort);
 		}
 		const asked = Number(query.get('limit') ?? 100);
 		const limit = Math.min(asked, faults.maxLimit ?? Infinity);

@@ -35,6 +35,7 @@ import {
 	ENROLLMENT_TABLE,
 	ORG_TABLE,
 	PERSON_TABLE,
+	SNAPSHOT_TABLES,
 	TERM_TABLE,
 	readSnapshotBatches,
 	copySnapshotRows,
@@ -535,10 +536,32 @@ function snapshotWarnings(files: Map<StagedEntity, Columns>, counts: NormalizeCo
 }
 
 /**
- * Bump when what Normalize makes of staged rows changes (mapping, checks, counts): snapshots made
- * under other rules are then never copied (see snapshotFingerprint).
+ * Bump when what Normalize makes of staged rows changes in a way normalizeRules() does not see:
+ * snapshots made under other rules are then never copied (see snapshotFingerprint).
  */
 export const NORMALIZE_RULES_VERSION = 'normalize-1';
+
+let rules: string | undefined;
+
+/**
+ * What a snapshot depends on besides its input: the version above, the very code that builds it, the
+ * role vocabulary and the snapshot tables' columns. A release that changes any of them never copies
+ * a snapshot an older one made.
+ */
+export function normalizeRules(): string {
+	rules ??= createHash('sha256')
+		.update(
+			[
+				NORMALIZE_RULES_VERSION,
+				...[buildSnapshot, Columns, stagedBatches, applyRows, previousRecords, scopeSchools, snapshotWarnings, orNull, splitList, isTrue, isDeletion].map(String),
+				JSON.stringify(ONEROSTER_ROLE_MAP),
+				JSON.stringify(PERSON_ROLES),
+				JSON.stringify(SNAPSHOT_TABLES.map((spec) => [spec.table, spec.columns, String(spec.toRow)])),
+			].join('\0'),
+		)
+		.digest('hex');
+	return rules;
+}
 
 /**
  * What this run's snapshot is a function of, when that can be told exactly: Normalize's rules, its
@@ -548,7 +571,7 @@ export const NORMALIZE_RULES_VERSION = 'normalize-1';
 async function snapshotFingerprint(db: SqlDb, runId: string, stagedFiles: StagedFile[], options: NormalizeOptions): Promise<string | null> {
 	if (stagedFiles.length === 0 || stagedFiles.some((file) => file.mode !== 'bulk')) return null;
 	const hashes = await readStagedContentHashes(db, runId);
-	const parts = [NORMALIZE_RULES_VERSION, `schoolIds ${JSON.stringify(options.schoolIds ?? [])}`];
+	const parts = [normalizeRules(), `schoolIds ${JSON.stringify(options.schoolIds ?? [])}`];
 	for (const file of [...stagedFiles].sort((a, b) => (a.entity < b.entity ? -1 : 1))) {
 		const staged = hashes.get(file.entity);
 		if (!staged || staged.skipped !== 0) return null;

@@ -15,6 +15,7 @@ import type { RecordProblem } from '../../model/errors';
 import type { FileMode, OneRosterVersion, StagedRow } from '../../model/roster';
 import type { StagingSink, StagingSummary } from '../staging';
 import { readCsvHeader, readCsvRecordBatchesFrom, readSmallCsv } from './csv-records';
+import { CsvRecordScanner } from './csv-scan';
 import { FileChecker } from './file-check';
 import type { CsvFileSet } from './file-set';
 import {
@@ -111,10 +112,24 @@ class ProblemLog {
 const MAX_HASHED_FILE_BYTES = 512 * 2 ** 20;
 
 /**
- * Part of every content hash: change it whenever what staging makes of a file's bytes changes (the
- * checker's rules, the row numbering, the staged row format), so no earlier staging is reused then.
+ * Part of every content hash: change it whenever what staging makes of a file's bytes changes in a
+ * way the code below does not show (ingestRules() already covers the checker's, scanner's and spec's code).
  */
 export const INGEST_RULES_VERSION = 'oneroster-csv-ingest-1';
+
+let rules: string | undefined;
+
+/**
+ * What staging a file depends on besides its bytes: the version above and the very code of the CSV
+ * scanner, the checker, this file's staging loop and the spec. A new release that changes any of them
+ * never reuses a staging an older one made.
+ */
+export function ingestRules(): string {
+	rules ??= createHash('sha256')
+		.update([INGEST_RULES_VERSION, String(CsvRecordScanner), String(FileChecker), String(stageFile), String(readAhead), JSON.stringify(STAGED_FILES)].join('\0'))
+		.digest('hex');
+	return rules;
+}
 
 /** A file's bytes read ahead (whole, when not too big), with its content hash when it was read whole. */
 interface ReadAhead {
@@ -176,7 +191,7 @@ async function stageFile(
 	const { entity, fileName } = spec;
 	const source = await files.open(fileName);
 	try {
-		const read = await readAhead(source, `${INGEST_RULES_VERSION}\0${fileName}\0${version}\0${mode}\0`);
+		const read = await readAhead(source, `${ingestRules()}\0${fileName}\0${version}\0${mode}\0`);
 		const { contentHash } = read;
 		if (contentHash !== null && sink.reuseFile) {
 			// The same bytes as a file an earlier run staged without problems: copy that staging.
