@@ -9,7 +9,8 @@ import { nowIso } from './sql';
 export interface Migration {
 	version: number;
 	name: string;
-	sql: string;
+	/** One script for both engines, or one per engine where they differ (e.g. SQLite's WITHOUT ROWID). */
+	sql: string | { sqlite: string; postgres: string };
 }
 
 export const MIGRATIONS: Migration[] = [
@@ -284,7 +285,7 @@ export async function migrate(db: SqlDb): Promise<number> {
 	for (const migration of MIGRATIONS) {
 		if (done.has(migration.version)) continue;
 		await db.transaction(async (tx) => {
-			await tx.executeScript(migration.sql);
+			await tx.executeScript(typeof migration.sql === 'string' ? migration.sql : migration.sql[db.engine]);
 			// A concurrent opener may have applied it first: the insert then fails and the transaction rolls back.
 			await tx.execute('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [
 				migration.version,
