@@ -30,7 +30,7 @@ function bufferSource(files: Array<{ name: string; data: Buffer }>) {
 
 async function tableCounts(db: SqlDb): Promise<Record<string, number>> {
 	const counts: Record<string, number> = {};
-	for (const table of ['people', 'user_lists', 'staging_rows', 'staging_chunks', 'staging_files', 'snapshots', 'snapshot_people', 'run_problems', 'run_changes']) {
+	for (const table of ['people', 'user_lists', 'staging_rows', 'staging_chunks', 'staging_files', 'snapshots', 'snapshot_chunks', 'run_problems', 'run_changes']) {
 		counts[table] = Number((await db.query(`SELECT COUNT(*) AS n FROM ${table}`))[0].n);
 	}
 	return counts;

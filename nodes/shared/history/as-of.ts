@@ -11,6 +11,7 @@ import { gradeKey } from '../lists/plan';
 import { changesSince } from '../store/changes';
 import type { UserListRow } from '../store/lists';
 import { loadAllLists, loadListMembers } from '../store/lists';
+import { CLASS_TABLE, ENROLLMENT_TABLE, PERSON_TABLE, findSnapshotRecords, readSnapshotRecords, readSnapshotRecordsById } from '../store/snapshot';
 import type { SqlDb } from '../store/sql';
 
 export const AS_OF_KINDS = ['class', 'grade', 'list'] as const;
@@ -99,49 +100,49 @@ async function storeIds(db: SqlDb, sourcedIds: string[]): Promise<Map<string, st
 }
 
 async function classAsOf(db: SqlDb, runId: string, wanted: string): Promise<Pick<AsOfAnswer, 'title' | 'members'>> {
-	const classes = await db.query('SELECT sourced_id, title, class_code FROM snapshot_classes WHERE run_id = ?', [runId]);
+	const classes = await readSnapshotRecords(db, runId, CLASS_TABLE);
 	const lower = wanted.toLowerCase();
 	const tiers = [
-		classes.filter((c) => String(c.sourced_id) === wanted),
-		classes.filter((c) => String(c.class_code ?? '').toLowerCase() === lower),
-		classes.filter((c) => String(c.title).toLowerCase() === lower),
+		classes.filter((c) => c.sourcedId === wanted),
+		classes.filter((c) => (c.classCode ?? '').toLowerCase() === lower),
+		classes.filter((c) => c.title.toLowerCase() === lower),
 	];
 	const found = tiers.find((tier) => tier.length > 0) ?? [];
 	if (found.length !== 1) {
 		throw new RosterRunError(
-			found.length === 0 ? `No class "${wanted}" in the roster of run ${runId}` : `${found.length} classes are called "${wanted}": ${found.map((c) => `${c.title} (${c.sourced_id})`).join('; ')}`,
+			found.length === 0 ? `No class "${wanted}" in the roster of run ${runId}` : `${found.length} classes are called "${wanted}": ${found.map((c) => `${c.title} (${c.sourcedId})`).join('; ')}`,
 			'Name the class by its sourcedId, class code or exact title.',
 		);
 	}
-	const classId = String(found[0].sourced_id);
-	const rows = await db.query(
-		'SELECT e.person_id, e.role AS enrollment_role, p.role, p.given_name, p.family_name, p.grade FROM snapshot_enrollments e LEFT JOIN snapshot_people p ON p.run_id = e.run_id AND p.sourced_id = e.person_id WHERE e.run_id = ? AND e.class_id = ?',
-		[runId, classId],
-	);
-	const ids = await storeIds(db, rows.map((row) => String(row.person_id)));
-	const members = rows.map((row) => ({
-		personId: ids.get(String(row.person_id)) ?? null,
-		sourcedId: String(row.person_id),
-		name: personName(row.given_name, row.family_name),
-		role: String(row.role ?? row.enrollment_role),
-		grade: row.grade === null ? null : String(row.grade),
-		membership: String(row.enrollment_role),
-	}));
-	return { title: String(found[0].title), members: members.sort(byRoleThenName) };
+	const classId = found[0].sourcedId;
+	// Only enrollment chunks that mention the class id (as it is written in their JSON) are read.
+	const enrollments = await findSnapshotRecords(db, runId, ENROLLMENT_TABLE, (e) => e.classId === classId, [JSON.stringify(classId)]);
+	const people = await readSnapshotRecordsById(db, runId, PERSON_TABLE, enrollments.map((e) => e.personId));
+	const ids = await storeIds(db, enrollments.map((e) => e.personId));
+	const members = enrollments.map((enrollment) => {
+		const person = people.get(enrollment.personId);
+		return {
+			personId: ids.get(enrollment.personId) ?? null,
+			sourcedId: enrollment.personId,
+			name: personName(person?.givenName, person?.familyName),
+			role: person?.role ?? enrollment.role,
+			grade: person?.grade ?? null,
+			membership: enrollment.role,
+		};
+	});
+	return { title: found[0].title, members: members.sort(byRoleThenName) };
 }
 
 async function gradeAsOf(db: SqlDb, runId: string, wanted: string): Promise<Pick<AsOfAnswer, 'title' | 'members'>> {
 	const key = gradeKey(wanted);
-	const rows = (await db.query("SELECT sourced_id, given_name, family_name, grade FROM snapshot_people WHERE run_id = ? AND role = 'student' AND grade IS NOT NULL", [runId])).filter(
-		(row) => gradeKey(String(row.grade)) === key,
-	);
-	const ids = await storeIds(db, rows.map((row) => String(row.sourced_id)));
-	const members = rows.map((row) => ({
-		personId: ids.get(String(row.sourced_id)) ?? null,
-		sourcedId: String(row.sourced_id),
-		name: personName(row.given_name, row.family_name),
+	const students = await findSnapshotRecords(db, runId, PERSON_TABLE, (p) => p.role === 'student' && p.grade !== null && gradeKey(p.grade) === key);
+	const ids = await storeIds(db, students.map((p) => p.sourcedId));
+	const members = students.map((p) => ({
+		personId: ids.get(p.sourcedId) ?? null,
+		sourcedId: p.sourcedId,
+		name: personName(p.givenName, p.familyName),
 		role: 'student',
-		grade: String(row.grade),
+		grade: String(p.grade),
 		membership: 'student',
 	}));
 	return { title: `Grade ${wanted}`, members: members.sort(byRoleThenName) };

@@ -18,6 +18,7 @@ import {
 	ENROLLMENT_TABLE,
 	PERSON_TABLE,
 	TERM_TABLE,
+	countSnapshotRecords,
 	readSnapshotBatches,
 	readSnapshotRecords,
 	refreshSnapshotStatistics,
@@ -97,8 +98,8 @@ export async function buildListsRun(db: SqlDb, runId: string, given: Partial<Lis
 				memberships: await loadSyncedMemberships(tx, [...builtKinds]),
 				roster: {
 					classes: classes.length,
-					enrollments: needsEnrollments ? desired.enrollmentCount : await countRows(tx, 'snapshot_enrollments', runId),
-					people: needsPeople ? people.length : await countRows(tx, 'snapshot_people', runId),
+					enrollments: needsEnrollments ? desired.enrollmentCount : await countRows(tx, ENROLLMENT_TABLE, runId),
+					people: needsPeople ? people.length : await countRows(tx, PERSON_TABLE, runId),
 				},
 				protectedPersonIds: new Set(links.filter((l) => problemSourcedIds.has(l.sourcedId)).map((l) => l.id)),
 				sourcedIdOf: new Map(links.map((l) => [l.id, l.sourcedId])),
@@ -138,9 +139,8 @@ async function readRosterPeople(db: SqlDb, runId: string): Promise<RosterPerson[
 	return people;
 }
 
-async function countRows(db: SqlDb, table: string, runId: string): Promise<number> {
-	const rows = await db.query<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table} WHERE run_id = ?`, [runId]);
-	return Number(rows[0].n);
+async function countRows(db: SqlDb, spec: typeof ENROLLMENT_TABLE | typeof PERSON_TABLE, runId: string): Promise<number> {
+	return countSnapshotRecords(db, runId, spec);
 }
 
 /**

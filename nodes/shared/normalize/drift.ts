@@ -18,7 +18,20 @@
  */
 import type { RunRecord } from '../store/runs';
 import { addStageCounts, getRun, lastAppliedRun, setRunStatus } from '../store/runs';
-import { readSnapshotHeader } from '../store/snapshot';
+import {
+	CLASS_TABLE,
+	CONTACT_TABLE,
+	COURSE_TABLE,
+	ENROLLMENT_TABLE,
+	ORG_TABLE,
+	PERSON_TABLE,
+	TERM_TABLE,
+	countSnapshotRecords,
+	findSnapshotRecords,
+	readSnapshotHeader,
+	readSnapshotRecords,
+	readSnapshotTallies,
+} from '../store/snapshot';
 import type { SqlDb } from '../store/sql';
 import { readStagedFiles } from '../store/staging';
 
@@ -153,31 +166,24 @@ async function headerDrift(db: SqlDb, runId: string, baselineId: string): Promis
 /** Double-encoded UTF-8 (Ã©, â€™), the replacement character, and a ? inside a word. */
 const MISENCODED = /Ã[\u0080-\u00BF\u2010-\u203A]|â€|\uFFFD|\p{L}\?\p{L}/u;
 
+/** Texts one of which every name MISENCODED matches holds: only the people chunks holding one are read. */
+const MISENCODED_HINTS = ['Ã', 'â€', '\uFFFD', '?'];
+
 async function misencodedNames(db: SqlDb, runId: string): Promise<{ count: number; examples: string[] }> {
-	const like = ['%Ã%', '%â€%', '%\uFFFD%', '%?%'];
-	const clause = like.map(() => '(given_name LIKE ? OR family_name LIKE ?)').join(' OR ');
-	const rows = await db.query(`SELECT given_name, family_name FROM snapshot_people WHERE run_id = ? AND (${clause})`, [
-		runId,
-		...like.flatMap((pattern) => [pattern, pattern]),
-	]);
-	const names = rows.map((row) => `${String(row.given_name)} ${String(row.family_name)}`).filter((name) => MISENCODED.test(name));
+	const nameOf = (person: { givenName: string; familyName: string }) => `${person.givenName} ${person.familyName}`;
+	const people = await findSnapshotRecords(db, runId, PERSON_TABLE, (person) => MISENCODED.test(nameOf(person)), MISENCODED_HINTS);
+	const names = people.map(nameOf);
 	return { count: names.length, examples: names.slice(0, 3) };
 }
 
 async function schoolDrift(db: SqlDb, runId: string, baselineId: string, scope: string[], baselineScope: string[]): Promise<string[]> {
 	const schools = async (id: string) =>
-		new Map(
-			(await db.query("SELECT sourced_id, name FROM snapshot_orgs WHERE run_id = ? AND type = 'school'", [id])).map((row) => [
-				String(row.sourced_id),
-				String(row.name),
-			]),
-		);
-	const peoplePerSchool = async (id: string) =>
-		new Map(
-			(await db.query('SELECT primary_school_id, COUNT(*) AS n FROM snapshot_people WHERE run_id = ? GROUP BY primary_school_id', [id])).map(
-				(row) => [String(row.primary_school_id), Number(row.n)],
-			),
-		);
+		new Map((await readSnapshotRecords(db, id, ORG_TABLE)).filter((org) => org.type === 'school').map((org) => [org.sourcedId, org.name]));
+	const peoplePerSchool = async (id: string) => {
+		const perSchool = new Map<string, number>();
+		for (const [key, n] of await readSnapshotTallies(db, id, PERSON_TABLE)) if (key.startsWith('school:')) perSchool.set(key.slice('school:'.length), n);
+		return perSchool;
+	};
 	const [now, before] = [await schools(runId), await schools(baselineId)];
 	const [peopleNow, peopleBefore] = [await peoplePerSchool(runId), await peoplePerSchool(baselineId)];
 	const messages: string[] = [];
@@ -196,17 +202,16 @@ const ROLE_NAMES: Record<string, string> = { student: 'students', teacher: 'teac
 
 async function entityCounts(db: SqlDb, runId: string): Promise<Map<string, number>> {
 	const counts = new Map<string, number>();
-	const count = async (label: string, sql: string) => counts.set(label, Number((await db.query(sql, [runId]))[0].n));
-	await count('schools', "SELECT COUNT(*) AS n FROM snapshot_orgs WHERE run_id = ? AND type = 'school'");
-	await count('terms', 'SELECT COUNT(*) AS n FROM snapshot_terms WHERE run_id = ?');
-	await count('courses', 'SELECT COUNT(*) AS n FROM snapshot_courses WHERE run_id = ?');
-	await count('classes', 'SELECT COUNT(*) AS n FROM snapshot_classes WHERE run_id = ?');
+	counts.set('schools', (await readSnapshotTallies(db, runId, ORG_TABLE)).get('type:school') ?? 0);
+	counts.set('terms', await countSnapshotRecords(db, runId, TERM_TABLE));
+	counts.set('courses', await countSnapshotRecords(db, runId, COURSE_TABLE));
+	counts.set('classes', await countSnapshotRecords(db, runId, CLASS_TABLE));
 	for (const role of Object.keys(ROLE_NAMES)) counts.set(ROLE_NAMES[role], 0);
-	for (const row of await db.query('SELECT role, COUNT(*) AS n FROM snapshot_people WHERE run_id = ? GROUP BY role', [runId])) {
-		counts.set(ROLE_NAMES[String(row.role)] ?? String(row.role), Number(row.n));
+	for (const [key, n] of await readSnapshotTallies(db, runId, PERSON_TABLE)) {
+		if (key.startsWith('role:')) counts.set(ROLE_NAMES[key.slice('role:'.length)] ?? key.slice('role:'.length), n);
 	}
-	await count('parent contacts', 'SELECT COUNT(*) AS n FROM snapshot_contacts WHERE run_id = ?');
-	await count('enrollments', 'SELECT COUNT(*) AS n FROM snapshot_enrollments WHERE run_id = ?');
+	counts.set('parent contacts', await countSnapshotRecords(db, runId, CONTACT_TABLE));
+	counts.set('enrollments', await countSnapshotRecords(db, runId, ENROLLMENT_TABLE));
 	return counts;
 }
 
@@ -225,15 +230,14 @@ async function rowCountDrift(db: SqlDb, runId: string, baselineId: string, maxDr
 }
 
 async function emailDrift(db: SqlDb, runId: string, baselineId: string): Promise<string[]> {
-	const emails = async (id: string) =>
-		new Map(
-			(
-				await db.query(
-					"SELECT role, COUNT(*) AS n, SUM(CASE WHEN email IS NOT NULL AND email <> '' THEN 1 ELSE 0 END) AS with_email FROM snapshot_people WHERE run_id = ? GROUP BY role",
-					[id],
-				)
-			).map((row) => [String(row.role), { people: Number(row.n), withEmail: Number(row.with_email) }]),
-		);
+	const emails = async (id: string) => {
+		const tallies = await readSnapshotTallies(db, id, PERSON_TABLE);
+		const byRole = new Map<string, { people: number; withEmail: number }>();
+		for (const [key, n] of tallies) {
+			if (key.startsWith('role:')) byRole.set(key.slice('role:'.length), { people: n, withEmail: tallies.get(`email:${key.slice('role:'.length)}`) ?? 0 });
+		}
+		return byRole;
+	};
 	const [now, before] = [await emails(runId), await emails(baselineId)];
 	const messages: string[] = [];
 	for (const role of Object.keys(ROLE_NAMES)) {

@@ -270,6 +270,24 @@ CREATE TABLE staging_chunks (
 );
 `,
 	},
+	{
+		version: 4,
+		name: 'performance: packed snapshot records',
+		// snapshot_orgs … snapshot_enrollments stay: snapshots written before this are still read from them.
+		sql: `
+CREATE TABLE snapshot_chunks (
+	run_id TEXT NOT NULL,
+	entity TEXT NOT NULL,
+	seq INTEGER NOT NULL,
+	row_count INTEGER NOT NULL,
+	first_key TEXT NOT NULL,
+	last_key TEXT NOT NULL,
+	tallies TEXT,
+	data TEXT NOT NULL,
+	PRIMARY KEY (run_id, entity, seq)
+);
+`,
+	},
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -1,6 +1,20 @@
 /**
  * Per-run canonical snapshots: what the SIS said at each run, in the canonical model.
  * Normalize writes them; Reconcile, Build Lists, drift checks and "roster as of" read them.
+ *
+ * Records are kept packed (migration 4): each `snapshot_chunks` row holds up to CHUNK_RECORDS records
+ * of one entity as a JSON array of their row values (the spec's `columns` order, `toRow`), sorted by
+ * sourcedId, with the chunk's first and last sourcedId and its tallies (small counts the drift check
+ * needs). A 100,000-student snapshot is ~1M records: one store row (and index entry) each cost ~3 s
+ * to write and as much to copy a night; a few hundred chunks cost a fraction of that. Nothing
+ * outside this file reads the layout: readers use the functions below.
+ *
+ * Order: one write call's records are in sourcedId order across its chunks; a snapshot written in
+ * several calls (Normalize streams enrollments in slices) has chunks in write order, each sorted.
+ * readSnapshotRecords always returns sourcedId order; readSnapshotBatches gives chunk order.
+ *
+ * Snapshots written before migration 4 have one row per record in `snapshot_orgs` … `snapshot_enrollments`
+ * (the specs' `table`); every function here reads them the same (an entity without chunks is read there).
  */
 import type {
 	CanonicalClass,
@@ -16,19 +30,25 @@ import type {
 import type { SqlDb, SqlRow, SqlValue } from './sql';
 import { fromJson, nowIso, toBooleanInt, toJson } from './sql';
 
-/** How each canonical entity maps to its snapshot table: columns, to-row and from-row. */
-interface SnapshotTable<T> {
+/** How each canonical entity maps to its snapshot records: columns, to-row and from-row. */
+export interface SnapshotTable<T> {
+	/** The entity's name in snapshot_chunks. */
+	entity: string;
+	/** Its table before migration 4 (one store row per record), read for snapshots written then. */
 	table: string;
 	columns: readonly string[];
 	toRow(record: T): SqlValue[];
 	fromRow(row: SqlRow): T;
 	/** The same from the row's values in `columns` order (large reads: no object per row). */
 	fromValues(values: SqlValue[]): T;
+	/** Counts kept with each chunk (summed by readSnapshotTallies): what checks need without reading every record. */
+	tally?(record: T, count: (key: string) => void): void;
 }
 
 const text = (value: SqlValue): string | null => (value === null ? null : String(value));
 
 export const ORG_TABLE: SnapshotTable<CanonicalOrg> = {
+	entity: 'orgs',
 	table: 'snapshot_orgs',
 	columns: ['sourced_id', 'name', 'type', 'identifier', 'parent_id'],
 	toRow: (o) => [o.sourcedId, o.name, o.type, o.identifier, o.parentId],
@@ -40,9 +60,11 @@ export const ORG_TABLE: SnapshotTable<CanonicalOrg> = {
 		parentId: text(r.parent_id),
 	}),
 	fromValues: (v) => ({ sourcedId: String(v[0]), name: String(v[1]), type: String(v[2]), identifier: text(v[3]), parentId: text(v[4]) }),
+	tally: (o, count) => count(`type:${o.type}`),
 };
 
 export const TERM_TABLE: SnapshotTable<CanonicalTerm> = {
+	entity: 'terms',
 	table: 'snapshot_terms',
 	columns: ['sourced_id', 'title', 'type', 'start_date', 'end_date', 'parent_id', 'school_year'],
 	toRow: (t) => [t.sourcedId, t.title, t.type, t.startDate, t.endDate, t.parentId, t.schoolYear],
@@ -67,6 +89,7 @@ export const TERM_TABLE: SnapshotTable<CanonicalTerm> = {
 };
 
 export const COURSE_TABLE: SnapshotTable<CanonicalCourse> = {
+	entity: 'courses',
 	table: 'snapshot_courses',
 	columns: ['sourced_id', 'title', 'course_code', 'grades', 'subjects', 'org_id'],
 	toRow: (c) => [c.sourcedId, c.title, c.courseCode, toJson(c.grades), toJson(c.subjects), c.orgId],
@@ -89,6 +112,7 @@ export const COURSE_TABLE: SnapshotTable<CanonicalCourse> = {
 };
 
 export const CLASS_TABLE: SnapshotTable<CanonicalClass> = {
+	entity: 'classes',
 	table: 'snapshot_classes',
 	columns: [
 		'sourced_id',
@@ -141,6 +165,7 @@ export const CLASS_TABLE: SnapshotTable<CanonicalClass> = {
 };
 
 export const PERSON_TABLE: SnapshotTable<CanonicalPerson> = {
+	entity: 'people',
 	table: 'snapshot_people',
 	columns: [
 		'sourced_id',
@@ -222,9 +247,15 @@ export const PERSON_TABLE: SnapshotTable<CanonicalPerson> = {
 		sms: text(v[16]),
 		primaryContactId: text(v[17]),
 	}),
+	tally: (p, count) => {
+		count(`role:${p.role}`);
+		if (p.email !== null && p.email !== '') count(`email:${p.role}`);
+		count(`school:${p.primarySchoolId ?? ''}`);
+	},
 };
 
 export const CONTACT_TABLE: SnapshotTable<CanonicalContact> = {
+	entity: 'contacts',
 	table: 'snapshot_contacts',
 	columns: ['sourced_id', 'relationship', 'given_name', 'family_name', 'email', 'phone', 'sms'],
 	toRow: (c) => [c.sourcedId, c.relationship, c.givenName, c.familyName, c.email, c.phone, c.sms],
@@ -249,6 +280,7 @@ export const CONTACT_TABLE: SnapshotTable<CanonicalContact> = {
 };
 
 export const ENROLLMENT_TABLE: SnapshotTable<CanonicalEnrollment> = {
+	entity: 'enrollments',
 	table: 'snapshot_enrollments',
 	columns: ['sourced_id', 'class_id', 'person_id', 'role', 'is_primary', 'begin_date', 'end_date'],
 	toRow: (e) => [e.sourcedId, e.classId, e.personId, e.role, toBooleanInt(e.primary), e.beginDate, e.endDate],
@@ -272,36 +304,123 @@ export const ENROLLMENT_TABLE: SnapshotTable<CanonicalEnrollment> = {
 	}),
 };
 
-/** Rows handed to insertMany at once: short-lived, so they die young instead of growing the heap. */
-const WRITE_SLICE = 5000;
 
+export const SNAPSHOT_TABLES = [ORG_TABLE, TERM_TABLE, COURSE_TABLE, CLASS_TABLE, PERSON_TABLE, CONTACT_TABLE, ENROLLMENT_TABLE] as const;
+
+/** Records per chunk: a few hundred KB of JSON at most, so a reader holds little at a time. */
+export const CHUNK_RECORDS = 2000;
+
+const CHUNK_COLUMNS = ['run_id', 'entity', 'seq', 'row_count', 'first_key', 'last_key', 'tallies', 'data'] as const;
+
+/** Every canonical record has a sourcedId: the snapshot's key. */
+const sourcedIdOf = (record: unknown): string => (record as { sourcedId: string }).sourcedId;
+
+/** sourcedId order: JavaScript's string order (the same in both engines, unlike their collations). */
+const compareKeys = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * Writes records of one entity into `runId`'s snapshot, sorted by sourcedId, in chunks after any the
+ * run already has for that entity (a caller may stream a large entity in several calls).
+ */
 export async function writeSnapshotRecords<T>(db: SqlDb, runId: string, spec: SnapshotTable<T>, records: Iterable<T>): Promise<void> {
-	const columns = ['run_id', ...spec.columns];
-	let rows: SqlValue[][] = [];
-	for (const record of records) {
-		const values = spec.toRow(record);
-		values.unshift(runId);
-		rows.push(values);
-		if (rows.length >= WRITE_SLICE) {
-			await db.insertMany(spec.table, columns, rows);
-			rows = [];
-		}
+	const sorted = Array.from(records).sort((a, b) => compareKeys(sourcedIdOf(a), sourcedIdOf(b)));
+	for (let i = 1; i < sorted.length; i++) {
+		// The key is unique per snapshot, as the PRIMARY KEY of the tables before migration 4 made it.
+		if (sourcedIdOf(sorted[i]) === sourcedIdOf(sorted[i - 1])) throw new Error(`snapshot ${spec.entity}: sourcedId "${sourcedIdOf(sorted[i])}" twice`);
 	}
-	await db.insertMany(spec.table, columns, rows);
+	const last = await db.query<{ seq: number }>('SELECT COALESCE(MAX(seq), 0) AS seq FROM snapshot_chunks WHERE run_id = ? AND entity = ?', [runId, spec.entity]);
+	let seq = Number(last[0]?.seq ?? 0);
+	for (let start = 0; start < sorted.length; start += CHUNK_RECORDS) {
+		const chunk = sorted.slice(start, start + CHUNK_RECORDS);
+		let tallies: string | null = null;
+		if (spec.tally) {
+			const counts: Record<string, number> = {};
+			for (const record of chunk) spec.tally(record, (key) => (counts[key] = (counts[key] ?? 0) + 1));
+			tallies = toJson(counts);
+		}
+		await db.execute(`INSERT INTO snapshot_chunks (${CHUNK_COLUMNS.join(', ')}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, [
+			runId,
+			spec.entity,
+			++seq,
+			chunk.length,
+			sourcedIdOf(chunk[0]),
+			sourcedIdOf(chunk[chunk.length - 1]),
+			tallies,
+			JSON.stringify(chunk.map((record) => spec.toRow(record))),
+		]);
+	}
 }
 
+interface ChunkInfo {
+	seq: number;
+	rowCount: number;
+	firstKey: string;
+	lastKey: string;
+}
+
+/** The run's chunks of one entity, without their data; none for a snapshot written before migration 4. */
+async function chunksOf(db: SqlDb, runId: string, spec: { entity: string }): Promise<ChunkInfo[]> {
+	const rows = await db.queryArrays('SELECT seq, row_count, first_key, last_key FROM snapshot_chunks WHERE run_id = ? AND entity = ? ORDER BY seq', [
+		runId,
+		spec.entity,
+	]);
+	return rows.map(([seq, rowCount, firstKey, lastKey]) => ({ seq: Number(seq), rowCount: Number(rowCount), firstKey: String(firstKey), lastKey: String(lastKey) }));
+}
+
+/** Whether the chunks, in seq order, are also in sourcedId order (see "Order" above). */
+function inKeyOrder(chunks: ChunkInfo[]): boolean {
+	for (let i = 1; i < chunks.length; i++) if (compareKeys(chunks[i - 1].lastKey, chunks[i].firstKey) >= 0) return false;
+	return true;
+}
+
+/** One chunk's records (one chunk's JSON in memory at a time). */
+async function readChunk<T>(db: SqlDb, runId: string, spec: SnapshotTable<T>, seq: number): Promise<T[]> {
+	const rows = await db.queryArrays('SELECT data FROM snapshot_chunks WHERE run_id = ? AND entity = ? AND seq = ?', [runId, spec.entity, seq]);
+	if (!rows[0]) return [];
+	const values = JSON.parse(String(rows[0][0])) as SqlValue[][];
+	const records = new Array<T>(values.length);
+	for (let i = 0; i < values.length; i++) records[i] = spec.fromValues(values[i]);
+	return records;
+}
+
+/** All records of one entity, in sourcedId order. */
 export async function readSnapshotRecords<T>(db: SqlDb, runId: string, spec: SnapshotTable<T>): Promise<T[]> {
-	const rows = await db.queryArrays(`SELECT ${spec.columns.join(', ')} FROM ${spec.table} WHERE run_id = ? ORDER BY sourced_id`, [runId]);
-	return rows.map(spec.fromValues);
+	const chunks = await chunksOf(db, runId, spec);
+	if (chunks.length === 0) {
+		const rows = await db.queryArrays(`SELECT ${spec.columns.join(', ')} FROM ${spec.table} WHERE run_id = ? ORDER BY sourced_id`, [runId]);
+		return rows.map(spec.fromValues);
+	}
+	const records: T[] = [];
+	for (const chunk of chunks) for (const record of await readChunk(db, runId, spec, chunk.seq)) records.push(record);
+	if (!inKeyOrder(chunks)) records.sort((a, b) => compareKeys(sourcedIdOf(a), sourcedIdOf(b)));
+	return records;
 }
 
-/** Snapshot rows of a large table in batches, ordered by sourcedId. */
+/**
+ * Records of a large entity in batches of at most `batchSize` (never the whole entity at once), in
+ * chunk order: sourcedId order when the entity was written in one call (see "Order" above).
+ */
 export async function* readSnapshotBatches<T>(
 	db: SqlDb,
 	runId: string,
 	spec: SnapshotTable<T>,
 	batchSize = 10_000,
 ): AsyncGenerator<T[]> {
+	const chunks = await chunksOf(db, runId, spec);
+	if (chunks.length === 0) {
+		yield* readLegacyBatches(db, runId, spec, batchSize);
+		return;
+	}
+	for (const chunk of chunks) {
+		const records = await readChunk(db, runId, spec, chunk.seq);
+		for (let start = 0; start < records.length; start += batchSize) {
+			yield start === 0 && records.length <= batchSize ? records : records.slice(start, start + batchSize);
+		}
+	}
+}
+
+/** Records of a snapshot written before migration 4, in batches, in sourcedId order. */
+async function* readLegacyBatches<T>(db: SqlDb, runId: string, spec: SnapshotTable<T>, batchSize: number): AsyncGenerator<T[]> {
 	let after = '';
 	for (;;) {
 		const rows = await db.queryArrays(
@@ -313,6 +432,96 @@ export async function* readSnapshotBatches<T>(
 		after = String(rows[rows.length - 1][0]);
 		if (rows.length < batchSize) return;
 	}
+}
+
+/** How many records of one entity the snapshot holds (from the chunks' counts: no record is read). */
+export async function countSnapshotRecords(db: SqlDb, runId: string, spec: SnapshotTable<unknown>): Promise<number> {
+	const chunks = await chunksOf(db, runId, spec);
+	if (chunks.length > 0) return chunks.reduce((sum, chunk) => sum + chunk.rowCount, 0);
+	const rows = await db.query<{ n: number }>(`SELECT COUNT(*) AS n FROM ${spec.table} WHERE run_id = ?`, [runId]);
+	return Number(rows[0].n);
+}
+
+/** The records with these sourcedIds (those the snapshot has), by sourcedId; only chunks whose key range holds one are read. */
+export async function readSnapshotRecordsById<T>(db: SqlDb, runId: string, spec: SnapshotTable<T>, sourcedIds: Iterable<string>): Promise<Map<string, T>> {
+	const wanted = [...new Set(sourcedIds)].sort(compareKeys);
+	const found = new Map<string, T>();
+	if (wanted.length === 0) return found;
+	const chunks = await chunksOf(db, runId, spec);
+	if (chunks.length === 0) {
+		for (let start = 0; start < wanted.length; start += 500) {
+			const ids = wanted.slice(start, start + 500);
+			const rows = await db.queryArrays(
+				`SELECT ${spec.columns.join(', ')} FROM ${spec.table} WHERE run_id = ? AND sourced_id IN (${ids.map(() => '?').join(', ')})`,
+				[runId, ...ids],
+			);
+			for (const values of rows) found.set(String(values[0]), spec.fromValues(values));
+		}
+		return found;
+	}
+	const wantedSet = new Set(wanted);
+	for (const chunk of chunks) {
+		// The first wanted id at or after the chunk's first key: the chunk is read when that id is within its range.
+		let low = 0;
+		let high = wanted.length;
+		while (low < high) {
+			const middle = (low + high) >> 1;
+			if (compareKeys(wanted[middle], chunk.firstKey) < 0) low = middle + 1;
+			else high = middle;
+		}
+		if (low === wanted.length || compareKeys(wanted[low], chunk.lastKey) > 0) continue;
+		for (const record of await readChunk(db, runId, spec, chunk.seq)) if (wantedSet.has(sourcedIdOf(record))) found.set(sourcedIdOf(record), record);
+	}
+	return found;
+}
+
+/**
+ * The records `keep` accepts, in chunk order. `hints`, when given, are texts at least one of which
+ * any kept record's JSON row holds (a value as JSON.stringify writes it, or a part of one): only
+ * chunks that contain a hint are read (found in SQL, a superset: SQLite's LIKE ignores ASCII case).
+ */
+export async function findSnapshotRecords<T>(
+	db: SqlDb,
+	runId: string,
+	spec: SnapshotTable<T>,
+	keep: (record: T) => boolean,
+	hints: string[] = [],
+): Promise<T[]> {
+	const kept: T[] = [];
+	const chunks = await chunksOf(db, runId, spec);
+	if (chunks.length === 0) {
+		for await (const batch of readLegacyBatches(db, runId, spec, 10_000)) for (const record of batch) if (keep(record)) kept.push(record);
+		return kept;
+	}
+	let seqs = chunks.map((chunk) => chunk.seq);
+	if (hints.length > 0) {
+		const like = hints.map((hint) => `%${hint.replace(/[\\%_]/g, (char) => `\\${char}`)}%`);
+		const rows = await db.queryArrays(
+			`SELECT seq FROM snapshot_chunks WHERE run_id = ? AND entity = ? AND (${like.map(() => "data LIKE ? ESCAPE '\\'").join(' OR ')}) ORDER BY seq`,
+			[runId, spec.entity, ...like],
+		);
+		seqs = rows.map((row) => Number(row[0]));
+	}
+	for (const seq of seqs) for (const record of await readChunk(db, runId, spec, seq)) if (keep(record)) kept.push(record);
+	return kept;
+}
+
+/**
+ * The entity's tallies summed over the snapshot (see each spec's `tally`): e.g. people per role
+ * (`role:student`), with an email (`email:student`), per primary school (`school:<id>`), orgs per
+ * type (`type:school`). Snapshots written before migration 4 are tallied from their records.
+ */
+export async function readSnapshotTallies<T>(db: SqlDb, runId: string, spec: SnapshotTable<T>): Promise<Map<string, number>> {
+	const tallies = new Map<string, number>();
+	const count = (key: string, n = 1) => tallies.set(key, (tallies.get(key) ?? 0) + n);
+	const rows = await db.queryArrays('SELECT tallies FROM snapshot_chunks WHERE run_id = ? AND entity = ?', [runId, spec.entity]);
+	if (rows.length > 0) {
+		for (const [text] of rows) for (const [key, n] of Object.entries(fromJson<Record<string, number>>(text, {}))) count(key, n);
+		return tallies;
+	}
+	const tally = spec.tally;
+	if (tally) for await (const batch of readLegacyBatches(db, runId, spec, 10_000)) for (const record of batch) tally(record, count);
+	return tallies;
 }
 
 export interface SnapshotHeader {
@@ -352,16 +561,16 @@ export async function findSnapshotByFingerprint(db: SqlDb, fingerprint: string, 
 }
 
 /**
- * Copies every row of `fromRunId`'s snapshot to `toRunId` inside the database (no row passes through
- * JavaScript); the header is the caller's to write.
+ * Copies every record of `fromRunId`'s snapshot to `toRunId`: its chunks inside the database (no
+ * record passes through JavaScript); a snapshot written before migration 4 is packed into chunks on
+ * the way. The header is the caller's to write.
  */
 export async function copySnapshotRows(db: SqlDb, fromRunId: string, toRunId: string): Promise<void> {
-	for (const spec of SNAPSHOT_TABLES) {
-		const columns = spec.columns.join(', ');
-		await db.execute(`INSERT INTO ${spec.table} (run_id, ${columns}) SELECT ?, ${columns} FROM ${spec.table} WHERE run_id = ? ORDER BY sourced_id`, [
-			toRunId,
-			fromRunId,
-		]);
+	const columns = CHUNK_COLUMNS.slice(1).join(', ');
+	await db.execute(`INSERT INTO snapshot_chunks (run_id, ${columns}) SELECT ?, ${columns} FROM snapshot_chunks WHERE run_id = ?`, [toRunId, fromRunId]);
+	for (const spec of SNAPSHOT_TABLES as ReadonlyArray<SnapshotTable<unknown>>) {
+		if ((await chunksOf(db, fromRunId, spec)).length > 0) continue;
+		for await (const batch of readLegacyBatches(db, fromRunId, spec, 10_000)) await writeSnapshotRecords(db, toRunId, spec, batch);
 	}
 }
 
@@ -376,9 +585,8 @@ export async function readSnapshotHeader(db: SqlDb, runId: string): Promise<Snap
 	};
 }
 
-export const SNAPSHOT_TABLES = [ORG_TABLE, TERM_TABLE, COURSE_TABLE, CLASS_TABLE, PERSON_TABLE, CONTACT_TABLE, ENROLLMENT_TABLE] as const;
-
 export async function deleteSnapshot(db: SqlDb, runId: string): Promise<void> {
+	await db.execute('DELETE FROM snapshot_chunks WHERE run_id = ?', [runId]);
 	for (const spec of SNAPSHOT_TABLES) await db.execute(`DELETE FROM ${spec.table} WHERE run_id = ?`, [runId]);
 	await db.execute('DELETE FROM snapshots WHERE run_id = ?', [runId]);
 }
@@ -390,11 +598,13 @@ export async function latestSnapshotRunId(db: SqlDb): Promise<string | undefined
 }
 
 /**
- * PostgreSQL plans the batched reads above well only with statistics, and a snapshot written a
- * moment ago has none yet (autovacuum has not analyzed it): without them each batch is sorted
- * on disk instead of read in index order (~10× slower). SQLite reads in index order anyway.
+ * PostgreSQL plans reads well only with statistics, and rows written a moment ago have none yet
+ * (autovacuum has not analyzed them). For snapshots written before migration 4, without them each
+ * batch of a large table was sorted on disk instead of read in index order (~10× slower); the
+ * chunks are few, but analyzed as well. SQLite reads in index order anyway.
  */
 export async function refreshSnapshotStatistics(db: SqlDb, specs: ReadonlyArray<{ table: string }>): Promise<void> {
 	if (db.engine !== 'postgres') return;
+	await db.execute('ANALYZE snapshot_chunks');
 	for (const spec of specs) await db.execute(`ANALYZE ${spec.table}`);
 }

@@ -84,7 +84,7 @@ describe.each(ENGINES)('roster as of a date, and snapshot retention (%s)', (engi
 		expect(await pruneSnapshots(store.db, 0, new Date('2027-01-01T00:00:00Z'))).toEqual([]);
 		const pruned = await pruneSnapshots(store.db, 30, new Date('2026-10-20T00:00:00Z'));
 		expect(pruned).toEqual([night1]);
-		expect(Number((await store.db.query('SELECT COUNT(*) AS n FROM snapshot_people WHERE run_id = ?', [night1]))[0].n)).toBe(0);
+		expect(Number((await store.db.query('SELECT COUNT(*) AS n FROM snapshot_chunks WHERE run_id = ?', [night1]))[0].n)).toBe(0);
 		await expect(rosterAsOf(store.db, 'class', 'ALG1-01', '2026-09-15')).rejects.toThrow('No roster snapshot was taken on or before 2026-09-15T23:59:59.999Z');
 		await expect(rosterAsOf(store.db, 'class', 'ALG1-01', '2026-09-15')).rejects.toMatchObject({ hint: 'The oldest snapshot kept is from 2026-10-01T02:00:00.000Z (see Keep Snapshots on Roster Normalize).' });
 		// Night 2 is the last good run: kept however old.

@@ -13,7 +13,7 @@ import type { StagedEntity } from '../../model/roster';
 import type { RosterSource } from '../stage-run';
 import type { StagingSink, StagingSummary } from '../staging';
 import type { ApiClient } from '../oneroster-rest/auth/api-auth';
-import { fileNameOf, flattenRecord, stagedColumns } from '../oneroster-rest/flatten';
+import { fileNameOf, rowFlattener, stagedColumns } from '../oneroster-rest/flatten';
 import { bodyText, jsonBody, safeUrl, throwIfAborted, withQuery } from '../oneroster-rest/http';
 import type { JsonRecord, PageStats } from '../oneroster-rest/paging';
 import { failureHint } from '../oneroster-rest/paging';
@@ -131,11 +131,14 @@ class CleverPull {
 	}
 
 	private async stageAll(writer: StagedFileWriter, records: Array<JsonRecord | undefined>): Promise<void> {
+		const flatten = rowFlattener(writer.entity, writer.columns);
+		const cleared = ['status', 'dateLastModified'].map((name) => writer.columns.indexOf(name));
 		for (const record of records) {
 			if (!record) continue;
-			const cells = flattenRecord(writer.entity, record, writer.columns);
-			for (const name of ['status', 'dateLastModified']) cells[writer.columns.indexOf(name)] = '';
-			await writer.add(cells);
+			const cells = flatten(record);
+			for (const index of cleared) cells[index] = '';
+			writer.add(cells);
+			await writer.flushIfFull();
 		}
 	}
 

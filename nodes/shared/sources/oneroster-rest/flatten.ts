@@ -163,14 +163,30 @@ export function fileNameOf(entity: StagedEntity): string {
 	return `${entity}.csv`;
 }
 
+/**
+ * The cells of JSON records under `columns` (extension columns come from `extra`), with each column's
+ * extractor looked up once: a pull flattens every record of the district.
+ */
+export function rowFlattener(entity: StagedEntity, columns: string[], extra: Record<string, string> = {}): (record: JsonRecord) => string[] {
+	const extractors = EXTRACTORS[entity];
+	const cellOf = columns.map((column): Extract => {
+		if (column in extra) {
+			const value = extra[column];
+			return () => value;
+		}
+		const extract = COMMON[column] ?? extractors[column];
+		return extract ? (record) => extract(record).trim() : never;
+	});
+	return (record) => {
+		const cells = new Array<string>(cellOf.length);
+		for (let i = 0; i < cellOf.length; i++) cells[i] = cellOf[i](record);
+		return cells;
+	};
+}
+
 /** The cells of one JSON record under `columns` (extension columns come from `extra`). */
 export function flattenRecord(entity: StagedEntity, record: JsonRecord, columns: string[], extra: Record<string, string> = {}): string[] {
-	const extractors = EXTRACTORS[entity];
-	return columns.map((column) => {
-		if (column in extra) return extra[column];
-		const extract = COMMON[column] ?? extractors[column];
-		return extract ? extract(record).trim() : '';
-	});
+	return rowFlattener(entity, columns, extra)(record);
 }
 
 /**

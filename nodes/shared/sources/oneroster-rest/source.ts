@@ -19,7 +19,7 @@ import type { RosterSource } from '../stage-run';
 import type { StagingSink, StagingSummary } from '../staging';
 import type { ApiClient } from './auth/api-auth';
 import type { PullPlan } from './delta';
-import { fileNameOf, flattenRecord, refId, rolesOf, stagedColumns, text, userOrgIds, userRoles } from './flatten';
+import { fileNameOf, refId, rolesOf, rowFlattener, stagedColumns, text, userOrgIds, userRoles } from './flatten';
 import { safeUrl, throwIfAborted } from './http';
 import type { JsonRecord, PageStats } from './paging';
 import { BadRequestError, EndpointNotFoundError, pullCollection } from './paging';
@@ -188,6 +188,11 @@ export function oneRosterApiSource(
 	};
 }
 
+/** The columns a bulk row leaves empty (status and dateLastModified belong to delta files). */
+function changeColumns(columns: string[]): number[] {
+	return ['status', 'dateLastModified'].map((name) => columns.indexOf(name)).filter((index) => index >= 0);
+}
+
 class OneRosterPull {
 	private stats: RequestStats & PageStats = { ...newRequestStats(), pages: 0, overfetchedPages: 0 };
 	private records: Record<string, number> = {};
@@ -261,6 +266,10 @@ class OneRosterPull {
 				);
 			}
 
+			const flatten = rowFlattener(entity, columns, extra);
+			const flattenRole = rolesWriter ? rowFlattener('roles', rolesWriter.columns, extra) : undefined;
+			const cleared = changeColumns(columns);
+			const clearedRoles = rolesWriter ? changeColumns(rolesWriter.columns) : [];
 			const handle = async (records: JsonRecord[]) => {
 				const out = await open();
 				this.records[resource] = (this.records[resource] ?? 0) + records.length;
@@ -274,20 +283,24 @@ class OneRosterPull {
 					if (resource === 'orgs' && text(record.type) === 'school') schoolOrgs.push(record);
 					const inScope = this.inScope(resource, record);
 					if (!inScope) {
-						if (mode === 'delta') await out.add(this.deletionRow(columns, record, extra));
+						if (mode === 'delta') out.add(this.deletionRow(columns, record, extra));
 						continue;
 					}
-					const cells = flattenRecord(entity, { ...record, status }, columns, extra);
-					if (mode === 'bulk') this.clearChangeColumns(columns, cells);
-					await out.add(cells);
-					if (resource === 'users' && rolesWriter && status !== 'tobedeleted') {
+					// The page's records are this pull's own: the status read (1.2 "inactive" → "tobedeleted") is set in place.
+					if (record.status !== undefined && text(record.status) !== status) record.status = status;
+					const cells = flatten(record);
+					if (mode === 'bulk') for (const index of cleared) cells[index] = '';
+					out.add(cells);
+					if (resource === 'users' && rolesWriter && flattenRole && status !== 'tobedeleted') {
 						for (const role of rolesOf(record)) {
-							const roleCells = flattenRecord('roles', role, rolesWriter.columns, extra);
-							if (mode === 'bulk') this.clearChangeColumns(rolesWriter.columns, roleCells);
-							await rolesWriter.add(roleCells);
+							const roleCells = flattenRole(role);
+							if (mode === 'bulk') for (const index of clearedRoles) roleCells[index] = '';
+							rolesWriter.add(roleCells);
 						}
 					}
 				}
+				await out.flushIfFull();
+				await rolesWriter?.flushIfFull();
 			};
 
 			const pulled = await this.pullResource(resource, plan, handle, warnings);
@@ -310,13 +323,6 @@ class OneRosterPull {
 	private statusOf(record: JsonRecord): string {
 		const status = text(record.status);
 		return this.config.version === '1.2' && status === 'inactive' ? 'tobedeleted' : status;
-	}
-
-	private clearChangeColumns(columns: string[], cells: string[]): void {
-		for (const name of ['status', 'dateLastModified']) {
-			const index = columns.indexOf(name);
-			if (index >= 0) cells[index] = '';
-		}
 	}
 
 	/** A delta row that removes a record which left the chosen schools. */

@@ -72,8 +72,11 @@ export class StagedFileWriter {
 		return writer;
 	}
 
-	/** Checks and stages one row (cells line up with `columns`). */
-	async add(cells: string[]): Promise<void> {
+	/**
+	 * Checks one row (cells line up with `columns`) and queues it for staging. Synchronous, because a
+	 * pull adds every record of the district: call `flushIfFull` once per page.
+	 */
+	add(cells: string[]): void {
 		const sourcedId = cells[this.sourcedIdIndex] ?? '';
 		if (sourcedId !== '' && this.seen.has(sourcedId)) {
 			this.duplicates++;
@@ -88,6 +91,10 @@ export class StagedFileWriter {
 			return;
 		}
 		this.batch.push({ rowNumber: this.row, sourcedId, cells });
+	}
+
+	/** Stages the queued rows once there are a batch's worth. */
+	async flushIfFull(): Promise<void> {
 		if (this.batch.length >= REST_ROW_BATCH_SIZE) await this.flush();
 	}
 

@@ -1,0 +1,264 @@
+/**
+ * Snapshots are stored as packed chunks (migration 4): records come back whole, in sourcedId order,
+ * across chunk boundaries and with any value; copy, delete, count, lookup by sourcedId, search and
+ * tallies work on chunks; and a snapshot written before migration 4 (one row per record in the
+ * snapshot_* tables) still reads the same everywhere: readers, drift check, roster as of, copy.
+ */
+import { rosterAsOf } from '../../../nodes/shared/history/as-of';
+import type { CanonicalEnrollment, CanonicalPerson } from '../../../nodes/shared/model/roster';
+import { findDrift, driftSettings } from '../../../nodes/shared/normalize/drift';
+import { readSnapshot } from '../../../nodes/shared/normalize/normalize';
+import { reconcileRun } from '../../../nodes/shared/reconcile/apply';
+import type { SnapshotTable } from '../../../nodes/shared/store/snapshot';
+import {
+	CHUNK_RECORDS,
+	CLASS_TABLE,
+	CONTACT_TABLE,
+	COURSE_TABLE,
+	ENROLLMENT_TABLE,
+	ORG_TABLE,
+	PERSON_TABLE,
+	SNAPSHOT_TABLES,
+	TERM_TABLE,
+	copySnapshotRows,
+	countSnapshotRecords,
+	deleteSnapshot,
+	findSnapshotRecords,
+	readSnapshotBatches,
+	readSnapshotRecords,
+	readSnapshotRecordsById,
+	readSnapshotTallies,
+	writeSnapshotHeader,
+	writeSnapshotRecords,
+} from '../../../nodes/shared/store/snapshot';
+import type { SqlDb } from '../../../nodes/shared/store/sql';
+import type { RosterStore } from '../../../nodes/shared/store/store';
+import { ENGINES, openTestStore } from '../../support/engines';
+import { day1, enroll, klass, person, student, writeRoster } from '../../support/roster-fixtures';
+
+const byId = <T extends { sourcedId: string }>(records: T[]) => [...records].sort((a, b) => (a.sourcedId < b.sourcedId ? -1 : a.sourcedId > b.sourcedId ? 1 : 0));
+
+/** A deterministic shuffle (no order of the input survives by chance). */
+function shuffled<T>(items: T[]): T[] {
+	const out = [...items];
+	let seed = 7;
+	for (let i = out.length - 1; i > 0; i--) {
+		seed = (seed * 1103515245 + 12345) % 2147483648;
+		const j = seed % (i + 1);
+		[out[i], out[j]] = [out[j], out[i]];
+	}
+	return out;
+}
+
+const students = (n: number, prefix = 's') => Array.from({ length: n }, (_, i) => student(`${prefix}${String(i).padStart(5, '0')}`, `Given${i}`, `Family${i}`, String(9 + (i % 4)), `${1000 + i}`));
+
+async function collect<T>(batches: AsyncGenerator<T[]>): Promise<T[][]> {
+	const out: T[][] = [];
+	for await (const batch of batches) out.push(batch);
+	return out;
+}
+
+/** Moves a run's snapshot into the tables of before migration 4, one row per record. */
+async function moveToLegacyTables(db: SqlDb, runId: string): Promise<void> {
+	const move = async <T>(spec: SnapshotTable<T>) => {
+		const records = await readSnapshotRecords(db, runId, spec);
+		await db.insertMany(spec.table, ['run_id', ...spec.columns], records.map((record) => [runId, ...spec.toRow(record)]));
+	};
+	for (const spec of SNAPSHOT_TABLES as ReadonlyArray<SnapshotTable<unknown>>) await move(spec);
+	await db.execute('DELETE FROM snapshot_chunks WHERE run_id = ?', [runId]);
+}
+
+const chunkRows = async (db: SqlDb, runId: string, entity: string) =>
+	db.queryArrays('SELECT seq, row_count, first_key, last_key FROM snapshot_chunks WHERE run_id = ? AND entity = ? ORDER BY seq', [runId, entity]);
+
+describe.each(ENGINES)('snapshot chunks (%s)', (engine) => {
+	let store: RosterStore;
+	beforeEach(async () => {
+		store = await openTestStore(engine);
+	});
+	afterEach(async () => store.close());
+
+	test('records come back in sourcedId order across chunk boundaries, in batches of at most a chunk', async () => {
+		const people = students(2 * CHUNK_RECORDS + 7);
+		await writeSnapshotRecords(store.db, 'run-a', PERSON_TABLE, shuffled(people));
+		const sorted = byId(people);
+		expect(await chunkRows(store.db, 'run-a', 'people')).toEqual([
+			[1, CHUNK_RECORDS, sorted[0].sourcedId, sorted[CHUNK_RECORDS - 1].sourcedId],
+			[2, CHUNK_RECORDS, sorted[CHUNK_RECORDS].sourcedId, sorted[2 * CHUNK_RECORDS - 1].sourcedId],
+			[3, 7, sorted[2 * CHUNK_RECORDS].sourcedId, sorted[sorted.length - 1].sourcedId],
+		]);
+		expect(await readSnapshotRecords(store.db, 'run-a', PERSON_TABLE)).toEqual(sorted);
+		const batches = await collect(readSnapshotBatches(store.db, 'run-a', PERSON_TABLE));
+		expect(batches.map((batch) => batch.length)).toEqual([CHUNK_RECORDS, CHUNK_RECORDS, 7]);
+		expect(batches.flat()).toEqual(sorted);
+		const small = await collect(readSnapshotBatches(store.db, 'run-a', PERSON_TABLE, 1500));
+		expect(small.map((batch) => batch.length)).toEqual([1500, 500, 1500, 500, 7]);
+		expect(small.flat()).toEqual(sorted);
+		expect(await countSnapshotRecords(store.db, 'run-a', PERSON_TABLE)).toBe(people.length);
+		// Other runs and entities are apart.
+		expect(await countSnapshotRecords(store.db, 'run-b', PERSON_TABLE)).toBe(0);
+		expect(await readSnapshotRecords(store.db, 'run-a', CONTACT_TABLE)).toEqual([]);
+	});
+
+	test('an entity written in several calls (as Normalize streams enrollments) is read whole, in sourcedId order', async () => {
+		const total = CHUNK_RECORDS + 1000;
+		const enrollments: CanonicalEnrollment[] = Array.from({ length: total }, (_, i) => enroll(`cls-${i % 7}`, `s${i}`, 'student', false, { sourcedId: `enr-${String(i).padStart(5, '0')}` }));
+		// The second call's records sort before the first's.
+		await writeSnapshotRecords(store.db, 'run-a', ENROLLMENT_TABLE, shuffled(enrollments.slice(1000)));
+		await writeSnapshotRecords(store.db, 'run-a', ENROLLMENT_TABLE, shuffled(enrollments.slice(0, 1000)));
+		expect(await chunkRows(store.db, 'run-a', 'enrollments')).toEqual([
+			[1, CHUNK_RECORDS, 'enr-01000', enrollments[total - 1].sourcedId],
+			[2, 1000, 'enr-00000', 'enr-00999'],
+		]);
+		expect(await readSnapshotRecords(store.db, 'run-a', ENROLLMENT_TABLE)).toEqual(enrollments);
+		const batches = (await collect(readSnapshotBatches(store.db, 'run-a', ENROLLMENT_TABLE))).flat();
+		expect(byId(batches)).toEqual(enrollments);
+		expect(await countSnapshotRecords(store.db, 'run-a', ENROLLMENT_TABLE)).toBe(total);
+		// The key stays unique within a write, as the PRIMARY KEY of the old tables kept it.
+		await expect(writeSnapshotRecords(store.db, 'run-b', ENROLLMENT_TABLE, [enrollments[0], enrollments[0]])).rejects.toThrow(
+			'snapshot enrollments: sourcedId "enr-00000" twice',
+		);
+	});
+
+	test('unusual values come back exactly, in every entity', async () => {
+		const odd = ['O\'Brien "Jr"', 'back\\slash', 'Zoë 😀 中文 \u00a0', '[1,"2"]', '{"a":1}', 'null', 'true', '', 'NUL\u0000 and \u001e\u001f', '100%_done', 'line\r\nbreak\ttab'];
+		const roster = {
+			orgs: odd.map((v, i) => ({ sourcedId: `${v}#org${i}`, name: v, type: i % 2 ? 'school' : v, identifier: i % 3 ? v : null, parentId: null })),
+			terms: odd.map((v, i) => ({ sourcedId: `${v}#t${i}`, title: v, type: 'term', startDate: null, endDate: v, parentId: null, schoolYear: i % 2 ? null : v })),
+			courses: odd.map((v, i) => ({ sourcedId: `${v}#c${i}`, title: v, courseCode: null, grades: [v, ''], subjects: [], orgId: v })),
+			classes: odd.map((v, i) => klass(`${v}#k${i}`, v, [v], { classCode: v, classType: null, courseId: null, schoolId: v, grades: [], subjects: [v], periods: v })),
+			people: odd.map((v, i) =>
+				person(`${v}#p${i}`, i % 2 ? 'teacher' : 'student', v, v, { middleName: v, email: i % 2 ? null : v, grade: v, schoolIds: [v, v], primarySchoolId: null, enabled: i % 2 === 0 }),
+			),
+			contacts: odd.map((v, i) => ({ sourcedId: `${v}#pc${i}`, relationship: 'guardian' as const, givenName: v, familyName: v, email: null, phone: v, sms: null })),
+			enrollments: odd.map((v, i) => enroll(v, v, 'student', i % 2 === 1, { sourcedId: `${v}#e${i}`, beginDate: v, endDate: null })),
+		};
+		const specs = { orgs: ORG_TABLE, terms: TERM_TABLE, courses: COURSE_TABLE, classes: CLASS_TABLE, people: PERSON_TABLE, contacts: CONTACT_TABLE, enrollments: ENROLLMENT_TABLE };
+		for (const [entity, spec] of Object.entries(specs)) {
+			await writeSnapshotRecords(store.db, 'run-a', spec as SnapshotTable<unknown>, shuffled(roster[entity as keyof typeof roster] as unknown[]));
+		}
+		const read = await readSnapshot(store.db, 'run-a');
+		for (const entity of Object.keys(specs) as Array<keyof typeof roster>) expect(read[entity]).toEqual(byId(roster[entity] as Array<{ sourcedId: string }>));
+		// Lookups and searches find such values too.
+		const people = await readSnapshotRecordsById(store.db, 'run-a', PERSON_TABLE, [`${odd[0]}#p0`, `${odd[3]}#p3`, 'nobody']);
+		expect([...people.keys()].sort()).toEqual([`${odd[0]}#p0`, `${odd[3]}#p3`].sort());
+		for (const v of odd) {
+			const found = await findSnapshotRecords(store.db, 'run-a', ENROLLMENT_TABLE, (e) => e.classId === v, [JSON.stringify(v)]);
+			expect(found.map((e) => e.classId)).toEqual([v]);
+		}
+	});
+
+	test('copy (inside the database) and delete', async () => {
+		const people = students(CHUNK_RECORDS + 10);
+		await writeSnapshotRecords(store.db, 'run-a', PERSON_TABLE, people);
+		await writeSnapshotRecords(store.db, 'run-a', ORG_TABLE, day1().orgs);
+		await writeSnapshotHeader(store.db, 'run-a', [], {});
+		await copySnapshotRows(store.db, 'run-a', 'run-b');
+		await deleteSnapshot(store.db, 'run-a');
+		expect(await countSnapshotRecords(store.db, 'run-a', PERSON_TABLE)).toBe(0);
+		expect(await chunkRows(store.db, 'run-a', 'people')).toEqual([]);
+		expect(await readSnapshotRecords(store.db, 'run-b', PERSON_TABLE)).toEqual(byId(people));
+		expect(await readSnapshotRecords(store.db, 'run-b', ORG_TABLE)).toEqual(byId(day1().orgs));
+		expect(await readSnapshotTallies(store.db, 'run-b', ORG_TABLE)).toEqual(new Map([['type:district', 1], ['type:school', 1]]));
+	});
+
+	test('lookup by sourcedId, search with hints, and tallies', async () => {
+		const people: CanonicalPerson[] = [
+			...students(2 * CHUNK_RECORDS + 1),
+			person('t1', 'teacher', 'Tess', 'Tanner', { primarySchoolId: 'sch-2' }),
+			person('t2', 'teacher', 'Uma', 'Usher', { email: '' }),
+			person('a1', 'admin', '100%_done', 'Admin', { email: null, primarySchoolId: null }),
+		];
+		await writeSnapshotRecords(store.db, 'run-a', PERSON_TABLE, people);
+		const wanted = ['s00000', 's02000', 's04000', 't2', 'a1', 'missing', 's01999'];
+		const found = await readSnapshotRecordsById(store.db, 'run-a', PERSON_TABLE, wanted);
+		expect([...found.keys()].sort()).toEqual(['a1', 's00000', 's01999', 's02000', 's04000', 't2']);
+		expect(found.get('t2')).toEqual(people.find((p) => p.sourcedId === 't2'));
+		expect(await readSnapshotRecordsById(store.db, 'run-a', PERSON_TABLE, [])).toEqual(new Map());
+
+		// LIKE's own characters in a hint are taken literally: "100xxdone" is no match.
+		await writeSnapshotRecords(store.db, 'run-b', PERSON_TABLE, [person('x1', 'staff', '100xxdone', 'X')]);
+		expect((await findSnapshotRecords(store.db, 'run-b', PERSON_TABLE, () => true, ['100%_done'])).map((p) => p.sourcedId)).toEqual([]);
+		expect((await findSnapshotRecords(store.db, 'run-a', PERSON_TABLE, (p) => p.givenName === '100%_done', ['100%_done'])).map((p) => p.sourcedId)).toEqual(['a1']);
+		const grade10 = await findSnapshotRecords(store.db, 'run-a', PERSON_TABLE, (p) => p.grade === '10');
+		expect(grade10).toHaveLength(people.filter((p) => p.grade === '10').length);
+
+		const tallies = await readSnapshotTallies(store.db, 'run-a', PERSON_TABLE);
+		const n = 2 * CHUNK_RECORDS + 1;
+		expect(Object.fromEntries(tallies)).toEqual({
+			'role:student': n,
+			'email:student': n,
+			'role:teacher': 2,
+			'email:teacher': 1,
+			'role:admin': 1,
+			'school:sch-gbhs': n + 1,
+			'school:sch-2': 1,
+			'school:': 1,
+		});
+	});
+
+	test('a snapshot written before migration 4 reads the same: readers, lookups, tallies, roster as of; copied into chunks; deleted', async () => {
+		const runId = await writeRoster(store.db, day1());
+		await reconcileRun(store.db, runId, { archive: true });
+		const snapshot = await readSnapshot(store.db, runId);
+		const answers = async () => ({
+			snapshot: await readSnapshot(store.db, runId),
+			batches: (await collect(readSnapshotBatches(store.db, runId, ENROLLMENT_TABLE, 4))).map((batch) => batch.length),
+			count: await countSnapshotRecords(store.db, runId, ENROLLMENT_TABLE),
+			byId: await readSnapshotRecordsById(store.db, runId, PERSON_TABLE, ['s2', 't1', 'nobody']),
+			found: await findSnapshotRecords(store.db, runId, ENROLLMENT_TABLE, (e) => e.classId === 'cls-eng', ['"cls-eng"']),
+			tallies: await readSnapshotTallies(store.db, runId, PERSON_TABLE),
+			schools: await readSnapshotTallies(store.db, runId, ORG_TABLE),
+			klass: await rosterAsOf(store.db, 'class', 'ALG1-01', '2100-01-01'),
+			grade: await rosterAsOf(store.db, 'grade', '9', '2100-01-01'),
+		});
+		const fromChunks = await answers();
+		expect(fromChunks.klass.members.map((m) => m.name)).toEqual(['Ada Lovelace', 'Ben Carter', 'Cleo Diaz', 'Tess Tanner', 'Uma Usher']);
+		expect(fromChunks.grade.members.map((m) => m.name)).toEqual(['Ada Lovelace', 'Ben Carter', 'Cleo Diaz']);
+		expect(fromChunks.tallies.get('role:student')).toBe(4);
+
+		await moveToLegacyTables(store.db, runId);
+		expect(Number((await store.db.query('SELECT COUNT(*) AS n FROM snapshot_people WHERE run_id = ?', [runId]))[0].n)).toBe(snapshot.people.length);
+		expect(await answers()).toEqual(fromChunks);
+
+		// Copied, it is packed into chunks; deleted, its old rows go.
+		await copySnapshotRows(store.db, runId, 'run-copy');
+		expect(await readSnapshot(store.db, 'run-copy')).toEqual(snapshot);
+		expect(await countSnapshotRecords(store.db, 'run-copy', PERSON_TABLE)).toBe(snapshot.people.length);
+		expect((await chunkRows(store.db, 'run-copy', 'people')).length).toBe(1);
+		await deleteSnapshot(store.db, runId);
+		for (const spec of SNAPSHOT_TABLES) expect(Number((await store.db.query(`SELECT COUNT(*) AS n FROM ${spec.table}`))[0].n)).toBe(0);
+		expect(await readSnapshot(store.db, 'run-copy')).toEqual(snapshot);
+	});
+
+	test('the drift check finds the same whether either snapshot was written before migration 4', async () => {
+		const secondSchool = { sourcedId: 'sch-2', name: 'Second School', type: 'school', identifier: null, parentId: 'dist-1' };
+		const baseline = day1();
+		baseline.orgs.push(secondSchool);
+		baseline.people.push(...students(20, 'x'), ...['y1', 'y2', 'y3'].map((id) => person(id, 'staff', 'Sue', id, { schoolIds: ['sch-2'], primarySchoolId: 'sch-2' })));
+		const baselineId = await writeRoster(store.db, baseline);
+		await reconcileRun(store.db, baselineId, { archive: true });
+
+		const tonight = day1();
+		tonight.people = tonight.people
+			.map((p) => (p.role === 'teacher' ? { ...p, email: null } : p.sourcedId === 's1' ? { ...p, givenName: 'JosÃ©' } : p))
+			.concat(students(5, 'x'));
+		// The second school is still in the orgs, but nobody is in it any more.
+		tonight.orgs.push(secondSchool);
+		const tonightId = await writeRoster(store.db, tonight);
+
+		const settings = driftSettings();
+		const findings = async () => (await findDrift(store.db, tonightId, settings)).findings.map((f) => `${f.check}: ${f.message}`);
+		const expected = await findings();
+		expect(expected).toEqual([
+			'encoding: 1 people\'s names look mis-encoded (e.g. "JosÃ© Lovelace"); the last good run had none: the export\'s character encoding changed',
+			'schools: school Second School (sch-2) has nobody in this export (3 people in the last good run): is its sharing switched off?',
+			'rowCounts: students fell from 24 to 9 (−62.5 %; the limit is 20 %)',
+			'emails: every one of the 2 teachers has an empty email (2 of 2 had one in the last good run)',
+		]);
+		await moveToLegacyTables(store.db, baselineId);
+		expect(await findings()).toEqual(expected);
+		await moveToLegacyTables(store.db, tonightId);
+		expect(await findings()).toEqual(expected);
+	});
+});
