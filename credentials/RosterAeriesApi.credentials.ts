@@ -1,21 +1,7 @@
-import type {
-	IAuthenticate,
-	ICredentialDataDecryptedObject,
-	ICredentialTestRequest,
-	ICredentialType,
-	IHttpRequestHelper,
-	INodeProperties,
-	Icon,
-} from 'n8n-workflow';
+import type { IAuthenticate, ICredentialTestRequest, ICredentialType, INodeProperties, Icon } from 'n8n-workflow';
 
-import {
-	CLIENT_AUTHENTICATION_FIELD,
-	OAUTH2_HIDDEN_FIELDS,
-	oauth2PreAuthentication,
-	oneRosterTestRequest,
-	schoolIdField,
-	sisAuthenticate,
-} from '../nodes/adapter/sis';
+import { oneRosterTestRequest, sisAuthenticate } from '../nodes/adapter/sis';
+import { CLIENT_AUTHENTICATION_FIELD, OAUTH2_HIDDEN_FIELDS, baseUrlField, clientIdField, clientSecretField, oauth2PreAuthenticationFor, schoolIdField, scopeField, tokenUrlField } from './shared/sis-credential';
 
 const NAME = 'rosterAeriesApi';
 
@@ -34,60 +20,32 @@ export class RosterAeriesApi implements ICredentialType {
 	documentationUrl = 'https://github.com/rostersync/n8n-nodes-rostersync#aeries';
 
 	properties: INodeProperties[] = [
-		{
+		baseUrlField({
 			displayName: 'OneRoster URL',
-			name: 'baseUrl',
-			type: 'string',
-			default: '',
-			required: true,
 			placeholder: 'https://district.aeries.net/aeries/OneRoster',
 			description:
 				'In the Aeries Administrator Console: Security > API Security, select the application (type OneRoster): the OneRoster URL under Product Information (it is changed under School Options at the district level)',
-		},
-		{
+		}),
+		clientIdField({
 			displayName: 'Consumer ID',
-			name: 'clientId',
-			type: 'string',
-			default: '',
-			required: true,
 			description:
 				'On the same API Security page, after OneRoster is checked and updated, tick "Display Consumer ID & Secret Keys for OneRoster": the Consumer ID (not the Aeries certificate)',
-		},
-		{
-			displayName: 'Consumer Secret Key',
-			name: 'clientSecret',
-			type: 'string',
-			typeOptions: { password: true },
-			default: '',
-			required: true,
-			description: 'The Consumer Secret Key shown with the Consumer ID',
-		},
-		{
-			displayName: 'Token URL',
-			name: 'tokenUrl',
-			type: 'string',
-			default: '',
-			placeholder: 'https://district.aeries.net/aeries/OneRoster/token',
-			description: 'Leave empty to use the OneRoster URL followed by /token',
-		},
-		{
-			displayName: 'Scope',
-			name: 'scope',
-			type: 'string',
+		}),
+		clientSecretField({ displayName: 'Consumer Secret Key', description: 'The Consumer Secret Key shown with the Consumer ID' }),
+		tokenUrlField({ placeholder: 'https://district.aeries.net/aeries/OneRoster/token', description: 'Leave empty to use the OneRoster URL followed by /token' }),
+		scopeField({
 			default:
 				'https://purl.imsglobal.org/spec/or/v1p1/scope/roster-core.readonly https://purl.imsglobal.org/spec/or/v1p1/scope/roster-demographics.readonly',
 			required: true,
 			description:
 				'The OneRoster scopes the token is asked for, space-separated. Aeries grants them only with READ permission for Student Data, Schools, Terms, Teacher Data, Master Schedule, Course Data and Classes (API Security > Change; an IIS reset makes changes take effect).',
-		},
+		}),
 		{ ...CLIENT_AUTHENTICATION_FIELD, default: 'body' },
 		schoolIdField('In Aeries: the school code.'),
 		...OAUTH2_HIDDEN_FIELDS,
 	];
 
-	async preAuthentication(this: IHttpRequestHelper, credentials: ICredentialDataDecryptedObject) {
-		return oauth2PreAuthentication(this, NAME, credentials);
-	}
+	preAuthentication = oauth2PreAuthenticationFor(NAME);
 
 	authenticate: IAuthenticate = sisAuthenticate(NAME);
 

@@ -1,12 +1,7 @@
-import type {
-	IAuthenticate,
-	ICredentialTestRequest,
-	ICredentialType,
-	INodeProperties,
-	Icon,
-} from 'n8n-workflow';
+import type { IAuthenticate, ICredentialTestRequest, ICredentialType, INodeProperties, Icon } from 'n8n-workflow';
 
-import { VERSION_FIELD, oneRosterTestRequest, schoolIdField, sisAuthenticate } from '../nodes/adapter/sis';
+import { oneRosterTestRequest, sisAuthenticate } from '../nodes/adapter/sis';
+import { VERSION_FIELD, baseUrlField, clientIdField, clientSecretField, schoolIdField } from './shared/sis-credential';
 
 const NAME = 'rosterClassLinkApi';
 
@@ -25,34 +20,15 @@ export class RosterClassLinkApi implements ICredentialType {
 	documentationUrl = 'https://github.com/rostersync/n8n-nodes-rostersync#classlink';
 
 	properties: INodeProperties[] = [
-		{
+		baseUrlField({
 			displayName: 'Roster Server URL',
-			name: 'baseUrl',
-			type: 'string',
-			default: '',
-			required: true,
 			placeholder: 'https://district-vn-v2.rosterserver.com',
 			description:
 				'The district\'s OneRoster server URL: in the ClassLink developer console (OneRoster module), the key next to the district shows the server URL, client ID and secret. The /ims/oneroster/… part may be left out.',
-		},
+		}),
 		VERSION_FIELD,
-		{
-			displayName: 'Client ID',
-			name: 'clientId',
-			type: 'string',
-			default: '',
-			required: true,
-			description: 'The OAuth 1.0a consumer key of the district\'s Roster Server connection',
-		},
-		{
-			displayName: 'Client Secret',
-			name: 'clientSecret',
-			type: 'string',
-			typeOptions: { password: true },
-			default: '',
-			required: true,
-			description: 'The consumer secret shown with the client ID',
-		},
+		clientIdField({ description: 'The OAuth 1.0a consumer key of the district\'s Roster Server connection' }),
+		clientSecretField({ description: 'The consumer secret shown with the client ID' }),
 		{
 			displayName: 'Tenant ID',
 			name: 'tenantId',

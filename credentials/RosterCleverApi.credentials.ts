@@ -1,12 +1,7 @@
-import type {
-	IAuthenticate,
-	ICredentialTestRequest,
-	ICredentialType,
-	INodeProperties,
-	Icon,
-} from 'n8n-workflow';
+import type { IAuthenticate, ICredentialTestRequest, ICredentialType, INodeProperties, Icon } from 'n8n-workflow';
 
-import { schoolIdField, sisAuthenticate } from '../nodes/adapter/sis';
+import { sisAuthenticate } from '../nodes/adapter/sis';
+import { schoolIdField } from './shared/sis-credential';
 
 const NAME = 'rosterCleverApi';
 

@@ -1,22 +1,7 @@
-import type {
-	IAuthenticate,
-	ICredentialDataDecryptedObject,
-	ICredentialTestRequest,
-	ICredentialType,
-	IHttpRequestHelper,
-	INodeProperties,
-	Icon,
-} from 'n8n-workflow';
+import type { IAuthenticate, ICredentialTestRequest, ICredentialType, INodeProperties, Icon } from 'n8n-workflow';
 
-import {
-	CLIENT_AUTHENTICATION_FIELD,
-	OAUTH2_HIDDEN_FIELDS,
-	VERSION_FIELD,
-	oauth2PreAuthentication,
-	oneRosterTestRequest,
-	schoolIdField,
-	sisAuthenticate,
-} from '../nodes/adapter/sis';
+import { oneRosterTestRequest, sisAuthenticate } from '../nodes/adapter/sis';
+import { CLIENT_AUTHENTICATION_FIELD, OAUTH2_HIDDEN_FIELDS, VERSION_FIELD, baseUrlField, clientIdField, clientSecretField, oauth2PreAuthenticationFor, schoolIdField, scopeField, tokenUrlField } from './shared/sis-credential';
 
 const NAME = 'rosterInfiniteCampusApi';
 
@@ -39,57 +24,25 @@ export class RosterInfiniteCampusApi implements ICredentialType {
 			description:
 				'The OneRoster version of the connection. In Infinite Campus: Instruction > Settings > Digital Learning Application Configuration (Classic: System Administration > Learning Interoperability) > your application > Generate New OneRoster Connection, "OneRoster 1.1 with OAuth 2.0".',
 		},
-		{
-			displayName: 'Base URL',
-			name: 'baseUrl',
-			type: 'string',
-			default: '',
-			required: true,
+		baseUrlField({
 			placeholder: 'https://district.infinitecampus.org/campus/api/oneroster/v1p1/district',
 			description:
 				'The OneRoster base URL of the connection (shown with the Client ID once the OneRoster connection is generated). The /ims/oneroster/… part may be left out.',
-		},
-		{
-			displayName: 'Token URL',
-			name: 'tokenUrl',
-			type: 'string',
-			default: '',
+		}),
+		tokenUrlField({
 			required: true,
 			placeholder: 'https://district.infinitecampus.org/campus/oauth2/token?appName=district',
 			description: 'The OAuth 2 token URL of the connection: …/campus/oauth2/token?appName=… (the appName is your district\'s)',
-		},
-		{
-			displayName: 'Client ID',
-			name: 'clientId',
-			type: 'string',
-			default: '',
-			required: true,
-			description: 'The Client ID of the OneRoster connection',
-		},
-		{
-			displayName: 'Client Secret',
-			name: 'clientSecret',
-			type: 'string',
-			typeOptions: { password: true },
-			default: '',
-			required: true,
-			description: 'The Client Secret of the OneRoster connection (shown once, when it is generated)',
-		},
+		}),
+		clientIdField({ description: 'The Client ID of the OneRoster connection' }),
+		clientSecretField({ description: 'The Client Secret of the OneRoster connection (shown once, when it is generated)' }),
 		CLIENT_AUTHENTICATION_FIELD,
-		{
-			displayName: 'Scope',
-			name: 'scope',
-			type: 'string',
-			default: '',
-			description: 'Scopes to ask for, space-separated. Infinite Campus needs none; leave empty.',
-		},
+		scopeField({ description: 'Scopes to ask for, space-separated. Infinite Campus needs none; leave empty.' }),
 		schoolIdField('In Infinite Campus: the school number of the school (System Administration > Resources > School).'),
 		...OAUTH2_HIDDEN_FIELDS,
 	];
 
-	async preAuthentication(this: IHttpRequestHelper, credentials: ICredentialDataDecryptedObject) {
-		return oauth2PreAuthentication(this, NAME, credentials);
-	}
+	preAuthentication = oauth2PreAuthenticationFor(NAME);
 
 	authenticate: IAuthenticate = sisAuthenticate(NAME);
 

@@ -1,22 +1,7 @@
-import type {
-	IAuthenticate,
-	ICredentialDataDecryptedObject,
-	ICredentialTestRequest,
-	ICredentialType,
-	IHttpRequestHelper,
-	INodeProperties,
-	Icon,
-} from 'n8n-workflow';
+import type { IAuthenticate, ICredentialTestRequest, ICredentialType, INodeProperties, Icon } from 'n8n-workflow';
 
-import {
-	CLIENT_AUTHENTICATION_FIELD,
-	OAUTH2_HIDDEN_FIELDS,
-	VERSION_FIELD,
-	oauth2PreAuthentication,
-	oneRosterTestRequest,
-	schoolIdField,
-	sisAuthenticate,
-} from '../nodes/adapter/sis';
+import { oneRosterTestRequest, sisAuthenticate } from '../nodes/adapter/sis';
+import { CLIENT_AUTHENTICATION_FIELD, OAUTH2_HIDDEN_FIELDS, VERSION_FIELD, baseUrlField, clientIdField, clientSecretField, oauth2PreAuthenticationFor, schoolIdField, scopeField, tokenUrlField } from './shared/sis-credential';
 
 const NAME = 'rosterOneRosterApi';
 const OAUTH2 = { show: { authentication: ['oauth2'] } };
@@ -35,16 +20,11 @@ export class RosterOneRosterApi implements ICredentialType {
 	documentationUrl = 'https://github.com/rostersync/n8n-nodes-rostersync#oneroster-api';
 
 	properties: INodeProperties[] = [
-		{
-			displayName: 'Base URL',
-			name: 'baseUrl',
-			type: 'string',
-			default: '',
-			required: true,
+		baseUrlField({
 			placeholder: 'https://sis.district.org',
 			description:
 				'The URL to access the OneRoster API of your SIS (your IT department or the SIS vendor gives it with the client ID and secret). The /ims/oneroster/… part may be left out.',
-		},
+		}),
 		VERSION_FIELD,
 		{
 			displayName: 'Authentication',
@@ -56,42 +36,15 @@ export class RosterOneRosterApi implements ICredentialType {
 			],
 			default: 'oauth2',
 		},
-		{
-			displayName: 'Token URL',
-			name: 'tokenUrl',
-			type: 'string',
-			default: '',
-			placeholder: 'https://sis.district.org/oauth/token',
-			description: 'The OAuth 2 token endpoint of the SIS',
-			displayOptions: OAUTH2,
-		},
-		{
-			displayName: 'Client ID',
-			name: 'clientId',
-			type: 'string',
-			default: '',
-			required: true,
-			description: 'The Client ID (OAuth 1.0a: consumer key) the SIS issued for this application',
-		},
-		{
-			displayName: 'Client Secret',
-			name: 'clientSecret',
-			type: 'string',
-			typeOptions: { password: true },
-			default: '',
-			required: true,
-			description: 'The secret generated with the Client ID, to verify a secure connection to the SIS API',
-		},
+		tokenUrlField({ placeholder: 'https://sis.district.org/oauth/token', description: 'The OAuth 2 token endpoint of the SIS', displayOptions: OAUTH2 }),
+		clientIdField({ description: 'The Client ID (OAuth 1.0a: consumer key) the SIS issued for this application' }),
+		clientSecretField({ description: 'The secret generated with the Client ID, to verify a secure connection to the SIS API' }),
 		{ ...CLIENT_AUTHENTICATION_FIELD, displayOptions: OAUTH2 },
-		{
-			displayName: 'Scope',
-			name: 'scope',
-			type: 'string',
-			default: '',
+		scopeField({
 			placeholder: 'https://purl.imsglobal.org/spec/or/v1p1/scope/roster-core.readonly',
 			description: 'Scopes to ask for, space-separated; empty when the SIS needs none',
 			displayOptions: OAUTH2,
-		},
+		}),
 		{
 			displayName: 'Send Token Cookies Back',
 			name: 'resendCookies',
@@ -104,9 +57,7 @@ export class RosterOneRosterApi implements ICredentialType {
 		...OAUTH2_HIDDEN_FIELDS,
 	];
 
-	async preAuthentication(this: IHttpRequestHelper, credentials: ICredentialDataDecryptedObject) {
-		return oauth2PreAuthentication(this, NAME, credentials);
-	}
+	preAuthentication = oauth2PreAuthenticationFor(NAME);
 
 	authenticate: IAuthenticate = sisAuthenticate(NAME);
 

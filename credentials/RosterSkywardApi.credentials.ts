@@ -1,14 +1,7 @@
-import type {
-	IAuthenticate,
-	ICredentialDataDecryptedObject,
-	ICredentialTestRequest,
-	ICredentialType,
-	IHttpRequestHelper,
-	INodeProperties,
-	Icon,
-} from 'n8n-workflow';
+import type { IAuthenticate, ICredentialTestRequest, ICredentialType, INodeProperties, Icon } from 'n8n-workflow';
 
-import { OAUTH2_HIDDEN_FIELDS, oauth2PreAuthentication, oneRosterTestRequest, schoolIdField, sisAuthenticate } from '../nodes/adapter/sis';
+import { oneRosterTestRequest, sisAuthenticate } from '../nodes/adapter/sis';
+import { OAUTH2_HIDDEN_FIELDS, baseUrlField, clientIdField, clientSecretField, oauth2PreAuthenticationFor, schoolIdField, tokenUrlField } from './shared/sis-credential';
 
 const NAME = 'rosterSkywardApi';
 
@@ -26,49 +19,24 @@ export class RosterSkywardApi implements ICredentialType {
 	documentationUrl = 'https://github.com/rostersync/n8n-nodes-rostersync#skyward';
 
 	properties: INodeProperties[] = [
-		{
+		baseUrlField({
 			displayName: 'OneRoster API URL',
-			name: 'baseUrl',
-			type: 'string',
-			default: '',
-			required: true,
 			placeholder: 'https://skyward.district.org/api',
 			description:
 				'In Skyward: Product Setup > Skyward Contact Access > District Setup > Configuration > API Configuration, the "OneRoster API URL". The /ims/oneroster/v1p1 part may be left out.',
-		},
-		{
+		}),
+		clientIdField({
 			displayName: 'API Key',
-			name: 'clientId',
-			type: 'string',
-			default: '',
-			required: true,
 			description:
 				'In Skyward: Product Setup > Skyward Contact Access > Security > Secured User, highlight the application\'s secured user (an active Organization user) and click API, then Generate a New Secret: the Key',
-		},
-		{
-			displayName: 'API Secret',
-			name: 'clientSecret',
-			type: 'string',
-			typeOptions: { password: true },
-			default: '',
-			required: true,
-			description: 'The Secret shown with the Key when it is generated (copy it as text, not as a screenshot)',
-		},
-		{
-			displayName: 'Token URL',
-			name: 'tokenUrl',
-			type: 'string',
-			default: '',
-			placeholder: 'https://skyward.district.org/api/token',
-			description: 'Leave empty to use the OneRoster API URL followed by /token',
-		},
+		}),
+		clientSecretField({ displayName: 'API Secret', description: 'The Secret shown with the Key when it is generated (copy it as text, not as a screenshot)' }),
+		tokenUrlField({ placeholder: 'https://skyward.district.org/api/token', description: 'Leave empty to use the OneRoster API URL followed by /token' }),
 		schoolIdField('In Skyward: the school\'s entity/school number as the OneRoster orgs list shows it.'),
 		...OAUTH2_HIDDEN_FIELDS,
 	];
 
-	async preAuthentication(this: IHttpRequestHelper, credentials: ICredentialDataDecryptedObject) {
-		return oauth2PreAuthentication(this, NAME, credentials);
-	}
+	preAuthentication = oauth2PreAuthenticationFor(NAME);
 
 	authenticate: IAuthenticate = sisAuthenticate(NAME);
 

@@ -4,8 +4,9 @@
  * client-credentials token, n8n's mechanism with an `expirable` hidden field), `authenticate`
  * (Bearer + cookies, OAuth 1.0a signature, Clever token) and "Test connection" request.
  *
- * The credentials import these (the engine's pure auth functions do the real work); the node's
- * requests go through `httpRequestWithAuthentication` (see http-transport.ts).
+ * The credentials import these (the engine's pure auth functions do the real work; the fields of their
+ * forms are in credentials/shared/sis-credential.ts); the node's requests go through
+ * `httpRequestWithAuthentication` (see http-transport.ts).
  */
 import type {
 	ICredentialDataDecryptedObject,
@@ -13,7 +14,6 @@ import type {
 	IDataObject,
 	IHttpRequestHelper,
 	IHttpRequestOptions,
-	INodeProperties,
 } from 'n8n-workflow';
 
 import type { ApiAuth } from '../shared/sources/oneroster-rest/auth/api-auth';
@@ -205,58 +205,3 @@ export function oneRosterTestRequest(fixedVersion?: OneRosterVersion): ICredenti
 		},
 	};
 }
-
-// ---------------------------------------------------------------------------------------------
-// Credential fields shared by the SIS credentials
-
-/** Hidden fields of the OAuth 2 credentials: n8n keeps the token (and the token response's cookies) here. */
-export const OAUTH2_HIDDEN_FIELDS: INodeProperties[] = [
-	{
-		displayName: 'Access Token',
-		name: 'accessToken',
-		type: 'hidden',
-		typeOptions: { expirable: true, password: true },
-		default: '',
-	},
-	{
-		displayName: 'Session Cookie',
-		name: 'sessionCookie',
-		type: 'hidden',
-		typeOptions: { password: true },
-		default: '',
-	},
-];
-
-export function schoolIdField(whereFound: string): INodeProperties {
-	return {
-		displayName: 'School ID',
-		name: 'schoolId',
-		type: 'string',
-		default: '',
-		placeholder: '255901001',
-		description: `Only this school's roster, when several schools share the SIS (several: comma-separated). The school's sourcedId or its identifier (school number). ${whereFound} Leave empty for every school the SIS shares.`,
-	};
-}
-
-export const VERSION_FIELD: INodeProperties = {
-	displayName: 'OneRoster Version',
-	name: 'version',
-	type: 'options',
-	options: [
-		{ name: 'OneRoster 1.1', value: '1.1', description: 'Endpoints under /ims/oneroster/v1p1' },
-		{ name: 'OneRoster 1.2', value: '1.2', description: 'Endpoints under /ims/oneroster/rostering/v1p2' },
-	],
-	default: '1.1',
-};
-
-export const CLIENT_AUTHENTICATION_FIELD: INodeProperties = {
-	displayName: 'Send Client Secret As',
-	name: 'clientAuthentication',
-	type: 'options',
-	options: [
-		{ name: 'Basic Auth Header', value: 'basic', description: 'Authorization: Basic base64(client_id:client_secret)' },
-		{ name: 'In the Request Body', value: 'body', description: 'The client_id and client_secret as form fields' },
-	],
-	default: 'basic',
-	description: 'How the token request carries the client ID and secret',
-};

@@ -22,35 +22,15 @@
  * Chromium: /usr/bin/chromium from Debian's `chromium` package (test/support/system-packages.mjs
  * installs it); the machine has no internet, hence the flags that keep Chromium from calling home.
  */
-import { existsSync, promises as fs, readFileSync } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 
 import { simpleParser } from 'mailparser';
 import { chromium, type Browser, type ConsoleMessage, type Locator, type Page } from 'playwright-core';
 
-import { freePort } from '../support/net';
-import { GRAND_BEND_1_1, REPO_ROOT, sharedDataDir } from '../support/paths';
-import type { SmtpServer } from '../support/smtp';
-import { startSmtp } from '../support/smtp';
-import type { SshdServer } from '../support/sshd';
-import { copyIntoServed, startSshd } from '../support/sshd';
-import {
-	createUserFolder,
-	describeExecution,
-	ensureN8n,
-	executeWorkflow,
-	importCredentials,
-	importWorkflow,
-	installPackage,
-	nodeOutput,
-	preparePackage,
-	randomOwner,
-	signIn,
-	startN8n,
-	type N8nOwner,
-	type N8nUserFolder,
-	type RunningN8n,
-} from './n8n-harness';
+import { EMAIL, INGEST, LISTS, NORMALIZE, RECONCILE, REPORT, expectSucceeded, nodeParameters, setUpSftpTemplate, type SftpTemplate, type WorkflowJson } from '../support/n8n-e2e';
+import { REPO_ROOT } from '../support/paths';
+import { nodeOutput, randomOwner, signIn, type N8nOwner, type RunningN8n } from './n8n-harness';
 
 const CHROMIUM = '/usr/bin/chromium';
 /** Headless, and quiet: no GPU, no QUIC, and none of the background calls an offline machine would refuse. */
@@ -66,34 +46,11 @@ const CHROMIUM_ARGS = [
 ];
 
 const ARTIFACTS = path.join(REPO_ROOT, 'test-artifacts', 'browser-editor');
-const TEMPLATE = path.join(REPO_ROOT, 'workflows', 'nightly-sync-sftp.json');
 const PACKAGE_TYPE = /^n8n-nodes-rostersync\./;
-const INGEST = 'Roster CSV Ingest';
-const NORMALIZE = 'Roster Normalize';
-const RECONCILE = 'Roster Reconcile Users';
-const LISTS = 'Roster Build Lists';
-const REPORT = 'Roster Publish Report';
-const EMAIL = 'Send Email';
 const FALL = '2020-2021 Fall Semester (2020-08-17 – 2020-12-18)';
 
-interface WorkflowJson {
-	id: string;
-	name: string;
-	nodes: Array<{ name: string; type: string; parameters: Record<string, unknown>; credentials?: Record<string, { id: string; name: string }> }>;
-	[key: string]: unknown;
-}
-
-/** The credential ids and names the template refers to. */
-function templateCredentials(workflow: WorkflowJson): Record<string, { id: string; name: string }> {
-	const found: Record<string, { id: string; name: string }> = {};
-	for (const node of workflow.nodes) for (const [type, ref] of Object.entries(node.credentials ?? {})) found[type] = ref;
-	return found;
-}
-
 describe('the n8n editor in a real browser (Chromium): the template on the canvas, pickers from the store, Execute workflow', () => {
-	let folder: N8nUserFolder;
-	let sshd: SshdServer;
-	let smtp: SmtpServer;
+	let e2e: SftpTemplate;
 	let server: RunningN8n;
 	let owner: N8nOwner;
 	let browser: Browser;
@@ -199,46 +156,19 @@ describe('the n8n editor in a real browser (Chromium): the template on the canva
 		await fs.rm(ARTIFACTS, { recursive: true, force: true });
 		await fs.mkdir(ARTIFACTS, { recursive: true });
 
-		const [n8n, tarball] = await timed('n8n install check + package build', () => Promise.all([ensureN8n(), preparePackage()]));
-		[sshd, smtp] = await Promise.all([startSshd(), startSmtp()]);
-		const remotePath = await copyIntoServed(sshd, sharedDataDir(GRAND_BEND_1_1), 'exports/grand-bend');
-
-		folder = await createUserFolder();
-		await installPackage(folder, tarball);
-		const storePath = path.join(folder.root, 'store', 'roster.sqlite');
-		workflow = JSON.parse(readFileSync(TEMPLATE, 'utf8')) as WorkflowJson;
-		const refs = templateCredentials(workflow);
-		await timed('n8n import:credentials', () =>
-			importCredentials(n8n, folder, [
-				{
-					...refs.rosterSftpApi,
-					type: 'rosterSftpApi',
-					data: {
-						host: sshd.host,
-						port: sshd.port,
-						username: sshd.username,
-						authentication: 'password',
-						password: sshd.password,
-						hostKeyFingerprint: sshd.hostKeyFingerprint,
-					},
-				},
-				{ ...refs.rosterStoreApi, type: 'rosterStoreApi', data: { engine: 'sqlite', sqlitePath: storePath } },
-				{ ...refs.smtp, type: 'smtp', data: { host: smtp.host, port: smtp.port, user: smtp.user, password: smtp.password, secure: false } },
-			]),
-		);
-		// What the operator fills in before the first run: where the export is, who gets the report.
-		const parameters = (name: string) => workflow.nodes.find((node) => node.name === name)!.parameters;
-		parameters(INGEST).remotePath = remotePath;
-		parameters(EMAIL).toEmail = 'ops@district.example.org';
-		await timed('n8n import:workflow', () => importWorkflow(n8n, folder, workflow));
+		e2e = await timed('n8n install check, package build, sshd, SMTP, n8n import:credentials', () => setUpSftpTemplate());
+		workflow = e2e.workflow;
+		// What the operator fills in before the first run: where the export is (setUpSftpTemplate() set it), who gets the report.
+		nodeParameters(workflow, EMAIL).toEmail = 'ops@district.example.org';
+		await timed('n8n import:workflow', () => e2e.importWorkflow(workflow));
 
 		// The first run (Dry run on, as shipped), so that the store has a snapshot to pick terms from.
-		const first = await timed('n8n execute (first run)', () => executeWorkflow(n8n, folder, workflow.id));
-		if (first.code !== 0 || !first.run || first.run.data.resultData.error) throw new Error(`the first run failed:\n${describeExecution(first)}`);
+		const first = await timed('n8n execute (first run)', () => e2e.execute(workflow.id));
+		expectSucceeded(first, 'the first run');
 		firstRunSubject = String(nodeOutput(first.run, REPORT)[0].subject);
 		firstRunId = String(nodeOutput(first.run, REPORT)[0].runId);
 
-		server = await timed('n8n start', async () => startN8n(n8n, folder, { port: await freePort() }));
+		server = await timed('n8n start', () => e2e.start());
 		owner = randomOwner();
 		await signIn(server, owner); // sets the owner up (REST); the browser signs in through the form
 
@@ -257,9 +187,7 @@ describe('the n8n editor in a real browser (Chromium): the template on the canva
 		await page?.close({ runBeforeUnload: true }).catch(() => undefined);
 		await browser?.close();
 		await server?.stop();
-		await sshd?.stop();
-		await smtp?.stop();
-		await folder?.cleanup();
+		await e2e?.close();
 		process.stderr.write(`[e2e browser] ${timings.join('; ')}\n`);
 	});
 
@@ -391,7 +319,7 @@ describe('the n8n editor in a real browser (Chromium): the template on the canva
 		await screenshot('last-node-email-sent');
 		await closeNode();
 
-		const mails = await smtp.waitForMessages(2, 30_000); // the `n8n execute` run's and the browser run's
+		const mails = await e2e.smtp.waitForMessages(2, 30_000); // the `n8n execute` run's and the browser run's
 		expect((await simpleParser(mails[1])).subject).toBe(firstRunSubject);
 	});
 
@@ -433,8 +361,8 @@ describe('the n8n editor in a real browser (Chromium): the template on the canva
 			throw error;
 		});
 		const text = (await banner.textContent()) ?? '';
-		expect(text).toContain(`the SFTP server 127.0.0.1:${sshd.port} presented a host key that does not match: expected SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA, received ${sshd.hostKeyFingerprint}`);
-		expect(text).not.toContain(sshd.password);
+		expect(text).toContain(`the SFTP server 127.0.0.1:${e2e.sshd.port} presented a host key that does not match: expected SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA, received ${e2e.sshd.hostKeyFingerprint}`);
+		expect(text).not.toContain(e2e.sshd.password);
 		await screenshot('sftp-credential-test-names-the-field');
 	});
 });

@@ -10,146 +10,45 @@
  * Time: the first run on a machine installs n8n (~6 min, see n8n-install.mjs), hence the long
  * beforeAll timeout; later runs take ~1 min (build + n8n commands, each n8n command boots n8n).
  */
-import { promises as fs, readFileSync } from 'node:fs';
-import path from 'node:path';
+import { promises as fs } from 'node:fs';
 
 import { readSnapshot } from '../../nodes/shared/normalize/normalize';
 import { getRun } from '../../nodes/shared/store/runs';
 import { openStore } from '../../nodes/shared/store/store';
-import { GRAND_BEND_1_1, REPO_ROOT, sharedDataDir } from '../support/paths';
-import type { SshdServer } from '../support/sshd';
-import { copyIntoServed, startSshd } from '../support/sshd';
-import type { SmtpServer } from '../support/smtp';
-import { startSmtp } from '../support/smtp';
 import { simpleParser } from 'mailparser';
-import { freePort } from '../support/net';
-import {
-	createUserFolder,
-	describeExecution,
-	ensureN8n,
-	executeWorkflow,
-	importCredentials,
-	importWorkflow,
-	installPackage,
-	nodeOutput,
-	preparePackage,
-	randomOwner,
-	signIn,
-	startN8n,
-	type ExecuteResult,
-	type N8nInstallation,
-	type N8nUserFolder,
-} from './n8n-harness';
+import { EMAIL, INGEST, LISTS, NORMALIZE, RECONCILE, REPORT, expectSucceeded, nodeParameters, setUpSftpTemplate, sftpCredentialData, templateCredentials, writeGrandBendNightTwo, type SftpTemplate, type WorkflowJson } from '../support/n8n-e2e';
+import { describeExecution, nodeOutput, randomOwner, signIn, type ExecuteResult } from './n8n-harness';
 
-const TEMPLATE = path.join(REPO_ROOT, 'workflows', 'nightly-sync-sftp.json');
-const INGEST = 'Roster CSV Ingest';
-const NORMALIZE = 'Roster Normalize';
-const RECONCILE = 'Roster Reconcile Users';
-const LISTS = 'Roster Build Lists';
-const REPORT = 'Roster Publish Report';
-const EMAIL = 'Send Email';
 const PIPELINE = [INGEST, NORMALIZE, RECONCILE, LISTS, REPORT];
 const FALL = '255901001_2021_2020-2021_Fall';
 
-/** Day 2 of Grand Bend: Kyle Hughes renamed, Micheal Turner gone (with his enrollments), Ada Byron new in English. */
-async function writeDayTwo(dir: string): Promise<void> {
-	const users = (await fs.readFile(path.join(dir, 'users.csv'), 'utf8'))
-		.replace('604874,,,true,255901001,student,Kyle Hughes,{Local:874},Kyle,Hughes,', '604874,,,true,255901001,student,Kyle Hughes-Park,{Local:874},Kyle,Hughes-Park,')
-		.split(/\r?\n/)
-		.filter((line) => !line.startsWith('605015,'))
-		.concat(['609999,,,true,255901001,student,Ada Byron,{Local:999},Ada,Byron,,,Ada.Byron@studentgps.org,,,,09,'])
-		.join('\n');
-	const enrollments = (await fs.readFile(path.join(dir, 'enrollments.csv'), 'utf8'))
-		.split(/\r?\n/)
-		.filter((line) => !line.includes(',605015,'))
-		.concat(['NEW-ADA-ENG-FALL,,,25590100101Trad120ENG112011,255901001,609999,student,,2020-08-17,2020-12-18'])
-		.join('\n');
-	await fs.writeFile(path.join(dir, 'users.csv'), users);
-	await fs.writeFile(path.join(dir, 'enrollments.csv'), enrollments);
-}
-
-interface WorkflowJson {
-	id: string;
-	name: string;
-	nodes: Array<{ name: string; type: string; parameters: Record<string, unknown>; credentials?: Record<string, { id: string; name: string }> }>;
-	[key: string]: unknown;
-}
-
-/** The credential ids and names the template refers to (an import with these ids needs no rewiring). */
-function templateCredentials(workflow: WorkflowJson): Record<string, { id: string; name: string }> {
-	const found: Record<string, { id: string; name: string }> = {};
-	for (const node of workflow.nodes) {
-		for (const [type, ref] of Object.entries(node.credentials ?? {})) {
-			if (found[type] && found[type].id !== ref.id) throw new Error(`the template refers to two ${type} credentials`);
-			found[type] = ref;
-		}
-	}
-	return found;
-}
-
 describe('nightly sync template in a real n8n (SFTP → ingest → normalize → reconcile → lists → report → email, SQLite store)', () => {
-	let n8n: N8nInstallation;
-	let folder: N8nUserFolder;
-	let sshd: SshdServer;
-	let smtp: SmtpServer;
-	let remotePath: string;
-	let storePath: string;
+	let e2e: SftpTemplate;
 	let workflow: WorkflowJson;
+	let storePath: string;
 	let result: ExecuteResult;
-
-	/** The Roster SFTP credential's data for the test sshd: password login, host key pinned to `hostKeyFingerprint`. */
-	const sftpCredentialData = (hostKeyFingerprint: string) => ({
-		host: sshd.host,
-		port: sshd.port,
-		username: sshd.username,
-		authentication: 'password',
-		password: sshd.password,
-		hostKeyFingerprint,
-	});
 
 	beforeAll(async () => {
 		const started = Date.now();
-		// n8n's first install (~6 min) and the package build run side by side.
-		const [installed, tarball] = await Promise.all([ensureN8n(), preparePackage()]);
-		n8n = installed;
-		sshd = await startSshd();
-		smtp = await startSmtp();
-		remotePath = await copyIntoServed(sshd, sharedDataDir(GRAND_BEND_1_1), 'exports/grand-bend');
-
-		folder = await createUserFolder();
-		await installPackage(folder, tarball);
-		storePath = path.join(folder.root, 'store', 'roster.sqlite');
-
-		workflow = JSON.parse(readFileSync(TEMPLATE, 'utf8')) as WorkflowJson;
-		const refs = templateCredentials(workflow);
-		await importCredentials(n8n, folder, [
-			{
-				...refs.rosterSftpApi,
-				type: 'rosterSftpApi',
-				data: sftpCredentialData(sshd.hostKeyFingerprint),
-			},
-			{ ...refs.rosterStoreApi, type: 'rosterStoreApi', data: { engine: 'sqlite', sqlitePath: storePath } },
-			{ ...refs.smtp, type: 'smtp', data: { host: smtp.host, port: smtp.port, user: smtp.user, password: smtp.password, secure: false } },
-		]);
-		// The operator's edits in the editor: where the export is, who gets the report, and — after
-		// the dry runs looked right — Dry run off, Auto update and Archive on, class lists for the fall term.
-		const parameters = (name: string) => workflow.nodes.find((node) => node.name === name)!.parameters;
+		// n8n installed, the package built and installed, sshd and SMTP started, the template's credentials imported.
+		e2e = await setUpSftpTemplate();
+		({ workflow, storePath } = e2e);
+		// The operator's edits in the editor: where the export is (setUpSftpTemplate() set it), who gets the
+		// report, and — after the dry runs looked right — Dry run off, Auto update and Archive on, class lists for the fall term.
+		const parameters = (name: string) => nodeParameters(workflow, name);
 		expect(parameters(RECONCILE).dryRun).toBe(true); // as shipped
-		parameters(INGEST).remotePath = remotePath;
 		Object.assign(parameters(RECONCILE), { dryRun: false, autoUpdate: true, archive: true });
 		Object.assign(parameters(LISTS), { syncClassRosters: true, terms: [FALL], autoListsByRole: true });
 		parameters(EMAIL).toEmail = 'ops@district.example.org';
-		await importWorkflow(n8n, folder, workflow);
+		await e2e.importWorkflow(workflow);
 		const setupMs = Date.now() - started;
 
-		result = await executeWorkflow(n8n, folder, workflow.id);
+		result = await e2e.execute(workflow.id);
 		process.stderr.write(`[e2e] setup (build, n8n, sshd, imports) ${setupMs} ms; n8n execute ${result.ms} ms\n`);
 	}, 25 * 60_000);
 
 	afterAll(async () => {
-		await sshd?.stop();
-		await smtp?.stop();
-		await folder?.cleanup();
+		await e2e?.close();
 	});
 
 	it('references the rostersync node types and both credentials', () => {
@@ -170,9 +69,7 @@ describe('nightly sync template in a real n8n (SFTP → ingest → normalize →
 	});
 
 	it('`n8n execute` runs the workflow to the end', () => {
-		if (result.code !== 0 || !result.run || result.run.data.resultData.error) {
-			throw new Error(`the workflow did not succeed:\n${describeExecution(result)}`);
-		}
+		expectSucceeded(result);
 		// `n8n execute` starts from the first trigger in the nodes array: the template lists "Run now" first.
 		expect(Object.keys(result.run.data.resultData.runData).sort()).toEqual(['Run now', ...PIPELINE, EMAIL].sort());
 		expect(result.run.data.resultData.lastNodeExecuted).toBe(EMAIL);
@@ -186,7 +83,7 @@ describe('nightly sync template in a real n8n (SFTP → ingest → normalize →
 		const ingest = nodeOutput(result.run, INGEST);
 		const normalize = nodeOutput(result.run, NORMALIZE);
 		expect(ingest[0]).toMatchObject({ runId: expect.stringMatching(/^\d{8}T\d{9}Z-[0-9a-f]{6}$/), stage: 'staged', store: `sqlite:${storePath}` });
-		expect(ingest[0].source).toEqual(expect.stringContaining(`sftp://${sshd.username}@127.0.0.1:${sshd.port}/`));
+		expect(ingest[0].source).toEqual(expect.stringContaining(`sftp://${e2e.sshd.username}@127.0.0.1:${e2e.sshd.port}/`));
 		expect(normalize[0]).toMatchObject({
 			runId: ingest[0].runId,
 			stage: 'normalized',
@@ -225,7 +122,7 @@ describe('nightly sync template in a real n8n (SFTP → ingest → normalize →
 		}
 		const report = nodeOutput(result.run, REPORT)[0];
 		expect(report.subject).toBe('RosterSync: 10 created, 0 updated, 0 archived — Grand Bend High School');
-		const [raw] = await smtp.waitForMessages(1, 30_000);
+		const [raw] = await e2e.smtp.waitForMessages(1, 30_000);
 		const mail = await simpleParser(raw);
 		expect(mail.subject).toBe(report.subject);
 		expect((mail.to as { text: string }).text).toBe('ops@district.example.org');
@@ -237,13 +134,13 @@ describe('nightly sync template in a real n8n (SFTP → ingest → normalize →
 		const csv = attachment.content.toString('utf8');
 		expect(csv.split('\r\n')[0]).toBe('kind,action,role,sourcedId,name,fields,reason,file,row,field,message');
 		expect(csv.split('\r\n').filter((line) => line.startsWith('person,create,'))).toHaveLength(10);
-		expect(raw).not.toContain(sshd.password);
+		expect(raw).not.toContain(e2e.sshd.password);
 	});
 
 	it('day 2: a renamed student is updated, a student who left is archived, a new one is created and added to her class list', async () => {
-		await writeDayTwo(remotePath);
-		const day2 = await executeWorkflow(n8n, folder, workflow.id);
-		if (day2.code !== 0 || !day2.run || day2.run.data.resultData.error) throw new Error(describeExecution(day2));
+		await writeGrandBendNightTwo(e2e.remotePath, { enrollNewStudent: true });
+		const day2 = await e2e.execute(workflow.id);
+		expectSucceeded(day2);
 		const report = nodeOutput(day2.run, REPORT)[0];
 		expect(report.subject).toBe('RosterSync: 1 created, 1 updated, 1 archived — Grand Bend High School');
 		const store = await openStore({ engine: 'sqlite', path: storePath });
@@ -263,13 +160,12 @@ describe('nightly sync template in a real n8n (SFTP → ingest → normalize →
 		} finally {
 			await store.close();
 		}
-		const mails = await smtp.waitForMessages(2, 30_000);
+		const mails = await e2e.smtp.waitForMessages(2, 30_000);
 		expect((await simpleParser(mails[1])).subject).toBe('RosterSync: 1 created, 1 updated, 1 archived — Grand Bend High School');
 	});
 
 	it('`n8n start` serves the editor with the package loaded, and stops', async () => {
-		const port = await freePort();
-		const server = await startN8n(n8n, folder, { port });
+		const server = await e2e.start();
 		try {
 			expect((await fetch(`${server.url}/types/nodes.json`)).status).toBe(401); // the editor's files need a login
 			const session = await signIn(server, randomOwner());
@@ -296,24 +192,24 @@ describe('nightly sync template in a real n8n (SFTP → ingest → normalize →
 
 	it('a run that cannot reach the export fails in n8n with the engine’s message, and stages nothing', async () => {
 		const wrongKey = { id: 'rosterSftpWrongKey', name: 'Roster SFTP (wrong host key)' };
-		await importCredentials(n8n, folder, [
+		await e2e.importCredentials([
 			{
 				...wrongKey,
 				type: 'rosterSftpApi',
-				data: sftpCredentialData('SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'),
+				data: sftpCredentialData(e2e.sshd, 'SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'),
 			},
 		]);
 		const failing = JSON.parse(JSON.stringify(workflow)) as WorkflowJson;
 		failing.id = 'rsNightlyWrongKey';
 		failing.name = `${workflow.name} (wrong host key)`;
 		failing.nodes.find((node) => node.name === INGEST)!.credentials!.rosterSftpApi = wrongKey;
-		await importWorkflow(n8n, folder, failing);
+		await e2e.importWorkflow(failing);
 
 		const store = await openStore({ engine: 'sqlite', path: storePath });
 		const runsBefore = Number((await store.db.query('SELECT COUNT(*) AS n FROM sync_runs'))[0].n);
 		await store.close();
 
-		const failed = await executeWorkflow(n8n, folder, failing.id);
+		const failed = await e2e.execute(failing.id);
 		expect(failed.code).not.toBe(0);
 		if (!failed.run) throw new Error(`no run data for the failed execution:\n${describeExecution(failed)}`);
 		const error = failed.run.data.resultData.error;
@@ -332,6 +228,6 @@ describe('nightly sync template in a real n8n (SFTP → ingest → normalize →
 	}, 5 * 60_000);
 
 	it('keeps n8n’s own files in the user folder', async () => {
-		expect((await fs.readdir(folder.n8nDir)).sort()).toEqual(expect.arrayContaining(['database.sqlite', 'nodes']));
+		expect((await fs.readdir(e2e.folder.n8nDir)).sort()).toEqual(expect.arrayContaining(['database.sqlite', 'nodes']));
 	});
 });

@@ -13,48 +13,18 @@
  *  - ClassLink (OAuth 1.0a) and Clever (district token) pulls;
  *  - "Test connection" of all seven SIS credential types, right and wrong secret.
  */
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { openStore } from '../../nodes/shared/store/store';
-import { freePort } from '../support/net';
+import { EMAIL, FETCH, NORMALIZE, RECONCILE, expectSucceeded, readWorkflow, smtpCredentialData, startN8nWithPackage, type N8nWithPackage, type WorkflowJson } from '../support/n8n-e2e';
 import type { OneRosterServer, ServerAuth } from '../support/oneroster-server';
 import { startOneRosterServer } from '../support/oneroster-server';
 import { REPO_ROOT } from '../support/paths';
 import type { SmtpServer } from '../support/smtp';
 import { startSmtp } from '../support/smtp';
-import {
-	createUserFolder,
-	describeExecution,
-	ensureN8n,
-	executeWorkflow,
-	importCredentials,
-	importWorkflow,
-	installPackage,
-	nodeOutput,
-	preparePackage,
-	randomOwner,
-	signIn,
-	startN8n,
-	type CredentialToImport,
-	type ExecuteResult,
-	type N8nInstallation,
-	type N8nUserFolder,
-} from './n8n-harness';
+import { nodeOutput, randomOwner, signIn, type CredentialToImport } from './n8n-harness';
 
 const TEMPLATE = path.join(REPO_ROOT, 'workflows', 'nightly-sync-api.json');
-const FETCH = 'Roster OneRoster Fetch';
-const NORMALIZE = 'Roster Normalize';
-const RECONCILE = 'Roster Reconcile Users';
-const EMAIL = 'Send Email';
-
-interface WorkflowJson {
-	id: string;
-	name: string;
-	nodes: Array<{ name: string; type: string; parameters: Record<string, unknown>; credentials?: Record<string, { id: string; name: string }> }>;
-	connections: Record<string, unknown>;
-	[key: string]: unknown;
-}
 
 /** One SIS credential type, the server that checks it, and its data. */
 interface SisCase {
@@ -195,42 +165,33 @@ function fetchWorkflow(id: string, sis: string, credential: { type: string; id: 
 	};
 }
 
-function expectSuccess(result: ExecuteResult): void {
-	if (result.code !== 0 || !result.run || result.run.data.resultData.error) throw new Error(`the workflow did not succeed:\n${describeExecution(result)}`);
-}
-
 describe('OneRoster Fetch in a real n8n (credentials, httpRequestWithAuthentication, nightly API template)', () => {
-	let n8n: N8nInstallation;
-	let folder: N8nUserFolder;
+	let e2e: N8nWithPackage;
 	let smtp: SmtpServer;
 	const servers = new Map<string, OneRosterServer>();
-	let storePath: string;
 	let template: WorkflowJson;
 	const credentialIds = new Map<string, { id: string; name: string }>();
 
 	beforeAll(async () => {
-		const [installed, tarball] = await Promise.all([ensureN8n(), preparePackage()]);
-		n8n = installed;
+		e2e = await startN8nWithPackage();
 		smtp = await startSmtp();
 		for (const sisCase of SIS_CASES) servers.set(sisCase.type, await startOneRosterServer({ auth: sisCase.auth }));
-		folder = await createUserFolder();
-		await installPackage(folder, tarball);
-		storePath = path.join(folder.root, 'store', 'roster.sqlite');
+		const { folder, storePath } = e2e;
 
-		template = JSON.parse(readFileSync(TEMPLATE, 'utf8')) as WorkflowJson;
+		template = readWorkflow(TEMPLATE);
 		const fetchNode = template.nodes.find((node) => node.name === FETCH)!;
 		const refs = { ...fetchNode.credentials!, ...template.nodes.find((node) => node.name === EMAIL)!.credentials! };
 		const credentials: CredentialToImport[] = [
 			{ ...refs.rosterStoreApi, type: 'rosterStoreApi', data: { engine: 'sqlite', sqlitePath: storePath } },
 			{ id: 'rosterStoreOther', name: 'Roster Store (other SIS)', type: 'rosterStoreApi', data: { engine: 'sqlite', sqlitePath: path.join(folder.root, 'store', 'other.sqlite') } },
-			{ ...refs.smtp, type: 'smtp', data: { host: smtp.host, port: smtp.port, user: smtp.user, password: smtp.password, secure: false } },
+			{ ...refs.smtp, type: 'smtp', data: smtpCredentialData(smtp) },
 		];
 		for (const sisCase of SIS_CASES) {
 			const ref = sisCase.type === 'rosterOneRosterApi' ? refs.rosterOneRosterApi : { id: `sis${sisCase.sis}`.slice(0, 16).padEnd(16, '0'), name: `SIS ${sisCase.sis}` };
 			credentialIds.set(sisCase.type, ref);
 			credentials.push({ ...ref, type: sisCase.type, data: sisCase.data(servers.get(sisCase.type)!) });
 		}
-		await importCredentials(n8n, folder, credentials);
+		await e2e.importCredentials(credentials);
 
 		// The operator's edits: Dry run off with Auto update on (after the dry runs looked right), who gets the report.
 		const parameters = (name: string) => template.nodes.find((node) => node.name === name)!.parameters;
@@ -238,7 +199,7 @@ describe('OneRoster Fetch in a real n8n (credentials, httpRequestWithAuthenticat
 		Object.assign(parameters(RECONCILE), { dryRun: false, autoUpdate: true, archive: true });
 		parameters(EMAIL).toEmail = 'ops@district.example.org';
 		const other = { id: 'rosterStoreOther', name: 'Roster Store (other SIS)' };
-		await importWorkflow(n8n, folder, [
+		await e2e.importWorkflow([
 			template,
 			fetchWorkflow('rsFetchClassLink', 'classLink', { type: 'rosterClassLinkApi', ...credentialIds.get('rosterClassLinkApi')! }, other),
 			fetchWorkflow('rsFetchClever0001', 'clever', { type: 'rosterCleverApi', ...credentialIds.get('rosterCleverApi')! }, other),
@@ -248,16 +209,16 @@ describe('OneRoster Fetch in a real n8n (credentials, httpRequestWithAuthenticat
 	afterAll(async () => {
 		for (const server of servers.values()) await server.stop();
 		await smtp?.stop();
-		await folder?.cleanup();
+		await e2e?.close();
 	});
 
 	it('night 1: the shipped API template pulls everything through n8n: OAuth 2 token, cookies, a 429 burst, tokens expiring mid-run', async () => {
 		const server = servers.get('rosterOneRosterApi')!;
 		server.faults.tokenTtlRequests = 3;
 		server.faults.burst429 = { count: 2, retryAfter: '1' };
-		const result = await executeWorkflow(n8n, folder, template.id);
-		expectSuccess(result);
-		const fetched = nodeOutput(result.run!, FETCH);
+		const result = await e2e.execute(template.id);
+		expectSucceeded(result);
+		const fetched = nodeOutput(result.run, FETCH);
 		expect(fetched).toHaveLength(1);
 		expect(fetched[0]).toMatchObject({
 			stage: 'staged',
@@ -265,13 +226,13 @@ describe('OneRoster Fetch in a real n8n (credentials, httpRequestWithAuthenticat
 			counts: expect.objectContaining({ files: expect.objectContaining({ orgs: 2, users: 10, enrollments: 24 }) }),
 			fetch: expect.objectContaining({ pull: 'full', reason: 'no earlier complete run to apply changes to', rateLimited: 2, retries: 2 }),
 		});
-		expect(nodeOutput(result.run!, NORMALIZE)[0].counts).toMatchObject({ people: { student: 8, teacher: 2, staff: 0, admin: 0 }, enrollments: 24 });
+		expect(nodeOutput(result.run, NORMALIZE)[0].counts).toMatchObject({ people: { student: 8, teacher: 2, staff: 0, admin: 0 }, enrollments: 24 });
 		// n8n's preAuthentication fetched the token, and fetched it again each time the server said 401 (expired).
 		const expired = server.log.filter((r) => r.status === 401).length;
 		expect(expired).toBeGreaterThanOrEqual(2);
 		expect(server.tokensIssued()).toBe(expired + 1);
 		process.stderr.write(`[e2e oneroster] night 1: ${server.dataRequests().length} data requests, ${server.tokensIssued()} tokens, ${expired} 401s refreshed by n8n, n8n execute ${result.ms} ms\n`);
-		const store = await openStore({ engine: 'sqlite', path: storePath });
+		const store = await openStore({ engine: 'sqlite', path: e2e.storePath });
 		try {
 			const people = await store.db.query('SELECT role, COUNT(*) AS n FROM people WHERE archived_at IS NULL GROUP BY role ORDER BY role');
 			expect(people.map((row) => [row.role, Number(row.n)])).toEqual([
@@ -291,16 +252,16 @@ describe('OneRoster Fetch in a real n8n (credentials, httpRequestWithAuthenticat
 		kyle.familyName = 'Hughes-Park';
 		server.touch(kyle);
 		server.log.length = 0;
-		const result = await executeWorkflow(n8n, folder, template.id);
-		expectSuccess(result);
-		const fetched = nodeOutput(result.run!, FETCH)[0];
+		const result = await e2e.execute(template.id);
+		expectSucceeded(result);
+		const fetched = nodeOutput(result.run, FETCH)[0];
 		expect(fetched).toMatchObject({
 			counts: expect.objectContaining({ files: expect.objectContaining({ users: 1, enrollments: 0 }), modes: expect.objectContaining({ users: 'delta' }) }),
 			fetch: expect.objectContaining({ pull: 'delta' }),
 		});
 		expect(server.dataRequests().some((r) => (r.query.get('filter') ?? '').startsWith("dateLastModified>'"))).toBe(true);
-		expect(nodeOutput(result.run!, NORMALIZE)[0].counts).toMatchObject({ people: { student: 8, teacher: 2 }, enrollments: 24 });
-		const store = await openStore({ engine: 'sqlite', path: storePath });
+		expect(nodeOutput(result.run, NORMALIZE)[0].counts).toMatchObject({ people: { student: 8, teacher: 2 }, enrollments: 24 });
+		const store = await openStore({ engine: 'sqlite', path: e2e.storePath });
 		try {
 			expect(await store.db.query("SELECT family_name FROM people WHERE sourced_id = '604874'")).toEqual([{ family_name: 'Hughes-Park' }]);
 		} finally {
@@ -310,25 +271,24 @@ describe('OneRoster Fetch in a real n8n (credentials, httpRequestWithAuthenticat
 
 	it('ClassLink: OAuth 1.0a signed by the credential in n8n (query string in the signature), tenant kept', async () => {
 		const server = servers.get('rosterClassLinkApi')!;
-		const result = await executeWorkflow(n8n, folder, 'rsFetchClassLink');
-		expectSuccess(result);
+		const result = await e2e.execute('rsFetchClassLink');
+		expectSucceeded(result);
 		expect(server.dataRequests().length).toBeGreaterThan(7);
 		expect(server.dataRequests().every((r) => r.status === 200)).toBe(true);
-		const fetched = nodeOutput(result.run!, FETCH)[0];
+		const fetched = nodeOutput(result.run, FETCH)[0];
 		expect(fetched.source).toBe(`OneRoster 1.1 API (ClassLink), ${server.url}/ims/oneroster/v1p1, tenant 2`);
-		expect(nodeOutput(result.run!, NORMALIZE)[0].counts).toMatchObject({ people: { student: 8, teacher: 2 }, enrollments: 24 });
+		expect(nodeOutput(result.run, NORMALIZE)[0].counts).toMatchObject({ people: { student: 8, teacher: 2 }, enrollments: 24 });
 	}, 5 * 60_000);
 
 	it('Clever: the district token from the credential, cursors followed, the same people', async () => {
-		const result = await executeWorkflow(n8n, folder, 'rsFetchClever0001');
-		expectSuccess(result);
-		expect(nodeOutput(result.run!, FETCH)[0]).toMatchObject({ fetch: expect.objectContaining({ api: 'Clever v3.0' }) });
-		expect(nodeOutput(result.run!, NORMALIZE)[0].counts).toMatchObject({ people: { student: 8, teacher: 2 }, classes: 2, enrollments: 12 });
+		const result = await e2e.execute('rsFetchClever0001');
+		expectSucceeded(result);
+		expect(nodeOutput(result.run, FETCH)[0]).toMatchObject({ fetch: expect.objectContaining({ api: 'Clever v3.0' }) });
+		expect(nodeOutput(result.run, NORMALIZE)[0].counts).toMatchObject({ people: { student: 8, teacher: 2 }, classes: 2, enrollments: 12 });
 	}, 5 * 60_000);
 
 	it('"Test connection" of every SIS credential type in n8n\'s credential tester: OK, and an error with a wrong secret', async () => {
-		const port = await freePort();
-		const server = await startN8n(n8n, folder, { port });
+		const server = await e2e.start();
 		try {
 			const session = await signIn(server, randomOwner());
 			const types = await session.request('GET', '/types/credentials.json');
