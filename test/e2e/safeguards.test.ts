@@ -56,7 +56,7 @@ describe('safeguards of the nightly template in a real n8n: a held night approve
 		expect(ran['Roster Build Lists']).toBeUndefined();
 		expect(ran['Approve Held Run']).toBeUndefined();
 		// The held run left Reconcile Users by its second output, "Held".
-		const reconcile = ran['Roster Reconcile Users'][0].data!.main;
+		const reconcile = ran['Roster Reconcile Users'][0].data!.main!;
 		expect(reconcile[0]).toEqual([]);
 		heldRunId = String(reconcile[1]![0].json.runId);
 		expect(nodeOutput(night2.run, 'Roster Publish Report')[0]).toMatchObject({ runId: heldRunId, status: 'held' });
@@ -134,7 +134,7 @@ describe('safeguards of the nightly template in a real n8n: a held night approve
 		const night3 = await e2e.execute(e2e.workflow.id);
 		expectSucceeded(night3, 'night 3');
 		const ran = night3.run.data.resultData.runData;
-		const normalize = ran['Roster Normalize'][0].data!.main;
+		const normalize = ran['Roster Normalize'][0].data!.main!;
 		expect(normalize[0]).toEqual([]);
 		expect(normalize[1]![0].json).toMatchObject({ status: 'stopped', stage: 'normalized' });
 		expect(ran['Roster Reconcile Users']).toBeUndefined();

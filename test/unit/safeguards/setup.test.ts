@@ -43,7 +43,7 @@ describe.each(ENGINES)('migration 2 on a store made by version 1 (%s)', (engine)
 	test('runs once, keeps the data', async () => {
 		// A store as version 1 of the package left it.
 		await db.executeScript('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
-		await db.executeScript(MIGRATIONS[0].sql);
+		await db.executeScript(MIGRATIONS[0].sql as string);
 		await db.execute('INSERT INTO schema_migrations (version, name, applied_at) VALUES (1, ?, ?)', [MIGRATIONS[0].name, '2026-01-01T00:00:00.000Z']);
 		const run = await createRun(db, { source: 'version 1' });
 
