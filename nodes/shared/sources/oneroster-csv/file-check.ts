@@ -50,6 +50,54 @@ function indexOf(vocabulary: Vocabulary): VocabularyIndex {
 	return index;
 }
 
+/**
+ * The first row of every sourcedId seen in a file: an open-addressing hash table of indexes into
+ * plain arrays. A Map of a million string keys cost several times as much CPU and GC (its backing
+ * store is rebuilt as it grows and every entry is an object the collector walks); this keeps the ids
+ * in one array and the rest in typed arrays.
+ */
+export class FirstRows {
+	private ids: string[] = [];
+	private rows: number[] = [];
+	/** Slot → index into ids + 1 (0: empty). Always at most half full. */
+	private slots = new Int32Array(1 << 12);
+
+	/** The row `id` was first seen in; when not seen before, remembers `row` for it and returns undefined. */
+	firstRow(id: string, row: number): number | undefined {
+		const mask = this.slots.length - 1;
+		for (let slot = hashOf(id) & mask; ; slot = (slot + 1) & mask) {
+			const entry = this.slots[slot];
+			if (entry === 0) {
+				this.ids.push(id);
+				this.rows.push(row);
+				this.slots[slot] = this.ids.length;
+				if (this.ids.length * 2 > mask) this.grow();
+				return undefined;
+			}
+			if (this.ids[entry - 1] === id) return this.rows[entry - 1];
+		}
+	}
+
+	private grow(): void {
+		const slots = new Int32Array(this.slots.length * 2);
+		const mask = slots.length - 1;
+		for (let i = 0; i < this.ids.length; i++) {
+			let slot = hashOf(this.ids[i]) & mask;
+			while (slots[slot] !== 0) slot = (slot + 1) & mask;
+			slots[slot] = i + 1;
+		}
+		this.slots = slots;
+	}
+}
+
+/** FNV-1a over the UTF-16 code units, then mixed so that ids differing only at the end spread out. */
+function hashOf(text: string): number {
+	let hash = 0x811c9dc5;
+	for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+	hash ^= hash >>> 15;
+	return Math.imul(hash, 0x2c1b3c6d) ^ (hash >>> 12);
+}
+
 /** Why a value cannot be staged. */
 class ValueProblem {
 	constructor(readonly message: string) {}
@@ -82,7 +130,7 @@ export class FileChecker {
 	private readonly changeColumnIndexes: number[];
 	/** Columns with something to check (required or formatted), other than sourcedId, status, dateLastModified. */
 	private readonly valueChecks: Array<{ index: number; column: ColumnSpec }> = [];
-	private readonly firstRowBySourcedId = new Map<string, number>();
+	private readonly firstRowBySourcedId = new FirstRows();
 	private readonly validDates = new Set<string>();
 	private readonly validDateTimes = new Set<string>();
 	private readonly fixes = new Map<string, Fix>();
@@ -178,10 +226,8 @@ export class FileChecker {
 		if (sourcedId === '') {
 			problems = this.add(problems, row, sourcedId, SOURCED_ID, `required value "${SOURCED_ID}" is empty`);
 		} else {
-			const firstRow = this.firstRowBySourcedId.get(sourcedId);
-			if (firstRow === undefined) {
-				this.firstRowBySourcedId.set(sourcedId, row);
-			} else {
+			const firstRow = this.firstRowBySourcedId.firstRow(sourcedId, row);
+			if (firstRow !== undefined) {
 				problems = this.add(problems, row, sourcedId, SOURCED_ID, `sourcedId "${sourcedId}" already appears in row ${firstRow}; this row is skipped`);
 			}
 		}

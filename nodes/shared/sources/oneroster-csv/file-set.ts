@@ -18,6 +18,11 @@ export interface CsvFileSet {
 	open(name: string): Promise<NodeJS.ReadableStream>;
 	/** Releases whatever the set holds open. */
 	close(): Promise<void>;
+	/**
+	 * Opening a file again costs next to nothing (a local disk, memory): the ingest then hashes a file
+	 * in one pass and parses it in a second instead of holding the whole file in memory in between.
+	 */
+	readonly cheapToReopen?: boolean;
 }
 
 /** Read size for files on disk: big chunks keep the CSV parser busy. */
@@ -59,6 +64,7 @@ export async function openFolderFileSet(folder: string): Promise<CsvFileSet> {
 			return createReadStream(path.join(folder, name), { highWaterMark: READ_CHUNK_BYTES });
 		},
 		close: async () => {},
+		cheapToReopen: true,
 	};
 	return set;
 }
@@ -166,6 +172,7 @@ export async function openBufferFileSet(files: Array<{ name: string; data: Buffe
 			return Readable.from([data], { objectMode: false });
 		},
 		close: async () => {},
+		cheapToReopen: true,
 	};
 	return set;
 }

@@ -3,9 +3,11 @@
  * each staged file through the CSV scanner (csv-scan.ts), checks header and rows against the spec,
  * and hands valid rows to the sink in batches. Cross-file references are Normalize's job.
  *
- * Each file is read whole before it is parsed and its content hashed: a file with exactly the bytes
- * of one an earlier run staged without row problems is not parsed again; the sink copies that staging
- * (the nightly export of a school year's orgs, terms, courses and classes rarely changes).
+ * Each file's content is hashed before it is parsed: a file with exactly the bytes of one an earlier
+ * run staged without row problems is not parsed again; the sink copies that staging (the nightly
+ * export of a school year's orgs, terms, courses and classes rarely changes). Where opening a file
+ * again is cheap (a folder, files in memory) the hash is taken streaming and the file read a second
+ * time to parse it; elsewhere (SFTP, zip) the file is held in memory between hashing and parsing.
  */
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
@@ -126,7 +128,9 @@ let rules: string | undefined;
  */
 export function ingestRules(): string {
 	rules ??= createHash('sha256')
-		.update([INGEST_RULES_VERSION, String(CsvRecordScanner), String(FileChecker), String(stageFile), String(readAhead), JSON.stringify(STAGED_FILES)].join('\0'))
+		.update(
+			[INGEST_RULES_VERSION, String(CsvRecordScanner), String(FileChecker), String(stageFile), String(readAhead), String(hashStream), JSON.stringify(STAGED_FILES)].join('\0'),
+		)
 		.digest('hex');
 	return rules;
 }
@@ -180,6 +184,20 @@ async function readAhead(source: NodeJS.ReadableStream, key: string): Promise<Re
 	};
 }
 
+/**
+ * The content hash of a whole stream, nothing kept (the same hash readAhead gives the same bytes);
+ * null when the stream fails: the parse that follows reads the file again and reports the error.
+ */
+async function hashStream(source: NodeJS.ReadableStream, key: string): Promise<string | null> {
+	const hash = createHash('sha256').update(key);
+	try {
+		for await (const chunk of source as AsyncIterable<Buffer | string>) hash.update(chunk);
+	} catch {
+		return null;
+	}
+	return hash.digest('hex');
+}
+
 async function stageFile(
 	files: CsvFileSet,
 	{ spec, mode }: PlannedFile,
@@ -189,10 +207,12 @@ async function stageFile(
 	warnings: string[],
 ): Promise<StagingSummary['files'][number]> {
 	const { entity, fileName } = spec;
-	const source = await files.open(fileName);
+	const hashKey = `${ingestRules()}\0${fileName}\0${version}\0${mode}\0`;
+	let source = await files.open(fileName);
 	try {
-		const read = await readAhead(source, `${ingestRules()}\0${fileName}\0${version}\0${mode}\0`);
-		const { contentHash } = read;
+		// Hashed streaming where the file is cheap to open again for the parse; else held in memory meanwhile.
+		const read = files.cheapToReopen ? null : await readAhead(source, hashKey);
+		const contentHash = read ? read.contentHash : await hashStream(source, hashKey);
 		if (contentHash !== null && sink.reuseFile) {
 			// The same bytes as a file an earlier run staged without problems: copy that staging.
 			const reused = await sink.reuseFile({ entity, fileName, version, mode, columns: [], contentHash });
@@ -200,6 +220,15 @@ async function stageFile(
 				warnings.push(...reused.warnings);
 				return { entity, fileName, mode, rows: reused.rows, skipped: 0, reusedFrom: reused.fromRunId };
 			}
+		}
+
+		let bytes: AsyncIterable<Buffer | string>;
+		if (read) {
+			bytes = read.replay();
+		} else {
+			(source as Readable).destroy?.();
+			source = await files.open(fileName);
+			bytes = source as AsyncIterable<Buffer | string>;
 		}
 
 		let checker: FileChecker | null = null;
@@ -215,7 +244,7 @@ async function stageFile(
 			await problems.flush(sink);
 		};
 
-		for await (const records of readCsvRecordBatchesFrom(read.replay(), fileName, ROW_BATCH_SIZE)) {
+		for await (const records of readCsvRecordBatchesFrom(bytes, fileName, ROW_BATCH_SIZE)) {
 			for (const cells of records) {
 				row++;
 				if (checker === null) {

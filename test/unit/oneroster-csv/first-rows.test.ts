@@ -1,0 +1,19 @@
+/**
+ * FirstRows, the checker's table of each sourcedId's first row.
+ */
+import { FirstRows } from '../../../nodes/shared/sources/oneroster-csv/file-check';
+
+test('every id keeps its first row as the table grows', () => {
+	const table = new FirstRows();
+	const ids = Array.from({ length: 50_000 }, (_, i) => `enr-${String(i).padStart(6, '0')}-${i % 7}`);
+	ids.forEach((id, i) => expect(table.firstRow(id, i + 2)).toBeUndefined());
+	ids.forEach((id, i) => expect(table.firstRow(id, 999_999)).toBe(i + 2));
+});
+
+test('ids are told apart exactly, whatever their characters', () => {
+	const table = new FirstRows();
+	const ids = ['', 'a', 'A', 'a ', 'Zoë', 'Zoe\u0308', '李', '😀', '1', '01', 'x'.repeat(1000)];
+	ids.forEach((id, i) => expect(table.firstRow(id, i + 2)).toBeUndefined());
+	ids.forEach((id, i) => expect(table.firstRow(id, 0)).toBe(i + 2));
+	expect(table.firstRow('b', 100)).toBeUndefined();
+});
