@@ -72,7 +72,7 @@ export class RosterNormalize implements INodeType {
 				typeOptions: { minValue: 0 },
 				default: 90,
 				description:
-					'How long to keep each run\'s roster snapshot, for "Roster As Of" questions (0 = forever). Held runs and the last good run keep theirs regardless.',
+					'How long to keep each run\'s roster snapshot, for "Roster As Of" questions, and its staged rows (the raw export); 0 = forever. Held runs and the last good run keep theirs regardless.',
 			},
 		],
 	};

@@ -81,14 +81,25 @@ describe.each(ENGINES)('roster as of a date, and snapshot retention (%s)', (engi
 	});
 
 	test('retention deletes snapshots older than the setting, but keeps the last good run; Roster As Of then says how far back it reaches', async () => {
+		// Both nights staged rows (the raw export) as an ingest does.
+		const staged = async (runId: string) => Number((await store.db.query('SELECT COUNT(*) AS n FROM staging_chunks WHERE run_id = ?', [runId]))[0].n);
+		for (const runId of [night1, night2]) {
+			await store.db.execute("INSERT INTO staging_files (run_id, entity, file_name, oneroster_version, mode, columns) VALUES (?, 'users', 'users.csv', '1.1', 'bulk', '[]')", [runId]);
+			await store.db.execute("INSERT INTO staging_chunks (run_id, entity, seq, row_count, encoding, data) VALUES (?, 'users', 1, 1, 'json', '[]')", [runId]);
+		}
 		expect(await pruneSnapshots(store.db, 0, new Date('2027-01-01T00:00:00Z'))).toEqual([]);
+		expect([await staged(night1), await staged(night2)]).toEqual([1, 1]);
 		const pruned = await pruneSnapshots(store.db, 30, new Date('2026-10-20T00:00:00Z'));
 		expect(pruned).toEqual([night1]);
 		expect(Number((await store.db.query('SELECT COUNT(*) AS n FROM snapshot_chunks WHERE run_id = ?', [night1]))[0].n)).toBe(0);
+		// The staged rows go with it; the kept run keeps its own.
+		expect([await staged(night1), await staged(night2)]).toEqual([0, 1]);
+		expect(Number((await store.db.query('SELECT COUNT(*) AS n FROM staging_files WHERE run_id = ?', [night1]))[0].n)).toBe(0);
 		await expect(rosterAsOf(store.db, 'class', 'ALG1-01', '2026-09-15')).rejects.toThrow('No roster snapshot was taken on or before 2026-09-15T23:59:59.999Z');
 		await expect(rosterAsOf(store.db, 'class', 'ALG1-01', '2026-09-15')).rejects.toMatchObject({ hint: 'The oldest snapshot kept is from 2026-10-01T02:00:00.000Z (see Keep Snapshots on Roster Normalize).' });
 		// Night 2 is the last good run: kept however old.
 		expect(await pruneSnapshots(store.db, 1, new Date('2027-06-01T00:00:00Z'))).toEqual([]);
+		expect(await staged(night2)).toBe(1);
 		expect((await rosterAsOf(store.db, 'class', 'ALG1-01', '2027-06-01')).snapshotRunId).toBe(night2);
 	});
 
