@@ -161,8 +161,11 @@ export function emptyCounts(): ReconcileCounts {
 	};
 }
 
+/** "Given Family", leaving out an empty part (called for every person of a roster: no arrays). */
 export function personName(givenName: string | null, familyName: string | null): string {
-	return [givenName, familyName].filter((part) => part && part.trim() !== '').join(' ');
+	const given = givenName && givenName.trim() !== '' ? givenName : '';
+	const family = familyName && familyName.trim() !== '' ? familyName : '';
+	return given && family ? `${given} ${family}` : given || family;
 }
 
 /** One person, or several when the key is shared (an ambiguous key). */
@@ -180,27 +183,52 @@ function addTo(index: Map<string, Bucket>, key: string | null, person: PersonRow
 /**
  * The people table, indexed by each match key. SIS ids of students (student numbers) and of
  * staff come from different numbering systems, so they are indexed and matched apart.
+ *
+ * Each index is built when first looked up: on a usual night every SIS record matches by
+ * sourcedId, and the SIS id and email indexes (three maps of the whole table) are never needed.
  */
 class PeopleIndex {
-	private readonly bySourcedId = new Map<string, Bucket>();
-	private readonly byStudentId = new Map<string, Bucket>();
-	private readonly byStaffId = new Map<string, Bucket>();
-	private readonly byEmail = new Map<string, Bucket>();
+	private bySourcedId: Map<string, Bucket> | undefined;
+	private bySisId: { student: Map<string, Bucket>; staff: Map<string, Bucket> } | undefined;
+	private byEmail: Map<string, Bucket> | undefined;
 
-	constructor(people: PersonRow[]) {
-		for (const person of people) {
-			addTo(this.bySourcedId, person.sourced_id, person);
-			addTo(this.byStudentId, person.student_number, person);
-			addTo(person.role === 'student' ? this.byStudentId : this.byStaffId, person.sis_id, person);
-			addTo(this.byEmail, person.email_key ?? emailKey(person.email), person);
-		}
-	}
+	constructor(private readonly people: PersonRow[]) {}
 
 	lookup(key: MatchKey, record: CanonicalPerson): Bucket | undefined {
-		if (key === 'sourcedId') return this.bySourcedId.get(record.sourcedId);
-		if (key === 'SIS id') return record.sisId ? (record.role === 'student' ? this.byStudentId : this.byStaffId).get(record.sisId) : undefined;
+		if (key === 'sourcedId') return this.sourcedIdIndex().get(record.sourcedId);
+		if (key === 'SIS id') return record.sisId ? this.sisIdIndex()[record.role === 'student' ? 'student' : 'staff'].get(record.sisId) : undefined;
 		const email = emailKey(record.email);
-		return email ? this.byEmail.get(email) : undefined;
+		return email ? this.emailIndex().get(email) : undefined;
+	}
+
+	private sourcedIdIndex(): Map<string, Bucket> {
+		if (!this.bySourcedId) {
+			this.bySourcedId = new Map();
+			for (const person of this.people) addTo(this.bySourcedId, person.sourced_id, person);
+		}
+		return this.bySourcedId;
+	}
+
+	private sisIdIndex(): { student: Map<string, Bucket>; staff: Map<string, Bucket> } {
+		if (!this.bySisId) {
+			const student = new Map<string, Bucket>();
+			const staff = new Map<string, Bucket>();
+			// Per person: student number first, then SIS id (the order decides a bucket's order).
+			for (const person of this.people) {
+				addTo(student, person.student_number, person);
+				addTo(person.role === 'student' ? student : staff, person.sis_id, person);
+			}
+			this.bySisId = { student, staff };
+		}
+		return this.bySisId;
+	}
+
+	private emailIndex(): Map<string, Bucket> {
+		if (!this.byEmail) {
+			this.byEmail = new Map();
+			for (const person of this.people) addTo(this.byEmail, person.email_key ?? emailKey(person.email), person);
+		}
+		return this.byEmail;
 	}
 }
 
@@ -256,6 +284,41 @@ function describeStored(person: PersonRow): string {
 	return `${name} (${tags.filter(Boolean).join(', ')})`;
 }
 
+/**
+ * Hands each value the SIS gives for a person to `visit`, as store columns in SIS_FIELDS order
+ * (empty values left out), until `visit` returns true; returns whether it did.
+ */
+function someSisValue(
+	record: CanonicalPerson,
+	contact: CanonicalContact | undefined,
+	includeParentContact: boolean,
+	visit: (field: ManagedField, value: string) => boolean,
+): boolean {
+	const given = (field: ManagedField, value: string | null | undefined) => !!value && value.trim() !== '' && visit(field, value);
+	return (
+		given('role', record.role) ||
+		given('given_name', record.givenName) ||
+		given('family_name', record.familyName) ||
+		given('middle_name', record.middleName) ||
+		given('preferred_name', record.preferredGivenName) ||
+		given('email', record.email) ||
+		given('username', record.username) ||
+		given('student_number', record.role === 'student' ? record.sisId : null) ||
+		given('sis_id', record.sisId) ||
+		given('sourced_id', record.sourcedId) ||
+		given('grade', record.grade) ||
+		given('school_id', record.primarySchoolId) ||
+		(record.schoolIds.length > 0 && given('school_ids', toJson(record.schoolIds))) ||
+		given('phone', record.phone) ||
+		(includeParentContact &&
+			record.role === 'student' &&
+			contact !== undefined &&
+			(given('parent_name', personName(contact.givenName, contact.familyName)) ||
+				given('parent_email', contact.email) ||
+				given('parent_phone', contact.phone ?? contact.sms)))
+	);
+}
+
 /** What the SIS says about a person, as store columns (empty values left out). */
 export function sisValues(
 	record: CanonicalPerson,
@@ -263,34 +326,21 @@ export function sisValues(
 	includeParentContact: boolean,
 ): ManagedValues {
 	const values: ManagedValues = {};
-	const set = (field: ManagedField, value: string | null | undefined) => {
-		if (value && value.trim() !== '') values[field] = value;
-	};
-	set('role', record.role);
-	set('given_name', record.givenName);
-	set('family_name', record.familyName);
-	set('middle_name', record.middleName);
-	set('preferred_name', record.preferredGivenName);
-	set('email', record.email);
-	set('username', record.username);
-	set('student_number', record.role === 'student' ? record.sisId : null);
-	set('sis_id', record.sisId);
-	set('sourced_id', record.sourcedId);
-	set('grade', record.grade);
-	set('school_id', record.primarySchoolId);
-	if (record.schoolIds.length > 0) set('school_ids', toJson(record.schoolIds));
-	set('phone', record.phone);
-	if (includeParentContact && record.role === 'student' && contact) {
-		set('parent_name', personName(contact.givenName, contact.familyName));
-		set('parent_email', contact.email);
-		set('parent_phone', contact.phone ?? contact.sms);
-	}
+	someSisValue(record, contact, includeParentContact, (field, value) => {
+		values[field] = value;
+		return false;
+	});
 	return values;
 }
 
-function hasChanges(person: PersonRow, values: ManagedValues): boolean {
-	for (const field in values) if (person[field as ManagedField] !== values[field as ManagedField]) return true;
-	return false;
+/** Whether the SIS gives a value that differs from the stored one (without building the values: most people are unchanged). */
+function hasChanges(
+	person: PersonRow,
+	record: CanonicalPerson,
+	contact: CanonicalContact | undefined,
+	includeParentContact: boolean,
+): boolean {
+	return someSisValue(record, contact, includeParentContact, (field, value) => person[field] !== value);
 }
 
 /** The fields whose SIS value differs from the stored one. */
@@ -300,7 +350,25 @@ function changedFields(person: PersonRow, values: ManagedValues): ManagedField[]
 
 function pick(source: ManagedValues | PersonRow, fields: readonly string[]): Record<string, SqlValue> {
 	const values = source as Record<string, SqlValue | undefined>;
-	return Object.fromEntries(fields.map((field) => [field, values[field] ?? null]));
+	const picked: Record<string, SqlValue> = {};
+	for (const field of fields) picked[field] = values[field] ?? null;
+	return picked;
+}
+
+function sameStrings(a: readonly string[], b: readonly string[]): boolean {
+	if (a.length !== b.length) return false;
+	for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+	return true;
+}
+
+const bySourcedId = (a: CanonicalPerson, b: CanonicalPerson) => (a.sourcedId < b.sourcedId ? -1 : a.sourcedId > b.sourcedId ? 1 : 0);
+
+/** The records in sourcedId order (the order of the plan's changes); as given when they already are (a snapshot is read in that order). */
+function inSourcedIdOrder(records: CanonicalPerson[]): CanonicalPerson[] {
+	for (let i = 1; i < records.length; i++) {
+		if (bySourcedId(records[i - 1], records[i]) > 0) return [...records].sort(bySourcedId);
+	}
+	return records;
 }
 
 export function planReconcile(input: ReconcileInput): ReconcilePlan {
@@ -308,7 +376,7 @@ export function planReconcile(input: ReconcileInput): ReconcilePlan {
 	const dryRun = settings.dryRun;
 	const newId = input.newId ?? newRecordId;
 	const roles = rosteredRoles(settings);
-	const records = [...input.snapshotPeople].sort((a, b) => (a.sourcedId < b.sourcedId ? -1 : a.sourcedId > b.sourcedId ? 1 : 0));
+	const records = inSourcedIdOrder(input.snapshotPeople);
 	const people = input.people;
 
 	const summary: ReconcileSummary = { ...emptyCounts(), byRole: Object.fromEntries(PERSON_ROLES.map((role) => [role, emptyCounts()])) as Record<PersonRole, ReconcileCounts> };
@@ -323,11 +391,25 @@ export function planReconcile(input: ReconcileInput): ReconcilePlan {
 	const foundAgain = (person: PersonRow) => {
 		if (person.missing_runs > 0) writes.foundAgainIds.push(person.id);
 	};
-	const change = (partial: Omit<RunChange, 'entity' | 'applied'> & { applied?: boolean }) =>
-		changes.push({ entity: 'person', ...partial, applied: partial.applied ?? false });
+	// Every change with the same object shape (a first night records one per person).
+	const change = (c: Omit<RunChange, 'entity' | 'applied'> & { applied?: boolean }) =>
+		changes.push({
+			entity: 'person',
+			entityId: c.entityId,
+			action: c.action,
+			role: c.role,
+			label: c.label,
+			sourcedId: c.sourcedId,
+			reason: c.reason,
+			fields: c.fields,
+			before: c.before,
+			after: c.after,
+			applied: c.applied ?? false,
+		});
 
 	const { matches, matchedBy: seen } = matchPeople(records, people);
 	const protectedIds = new Set<string>();
+	let lastCreateFields: string[] = [];
 
 	for (let i = 0; i < records.length; i++) {
 		const record = records[i];
@@ -337,32 +419,34 @@ export function planReconcile(input: ReconcileInput): ReconcilePlan {
 			count(record.role, 'skipped');
 			continue;
 		}
-		const values = sisValues(record, input.contacts.get(record.primaryContactId ?? ''), settings.includePrimaryParentContact);
+		const contact = settings.includePrimaryParentContact ? input.contacts.get(record.primaryContactId ?? '') : undefined;
 		if (match?.kind === 'matched') {
 			const person = match.person;
-			if (person.include_in_sis_sync === 1 && person.archived_at === null && !hasChanges(person, values)) {
+			if (person.include_in_sis_sync === 1 && person.archived_at === null && !hasChanges(person, record, contact, settings.includePrimaryParentContact)) {
 				foundAgain(person);
 				count(record.role, 'unchanged');
 				continue;
 			}
 		}
-		const base = { role: record.role, label: personName(record.givenName, record.familyName), sourcedId: record.sourcedId };
+		const values = sisValues(record, contact, settings.includePrimaryParentContact);
+		const label = personName(record.givenName, record.familyName);
 
 		if (match === undefined) {
 			const id = newId();
-			writes.inserts.push({
-				...emptyRow(id, now),
-				...values,
-				email_key: emailKey(values.email),
-				source: 'sis',
-				include_in_sis_sync: 1,
-				last_seen_run_id: runId,
-			} as PersonRow);
 			const fields = Object.keys(values);
-			change({ ...base, entityId: id, action: 'create', reason: null, fields, before: null, after: pick(values, fields), applied: !dryRun });
+			// People the SIS gives the same fields share one list (a first night creates ~100k people).
+			const sharedFields = sameStrings(fields, lastCreateFields) ? lastCreateFields : (lastCreateFields = fields);
+			const row = emptyRow(id, now);
+			for (const field in values) (row as unknown as Record<string, string>)[field] = values[field as ManagedField]!;
+			row.email_key = emailKey(values.email);
+			row.last_seen_run_id = runId;
+			writes.inserts.push(row);
+			// `values` holds only the fields the SIS gives (no empty ones): they are the new person's values.
+			change({ entityId: id, role: record.role, label, sourcedId: record.sourcedId, action: 'create', reason: null, fields: sharedFields, before: null, after: values, applied: !dryRun });
 			count(record.role, 'created');
 			continue;
 		}
+		const base = { role: record.role, label, sourcedId: record.sourcedId };
 		if (match.kind === 'ambiguous') {
 			for (const candidate of match.candidates) protectedIds.add(candidate.id);
 			change({ ...base, entityId: '', action: 'ambiguous', reason: match.reason, fields: null, before: null, after: { ...values } });

@@ -7,7 +7,7 @@
  */
 import type { PersonRole } from '../model/roster';
 import { PERSON_ROLES } from '../model/roster';
-import { countChanges, listChanges } from '../store/changes';
+import { changeLinePages, countChanges, listChanges } from '../store/changes';
 import type { RunRecord, StoredProblem } from '../store/runs';
 import { completeStage, countProblems, getRun, listProblems, listRuns } from '../store/runs';
 import { ORG_TABLE, readSnapshotHeader, readSnapshotRecords } from '../store/snapshot';
@@ -84,18 +84,17 @@ export function neutralizeCsvCell(value: string): string {
 	return /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
 }
 
+const NEEDS_QUOTES = /[",\r\n]/;
+
+/** One CSV cell: formula-neutralized, quoted when it holds a quote, comma or line break. */
+function csvCell(cell: string | number | null | undefined): string {
+	if (cell === null || cell === undefined || cell === '') return '';
+	const text = neutralizeCsvCell(String(cell));
+	return NEEDS_QUOTES.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
 export function toCsv(rows: Array<Array<string | number | null | undefined>>): string {
-	return rows
-		.map((row) =>
-			row
-				.map((cell) => {
-					const text = neutralizeCsvCell(cell === null || cell === undefined ? '' : String(cell));
-					return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-				})
-				.join(','),
-		)
-		.join('\r\n')
-		.concat('\r\n');
+	return rows.map((row) => row.map(csvCell).join(',')).join('\r\n').concat('\r\n');
 }
 
 function escapeHtml(text: string): string {
@@ -125,7 +124,11 @@ function peopleCounts(run: RunRecord): ReportSummary['people'] {
 	return byRole;
 }
 
-export async function summarizeRun(db: SqlDb, runId: string): Promise<ReportSummary> {
+/**
+ * The run's summary. `pendingArchive`, when given, is what the caller found reading the run's
+ * changes anyway (buildReport, for the CSV); else it is read here.
+ */
+export async function summarizeRun(db: SqlDb, runId: string, pendingArchive?: ReportSummary['pendingArchive']): Promise<ReportSummary> {
 	const run = await getRun(db, runId);
 	const people = peopleCounts(run);
 	const totals = people
@@ -135,7 +138,6 @@ export async function summarizeRun(db: SqlDb, runId: string): Promise<ReportSumm
 		: null;
 	const lists = run.counts.lists as Record<string, unknown> | undefined;
 	const end = run.finishedAt ? Date.parse(run.finishedAt) : Date.now();
-	const pending = await listChanges(db, runId, { entities: ['person'], actions: ['pending'], limit: REPORT_PROBLEM_LIMIT });
 	return {
 		runId,
 		kind: run.kind,
@@ -166,10 +168,17 @@ export async function summarizeRun(db: SqlDb, runId: string): Promise<ReportSumm
 		warnings: run.warnings.map(scrubSecrets),
 		error: run.error ? scrubSecrets(run.error) : null,
 		outcome: describeOutcome(run),
-		pendingArchive: {
-			count: await countChanges(db, runId, { entities: ['person'], actions: ['pending'] }),
-			first: pending.map((change) => ({ name: change.label, role: change.role, sourcedId: change.sourcedId, reason: change.reason })),
-		},
+		pendingArchive: pendingArchive ?? (await readPendingArchive(db, runId)),
+	};
+}
+
+/** People pending archive (the grace period): how many, and the first few. */
+async function readPendingArchive(db: SqlDb, runId: string): Promise<ReportSummary['pendingArchive']> {
+	const filter = { entities: ['person' as const], actions: ['pending'] };
+	const pending = await listChanges(db, runId, { ...filter, withValues: false, limit: REPORT_PROBLEM_LIMIT });
+	return {
+		count: await countChanges(db, runId, filter),
+		first: pending.map((change) => ({ name: change.label, role: change.role, sourcedId: change.sourcedId, reason: change.reason })),
 	};
 }
 
@@ -302,34 +311,36 @@ const CSV_CHANGES_PER_PAGE = 10_000;
 
 const CSV_HEADER = ['kind', 'action', 'role', 'sourcedId', 'name', 'fields', 'reason', 'file', 'row', 'field', 'message'];
 
-async function renderCsv(db: SqlDb, runId: string): Promise<string> {
+/** The CSV of the run's problems and changes, and the people pending archive found on the way (one read of the changes). */
+async function renderCsv(db: SqlDb, runId: string): Promise<{ csv: string; pendingArchive: ReportSummary['pendingArchive'] }> {
 	const rows: Array<Array<string | number | null | undefined>> = [CSV_HEADER];
 	for (const problem of await listProblems(db, runId)) {
 		rows.push(['problem', 'skipped', null, problem.sourcedId, null, null, null, problem.file, problem.row, problem.field, scrubSecrets(problem.message)]);
 	}
 	// Changes a page at a time, each page straight into CSV text: a district's first night has ~150k.
 	const parts = [toCsv(rows)];
-	for (let afterSeq = 0; ; ) {
-		const changes = await listChanges(db, runId, { withValues: false, afterSeq, limit: CSV_CHANGES_PER_PAGE });
-		if (changes.length === 0) break;
-		parts.push(
-			toCsv(changes.map((change) => [change.entity, change.action, change.role, change.sourcedId, change.label, (change.fields ?? []).join(' '), change.reason, null, null, null, null])),
-		);
-		afterSeq = changes[changes.length - 1].seq;
-		if (changes.length < CSV_CHANGES_PER_PAGE) break;
+	const pendingArchive: ReportSummary['pendingArchive'] = { count: 0, first: [] };
+	for await (const page of changeLinePages(db, runId, CSV_CHANGES_PER_PAGE)) {
+		const lines = new Array<string>(page.length);
+		for (let i = 0; i < page.length; i++) {
+			const change = page[i];
+			if (change.entity === 'person' && change.action === 'pending' && pendingArchive.count++ < REPORT_PROBLEM_LIMIT) {
+				pendingArchive.first.push({ name: change.label, role: change.role, sourcedId: change.sourcedId, reason: change.reason });
+			}
+			const fields = change.fieldsJson === null ? '' : (JSON.parse(change.fieldsJson) as string[]).join(' ');
+			// The columns of CSV_HEADER; a change has no file, row, field or message.
+			lines[i] = `${csvCell(change.entity)},${csvCell(change.action)},${csvCell(change.role)},${csvCell(change.sourcedId)},${csvCell(change.label)},${csvCell(fields)},${csvCell(change.reason)},,,,\r\n`;
+		}
+		// One flat string per page (a page of lines joined), not a long chain of concatenations that the GC has to walk.
+		parts.push(lines.join(''));
 	}
-	return parts.join('');
+	return { csv: parts.join(''), pendingArchive };
 }
 
 export async function buildReport(db: SqlDb, runId: string): Promise<RunReport> {
-	const summary = await summarizeRun(db, runId);
-	return {
-		subject: subjectOf(summary),
-		text: renderText(summary),
-		html: renderHtml(summary),
-		csv: await renderCsv(db, runId),
-		summary,
-	};
+	const { csv, pendingArchive } = await renderCsv(db, runId);
+	const summary = await summarizeRun(db, runId, pendingArchive);
+	return { subject: subjectOf(summary), text: renderText(summary), html: renderHtml(summary), csv, summary };
 }
 
 /** Records the run as reported: completed, unless it failed, is held, or was stopped, discarded or rolled back (those keep their status). */

@@ -59,6 +59,16 @@ export async function addChanges(db: SqlDb, runId: string, changes: RunChange[])
 		[runId],
 	);
 	const first = Number(next);
+	// Consecutive changes often share one list of field names (a first night's creates): written once as JSON.
+	let lastFields: string[] | null = null;
+	let lastFieldsJson: string | null = null;
+	const fieldsJson = (fields: string[] | null) => {
+		if (fields !== lastFields) {
+			lastFields = fields;
+			lastFieldsJson = fields ? toJson(fields) : null;
+		}
+		return lastFieldsJson;
+	};
 	await insertEach(db, 'run_changes', COLUMNS, changes, (change, i) => [
 		runId,
 		first + i,
@@ -69,7 +79,7 @@ export async function addChanges(db: SqlDb, runId: string, changes: RunChange[])
 		change.label,
 		change.sourcedId,
 		change.reason,
-		change.fields ? toJson(change.fields) : null,
+		fieldsJson(change.fields),
 		change.before ? toJson(change.before) : null,
 		change.after ? toJson(change.after) : null,
 		toBooleanInt(change.applied),
@@ -118,12 +128,74 @@ function where(runId: string, filter: ChangeFilter): { sql: string; params: SqlV
 /** A run's changes in the order they were recorded. */
 export async function listChanges(db: SqlDb, runId: string, filter: ChangeFilter = {}): Promise<StoredChange[]> {
 	const { sql, params } = where(runId, filter);
-	const columns = filter.withValues === false ? COLUMNS.slice(1).filter((column) => column !== 'before_values' && column !== 'after_values') : COLUMNS.slice(1);
-	const rows = await db.query(`SELECT ${columns.join(', ')} FROM run_changes WHERE ${sql} ORDER BY seq LIMIT ?`, [
-		...params,
-		filter.limit ?? 10_000_000,
-	]);
-	return rows.map(toStoredChange);
+	// Read as arrays: no row object per change (node:sqlite's are slow hash-table objects).
+	const values = filter.withValues === false ? 'NULL, NULL' : 'before_values, after_values';
+	const rows = await db.queryArrays(
+		`SELECT seq, entity, entity_id, action, role, label, sourced_id, reason, fields, ${values}, applied FROM run_changes WHERE ${sql} ORDER BY seq LIMIT ?`,
+		[...params, filter.limit ?? 10_000_000],
+	);
+	return rows.map(arrayToStoredChange);
+}
+
+function arrayToStoredChange(row: SqlValue[]): StoredChange {
+	return {
+		seq: Number(row[0]),
+		entity: row[1] as ChangeEntity,
+		entityId: String(row[2]),
+		action: String(row[3]),
+		role: row[4] === null ? null : String(row[4]),
+		label: row[5] === null ? null : String(row[5]),
+		sourcedId: row[6] === null ? null : String(row[6]),
+		reason: row[7] === null ? null : String(row[7]),
+		fields: fromJson<string[] | null>(row[8], null),
+		before: fromJson<Record<string, unknown> | null>(row[9], null),
+		after: fromJson<Record<string, unknown> | null>(row[10], null),
+		applied: Number(row[11]) === 1,
+	};
+}
+
+/** What the report's CSV shows of a change: no values. */
+export interface ChangeLine {
+	seq: number;
+	entity: string;
+	action: string;
+	role: string | null;
+	sourcedId: string | null;
+	label: string | null;
+	/** JSON list of the changed fields' names, as stored. */
+	fieldsJson: string | null;
+	reason: string | null;
+}
+
+/**
+ * A run's changes in the order they were recorded, without values, `pageSize` at a time: for the
+ * report's CSV, which has a line per change (~150k on a district's first night).
+ */
+export async function* changeLinePages(db: SqlDb, runId: string, pageSize: number): AsyncGenerator<ChangeLine[]> {
+	for (let afterSeq = 0; ; ) {
+		const rows = await db.queryArrays(
+			'SELECT seq, entity, action, role, sourced_id, label, fields, reason FROM run_changes WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?',
+			[runId, afterSeq, pageSize],
+		);
+		if (rows.length === 0) return;
+		const lines = new Array<ChangeLine>(rows.length);
+		for (let i = 0; i < rows.length; i++) {
+			const row = rows[i];
+			lines[i] = {
+				seq: Number(row[0]),
+				entity: String(row[1]),
+				action: String(row[2]),
+				role: row[3] as string | null,
+				sourcedId: row[4] as string | null,
+				label: row[5] as string | null,
+				fieldsJson: row[6] as string | null,
+				reason: row[7] as string | null,
+			};
+		}
+		yield lines;
+		if (rows.length < pageSize) return;
+		afterSeq = lines[lines.length - 1].seq;
+	}
 }
 
 function toStoredChange(row: Record<string, SqlValue>): StoredChange {

@@ -5,7 +5,7 @@
  */
 import { reconcileRun } from '../../../nodes/shared/reconcile/apply';
 import { pendingReason } from '../../../nodes/shared/reconcile/plan';
-import { buildReport } from '../../../nodes/shared/report/report';
+import { buildReport, summarizeRun } from '../../../nodes/shared/report/report';
 import { listChanges } from '../../../nodes/shared/store/changes';
 import { loadPeople } from '../../../nodes/shared/store/people';
 import type { RosterStore } from '../../../nodes/shared/store/store';
@@ -41,6 +41,8 @@ describe.each(ENGINES)('grace period (%s)', (engine) => {
 		expect(report.text).toMatch(/People\s+created\s+updated\s+archived\s+restored\s+skipped\s+unchanged\s+ambiguous\s+pending\n/);
 		expect(report.html).toContain('<li>Cleo Diaz (student): missing from 1 of the 3');
 		expect(report.csv).toContain('person,pending,student,s3,Cleo Diaz,,missing from 1 of the 3');
+		// The report finds who is pending while writing its CSV; the summary alone reads the same from the store.
+		expect((await summarizeRun(store.db, night2.run.id)).pendingArchive).toEqual(report.summary.pendingArchive);
 
 		// Night 3: still gone, 2 of 3.
 		const night3 = await reconcileRun(store.db, await writeRoster(store.db, day2()), settings);

@@ -1,0 +1,82 @@
+/** Reading people and run changes back from the store, on both engines. */
+import type { RunChange } from '../../../nodes/shared/store/changes';
+import { addChanges, changeLinePages, listChanges } from '../../../nodes/shared/store/changes';
+import { loadPeople } from '../../../nodes/shared/store/people';
+import { createRun } from '../../../nodes/shared/store/runs';
+import type { RosterStore } from '../../../nodes/shared/store/store';
+import { ENGINES, openTestStore } from '../../support/engines';
+import { addManualPeople, manualPerson } from '../../support/roster-fixtures';
+
+describe.each(ENGINES)('people and run changes read back (%s)', (engine) => {
+	let store: RosterStore;
+	beforeEach(async () => {
+		store = await openTestStore(engine);
+	});
+	afterEach(async () => {
+		await store.close();
+	});
+
+	test('loadPeople returns every column as written: text, nulls and numbers', async () => {
+		const full = manualPerson('p-full', 'student', 'Ann', 'Bee', {
+			middle_name: 'C',
+			preferred_name: 'Annie',
+			username: 'abee',
+			student_number: '1001',
+			sis_id: '1001',
+			sourced_id: 's-1',
+			grade: '09',
+			school_ids: '["sch-1"]',
+			phone: '555-0100',
+			parent_name: 'Pat Bee',
+			parent_email: 'pat@example.org',
+			parent_phone: '555-0101',
+			include_in_sis_sync: 1,
+			source: 'sis',
+			archived_at: '2026-09-01T00:00:00.000Z',
+			missing_runs: 3,
+			last_seen_run_id: 'run-x',
+			updated_at: '2026-09-02T00:00:00.000Z',
+		});
+		const sparse = manualPerson('p-sparse', 'staff', 'Sam', 'Dee', { email: null, school_id: null });
+		await addManualPeople(store.db, [full, sparse]);
+
+		const people = await loadPeople(store.db);
+		expect([...people].sort((a, b) => a.id.localeCompare(b.id))).toEqual([full, sparse]);
+		expect(typeof people[0].missing_runs).toBe('number');
+		expect(typeof people[0].include_in_sis_sync).toBe('number');
+	});
+
+	test('changeLinePages pages through every change in order, without values', async () => {
+		const run = await createRun(store.db, { source: 'test' });
+		const changes: RunChange[] = Array.from({ length: 7 }, (_, i) => ({
+			entity: i === 6 ? 'list' : 'person',
+			entityId: `p${i}`,
+			action: i === 3 ? 'pending' : 'create',
+			role: i === 6 ? null : 'student',
+			label: `Person ${i}`,
+			sourcedId: i === 5 ? null : `s${i}`,
+			reason: i === 3 ? 'missing' : null,
+			fields: i === 3 ? null : ['given_name', 'family_name'],
+			before: null,
+			after: { given_name: `Person ${i}` },
+			applied: true,
+		}));
+		await addChanges(store.db, run.id, changes);
+
+		const pages = [];
+		for await (const page of changeLinePages(store.db, run.id, 3)) pages.push(page);
+		expect(pages.map((page) => page.length)).toEqual([3, 3, 1]);
+		const lines = pages.flat();
+		expect(lines.map((line) => line.seq)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+		expect(lines[3]).toEqual({ seq: 4, entity: 'person', action: 'pending', role: 'student', sourcedId: 's3', label: 'Person 3', fieldsJson: null, reason: 'missing' });
+		expect(lines[5]).toMatchObject({ sourcedId: null, fieldsJson: '["given_name","family_name"]' });
+		expect(lines[6]).toMatchObject({ entity: 'list', role: null });
+
+		// listChanges reads the same changes back whole, or without their values.
+		const stored = await listChanges(store.db, run.id);
+		expect(stored.map(({ seq, ...change }) => change)).toEqual(changes);
+		expect(stored.map((change) => change.seq)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+		const bare = await listChanges(store.db, run.id, { withValues: false, actions: ['create'], afterSeq: 4, limit: 1 });
+		expect(bare).toEqual([{ ...changes[4], seq: 5, before: null, after: null }]);
+	});
+});
