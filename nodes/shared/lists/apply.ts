@@ -7,7 +7,7 @@
 import { RosterRunError } from '../model/errors';
 import { readRowProblems } from '../reconcile/apply';
 import { addChanges, deleteChanges, listChanges } from '../store/changes';
-import { insertLists, insertMembers, loadSyncedLists, loadSyncedMemberships, removeMembers, replaceLists } from '../store/lists';
+import { insertLists, insertMemberGroups, loadSyncedLists, loadSyncedMemberships, removeMembers, replaceLists } from '../store/lists';
 import type { PersonLink } from '../store/people';
 import { loadPersonLinks } from '../store/people';
 import type { RunRecord } from '../store/runs';
@@ -26,7 +26,7 @@ import {
 import type { SqlDb } from '../store/sql';
 import { nowIso } from '../store/sql';
 import type { ListsCounts, RosterPerson, SyncedKind } from './plan';
-import { DesiredLists, planLists, selectClasses } from './plan';
+import { DesiredLists, PersonIndex, planLists, selectClasses } from './plan';
 import type { ListSettings } from './settings';
 import { listSettings } from './settings';
 
@@ -61,6 +61,10 @@ export async function buildListsRun(db: SqlDb, runId: string, given: Partial<Lis
 			const classes = await readSnapshotRecords(tx, runId, CLASS_TABLE);
 			const courses = await readSnapshotRecords(tx, runId, COURSE_TABLE);
 			const links = await personLinks(tx, runId, dryRun);
+			// People are numbers inside this step (PersonIndex): ids and sourcedIds are looked up by number.
+			const people = new PersonIndex(links.map((link) => link.id));
+			const sourcedIds: string[] = [];
+			for (const link of links) sourcedIds[people.numberOf(link.id)!] = link.sourcedId;
 			const { problemSourcedIds } = await readRowProblems(tx, runId);
 
 			const selection = selectClasses(settings, terms, classes, courses);
@@ -73,44 +77,45 @@ export async function buildListsRun(db: SqlDb, runId: string, given: Partial<Lis
 
 			const needsEnrollments = builtKinds.has('class') || builtKinds.has('subject') || builtKinds.has('teacher');
 			const needsPeople = builtKinds.has('role') || builtKinds.has('grade') || builtKinds.has('teacher');
-			const people = needsPeople ? await readRosterPeople(tx, runId) : [];
+			const rosterPeople = needsPeople ? await readRosterPeople(tx, runId, settings.autoListsByTeacher) : [];
 			const desired = new DesiredLists({
 				settings,
 				selection,
 				classes,
 				courses,
-				people,
-				personIds: activePersonIds(links),
+				people: rosterPeople,
+				personNumbers: activePersonNumbers(links, people),
 			});
 			if (needsEnrollments) {
 				await refreshSnapshotStatistics(tx, [ENROLLMENT_TABLE]);
 				for await (const batch of readSnapshotBatches(tx, runId, ENROLLMENT_TABLE)) desired.addEnrollments(batch);
 			}
 			const wanted = desired.build();
+			const memberships = await loadSyncedMemberships(tx, [...builtKinds]);
 			const plan = planLists({
-				runId,
 				now,
 				dryRun,
 				settings,
 				builtKinds,
 				desired: wanted,
 				lists: await loadSyncedLists(tx),
-				memberships: await loadSyncedMemberships(tx, [...builtKinds]),
+				memberships,
+				people,
 				roster: {
 					classes: classes.length,
 					enrollments: needsEnrollments ? desired.enrollmentCount : await countRows(tx, ENROLLMENT_TABLE, runId),
-					people: needsPeople ? people.length : await countRows(tx, PERSON_TABLE, runId),
+					people: needsPeople ? rosterPeople.length : await countRows(tx, PERSON_TABLE, runId),
 				},
-				protectedPersonIds: new Set(links.filter((l) => problemSourcedIds.has(l.sourcedId)).map((l) => l.id)),
-				sourcedIdOf: new Map(links.map((l) => [l.id, l.sourcedId])),
+				protectedPeople: new Set(links.filter((l) => problemSourcedIds.has(l.sourcedId)).map((l) => people.numberOf(l.id)!)),
+				sourcedIdOf: (person) => sourcedIds[person],
 			});
 
 			await addChanges(tx, runId, plan.changes);
 			if (!dryRun) {
 				await insertLists(tx, plan.creates);
 				await replaceLists(tx, plan.rewrites);
-				await insertMembers(tx, plan.memberAdds);
 				for (const removal of plan.memberRemoves) await removeMembers(tx, removal.listId, removal.membership, removal.personIds);
+				await insertMemberGroups(tx, plan.memberAdds, runId);
 			}
 			await recordStageSettings(tx, runId, 'lists', settings as unknown as Record<string, unknown>);
 			const counts: ListsStageCounts = {
@@ -129,11 +134,12 @@ export async function buildListsRun(db: SqlDb, runId: string, given: Partial<Lis
 	}
 }
 
-async function readRosterPeople(db: SqlDb, runId: string): Promise<RosterPerson[]> {
+/** The run's people as lists need them; names only for teacher lists' titles. */
+async function readRosterPeople(db: SqlDb, runId: string, withNames: boolean): Promise<RosterPerson[]> {
 	const people: RosterPerson[] = [];
 	for await (const batch of readSnapshotBatches(db, runId, PERSON_TABLE)) {
 		for (const p of batch) {
-			people.push({ sourcedId: p.sourcedId, role: p.role, grade: p.grade, name: [p.givenName, p.familyName].filter(Boolean).join(' ') });
+			people.push({ sourcedId: p.sourcedId, role: p.role, grade: p.grade, name: withNames ? [p.givenName, p.familyName].filter(Boolean).join(' ') : '' });
 		}
 	}
 	return people;
@@ -163,14 +169,14 @@ async function personLinks(db: SqlDb, runId: string, dryRun: boolean): Promise<P
 	return [...byId.values()];
 }
 
-/** sourcedId → store id of people who can be on lists: active, in SIS sync, and the only one with that sourcedId. */
-function activePersonIds(links: PersonLink[]): Map<string, string> {
-	const ids = new Map<string, string>();
+/** sourcedId → person number of people who can be on lists: active, in SIS sync, and the only one with that sourcedId. */
+function activePersonNumbers(links: PersonLink[], people: PersonIndex): Map<string, number> {
+	const ids = new Map<string, number>();
 	const duplicated = new Set<string>();
 	for (const link of links) {
 		if (link.archived || !link.includeInSync) continue;
 		if (ids.has(link.sourcedId)) duplicated.add(link.sourcedId);
-		ids.set(link.sourcedId, link.id);
+		ids.set(link.sourcedId, people.numberOf(link.id)!);
 	}
 	for (const sourcedId of duplicated) ids.delete(sourcedId);
 	return ids;

@@ -11,7 +11,8 @@
 import type { CanonicalClass, CanonicalCourse, CanonicalEnrollment, CanonicalTerm, PersonRole } from '../model/roster';
 import type { RunChange } from '../store/changes';
 import { newRecordId } from '../store/ids';
-import type { ListMemberRow, Membership, UserListRow } from '../store/lists';
+import type { MemberGroup, Membership, StoredMembers, UserListRow } from '../store/lists';
+import { PERSON_ID_SEPARATOR } from '../store/lists';
 import type { ListSettings } from './settings';
 
 /** Kinds of lists the sync builds (manual lists are never touched). */
@@ -142,6 +143,74 @@ export function selectClasses(
 	return { classListsOn, selectedTermIds, classListClasses, currentClasses, warnings };
 }
 
+/**
+ * People as small integers inside Build Lists: a district's lists hold ~800,000 memberships, and
+ * sorted arrays of integers cost a fraction of the memory and time of Sets of id strings. Ids known
+ * up front get their numbers in sorted order, so number order is store-id order (the change log's).
+ */
+export class PersonIndex {
+	private readonly ids: string[];
+	private readonly numbers = new Map<string, number>();
+	/** False once an id came after the sorted start (a stored member no link knows): number order is then not id order. */
+	private inIdOrder = true;
+
+	constructor(ids: Iterable<string>) {
+		this.ids = [...new Set(ids)].sort();
+		for (let n = 0; n < this.ids.length; n++) this.numbers.set(this.ids[n], n);
+	}
+
+	numberOf(id: string): number | undefined {
+		return this.numbers.get(id);
+	}
+
+	/** The number of an id, giving one to an id not seen before. */
+	intern(id: string): number {
+		let n = this.numbers.get(id);
+		if (n === undefined) {
+			n = this.ids.length;
+			if (n > 0 && id < this.ids[n - 1]) this.inIdOrder = false;
+			this.ids.push(id);
+			this.numbers.set(id, n);
+		}
+		return n;
+	}
+
+	idOf(n: number): string {
+		return this.ids[n];
+	}
+
+	/** Store ids of sorted numbers joined as loadSyncedMemberships joins them, when number order is id order. */
+	joinedIds(numbers: Int32Array): string | undefined {
+		if (!this.inIdOrder) return undefined;
+		const ids = new Array<string>(numbers.length);
+		for (let i = 0; i < numbers.length; i++) ids[i] = this.ids[numbers[i]];
+		return ids.join(PERSON_ID_SEPARATOR);
+	}
+
+	/** Numbers of ids joined by loadSyncedMemberships, sorted. */
+	numbersOfJoined(joined: string | undefined): Int32Array {
+		if (joined === undefined) return new Int32Array(0);
+		const ids = joined.split(PERSON_ID_SEPARATOR);
+		const numbers = new Int32Array(ids.length);
+		for (let i = 0; i < ids.length; i++) numbers[i] = this.intern(ids[i]);
+		return numbers.sort();
+	}
+
+	/** Sorts person numbers into store-id order (in place). */
+	sortByIds(numbers: number[]): number[] {
+		if (this.inIdOrder) return numbers.sort((a, b) => a - b);
+		return numbers.sort((a, b) => (this.ids[a] < this.ids[b] ? -1 : this.ids[a] > this.ids[b] ? 1 : 0));
+	}
+}
+
+/** Numbers sorted ascending, each once. */
+export function sortedUnique(numbers: ArrayLike<number>): Int32Array {
+	const sorted = Int32Array.from(numbers).sort();
+	let count = 0;
+	for (let i = 0; i < sorted.length; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) sorted[count++] = sorted[i];
+	return sorted.subarray(0, count);
+}
+
 export interface DesiredList {
 	sourceKey: string;
 	kind: SyncedKind;
@@ -149,8 +218,9 @@ export interface DesiredList {
 	termId: string | null;
 	classId: string | null;
 	grade: string | null;
-	members: Set<string>;
-	managers: Set<string>;
+	/** Person numbers (PersonIndex), sorted, each once. */
+	members: Int32Array;
+	managers: Int32Array;
 }
 
 /** What Build Lists needs of a snapshot person. */
@@ -168,9 +238,12 @@ export interface DesiredListsContext {
 	courses: CanonicalCourse[];
 	/** The run's snapshot people. */
 	people: RosterPerson[];
-	/** SIS sourcedId → people store id, for people active in the store and in SIS sync. */
-	personIds: Map<string, string>;
+	/** SIS sourcedId → person number (PersonIndex), for people active in the store and in SIS sync. */
+	personNumbers: Map<string, number>;
 }
+
+/** A desired list while it is built: members and managers gathered, duplicates and all. */
+type GatheredList = Omit<DesiredList, 'members' | 'managers'> & { members: number[]; managers: number[] };
 
 /**
  * The lists the sync wants, built from the run's enrollments fed in batches. Every enrollment in
@@ -180,8 +253,8 @@ export interface DesiredListsContext {
 export class DesiredLists {
 	private readonly classById: Map<string, CanonicalClass>;
 	private readonly subjectsOf: Map<string, string[]>;
-	/** Per relevant class: students (store ids) and teachers (SIS sourcedIds). */
-	private readonly rosters = new Map<string, { students: string[]; teachers: string[] }>();
+	/** Per relevant class: students (person numbers) and teachers (SIS sourcedIds). */
+	private readonly rosters = new Map<string, { students: number[]; teachers: string[] }>();
 	private readonly wantsClassRosters: boolean;
 	enrollmentsWithoutPerson = 0;
 	enrollmentCount = 0;
@@ -208,44 +281,46 @@ export class DesiredLists {
 		this.enrollmentCount += batch.length;
 		if (!this.wantsClassRosters) return;
 		for (const enrollment of batch) {
-			if (!this.relevant(enrollment.classId)) continue;
 			let roster = this.rosters.get(enrollment.classId);
-			if (!roster) this.rosters.set(enrollment.classId, (roster = { students: [], teachers: [] }));
+			if (!roster) {
+				if (!this.relevant(enrollment.classId)) continue;
+				this.rosters.set(enrollment.classId, (roster = { students: [], teachers: [] }));
+			}
 			if (enrollment.role === 'teacher') {
 				roster.teachers.push(enrollment.personId);
 			} else if (enrollment.role === 'student') {
-				const id = this.context.personIds.get(enrollment.personId);
-				if (id) roster.students.push(id);
+				const n = this.context.personNumbers.get(enrollment.personId);
+				if (n !== undefined) roster.students.push(n);
 				else this.enrollmentsWithoutPerson++;
 			}
 		}
 	}
 
 	build(): DesiredList[] {
-		const { settings, selection, personIds } = this.context;
-		const lists = new Map<string, DesiredList>();
-		const list = (sourceKey: string, kind: SyncedKind, title: string, extra: Partial<DesiredList> = {}): DesiredList => {
+		const { settings, selection, personNumbers } = this.context;
+		const lists = new Map<string, GatheredList>();
+		const list = (sourceKey: string, kind: SyncedKind, title: string, extra: Partial<GatheredList> = {}): GatheredList => {
 			let found = lists.get(sourceKey);
 			if (!found) {
-				found = { sourceKey, kind, title, termId: null, classId: null, grade: null, members: new Set(), managers: new Set(), ...extra };
+				found = { sourceKey, kind, title, termId: null, classId: null, grade: null, members: [], managers: [], ...extra };
 				lists.set(sourceKey, found);
 			}
 			return found;
 		};
-		const teacherIds = (teachers: string[]) => teachers.map((t) => personIds.get(t)).filter((id): id is string => id !== undefined);
-		const empty = { students: [] as string[], teachers: [] as string[] };
+		const teacherNumbers = (teachers: string[]) => teachers.map((t) => personNumbers.get(t)).filter((n): n is number => n !== undefined);
+		const empty = { students: [] as number[], teachers: [] as string[] };
 
 		for (const classId of [...selection.classListClasses].sort()) {
 			const klass = this.classById.get(classId)!;
 			const roster = this.rosters.get(classId) ?? empty;
 			const grades = klass.grades.map(gradeKey);
-			const l = list(`class:${classId}`, 'class', classListTitle(klass), {
+			list(`class:${classId}`, 'class', classListTitle(klass), {
 				termId: klass.termIds.find((t) => selection.selectedTermIds.has(t)) ?? klass.termIds[0] ?? null,
 				classId,
 				grade: grades.length === 1 ? grades[0] : null,
+				members: roster.students,
+				managers: teacherNumbers(roster.teachers),
 			});
-			for (const id of roster.students) l.members.add(id);
-			for (const id of teacherIds(roster.teachers)) l.managers.add(id);
 		}
 
 		const current = [...selection.currentClasses].sort();
@@ -257,7 +332,7 @@ export class DesiredLists {
 					const title = subject.trim();
 					if (title === '') continue;
 					const l = list(`subject:${title.toLowerCase()}`, 'subject', title);
-					for (const id of roster.students) l.members.add(id);
+					for (const n of roster.students) l.members.push(n);
 				}
 			}
 		}
@@ -268,29 +343,28 @@ export class DesiredLists {
 				if (!roster) continue;
 				for (const teacher of roster.teachers) {
 					const l = list(`teacher:${teacher}`, 'teacher', `Students of ${names.get(teacher) || teacher}`);
-					const managerId = personIds.get(teacher);
-					if (managerId) l.managers.add(managerId);
-					for (const id of roster.students) l.members.add(id);
+					const manager = personNumbers.get(teacher);
+					if (manager !== undefined) l.managers.push(manager);
+					for (const n of roster.students) l.members.push(n);
 				}
 			}
 		}
 		if (settings.autoListsByRole || settings.autoListsByGrade) {
 			for (const p of this.context.people) {
-				const id = personIds.get(p.sourcedId);
-				if (!id) continue;
-				if (settings.autoListsByRole) list(`role:${p.role}`, 'role', ROLE_LIST_TITLES[p.role]).members.add(id);
+				const n = personNumbers.get(p.sourcedId);
+				if (n === undefined) continue;
+				if (settings.autoListsByRole) list(`role:${p.role}`, 'role', ROLE_LIST_TITLES[p.role]).members.push(n);
 				if (settings.autoListsByGrade && p.role === 'student' && p.grade) {
 					const key = gradeKey(p.grade);
-					list(`grade:${key}`, 'grade', gradeTitle(p.grade), { grade: key }).members.add(id);
+					list(`grade:${key}`, 'grade', gradeTitle(p.grade), { grade: key }).members.push(n);
 				}
 			}
 		}
-		return [...lists.values()];
+		return [...lists.values()].map((l) => ({ ...l, members: sortedUnique(l.members), managers: sortedUnique(l.managers) }));
 	}
 }
 
 export interface ListsPlanInput {
-	runId: string;
 	now: string;
 	dryRun: boolean;
 	settings: ListSettings;
@@ -299,13 +373,16 @@ export interface ListsPlanInput {
 	desired: DesiredList[];
 	/** Stored lists with a source key. */
 	lists: UserListRow[];
-	memberships: Map<string, Record<Membership, Set<string>>>;
+	/** Stored members and managers per list id. */
+	memberships: Map<string, StoredMembers>;
+	/** The people `desired` holds the numbers of; stored members no one links to get numbers as they come. */
+	people: PersonIndex;
 	/** What the roster holds, for the guards against an empty export. */
 	roster: { classes: number; enrollments: number; people: number };
-	/** People store ids whose SIS row had a problem this run: never removed from a list for it. */
-	protectedPersonIds: Set<string>;
-	/** People store id → SIS sourcedId, to label member changes. */
-	sourcedIdOf: Map<string, string>;
+	/** People (numbers) whose SIS row had a problem this run: never removed from a list for it. */
+	protectedPeople: Set<number>;
+	/** Person number → SIS sourcedId, to label member changes. */
+	sourcedIdOf: (person: number) => string | undefined;
 	newId?: () => string;
 }
 
@@ -313,8 +390,9 @@ export interface ListsPlan {
 	creates: UserListRow[];
 	/** Existing lists rewritten whole: title changes, archives, restores. */
 	rewrites: UserListRow[];
-	memberAdds: ListMemberRow[];
-	memberRemoves: Array<{ listId: string; membership: Membership; personIds: string[] }>;
+	/** In list id, membership and person id order (list_members' key on SQLite). */
+	memberAdds: MemberGroup[];
+	memberRemoves: MemberGroup[];
 	changes: RunChange[];
 	counts: ListsCounts;
 	warnings: string[];
@@ -326,16 +404,32 @@ export const MEMBERS_PER_CHANGE = 1000;
 const ENROLLMENT_KINDS: SyncedKind[] = ['class', 'subject', 'teacher'];
 const PEOPLE_KINDS: SyncedKind[] = ['role', 'grade'];
 
+/** Merges two sorted number arrays: what `wanted` has that `have` lacks, and the other way round. */
+function diffSorted(wanted: Int32Array, have: Int32Array): { added: number[]; removed: number[] } {
+	const added: number[] = [];
+	const removed: number[] = [];
+	let i = 0;
+	let j = 0;
+	while (i < wanted.length && j < have.length) {
+		if (wanted[i] === have[j]) {
+			i++;
+			j++;
+		} else if (wanted[i] < have[j]) added.push(wanted[i++]);
+		else removed.push(have[j++]);
+	}
+	while (i < wanted.length) added.push(wanted[i++]);
+	while (j < have.length) removed.push(have[j++]);
+	return { added, removed };
+}
+
 export function planLists(input: ListsPlanInput): ListsPlan {
-	const { now, runId } = input;
+	const { now, people } = input;
 	const applied = !input.dryRun;
 	const newId = input.newId ?? newRecordId;
 	const counts = emptyListsCounts();
 	const warnings: string[] = [];
 	const plan: ListsPlan = { creates: [], rewrites: [], memberAdds: [], memberRemoves: [], changes: [], counts, warnings };
 	const stored = new Map(input.lists.map((l) => [l.source_key as string, l]));
-	/** Member changes in store-id order (ids are time-ordered), so the change log reads the same on every engine. */
-	const inOrder = (personIds: string[]) => personIds.sort();
 
 	// Guards: an export without classes, enrollments or people must not empty or archive lists.
 	const frozen = new Set<SyncedKind>();
@@ -351,11 +445,17 @@ export function planLists(input: ListsPlanInput): ListsPlan {
 
 	const listChange = (list: UserListRow, action: string, fields: string[] | null, before: Record<string, string | number | null> | null, after: Record<string, string | number | null> | null) =>
 		plan.changes.push({ entity: 'list', entityId: list.id, action, role: list.kind, label: list.title, sourcedId: list.class_id, reason: null, fields, before, after, applied });
-	/** One row per list, action and membership (up to MEMBERS_PER_CHANGE people), not one per person. */
-	const memberChanges = (list: UserListRow, action: 'add' | 'remove', membership: Membership, personIds: string[]) => {
-		for (let start = 0; start < personIds.length; start += MEMBERS_PER_CHANGE) {
-			const chunk = personIds.slice(start, start + MEMBERS_PER_CHANGE);
-			const people = { person_ids: chunk, sourced_ids: chunk.map((id) => input.sourcedIdOf.get(id) ?? null) };
+	/**
+	 * One group of people added to or removed from a list, and its change rows: one per
+	 * MEMBERS_PER_CHANGE people, not one per person. People in store-id order, so the change log
+	 * reads the same on every engine.
+	 */
+	const memberChange = (list: UserListRow, action: 'add' | 'remove', membership: Membership, numbers: number[]): MemberGroup => {
+		people.sortByIds(numbers);
+		const personIds = numbers.map((n) => people.idOf(n));
+		for (let start = 0; start < numbers.length; start += MEMBERS_PER_CHANGE) {
+			const end = Math.min(numbers.length, start + MEMBERS_PER_CHANGE);
+			const chunk = { person_ids: personIds.slice(start, end), sourced_ids: numbers.slice(start, end).map((n) => input.sourcedIdOf(n) ?? null) };
 			plan.changes.push({
 				entity: 'list_member',
 				entityId: list.id,
@@ -365,11 +465,12 @@ export function planLists(input: ListsPlanInput): ListsPlan {
 				sourcedId: list.class_id,
 				reason: null,
 				fields: null,
-				before: action === 'remove' ? people : null,
-				after: action === 'add' ? people : null,
+				before: action === 'remove' ? chunk : null,
+				after: action === 'add' ? chunk : null,
 				applied,
 			});
 		}
+		return { listId: list.id, membership, personIds };
 	};
 
 	for (const want of [...input.desired].sort((a, b) => (a.sourceKey < b.sourceKey ? -1 : a.sourceKey > b.sourceKey ? 1 : 0))) {
@@ -410,27 +511,29 @@ export function planLists(input: ListsPlanInput): ListsPlan {
 			}
 		}
 		for (const membership of ['member', 'manager'] as const) {
-			const have = existing?.[membership] ?? new Set<string>();
 			const wanted = membership === 'member' ? want.members : want.managers;
-			const added = inOrder([...wanted].filter((personId) => !have.has(personId)));
+			const stored = existing?.[membership];
+			// Most lists are as stored: one text compare instead of a number per stored member.
+			if (stored === undefined ? wanted.length === 0 : wanted.length > 0 && stored === people.joinedIds(wanted)) continue;
+			const { added, removed } = diffSorted(wanted, people.numbersOfJoined(stored));
 			if (added.length > 0) {
-				for (const personId of added) plan.memberAdds.push({ list_id: list.id, person_id: personId, membership, added_run_id: runId });
-				memberChanges(list, 'add', membership, added);
+				plan.memberAdds.push(memberChange(list, 'add', membership, added));
 				counts[membership === 'member' ? 'membersAdded' : 'managersAdded'] += added.length;
 				if (outcome === 'same') outcome = 'updated';
 			}
 			if (frozen.has(want.kind)) continue;
-			const removed = inOrder([...have].filter((personId) => !wanted.has(personId) && !input.protectedPersonIds.has(personId)));
-			if (removed.length === 0) continue;
-			plan.memberRemoves.push({ listId: list.id, membership, personIds: removed });
-			memberChanges(list, 'remove', membership, removed);
-			counts[membership === 'member' ? 'membersRemoved' : 'managersRemoved'] += removed.length;
+			const removable = removed.filter((n) => !input.protectedPeople.has(n));
+			if (removable.length === 0) continue;
+			plan.memberRemoves.push(memberChange(list, 'remove', membership, removable));
+			counts[membership === 'member' ? 'membersRemoved' : 'managersRemoved'] += removable.length;
 			if (outcome === 'same') outcome = 'updated';
 		}
 		if (outcome === 'created') counts.listsCreated++;
 		else if (outcome === 'restored') counts.listsRestored++;
 		else if (outcome === 'updated') counts.listsUpdated++;
 	}
+	// Adds in list_members' key order: at the end of the key on a first night (new list ids are time-ordered).
+	plan.memberAdds.sort((a, b) => (a.listId < b.listId ? -1 : a.listId > b.listId ? 1 : a.membership < b.membership ? -1 : a.membership > b.membership ? 1 : 0));
 
 	// Stored lists the sync no longer wants: archived (never deleted), members kept for a restore.
 	const wantedKeys = new Set(input.desired.map((d) => d.sourceKey));

@@ -288,6 +288,30 @@ CREATE TABLE snapshot_chunks (
 );
 `,
 	},
+	{
+		version: 5,
+		name: 'performance: list members stored once (SQLite)',
+		// SQLite: a WITHOUT ROWID table keyed by (list_id, membership, person_id) holds each membership once,
+		// where a rowid table holds it twice (table and primary key index); Build Lists reads a list's members
+		// and managers in key order. PostgreSQL keeps its layout (heap and primary key index either way).
+		sql: {
+			sqlite: `
+CREATE TABLE list_members_by_list (
+	list_id TEXT NOT NULL,
+	person_id TEXT NOT NULL,
+	membership TEXT NOT NULL,
+	added_run_id TEXT,
+	PRIMARY KEY (list_id, membership, person_id)
+) WITHOUT ROWID;
+INSERT INTO list_members_by_list (list_id, person_id, membership, added_run_id)
+	SELECT list_id, person_id, membership, added_run_id FROM list_members ORDER BY list_id, membership, person_id;
+DROP TABLE list_members;
+ALTER TABLE list_members_by_list RENAME TO list_members;
+CREATE INDEX list_members_person ON list_members (person_id);
+`,
+			postgres: 'SELECT 1',
+		},
+	},
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

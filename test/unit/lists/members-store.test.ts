@@ -1,0 +1,136 @@
+/**
+ * list_members as Build Lists writes and reads it: members added by groups, read back per list as
+ * one id text per membership, and migration 5 (SQLite: one WITHOUT ROWID table) keeping every row.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import type { UserListRow } from '../../../nodes/shared/store/lists';
+import { PERSON_ID_SEPARATOR, insertLists, insertMemberGroups, insertMembers, loadListMembers, loadSyncedMemberships } from '../../../nodes/shared/store/lists';
+import { deletePeople } from '../../../nodes/shared/store/people';
+import { PostgresDb } from '../../../nodes/shared/store/postgres';
+import { MIGRATIONS, migrate } from '../../../nodes/shared/store/schema';
+import type { SqlDb } from '../../../nodes/shared/store/sql';
+import { SqliteDb } from '../../../nodes/shared/store/sqlite';
+import type { RosterStore } from '../../../nodes/shared/store/store';
+import { ENGINES, openTestStore } from '../../support/engines';
+import { testPostgresConfig } from '../../support/pg-config';
+
+const list = (id: string, kind: string, sourceKey: string | null): UserListRow => ({
+	id,
+	kind,
+	source_key: sourceKey,
+	title: id,
+	term_id: null,
+	class_id: null,
+	grade: null,
+	is_public: 0,
+	visibility_set_by_hand: 0,
+	archived_at: null,
+	created_at: 'x',
+	updated_at: 'x',
+});
+
+describe.each(ENGINES)('list members (%s)', (engine) => {
+	let store: RosterStore;
+	beforeEach(async () => {
+		store = await openTestStore(engine);
+		await insertLists(store.db, [list('l-class', 'class', 'class:c1'), list('l-role', 'role', 'role:student'), list('l-manual', 'manual', null)]);
+	});
+	afterEach(async () => store.close());
+
+	test('groups go in with the run that added them; synced lists of the kinds asked for come back as id texts in id order', async () => {
+		await insertMemberGroups(
+			store.db,
+			[
+				{ listId: 'l-class', membership: 'manager', personIds: ['p-t'] },
+				{ listId: 'l-class', membership: 'member', personIds: ['p-a', 'p-c'] },
+				{ listId: 'l-role', membership: 'member', personIds: ['p-b'] },
+				{ listId: 'l-manual', membership: 'member', personIds: ['p-a'] },
+			],
+			'run-1',
+		);
+		// Added later, by hand: sorts first.
+		await insertMembers(store.db, [{ list_id: 'l-class', person_id: 'p-0', membership: 'member', added_run_id: null }]);
+
+		const loaded = await loadSyncedMemberships(store.db, ['class']);
+		expect([...loaded.keys()]).toEqual(['l-class']);
+		expect(loaded.get('l-class')).toEqual({ manager: 'p-t', member: ['p-0', 'p-a', 'p-c'].join(PERSON_ID_SEPARATOR) });
+		expect([...(await loadSyncedMemberships(store.db, ['class', 'role'])).keys()].sort()).toEqual(['l-class', 'l-role']);
+		expect(await loadSyncedMemberships(store.db, [])).toEqual(new Map());
+		expect(await loadListMembers(store.db, 'l-class')).toEqual([
+			{ list_id: 'l-class', person_id: 'p-t', membership: 'manager', added_run_id: 'run-1' },
+			{ list_id: 'l-class', person_id: 'p-0', membership: 'member', added_run_id: null },
+			{ list_id: 'l-class', person_id: 'p-a', membership: 'member', added_run_id: 'run-1' },
+			{ list_id: 'l-class', person_id: 'p-c', membership: 'member', added_run_id: 'run-1' },
+		]);
+	});
+
+	test('many adds in slices all go in, and a person’s memberships are found by the person index', async () => {
+		const personIds = Array.from({ length: 60_000 }, (_, i) => `p-${String(i).padStart(6, '0')}`);
+		await store.db.transaction((tx) =>
+			insertMemberGroups(
+				tx,
+				[
+					{ listId: 'l-class', membership: 'member', personIds: personIds.slice(0, 30_000) },
+					{ listId: 'l-role', membership: 'member', personIds },
+				],
+				'run-1',
+			),
+		);
+		const counted = await store.db.queryArrays('SELECT COUNT(*) FROM list_members');
+		expect(Number(counted[0][0])).toBe(90_000);
+		if (engine === 'sqlite') {
+			const plan = await store.db.queryArrays("EXPLAIN QUERY PLAN SELECT list_id FROM list_members WHERE person_id = 'p-000007'");
+			expect(plan.map((row) => String(row[3])).join(' ')).toContain('list_members_person');
+		}
+		await store.db.execute('INSERT INTO people (id, role, given_name, family_name, source, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)', ['p-000007', 'student', 'A', 'B', 'sis', 'x', 'x']);
+		await deletePeople(store.db, ['p-000007']);
+		const left = await store.db.queryArrays("SELECT COUNT(*) FROM list_members WHERE person_id = 'p-000007'");
+		expect(Number(left[0][0])).toBe(0);
+	});
+});
+
+describe.each(ENGINES)('migration 5 on a store with list members (%s)', (engine) => {
+	let db: SqlDb;
+	let dir: string | undefined;
+	beforeEach(async () => {
+		if (engine === 'sqlite') {
+			dir = mkdtempSync(join(tmpdir(), 'rostersync-migrate-'));
+			db = new SqliteDb(join(dir, 'roster.sqlite'));
+		} else {
+			db = new PostgresDb(await testPostgresConfig());
+		}
+	});
+	afterEach(async () => {
+		await db.close();
+		if (dir) rmSync(dir, { recursive: true, force: true });
+	});
+
+	test('keeps every membership and the person index', async () => {
+		// A store as the migrations before 5 left it.
+		await db.executeScript('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+		for (const migration of MIGRATIONS.filter((m) => m.version < 5)) {
+			await db.executeScript(typeof migration.sql === 'string' ? migration.sql : migration.sql[db.engine]);
+			await db.execute('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [migration.version, migration.name, 'x']);
+		}
+		const rows = [
+			['l2', 'p1', 'member', 'run-1'],
+			['l1', 'p2', 'member', null],
+			['l1', 'p1', 'manager', 'run-2'],
+			['l1', 'p1', 'member', 'run-1'],
+		];
+		for (const row of rows) await db.execute('INSERT INTO list_members (list_id, person_id, membership, added_run_id) VALUES (?, ?, ?, ?)', row);
+
+		expect(await migrate(db)).toBe(MIGRATIONS.filter((m) => m.version >= 5).length);
+		const back = await db.queryArrays('SELECT list_id, person_id, membership, added_run_id FROM list_members ORDER BY list_id, person_id, membership');
+		expect(back).toEqual([...rows].sort((a, b) => String(a.slice(0, 3)).localeCompare(String(b.slice(0, 3)))));
+		await expect(db.execute('INSERT INTO list_members (list_id, person_id, membership) VALUES (?, ?, ?)', ['l1', 'p1', 'member'])).rejects.toThrow();
+		if (engine === 'sqlite') {
+			const tables = await db.queryArrays("SELECT name, sql FROM sqlite_master WHERE tbl_name = 'list_members' ORDER BY name");
+			expect(tables.map((row) => row[0])).toEqual(['list_members', 'list_members_person']);
+			expect(String(tables[0][1])).toMatch(/PRIMARY KEY \(list_id, membership, person_id\)\s*\) WITHOUT ROWID/);
+		}
+	});
+});
