@@ -24,9 +24,15 @@ const require = createRequire(import.meta.url);
 const SAMPLE_MS = 50;
 
 let peak = 0;
+/** The V8 heap at the sample of the highest RSS: what of the RSS is JavaScript objects (the rest is SQLite's cache, buffers, code). */
+let heapAtPeak = { heapTotal: 0, heapUsed: 0 };
 const sample = () => {
 	const rss = process.memoryUsage.rss();
-	if (rss > peak) peak = rss;
+	if (rss > peak) {
+		peak = rss;
+		const { heapTotal, heapUsed } = process.memoryUsage();
+		heapAtPeak = { heapTotal, heapUsed };
+	}
 	return rss;
 };
 
@@ -60,6 +66,7 @@ async function openProfiler(profileDir) {
 async function phase(name, work, profiler) {
 	const before = resourceSnapshot();
 	peak = 0;
+	heapAtPeak = { heapTotal: 0, heapUsed: 0 };
 	sample();
 	if (profiler) await profiler.start();
 	const started = process.hrtime.bigint();
@@ -74,6 +81,7 @@ async function phase(name, work, profiler) {
 			seconds,
 			cpuSeconds: (after.userMicros - before.userMicros + after.systemMicros - before.systemMicros) / 1e6,
 			peakRssSampled: peak,
+			heapAtPeak,
 			maxRssKB: after.maxRssKB,
 			...(profile ? { profile } : {}),
 		},
