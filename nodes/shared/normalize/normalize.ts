@@ -89,35 +89,55 @@ export interface NormalizeResult {
 	drift: DriftReport;
 }
 
-/** Column lookup for one staged file. */
+/**
+ * Column positions of one staged file. Each file's positions are looked up once (`at`) and every
+ * row is then read by position (`cell`): no name lookup per cell of a million rows.
+ */
 class Columns {
 	private readonly index = new Map<string, number>();
+	/** The file's status column: delta rows marked for deletion (see isDeletion). */
+	readonly status: number;
 	constructor(readonly file: StagedFile) {
 		file.columns.forEach((name, i) => {
 			if (!this.index.has(name)) this.index.set(name, i);
 		});
+		this.status = this.at('status');
 	}
 	has(name: string): boolean {
 		return this.index.has(name);
 	}
-	/** The cell of `name` (or of `alternative` when the file has no `name` column), trimmed; '' when absent. */
-	get(cells: string[], name: string, alternative?: string): string {
-		let i = this.index.get(name);
-		if (i === undefined && alternative !== undefined) i = this.index.get(alternative);
-		if (i === undefined) return '';
-		const cell = cells[i];
-		return cell === undefined ? '' : cell.trim();
+	/** The position of `name` (or of `alternative` when the file has no `name` column); -1 when absent. */
+	at(name: string, alternative?: string): number {
+		return this.index.get(name) ?? (alternative === undefined ? undefined : this.index.get(alternative)) ?? -1;
 	}
 }
 
+/** The cell at position `at` (Columns.at), trimmed; '' when the file has no such column or the row no such cell. */
+const cell = (cells: string[], at: number): string => {
+	const value = at < 0 ? undefined : cells[at];
+	return value === undefined ? '' : value.trim();
+};
+
 const orNull = (value: string): string | null => (value === '' ? null : value);
-const splitList = (value: string): string[] =>
-	value === '' ? [] : value.split(',').map((part) => part.trim()).filter((part) => part !== '');
+const splitList = (value: string): string[] => {
+	if (value === '') return [];
+	const parts: string[] = [];
+	for (const part of value.split(',')) {
+		const trimmed = part.trim();
+		if (trimmed !== '') parts.push(trimmed);
+	}
+	return parts;
+};
 const isTrue = (value: string): boolean => value.toLowerCase() === 'true';
+/** Whether splitList(value) has an item: something besides commas and white space. */
+const hasListItem = (value: string): boolean => value !== '' && /[^,\s]/.test(value);
 
 /** A delta row marked for deletion (OneRoster: status tobedeleted; 1.1 also inactive). */
-const isDeletion = (file: StagedFile, status: string): boolean =>
-	file.mode === 'delta' && (status === 'tobedeleted' || status === 'inactive');
+const isDeletion = (columns: Columns, cells: string[]): boolean => {
+	if (columns.file.mode !== 'delta') return false;
+	const status = cell(cells, columns.status);
+	return status === 'tobedeleted' || status === 'inactive';
+};
 
 interface StagedInput {
 	files: Map<StagedEntity, Columns>;
@@ -142,19 +162,23 @@ async function* stagedBatches(input: StagedInput, entity: StagedEntity): AsyncGe
 /**
  * Applies one entity's staged rows onto `records`: bulk replaces, delta upserts and deletes.
  * `records` starts as the previous snapshot's rows for a delta file, empty for bulk.
+ * `reader` is given the file's columns once and returns what makes a record of one row.
  */
 async function applyRows<T>(
 	input: StagedInput,
 	entity: StagedEntity,
 	records: Map<string, T>,
-	toRecord: (columns: Columns, row: StagedRow) => T | undefined,
+	reader: (columns: Columns) => (row: StagedRow) => T | undefined,
 ): Promise<void> {
-	for await (const [columns, batch] of stagedBatches(input, entity)) for (const row of batch) {
-		if (isDeletion(columns.file, columns.get(row.cells, 'status'))) {
+	const columns = input.files.get(entity);
+	if (!columns) return;
+	const toRecord = reader(columns);
+	for await (const [, batch] of stagedBatches(input, entity)) for (const row of batch) {
+		if (isDeletion(columns, row.cells)) {
 			records.delete(row.sourcedId);
 			continue;
 		}
-		const record = toRecord(columns, row);
+		const record = toRecord(row);
 		if (record !== undefined) records.set(row.sourcedId, record);
 	}
 }
@@ -239,13 +263,16 @@ async function buildSnapshot(
 
 	// Orgs and school scoping.
 	const orgs = await previousRecords(db, previousId, files.get('orgs'), ORG_TABLE, (o) => o.sourcedId);
-	await applyRows(input, 'orgs', orgs, (c, row) => ({
-		sourcedId: row.sourcedId,
-		name: c.get(row.cells, 'name'),
-		type: c.get(row.cells, 'type'),
-		identifier: orNull(c.get(row.cells, 'identifier')),
-		parentId: orNull(c.get(row.cells, 'parentSourcedId')),
-	}));
+	await applyRows(input, 'orgs', orgs, (c) => {
+		const [name, type, identifier, parentId] = [c.at('name'), c.at('type'), c.at('identifier'), c.at('parentSourcedId')];
+		return ({ sourcedId, cells }) => ({
+			sourcedId,
+			name: cell(cells, name),
+			type: cell(cells, type),
+			identifier: orNull(cell(cells, identifier)),
+			parentId: orNull(cell(cells, parentId)),
+		});
+	});
 	const schoolScope = scopeSchools(orgs, options.schoolIds ?? []);
 	const scoped = (options.schoolIds ?? []).length > 0;
 	/** Orgs a scoped person or class may belong to: the scoped schools and the districts above them. */
@@ -260,189 +287,254 @@ async function buildSnapshot(
 
 	// Terms and courses.
 	const terms = await previousRecords(db, previousId, files.get('academicSessions'), TERM_TABLE, (t) => t.sourcedId);
-	await applyRows(input, 'academicSessions', terms, (c, row) => ({
-		sourcedId: row.sourcedId,
-		title: c.get(row.cells, 'title'),
-		type: c.get(row.cells, 'type'),
-		startDate: orNull(c.get(row.cells, 'startDate')),
-		endDate: orNull(c.get(row.cells, 'endDate')),
-		parentId: orNull(c.get(row.cells, 'parentSourcedId')),
-		schoolYear: orNull(c.get(row.cells, 'schoolYear')),
-	}));
+	await applyRows(input, 'academicSessions', terms, (c) => {
+		const [title, type, startDate, endDate, parentId, schoolYear] = ['title', 'type', 'startDate', 'endDate', 'parentSourcedId', 'schoolYear'].map((name) => c.at(name));
+		return ({ sourcedId, cells }) => ({
+			sourcedId,
+			title: cell(cells, title),
+			type: cell(cells, type),
+			startDate: orNull(cell(cells, startDate)),
+			endDate: orNull(cell(cells, endDate)),
+			parentId: orNull(cell(cells, parentId)),
+			schoolYear: orNull(cell(cells, schoolYear)),
+		});
+	});
 	const courses = await previousRecords(db, previousId, files.get('courses'), COURSE_TABLE, (c) => c.sourcedId);
-	await applyRows(input, 'courses', courses, (c, row) => ({
-		sourcedId: row.sourcedId,
-		title: c.get(row.cells, 'title'),
-		courseCode: orNull(c.get(row.cells, 'courseCode')),
-		grades: splitList(c.get(row.cells, 'grades')),
-		subjects: splitList(c.get(row.cells, 'subjects')),
-		orgId: orNull(c.get(row.cells, 'orgSourcedId')),
-	}));
+	await applyRows(input, 'courses', courses, (c) => {
+		const [title, courseCode, grades, subjects, orgId] = ['title', 'courseCode', 'grades', 'subjects', 'orgSourcedId'].map((name) => c.at(name));
+		return ({ sourcedId, cells }) => ({
+			sourcedId,
+			title: cell(cells, title),
+			courseCode: orNull(cell(cells, courseCode)),
+			grades: splitList(cell(cells, grades)),
+			subjects: splitList(cell(cells, subjects)),
+			orgId: orNull(cell(cells, orgId)),
+		});
+	});
 
 	// Classes, kept when their school is in scope.
 	const classesOutOfScope = new Set<string>();
 	const classes = await previousRecords(db, previousId, files.get('classes'), CLASS_TABLE, (c) => c.sourcedId);
-	await applyRows(input, 'classes', classes, (c, row): CanonicalClass | undefined => {
-		const schoolId = c.get(row.cells, 'schoolSourcedId');
-		if (!orgs.has(schoolId)) {
-			problem(c, row, 'schoolSourcedId', `class ${row.sourcedId} names school "${schoolId}", which is not in orgs.csv`);
-			return undefined;
-		}
-		if (!schoolScope.has(schoolId)) {
-			classesOutOfScope.add(row.sourcedId);
-			return undefined;
-		}
-		const termIds = splitList(c.get(row.cells, 'termSourcedIds'));
-		const unknownTerm = termIds.find((termId) => !terms.has(termId));
-		if (unknownTerm) {
-			problem(c, row, 'termSourcedIds', `class ${row.sourcedId} names term "${unknownTerm}", which is not in academicSessions.csv`);
-			return undefined;
-		}
-		return {
-			sourcedId: row.sourcedId,
-			title: c.get(row.cells, 'title'),
-			classCode: orNull(c.get(row.cells, 'classCode')),
-			classType: orNull(c.get(row.cells, 'classType')),
-			courseId: orNull(c.get(row.cells, 'courseSourcedId')),
-			schoolId,
-			termIds,
-			grades: splitList(c.get(row.cells, 'grades')),
-			subjects: splitList(c.get(row.cells, 'subjects')),
-			periods: orNull(c.get(row.cells, 'periods')),
+	await applyRows(input, 'classes', classes, (c) => {
+		const [school, termList, title, classCode, classType, courseId, grades, subjects, periods] = [
+			'schoolSourcedId',
+			'termSourcedIds',
+			'title',
+			'classCode',
+			'classType',
+			'courseSourcedId',
+			'grades',
+			'subjects',
+			'periods',
+		].map((name) => c.at(name));
+		return (row): CanonicalClass | undefined => {
+			const { sourcedId, cells } = row;
+			const schoolId = cell(cells, school);
+			if (!orgs.has(schoolId)) {
+				problem(c, row, 'schoolSourcedId', `class ${sourcedId} names school "${schoolId}", which is not in orgs.csv`);
+				return undefined;
+			}
+			if (!schoolScope.has(schoolId)) {
+				classesOutOfScope.add(sourcedId);
+				return undefined;
+			}
+			const termIds = splitList(cell(cells, termList));
+			const unknownTerm = termIds.find((termId) => !terms.has(termId));
+			if (unknownTerm) {
+				problem(c, row, 'termSourcedIds', `class ${sourcedId} names term "${unknownTerm}", which is not in academicSessions.csv`);
+				return undefined;
+			}
+			return {
+				sourcedId,
+				title: cell(cells, title),
+				classCode: orNull(cell(cells, classCode)),
+				classType: orNull(cell(cells, classType)),
+				courseId: orNull(cell(cells, courseId)),
+				schoolId,
+				termIds,
+				grades: splitList(cell(cells, grades)),
+				subjects: splitList(cell(cells, subjects)),
+				periods: orNull(cell(cells, periods)),
+			};
 		};
 	});
 
 	// 1.2: roles.csv gives each user's role(s) and orgs; the primary role wins.
 	const rolesByUser = new Map<string, { role: string; orgIds: string[]; primaryOrgId: string | null }>();
-	for await (const [c, batch] of stagedBatches(input, 'roles')) for (const row of batch) {
-		const userId = c.get(row.cells, 'userSourcedId');
-		const role = c.get(row.cells, 'role');
-		const orgId = c.get(row.cells, 'orgSourcedId');
-		const primary = c.get(row.cells, 'roleType') === 'primary';
-		const entry = rolesByUser.get(userId) ?? { role, orgIds: [], primaryOrgId: null };
-		if (primary) {
-			entry.role = role;
-			entry.primaryOrgId = orgId || entry.primaryOrgId;
+	const rolesFile = files.get('roles');
+	if (rolesFile) {
+		const [user, roleAt, org, roleType] = ['userSourcedId', 'role', 'orgSourcedId', 'roleType'].map((name) => rolesFile.at(name));
+		for await (const [, batch] of stagedBatches(input, 'roles')) for (const { cells } of batch) {
+			const userId = cell(cells, user);
+			const role = cell(cells, roleAt);
+			const orgId = cell(cells, org);
+			const primary = cell(cells, roleType) === 'primary';
+			const entry = rolesByUser.get(userId) ?? { role, orgIds: [], primaryOrgId: null };
+			if (primary) {
+				entry.role = role;
+				entry.primaryOrgId = orgId || entry.primaryOrgId;
+			}
+			if (orgId && !entry.orgIds.includes(orgId)) entry.orgIds.push(orgId);
+			rolesByUser.set(userId, entry);
 		}
-		if (orgId && !entry.orgIds.includes(orgId)) entry.orgIds.push(orgId);
-		rolesByUser.set(userId, entry);
 	}
 
 	// Users → people and contacts.
 	const usersFile = files.get('users');
 	const people = await previousRecords(db, previousId, usersFile, PERSON_TABLE, (p) => p.sourcedId);
 	const contacts = await previousRecords(db, previousId, usersFile, CONTACT_TABLE, (p) => p.sourcedId);
-	/** agentSourcedIds as listed on each user row, for primary contacts. */
-	const agentsOf = new Map<string, string[]>();
+	/**
+	 * agentSourcedIds as listed on each user row that lists one, for primary contacts: the cell itself
+	 * (split when used), which costs the heap one string per user instead of an array of strings.
+	 */
+	const agentsOf = new Map<string, string>();
 	let peopleOutOfScope = 0;
-	for await (const [c, batch] of stagedBatches(input, 'users')) for (const row of batch) {
-		if (isDeletion(c.file, c.get(row.cells, 'status'))) {
-			people.delete(row.sourcedId);
-			contacts.delete(row.sourcedId);
-			continue;
-		}
-		const fromRoles = rolesByUser.get(row.sourcedId);
-		const sisRole = c.has('role') ? c.get(row.cells, 'role') : (fromRoles?.role ?? '');
-		const mapped = ONEROSTER_ROLE_MAP[sisRole];
-		if (!mapped) {
-			problem(c, row, 'role', sisRole ? `unknown role "${sisRole}"` : 'the user has no role (no row in roles.csv)');
-			continue;
-		}
-		const orgIds = c.has('orgSourcedIds') ? splitList(c.get(row.cells, 'orgSourcedIds')) : (fromRoles?.orgIds ?? []);
-		const givenName = c.get(row.cells, 'givenName');
-		const familyName = c.get(row.cells, 'familyName');
-		const email = orNull(c.get(row.cells, 'email'));
-		const phone = orNull(c.get(row.cells, 'phone'));
-		const sms = orNull(c.get(row.cells, 'sms'));
-		const agents = splitList(c.get(row.cells, 'agentSourcedIds'));
-		if (agents.length > 0) agentsOf.set(row.sourcedId, agents);
+	if (usersFile) {
+		const c = usersFile;
+		const ownRole = c.has('role');
+		const ownOrgs = c.has('orgSourcedIds');
+		const [roleAt, orgsAt, givenAt, familyAt, emailAt, phoneAt, smsAt, agentsAt, primaryOrgAt, gradesAt, middleAt, usernameAt, identifierAt, enabledAt] = [
+			'role',
+			'orgSourcedIds',
+			'givenName',
+			'familyName',
+			'email',
+			'phone',
+			'sms',
+			'agentSourcedIds',
+			'primaryOrgSourcedId',
+			'grades',
+			'middleName',
+			'username',
+			'identifier',
+			'enabledUser',
+		].map((name) => c.at(name));
+		const preferredGivenAt = c.at('preferredFirstName', 'preferredGivenName');
+		const preferredFamilyAt = c.at('preferredLastName', 'preferredFamilyName');
+		for await (const [, batch] of stagedBatches(input, 'users')) for (const row of batch) {
+			const { sourcedId, cells } = row;
+			if (isDeletion(c, cells)) {
+				people.delete(sourcedId);
+				contacts.delete(sourcedId);
+				continue;
+			}
+			const fromRoles = rolesByUser.size === 0 ? undefined : rolesByUser.get(sourcedId);
+			const sisRole = ownRole ? cell(cells, roleAt) : (fromRoles?.role ?? '');
+			const mapped = ONEROSTER_ROLE_MAP[sisRole];
+			if (!mapped) {
+				problem(c, row, 'role', sisRole ? `unknown role "${sisRole}"` : 'the user has no role (no row in roles.csv)');
+				continue;
+			}
+			const givenName = cell(cells, givenAt);
+			const familyName = cell(cells, familyAt);
+			const email = orNull(cell(cells, emailAt));
+			const phone = orNull(cell(cells, phoneAt));
+			const sms = orNull(cell(cells, smsAt));
+			const agents = cell(cells, agentsAt);
+			if (hasListItem(agents)) agentsOf.set(sourcedId, agents);
 
-		if (!(PERSON_ROLES as readonly string[]).includes(mapped)) {
-			contacts.set(row.sourcedId, {
-				sourcedId: row.sourcedId,
-				relationship: mapped as ContactRelationship,
+			if (!(PERSON_ROLES as readonly string[]).includes(mapped)) {
+				contacts.set(sourcedId, { sourcedId, relationship: mapped as ContactRelationship, givenName, familyName, email, phone, sms });
+				continue;
+			}
+			const orgIds = ownOrgs ? splitList(cell(cells, orgsAt)) : (fromRoles?.orgIds ?? []);
+			const unknownOrg = orgIds.find((orgId) => !orgs.has(orgId));
+			if (unknownOrg) {
+				problem(c, row, ownOrgs ? 'orgSourcedIds' : 'orgSourcedId', `user ${sourcedId} names org "${unknownOrg}", which is not in orgs.csv`);
+				continue;
+			}
+			if (scoped && !orgIds.some((orgId) => orgScope.has(orgId))) {
+				peopleOutOfScope++;
+				people.delete(sourcedId);
+				continue;
+			}
+			const schoolIds = orgIds.filter((orgId) => orgs.get(orgId)?.type === 'school' && (!scoped || schoolScope.has(orgId)));
+			const primaryOrg = cell(cells, primaryOrgAt) || fromRoles?.primaryOrgId || '';
+			const enabled = cell(cells, enabledAt);
+			people.set(sourcedId, {
+				sourcedId,
+				role: mapped as PersonRole,
+				sisRole,
 				givenName,
 				familyName,
+				middleName: orNull(cell(cells, middleAt)),
+				preferredGivenName: orNull(cell(cells, preferredGivenAt)),
+				preferredFamilyName: orNull(cell(cells, preferredFamilyAt)),
 				email,
+				username: orNull(cell(cells, usernameAt)),
+				sisId: orNull(cell(cells, identifierAt)),
+				grade: mapped === 'student' ? (splitList(cell(cells, gradesAt))[0] ?? null) : null,
+				schoolIds,
+				primarySchoolId: schoolIds.includes(primaryOrg) ? primaryOrg : (schoolIds[0] ?? null),
+				enabled: enabled === '' ? true : isTrue(enabled),
 				phone,
 				sms,
+				primaryContactId: null,
 			});
-			continue;
 		}
-		const unknownOrg = orgIds.find((orgId) => !orgs.has(orgId));
-		if (unknownOrg) {
-			problem(c, row, c.has('orgSourcedIds') ? 'orgSourcedIds' : 'orgSourcedId', `user ${row.sourcedId} names org "${unknownOrg}", which is not in orgs.csv`);
-			continue;
-		}
-		if (scoped && !orgIds.some((orgId) => orgScope.has(orgId))) {
-			peopleOutOfScope++;
-			people.delete(row.sourcedId);
-			continue;
-		}
-		const schoolIds = orgIds.filter((orgId) => orgs.get(orgId)?.type === 'school' && (!scoped || schoolScope.has(orgId)));
-		const primaryOrg = c.get(row.cells, 'primaryOrgSourcedId') || fromRoles?.primaryOrgId || '';
-		const grades = splitList(c.get(row.cells, 'grades'));
-		people.set(row.sourcedId, {
-			sourcedId: row.sourcedId,
-			role: mapped as PersonRole,
-			sisRole,
-			givenName,
-			familyName,
-			middleName: orNull(c.get(row.cells, 'middleName')),
-			preferredGivenName: orNull(c.get(row.cells, 'preferredFirstName', 'preferredGivenName')),
-			preferredFamilyName: orNull(c.get(row.cells, 'preferredLastName', 'preferredFamilyName')),
-			email,
-			username: orNull(c.get(row.cells, 'username')),
-			sisId: orNull(c.get(row.cells, 'identifier')),
-			grade: mapped === 'student' ? (grades[0] ?? null) : null,
-			schoolIds,
-			primarySchoolId: schoolIds.includes(primaryOrg) ? primaryOrg : (schoolIds[0] ?? null),
-			enabled: c.get(row.cells, 'enabledUser') === '' ? true : isTrue(c.get(row.cells, 'enabledUser')),
-			phone,
-			sms,
-			primaryContactId: null,
-		});
 	}
 
 	// Primary parent contact: the first parent/guardian the student lists; else the first that lists the student.
-	const listedBy = new Map<string, string>();
-	for (const [userId, agents] of agentsOf) {
-		if (!contacts.has(userId)) continue;
-		for (const studentId of agents) if (!listedBy.has(studentId)) listedBy.set(studentId, userId);
-	}
-	let studentsWithPrimaryContact = 0;
+	const withoutOwnContact: CanonicalPerson[] = [];
 	for (const person of people.values()) {
 		if (person.role !== 'student') continue;
-		const own = (agentsOf.get(person.sourcedId) ?? []).find((agentId) => contacts.has(agentId));
-		const contactId = own ?? listedBy.get(person.sourcedId) ?? (contacts.has(person.primaryContactId ?? '') ? person.primaryContactId : null);
-		person.primaryContactId = contactId ?? null;
-		if (contactId) studentsWithPrimaryContact++;
+		const agents = agentsOf.get(person.sourcedId);
+		const own = agents === undefined ? undefined : splitList(agents).find((agentId) => contacts.has(agentId));
+		if (own !== undefined) person.primaryContactId = own;
+		else withoutOwnContact.push(person);
 	}
-	// Keep only contacts someone in scope points at.
-	const usedContacts = new Set([...people.values()].map((p) => p.primaryContactId).filter((id): id is string => !!id));
-	const keptContacts = [...contacts.values()].filter((contact) => usedContacts.has(contact.sourcedId));
+	if (withoutOwnContact.length > 0) {
+		// Who lists each of these students first (in file order): only they are looked for.
+		const listedBy = new Map<string, string | null>(withoutOwnContact.map((person) => [person.sourcedId, null]));
+		for (const [userId, agents] of agentsOf) {
+			if (!contacts.has(userId)) continue;
+			for (const studentId of splitList(agents)) if (listedBy.get(studentId) === null) listedBy.set(studentId, userId);
+		}
+		for (const person of withoutOwnContact) {
+			const contactId = listedBy.get(person.sourcedId) ?? (contacts.has(person.primaryContactId ?? '') ? person.primaryContactId : null);
+			person.primaryContactId = contactId ?? null;
+		}
+	}
+	agentsOf.clear();
+	withoutOwnContact.length = 0;
 
 	// People and contacts are complete: write them now and keep only what the enrollments are checked
 	// against (ids, relationships), so the longest loop below runs with a much smaller heap.
 	const peopleCounts = Object.fromEntries(PERSON_ROLES.map((role) => [role, 0])) as Record<PersonRole, number>;
-	for (const person of people.values()) peopleCounts[person.role]++;
+	let studentsWithPrimaryContact = 0;
+	/** Contacts someone in scope points at: only they are kept. */
+	const usedContacts = new Set<string>();
+	for (const person of people.values()) {
+		peopleCounts[person.role]++;
+		if (!person.primaryContactId) continue;
+		usedContacts.add(person.primaryContactId);
+		if (person.role === 'student') studentsWithPrimaryContact++;
+	}
 	await writeSnapshotRecords(db, runId, PERSON_TABLE, people.values());
+	const personIds = new Set(people.keys());
+	people.clear();
+	const keptContacts: CanonicalContact[] = [];
+	const contactRelationships = new Map<string, ContactRelationship>();
+	for (const [id, contact] of contacts) {
+		if (usedContacts.has(id)) keptContacts.push(contact);
+		contactRelationships.set(id, contact.relationship);
+	}
+	contacts.clear();
+	usedContacts.clear();
 	await writeSnapshotRecords(db, runId, CONTACT_TABLE, keptContacts);
 	const contactCount = keptContacts.length;
-	const personIds = new Set(people.keys());
-	const contactRelationships = new Map([...contacts.values()].map((contact) => [contact.sourcedId, contact.relationship]));
-	people.clear();
-	contacts.clear();
-	agentsOf.clear();
-	listedBy.clear();
-	usedContacts.clear();
 	keptContacts.length = 0;
 
-	const skippedUsers = new Set(
-		(await db.query("SELECT sourced_id FROM run_problems WHERE run_id = ? AND stage = 'staged' AND file = 'users.csv' AND sourced_id IS NOT NULL", [runId])).map(
-			(row) => String(row.sourced_id),
-		),
-	);
+	/** Users whose row the ingest skipped (read when an enrollment names someone unknown). */
+	let skippedUsers: Set<string> | undefined;
+	const wasSkipped = async (userId: string) => {
+		skippedUsers ??= new Set(
+			(
+				await db.query("SELECT sourced_id FROM run_problems WHERE run_id = ? AND stage = 'staged' AND file = 'users.csv' AND sourced_id IS NOT NULL", [runId])
+			).map((row) => String(row.sourced_id)),
+		);
+		return skippedUsers.has(userId);
+	};
 
 	// Enrollments, streamed: checked against classes and people, written in batches.
 	const enrollmentsFile = files.get('enrollments');
@@ -461,46 +553,58 @@ async function buildSnapshot(
 		enrollmentCount += pending.length;
 		pending.length = 0;
 	};
-	for await (const [c, batch] of stagedBatches(input, 'enrollments')) for (const row of batch) {
-		if (isDeletion(c.file, c.get(row.cells, 'status'))) {
-			enrollments.delete(row.sourcedId);
-			continue;
-		}
-		const classId = c.get(row.cells, 'classSourcedId');
-		const personId = c.get(row.cells, 'userSourcedId');
-		if (!classes.has(classId)) {
-			if (classesOutOfScope.has(classId)) enrollmentsOutOfScope++;
-			else problem(c, row, 'classSourcedId', `enrollment names class "${classId}", which is not in classes.csv`);
-			continue;
-		}
-		if (!personIds.has(personId)) {
-			if (skippedUsers.has(personId)) problem(c, row, 'userSourcedId', `enrollment names user "${personId}", whose row in users.csv was skipped`);
-			else if (contactRelationships.has(personId)) problem(c, row, 'userSourcedId', `enrollment names "${personId}", a ${contactRelationships.get(personId)}, not a student or staff member`);
-			else problem(c, row, 'userSourcedId', `enrollment names user "${personId}", who is not in users.csv`);
-			continue;
-		}
-		const sisRole = c.get(row.cells, 'role');
-		const role = ONEROSTER_ROLE_MAP[sisRole];
-		if (!role || !(PERSON_ROLES as readonly string[]).includes(role)) {
-			problem(c, row, 'role', `enrollment role "${sisRole}" is not a student or staff role`);
-			continue;
-		}
-		const record: CanonicalEnrollment = {
-			sourcedId: row.sourcedId,
-			classId,
-			personId,
-			role: role as PersonRole,
-			primary: isTrue(c.get(row.cells, 'primary')),
-			beginDate: orNull(c.get(row.cells, 'beginDate')),
-			endDate: orNull(c.get(row.cells, 'endDate')),
-		};
-		if (enrollmentDelta) enrollments.set(record.sourcedId, record);
-		else {
-			pending.push(record);
-			if (pending.length >= 5000) await flush();
+	if (enrollmentsFile) {
+		const c = enrollmentsFile;
+		const [classAt, userAt, roleAt, primaryAt, beginAt, endAt] = ['classSourcedId', 'userSourcedId', 'role', 'primary', 'beginDate', 'endDate'].map((name) =>
+			c.at(name),
+		);
+		for await (const [, batch] of stagedBatches(input, 'enrollments')) for (const row of batch) {
+			const { sourcedId, cells } = row;
+			if (isDeletion(c, cells)) {
+				enrollments.delete(sourcedId);
+				continue;
+			}
+			const classId = cell(cells, classAt);
+			const personId = cell(cells, userAt);
+			if (!classes.has(classId)) {
+				if (classesOutOfScope.has(classId)) enrollmentsOutOfScope++;
+				else problem(c, row, 'classSourcedId', `enrollment names class "${classId}", which is not in classes.csv`);
+				continue;
+			}
+			if (!personIds.has(personId)) {
+				if (await wasSkipped(personId)) problem(c, row, 'userSourcedId', `enrollment names user "${personId}", whose row in users.csv was skipped`);
+				else if (contactRelationships.has(personId)) problem(c, row, 'userSourcedId', `enrollment names "${personId}", a ${contactRelationships.get(personId)}, not a student or staff member`);
+				else problem(c, row, 'userSourcedId', `enrollment names user "${personId}", who is not in users.csv`);
+				continue;
+			}
+			const sisRole = cell(cells, roleAt);
+			const role = ONEROSTER_ROLE_MAP[sisRole];
+			if (!role || !(PERSON_ROLES as readonly string[]).includes(role)) {
+				problem(c, row, 'role', `enrollment role "${sisRole}" is not a student or staff role`);
+				continue;
+			}
+			const record: CanonicalEnrollment = {
+				sourcedId,
+				classId,
+				personId,
+				role: role as PersonRole,
+				primary: isTrue(cell(cells, primaryAt)),
+				beginDate: orNull(cell(cells, beginAt)),
+				endDate: orNull(cell(cells, endAt)),
+			};
+			if (enrollmentDelta) enrollments.set(sourcedId, record);
+			else {
+				pending.push(record);
+				if (pending.length >= 5000) await flush();
+			}
 		}
 	}
-	if (enrollmentDelta) pending.push(...[...enrollments.values()].filter((e) => classes.has(e.classId) && personIds.has(e.personId)));
+	if (enrollmentDelta) {
+		for (const enrollment of enrollments.values()) {
+			if (classes.has(enrollment.classId) && personIds.has(enrollment.personId)) pending.push(enrollment);
+		}
+		enrollments.clear();
+	}
 	await flush();
 	const counts: NormalizeCounts = {
 		schools: schoolScope.size,
@@ -553,7 +657,7 @@ export function normalizeRules(): string {
 		.update(
 			[
 				NORMALIZE_RULES_VERSION,
-				...[buildSnapshot, Columns, stagedBatches, applyRows, previousRecords, scopeSchools, snapshotWarnings, orNull, splitList, isTrue, isDeletion].map(String),
+				...[buildSnapshot, Columns, stagedBatches, applyRows, previousRecords, scopeSchools, snapshotWarnings, cell, orNull, splitList, isTrue, hasListItem, isDeletion].map(String),
 				JSON.stringify(ONEROSTER_ROLE_MAP),
 				JSON.stringify(PERSON_ROLES),
 				JSON.stringify(SNAPSHOT_TABLES.map((spec) => [spec.table, spec.columns, String(spec.toRow)])),

@@ -1,0 +1,130 @@
+/**
+ * Normalize's choice of each student's primary parent contact, and its checks of enrollments that
+ * name a contact, on both store engines (bulk and delta users files).
+ */
+import { normalizeRun, readSnapshot } from '../../nodes/shared/normalize/normalize';
+import { openBufferFileSet } from '../../nodes/shared/sources/oneroster-csv/file-set';
+import { oneRosterCsvSource } from '../../nodes/shared/sources/oneroster-csv/source';
+import { stageRun } from '../../nodes/shared/sources/stage-run';
+import { listProblems } from '../../nodes/shared/store/runs';
+import type { RosterStore } from '../../nodes/shared/store/store';
+import { ENGINES, openTestStore } from '../support/engines';
+
+const USERS_HEADER =
+	'sourcedId,status,dateLastModified,enabledUser,orgSourcedIds,role,username,userIds,givenName,familyName,middleName,identifier,email,sms,phone,agentSourcedIds,grades,password';
+
+function manifest(usersMode: 'bulk' | 'delta'): string {
+	return [
+		'propertyName,value',
+		'manifest.version,1.0',
+		'oneroster.version,1.1',
+		'file.academicSessions,bulk',
+		'file.classes,bulk',
+		'file.courses,bulk',
+		'file.demographics,absent',
+		'file.enrollments,bulk',
+		'file.orgs,bulk',
+		`file.users,${usersMode}`,
+		'',
+	].join('\n');
+}
+
+const ORGS = ['sourcedId,status,dateLastModified,name,type,identifier,parentSourcedId', 'D1,,,Test District,district,,', 'S1,,,Test School,school,,D1', ''].join(
+	'\n',
+);
+
+/**
+ * U1 lists G1 then G2 (its own first contact wins); U2 lists nobody, and G2 then G3 list it (the
+ * first to list it wins); U3 lists only a teacher, and G3 lists it; G4 lists nobody (not kept).
+ */
+const USERS = [
+	USERS_HEADER,
+	'U1,,,true,S1,student,u1,,Ann,Archer,,1001,,,,"G1,G2",09,',
+	'U2,,,true,S1,student,u2,,Bob,Baker,,1002,,,,,10,',
+	'U3,,,true,S1,student,u3,,Cat,Cole,,1003,,,,T1,10,',
+	'T1,,,true,S1,teacher,t1,,Tess,Turner,,T01,,,,,,',
+	'G1,,,true,S1,parent,g1,,Gail,Archer,,,g1@example.org,,,U1,,',
+	'G2,,,true,S1,guardian,g2,,Gus,Baker,,,g2@example.org,,,"U1,U2",,',
+	'G3,,,true,S1,guardian,g3,,Gia,Cole,,,g3@example.org,,,"U2,U3",,',
+	'G4,,,true,S1,relative,g4,,Gil,Archer,,,g4@example.org,,,,,',
+	'',
+].join('\n');
+
+const ENROLLMENTS = [
+	'sourcedId,status,dateLastModified,classSourcedId,schoolSourcedId,userSourcedId,role,primary,beginDate,endDate',
+	'E1,,,K1,S1,U1,student,false,,',
+	'E2,,,K1,S1,G2,student,false,,',
+	'',
+].join('\n');
+
+function source(files: Record<string, string>) {
+	return oneRosterCsvSource('binary input', () => openBufferFileSet(Object.entries(files).map(([name, data]) => ({ name, data: Buffer.from(data) }))));
+}
+
+const CLASSES_HEADER =
+	'sourcedId,status,dateLastModified,title,grades,courseSourcedId,classCode,classType,location,schoolSourcedId,termSourcedIds,subjects,subjectCodes,periods';
+
+describe.each(ENGINES)('Normalize: primary contacts on %s', (engine) => {
+	let store: RosterStore;
+	beforeEach(async () => {
+		store = await openTestStore(engine);
+	});
+	afterEach(async () => store.close());
+
+	const bulkSet = () => ({
+		'manifest.csv': manifest('bulk'),
+		'orgs.csv': ORGS,
+		'academicSessions.csv': [
+			'sourcedId,status,dateLastModified,title,type,startDate,endDate,parentSourcedId,schoolYear',
+			'Y1,,,2024-2025,schoolYear,2024-08-15,2025-06-01,,2025',
+			'',
+		].join('\n'),
+		'courses.csv': ['sourcedId,status,dateLastModified,schoolYearSourcedId,title,courseCode,grades,orgSourcedId,subjects,subjectCodes', 'C1,,,Y1,Homeroom,HR,09,S1,,', ''].join(
+			'\n',
+		),
+		'classes.csv': [CLASSES_HEADER, 'K1,,,Homeroom,09,C1,HR-1,homeroom,,S1,Y1,,,', ''].join('\n'),
+		'users.csv': USERS,
+		'enrollments.csv': ENROLLMENTS,
+	});
+
+	test("a student's own first listed contact, else the first contact that lists the student", async () => {
+		const { run } = await stageRun(store.db, source(bulkSet()));
+		const { counts } = await normalizeRun(store.db, run.id);
+		expect(counts).toMatchObject({ contacts: 3, studentsWithPrimaryContact: 3, enrollments: 1, skippedRows: 1 });
+		const snapshot = await readSnapshot(store.db, run.id);
+		const contactOf = Object.fromEntries(snapshot.people.map((p) => [p.sourcedId, p.primaryContactId]));
+		expect(contactOf).toEqual({ U1: 'G1', U2: 'G2', U3: 'G3', T1: null });
+		expect(snapshot.contacts.map((c) => [c.sourcedId, c.relationship])).toEqual([
+			['G1', 'parent'],
+			['G2', 'guardian'],
+			['G3', 'guardian'],
+		]);
+		const problems = (await listProblems(store.db, run.id)).filter((p) => p.stage === 'normalized');
+		expect(problems).toEqual([
+			expect.objectContaining({
+				file: 'enrollments.csv',
+				row: 3,
+				field: 'userSourcedId',
+				sourcedId: 'E2',
+				message: 'enrollment names "G2", a guardian, not a student or staff member',
+			}),
+		]);
+	});
+
+	test('a delta users file: a deleted contact is dropped, untouched students keep theirs', async () => {
+		const first = await stageRun(store.db, source(bulkSet()));
+		await normalizeRun(store.db, first.run.id);
+		const deltaUsers = [USERS_HEADER, 'G1,tobedeleted,2025-01-10T10:00:00Z,true,S1,parent,g1,,Gail,Archer,,,g1@example.org,,,U1,,', ''].join('\n');
+		const second = await stageRun(
+			store.db,
+			source({ ...bulkSet(), 'manifest.csv': manifest('delta'), 'users.csv': deltaUsers }),
+		);
+		const { counts } = await normalizeRun(store.db, second.run.id);
+		expect(counts.deltaFrom).toBe(first.run.id);
+		const snapshot = await readSnapshot(store.db, second.run.id);
+		const contactOf = Object.fromEntries(snapshot.people.map((p) => [p.sourcedId, p.primaryContactId]));
+		// U1's contact is gone: no row of this file names U1's agents, so nothing else is known; the others keep theirs.
+		expect(contactOf).toEqual({ U1: null, U2: 'G2', U3: 'G3', T1: null });
+		expect(snapshot.contacts.map((c) => c.sourcedId)).toEqual(['G2', 'G3']);
+	});
+});
