@@ -12,6 +12,7 @@ import type { RunRecord, StoredProblem } from '../store/runs';
 import { completeStage, countProblems, getRun, listProblems, listRuns } from '../store/runs';
 import { ORG_TABLE, readSnapshotHeader, readSnapshotRecords } from '../store/snapshot';
 import type { SqlDb } from '../store/sql';
+import { refreshStatistics } from '../store/sql';
 import type { RunOutcome } from './outcome';
 import { describeOutcome } from './outcome';
 
@@ -320,6 +321,7 @@ async function renderCsv(db: SqlDb, runId: string): Promise<{ csv: string; pendi
 	// Changes a page at a time, each page straight into CSV text: a district's first night has ~150k.
 	const parts = [toCsv(rows)];
 	const pendingArchive: ReportSummary['pendingArchive'] = { count: 0, first: [] };
+	await refreshStatistics(db, ['run_changes']);
 	for await (const page of changeLinePages(db, runId, CSV_CHANGES_PER_PAGE)) {
 		const lines = new Array<string>(page.length);
 		for (let i = 0; i < page.length; i++) {

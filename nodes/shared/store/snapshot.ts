@@ -28,7 +28,7 @@ import type {
 	PersonRole,
 } from '../model/roster';
 import type { SqlDb, SqlRow, SqlValue } from './sql';
-import { fromJson, nowIso, toBooleanInt, toJson } from './sql';
+import { fromJson, nowIso, refreshStatistics, toBooleanInt, toJson } from './sql';
 
 /** How each canonical entity maps to its snapshot records: columns, to-row and from-row. */
 export interface SnapshotTable<T> {
@@ -598,13 +598,10 @@ export async function latestSnapshotRunId(db: SqlDb): Promise<string | undefined
 }
 
 /**
- * PostgreSQL plans reads well only with statistics, and rows written a moment ago have none yet
- * (autovacuum has not analyzed them). For snapshots written before migration 4, without them each
- * batch of a large table was sorted on disk instead of read in index order (~10× slower); the
- * chunks are few, but analyzed as well. SQLite reads in index order anyway.
+ * Statistics for the snapshot reads on PostgreSQL (see refreshStatistics): for snapshots written
+ * before migration 4, without them each batch of a large table was sorted on disk instead of read in
+ * index order (~10× slower); the chunks are few, but analyzed as well.
  */
 export async function refreshSnapshotStatistics(db: SqlDb, specs: ReadonlyArray<{ table: string }>): Promise<void> {
-	if (db.engine !== 'postgres') return;
-	await db.execute('ANALYZE snapshot_chunks');
-	for (const spec of specs) await db.execute(`ANALYZE ${spec.table}`);
+	await refreshStatistics(db, ['snapshot_chunks', ...specs.map((spec) => spec.table)]);
 }

@@ -64,3 +64,13 @@ export async function insertEach<T>(
 		await db.insertMany(table, columns, rows);
 	}
 }
+
+/**
+ * PostgreSQL plans reads well only with statistics, and rows written a moment ago have none yet
+ * (autovacuum has not analyzed them): a keyset-paged read of a table a run just filled is then
+ * sorted whole for every page instead of read in index order. SQLite reads in index order anyway.
+ */
+export async function refreshStatistics(db: SqlDb, tables: readonly string[]): Promise<void> {
+	if (db.engine !== 'postgres') return;
+	for (const table of tables) await db.execute(`ANALYZE ${table}`);
+}
