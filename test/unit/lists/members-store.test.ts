@@ -2,20 +2,13 @@
  * list_members as Build Lists writes and reads it: members added by groups, read back per list as
  * one id text per membership, and migration 5 (SQLite: one WITHOUT ROWID table) keeping every row.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-
 import type { UserListRow } from '../../../nodes/shared/store/lists';
 import { PERSON_ID_SEPARATOR, insertLists, insertMemberGroups, insertMembers, loadListMembers, loadSyncedMemberships } from '../../../nodes/shared/store/lists';
 import { deletePeople } from '../../../nodes/shared/store/people';
-import { PostgresDb } from '../../../nodes/shared/store/postgres';
 import { MIGRATIONS, migrate } from '../../../nodes/shared/store/schema';
 import type { SqlDb } from '../../../nodes/shared/store/sql';
-import { SqliteDb } from '../../../nodes/shared/store/sqlite';
 import type { RosterStore } from '../../../nodes/shared/store/store';
-import { ENGINES, openTestStore } from '../../support/engines';
-import { testPostgresConfig } from '../../support/pg-config';
+import { ENGINES, openStoreBeforeMigration, openTestStore } from '../../support/engines';
 
 const list = (id: string, kind: string, sourceKey: string | null): UserListRow => ({
 	id,
@@ -94,27 +87,13 @@ describe.each(ENGINES)('list members (%s)', (engine) => {
 
 describe.each(ENGINES)('migration 5 on a store with list members (%s)', (engine) => {
 	let db: SqlDb;
-	let dir: string | undefined;
+	let close: () => Promise<void>;
 	beforeEach(async () => {
-		if (engine === 'sqlite') {
-			dir = mkdtempSync(join(tmpdir(), 'rostersync-migrate-'));
-			db = new SqliteDb(join(dir, 'roster.sqlite'));
-		} else {
-			db = new PostgresDb(await testPostgresConfig());
-		}
+		({ db, close } = await openStoreBeforeMigration(engine, 5));
 	});
-	afterEach(async () => {
-		await db.close();
-		if (dir) rmSync(dir, { recursive: true, force: true });
-	});
+	afterEach(async () => close());
 
 	test('keeps every membership and the person index', async () => {
-		// A store as the migrations before 5 left it.
-		await db.executeScript('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
-		for (const migration of MIGRATIONS.filter((m) => m.version < 5)) {
-			await db.executeScript(typeof migration.sql === 'string' ? migration.sql : migration.sql[db.engine]);
-			await db.execute('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [migration.version, migration.name, 'x']);
-		}
 		const rows = [
 			['l2', 'p1', 'member', 'run-1'],
 			['l1', 'p2', 'member', null],

@@ -8,7 +8,8 @@ import type { StagedEntity } from '../../../nodes/shared/model/roster';
 import type { CsvFileSet } from '../../../nodes/shared/sources/oneroster-csv/file-set';
 import { openBufferFileSet } from '../../../nodes/shared/sources/oneroster-csv/file-set';
 import { ingestOneRosterCsv } from '../../../nodes/shared/sources/oneroster-csv/ingest';
-import type { FileOutcome, ReusedFile, StagedFile } from '../../../nodes/shared/sources/staging';
+import type { StagedFile } from '../../../nodes/shared/model/roster';
+import type { FileOutcome, ReusedFile } from '../../../nodes/shared/sources/staging';
 import { MemoryStagingSink } from '../../support/memory-staging-sink';
 import { minimalSet11 } from './helpers';
 

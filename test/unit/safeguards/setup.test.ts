@@ -2,8 +2,7 @@
  * The safeguards' store migration (version 2 on a store made by version 1) and their node
  * settings: outputs, and defaults that are the engine's defaults.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import type { INodeProperties } from 'n8n-workflow';
@@ -14,37 +13,23 @@ import { RosterReconcileUsers } from '../../../nodes/RosterReconcileUsers/Roster
 import { DEFAULT_DRIFT_SETTINGS } from '../../../nodes/shared/normalize/drift';
 import { DECISION_LABELS } from '../../../nodes/shared/reconcile/approve';
 import { DEFAULT_RECONCILE_SETTINGS, DEFAULT_ROLE_THRESHOLDS } from '../../../nodes/shared/reconcile/settings';
-import { PostgresDb } from '../../../nodes/shared/store/postgres';
 import { DEFAULT_KEEP_SNAPSHOTS_DAYS } from '../../../nodes/shared/store/retention';
 import { createRun, getRun } from '../../../nodes/shared/store/runs';
 import { MIGRATIONS, migrate } from '../../../nodes/shared/store/schema';
 import type { SqlDb } from '../../../nodes/shared/store/sql';
-import { SqliteDb } from '../../../nodes/shared/store/sqlite';
-import { ENGINES } from '../../support/engines';
-import { testPostgresConfig } from '../../support/pg-config';
+import { ENGINES, openStoreBeforeMigration } from '../../support/engines';
 import { REPO_ROOT } from '../../support/paths';
 
 describe.each(ENGINES)('migration 2 on a store made by version 1 (%s)', (engine) => {
 	let db: SqlDb;
-	let dir: string | undefined;
+	let close: () => Promise<void>;
 	beforeEach(async () => {
-		if (engine === 'sqlite') {
-			dir = mkdtempSync(join(tmpdir(), 'rostersync-migrate-'));
-			db = new SqliteDb(join(dir, 'roster.sqlite'));
-		} else {
-			db = new PostgresDb(await testPostgresConfig());
-		}
+		// A store as version 1 of the package left it.
+		({ db, close } = await openStoreBeforeMigration(engine, 2));
 	});
-	afterEach(async () => {
-		await db.close();
-		if (dir) rmSync(dir, { recursive: true, force: true });
-	});
+	afterEach(async () => close());
 
 	test('runs once, keeps the data', async () => {
-		// A store as version 1 of the package left it.
-		await db.executeScript('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
-		await db.executeScript(MIGRATIONS[0].sql as string);
-		await db.execute('INSERT INTO schema_migrations (version, name, applied_at) VALUES (1, ?, ?)', [MIGRATIONS[0].name, '2026-01-01T00:00:00.000Z']);
 		const run = await createRun(db, { source: 'version 1' });
 
 		expect(await migrate(db)).toBe(MIGRATIONS.length - 1);
