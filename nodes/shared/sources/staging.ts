@@ -57,3 +57,36 @@ export interface StagingSummary {
 	/** What the source wants kept with the run's staged counts (e.g. an API pull's requests, pages and mode). */
 	details?: Record<string, unknown>;
 }
+
+/**
+ * A source's row problems: all counted, the first `max` handed to the sink (in batches, between
+ * row batches), so one broken export cannot fill the store with millions of problem rows.
+ */
+export class ProblemList {
+	count = 0;
+	listed = 0;
+	private pending: RecordProblem[] = [];
+
+	constructor(private readonly max: number) {}
+
+	add(problems: RecordProblem[]): void {
+		this.count += problems.length;
+		for (const problem of problems) {
+			if (this.listed >= this.max) return;
+			this.pending.push(problem);
+			this.listed++;
+		}
+	}
+
+	async flush(sink: StagingSink): Promise<void> {
+		if (this.pending.length === 0) return;
+		const problems = this.pending;
+		this.pending = [];
+		await sink.writeProblems(problems);
+	}
+
+	/** Says in `warnings` how many problems were counted but not listed, if any. */
+	noteUnlisted(warnings: string[]): void {
+		if (this.count > this.listed) warnings.push(`${this.count} row problems in all; only the first ${this.listed} are listed`);
+	}
+}

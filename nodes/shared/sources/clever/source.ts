@@ -12,6 +12,7 @@ import { reportProgress } from '../../model/progress';
 import type { StagedEntity } from '../../model/roster';
 import type { RosterSource } from '../stage-run';
 import type { StagingSink, StagingSummary } from '../staging';
+import { ProblemList } from '../staging';
 import type { ApiClient } from '../oneroster-rest/auth/api-auth';
 import { fileNameOf, rowFlattener, stagedColumns } from '../oneroster-rest/flatten';
 import { bodyText, jsonBody, safeUrl, throwIfAborted, withQuery } from '../oneroster-rest/http';
@@ -21,7 +22,7 @@ import type { RequestStats } from '../oneroster-rest/requests';
 import { ApiRequestError, getWithRetry, newRequestStats } from '../oneroster-rest/requests';
 import type { FetchSummary, PullOptions, RestResource } from '../oneroster-rest/source';
 import { checkResources, DEFAULT_PULL_OPTIONS } from '../oneroster-rest/source';
-import { ProblemList, StagedFileWriter } from '../oneroster-rest/staged-writer';
+import { StagedFileWriter } from '../oneroster-rest/staged-writer';
 import type { CleverRole } from './map';
 import {
 	CLEVER_ROLES,
@@ -191,9 +192,7 @@ class CleverPull {
 		files.push(await users.finish(warnings));
 		if (demographics) files.push(await demographics.finish(warnings));
 		if (enrollments) files.push(await enrollments.finish(warnings));
-		if (this.problems.count > this.problems.listed) {
-			warnings.push(`${this.problems.count} row problems in all; only the first ${this.problems.listed} are listed`);
-		}
+		this.problems.noteUnlisted(warnings);
 		return { version: '1.1', files, problemCount: this.problems.count, warnings };
 	}
 

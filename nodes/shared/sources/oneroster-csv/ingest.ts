@@ -13,9 +13,9 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 
 import { RosterInputError } from '../../model/errors';
-import type { RecordProblem } from '../../model/errors';
 import type { FileMode, OneRosterVersion, StagedRow } from '../../model/roster';
 import type { StagingSink, StagingSummary } from '../staging';
+import { ProblemList } from '../staging';
 import { readCsvHeader, readCsvRecordBatchesFrom, readSmallCsv } from './csv-records';
 import { CsvRecordScanner } from './csv-scan';
 import { FileChecker } from './file-check';
@@ -73,41 +73,14 @@ export async function ingestOneRosterCsv(
 	const warnings = [...manifest.warnings];
 	const plan = planFiles(manifest, present, files.description, warnings);
 
-	const problems = new ProblemLog(options.maxRowProblems ?? DEFAULT_MAX_ROW_PROBLEMS);
+	const problems = new ProblemList(options.maxRowProblems ?? DEFAULT_MAX_ROW_PROBLEMS);
 	const summary: StagingSummary = { version: manifest.version, files: [], problemCount: 0, warnings };
 	for (const planned of plan) {
 		summary.files.push(await stageFile(files, planned, manifest.version, sink, problems, warnings));
 	}
 	summary.problemCount = problems.count;
-	if (problems.count > problems.listed) {
-		warnings.push(`${problems.count} row problems in all; only the first ${problems.listed} are listed`);
-	}
+	problems.noteUnlisted(warnings);
 	return summary;
-}
-
-/** Row problems: all counted, the first `max` handed to the sink (in batches, between row batches). */
-class ProblemLog {
-	count = 0;
-	listed = 0;
-	private pending: RecordProblem[] = [];
-
-	constructor(private readonly max: number) {}
-
-	add(problems: RecordProblem[]): void {
-		this.count += problems.length;
-		for (const problem of problems) {
-			if (this.listed >= this.max) return;
-			this.pending.push(problem);
-			this.listed++;
-		}
-	}
-
-	async flush(sink: StagingSink): Promise<void> {
-		if (this.pending.length === 0) return;
-		const problems = this.pending;
-		this.pending = [];
-		await sink.writeProblems(problems);
-	}
 }
 
 /** Files up to this size are read whole before parsing, so an unchanged file is known by its hash first. */
@@ -203,7 +176,7 @@ async function stageFile(
 	{ spec, mode }: PlannedFile,
 	version: OneRosterVersion,
 	sink: StagingSink,
-	problems: ProblemLog,
+	problems: ProblemList,
 	warnings: string[],
 ): Promise<StagingSummary['files'][number]> {
 	const { entity, fileName } = spec;

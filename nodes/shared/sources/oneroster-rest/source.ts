@@ -17,6 +17,7 @@ import type { FileMode, OneRosterVersion, StagedEntity } from '../../model/roste
 import { ONEROSTER_ROLE_MAP } from '../../model/roster';
 import type { RosterSource } from '../stage-run';
 import type { StagingSink, StagingSummary } from '../staging';
+import { ProblemList } from '../staging';
 import type { ApiClient } from './auth/api-auth';
 import type { PullPlan } from './delta';
 import { fileNameOf, refId, rolesOf, rowFlattener, stagedColumns, text, userOrgIds, userRoles } from './flatten';
@@ -25,7 +26,7 @@ import type { JsonRecord, PageStats } from './paging';
 import { BadRequestError, EndpointNotFoundError, pullCollection } from './paging';
 import type { RequestStats, RetryPolicy } from './requests';
 import { ApiRequestError, DEFAULT_RETRY, newRequestStats } from './requests';
-import { ProblemList, StagedFileWriter } from './staged-writer';
+import { StagedFileWriter } from './staged-writer';
 
 /** What the fetch can pull, in pull order. 1.2 `roles` come with users. */
 export const REST_RESOURCES = ['orgs', 'academicSessions', 'courses', 'classes', 'users', 'demographics', 'enrollments'] as const;
@@ -310,13 +311,9 @@ class OneRosterPull {
 			if (resource === 'users' && rolesWriter) files.push(await rolesWriter.finish(warnings));
 			if (resource === 'orgs') this.scope = this.resolveScope(schoolOrgs);
 		}
+		problems.noteUnlisted(warnings);
 		// Staging order as in a CSV set: roles right after users, enrollments last.
-		return { version, files, problemCount: problems.count, warnings: this.withProblemNote(warnings, problems) };
-	}
-
-	private withProblemNote(warnings: string[], problems: ProblemList): string[] {
-		if (problems.count > problems.listed) warnings.push(`${problems.count} row problems in all; only the first ${problems.listed} are listed`);
-		return warnings;
+		return { version, files, problemCount: problems.count, warnings };
 	}
 
 	/** 1.2 has no `inactive`: read as `tobedeleted` (what 1.1 servers meant by it). */

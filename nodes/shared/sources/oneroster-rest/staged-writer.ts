@@ -4,38 +4,12 @@
  * messages), records seen twice (offset paging while the SIS changes) are staged once,
  * and rows go to the sink in batches, numbered in pull order from 2.
  */
-import type { RecordProblem } from '../../model/errors';
 import type { FileMode, OneRosterVersion, StagedEntity, StagedRow } from '../../model/roster';
 import { FileChecker } from '../oneroster-csv/file-check';
 import { STAGED_FILES } from '../oneroster-csv/spec';
-import type { StagingSink, StagingSummary } from '../staging';
+import type { ProblemList, StagingSink, StagingSummary } from '../staging';
 
 export const REST_ROW_BATCH_SIZE = 5000;
-
-/** Row problems of a pull: all counted, the first `max` handed to the sink. */
-export class ProblemList {
-	count = 0;
-	listed = 0;
-	private pending: RecordProblem[] = [];
-
-	constructor(private readonly max: number) {}
-
-	add(problems: RecordProblem[]): void {
-		this.count += problems.length;
-		for (const problem of problems) {
-			if (this.listed >= this.max) return;
-			this.pending.push(problem);
-			this.listed++;
-		}
-	}
-
-	async flush(sink: StagingSink): Promise<void> {
-		if (this.pending.length === 0) return;
-		const problems = this.pending;
-		this.pending = [];
-		await sink.writeProblems(problems);
-	}
-}
 
 export class StagedFileWriter {
 	staged = 0;
