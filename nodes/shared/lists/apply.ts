@@ -103,8 +103,8 @@ export async function buildListsRun(db: SqlDb, runId: string, given: Partial<Lis
 				people,
 				roster: {
 					classes: classes.length,
-					enrollments: needsEnrollments ? desired.enrollmentCount : await countRows(tx, ENROLLMENT_TABLE, runId),
-					people: needsPeople ? rosterPeople.length : await countRows(tx, PERSON_TABLE, runId),
+					enrollments: needsEnrollments ? desired.enrollmentCount : await countSnapshotRecords(tx, runId, ENROLLMENT_TABLE),
+					people: needsPeople ? rosterPeople.length : await countSnapshotRecords(tx, runId, PERSON_TABLE),
 				},
 				protectedPeople: new Set(links.filter((l) => problemSourcedIds.has(l.sourcedId)).map((l) => people.numberOf(l.id)!)),
 				sourcedIdOf: (person) => sourcedIds[person],
@@ -143,10 +143,6 @@ async function readRosterPeople(db: SqlDb, runId: string, withNames: boolean): P
 		}
 	}
 	return people;
-}
-
-async function countRows(db: SqlDb, spec: typeof ENROLLMENT_TABLE | typeof PERSON_TABLE, runId: string): Promise<number> {
-	return countSnapshotRecords(db, runId, spec);
 }
 
 /**

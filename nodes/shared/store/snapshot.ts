@@ -27,7 +27,7 @@ import type {
 	ContactRelationship,
 	PersonRole,
 } from '../model/roster';
-import type { SqlDb, SqlRow, SqlValue } from './sql';
+import type { SqlDb, SqlValue } from './sql';
 import { fromJson, nowIso, refreshStatistics, toBooleanInt, toJson } from './sql';
 
 /** How each canonical entity maps to its snapshot records: columns, to-row and from-row. */
@@ -38,8 +38,7 @@ export interface SnapshotTable<T> {
 	table: string;
 	columns: readonly string[];
 	toRow(record: T): SqlValue[];
-	fromRow(row: SqlRow): T;
-	/** The same from the row's values in `columns` order (large reads: no object per row). */
+	/** The record from a row's values in `columns` order (what toRow gives). */
 	fromValues(values: SqlValue[]): T;
 	/** Counts kept with each chunk (summed by readSnapshotTallies): what checks need without reading every record. */
 	tally?(record: T, count: (key: string) => void): void;
@@ -52,13 +51,6 @@ export const ORG_TABLE: SnapshotTable<CanonicalOrg> = {
 	table: 'snapshot_orgs',
 	columns: ['sourced_id', 'name', 'type', 'identifier', 'parent_id'],
 	toRow: (o) => [o.sourcedId, o.name, o.type, o.identifier, o.parentId],
-	fromRow: (r) => ({
-		sourcedId: String(r.sourced_id),
-		name: String(r.name),
-		type: String(r.type),
-		identifier: text(r.identifier),
-		parentId: text(r.parent_id),
-	}),
 	fromValues: (v) => ({ sourcedId: String(v[0]), name: String(v[1]), type: String(v[2]), identifier: text(v[3]), parentId: text(v[4]) }),
 	tally: (o, count) => count(`type:${o.type}`),
 };
@@ -68,15 +60,6 @@ export const TERM_TABLE: SnapshotTable<CanonicalTerm> = {
 	table: 'snapshot_terms',
 	columns: ['sourced_id', 'title', 'type', 'start_date', 'end_date', 'parent_id', 'school_year'],
 	toRow: (t) => [t.sourcedId, t.title, t.type, t.startDate, t.endDate, t.parentId, t.schoolYear],
-	fromRow: (r) => ({
-		sourcedId: String(r.sourced_id),
-		title: String(r.title),
-		type: String(r.type),
-		startDate: text(r.start_date),
-		endDate: text(r.end_date),
-		parentId: text(r.parent_id),
-		schoolYear: text(r.school_year),
-	}),
 	fromValues: (v) => ({
 		sourcedId: String(v[0]),
 		title: String(v[1]),
@@ -93,14 +76,6 @@ export const COURSE_TABLE: SnapshotTable<CanonicalCourse> = {
 	table: 'snapshot_courses',
 	columns: ['sourced_id', 'title', 'course_code', 'grades', 'subjects', 'org_id'],
 	toRow: (c) => [c.sourcedId, c.title, c.courseCode, toJson(c.grades), toJson(c.subjects), c.orgId],
-	fromRow: (r) => ({
-		sourcedId: String(r.sourced_id),
-		title: String(r.title),
-		courseCode: text(r.course_code),
-		grades: fromJson(r.grades, []),
-		subjects: fromJson(r.subjects, []),
-		orgId: text(r.org_id),
-	}),
 	fromValues: (v) => ({
 		sourcedId: String(v[0]),
 		title: String(v[1]),
@@ -138,18 +113,6 @@ export const CLASS_TABLE: SnapshotTable<CanonicalClass> = {
 		toJson(c.subjects),
 		c.periods,
 	],
-	fromRow: (r) => ({
-		sourcedId: String(r.sourced_id),
-		title: String(r.title),
-		classCode: text(r.class_code),
-		classType: text(r.class_type),
-		courseId: text(r.course_id),
-		schoolId: String(r.school_id),
-		termIds: fromJson(r.term_ids, []),
-		grades: fromJson(r.grades, []),
-		subjects: fromJson(r.subjects, []),
-		periods: text(r.periods),
-	}),
 	fromValues: (v) => ({
 		sourcedId: String(v[0]),
 		title: String(v[1]),
@@ -207,26 +170,6 @@ export const PERSON_TABLE: SnapshotTable<CanonicalPerson> = {
 		p.sms,
 		p.primaryContactId,
 	],
-	fromRow: (r) => ({
-		sourcedId: String(r.sourced_id),
-		role: String(r.role) as PersonRole,
-		sisRole: String(r.sis_role),
-		givenName: String(r.given_name),
-		familyName: String(r.family_name),
-		middleName: text(r.middle_name),
-		preferredGivenName: text(r.preferred_given_name),
-		preferredFamilyName: text(r.preferred_family_name),
-		email: text(r.email),
-		username: text(r.username),
-		sisId: text(r.sis_id),
-		grade: text(r.grade),
-		schoolIds: fromJson(r.school_ids, []),
-		primarySchoolId: text(r.primary_school_id),
-		enabled: Number(r.enabled) === 1,
-		phone: text(r.phone),
-		sms: text(r.sms),
-		primaryContactId: text(r.primary_contact_id),
-	}),
 	fromValues: (v) => ({
 		sourcedId: String(v[0]),
 		role: String(v[1]) as PersonRole,
@@ -259,15 +202,6 @@ export const CONTACT_TABLE: SnapshotTable<CanonicalContact> = {
 	table: 'snapshot_contacts',
 	columns: ['sourced_id', 'relationship', 'given_name', 'family_name', 'email', 'phone', 'sms'],
 	toRow: (c) => [c.sourcedId, c.relationship, c.givenName, c.familyName, c.email, c.phone, c.sms],
-	fromRow: (r) => ({
-		sourcedId: String(r.sourced_id),
-		relationship: String(r.relationship) as ContactRelationship,
-		givenName: String(r.given_name),
-		familyName: String(r.family_name),
-		email: text(r.email),
-		phone: text(r.phone),
-		sms: text(r.sms),
-	}),
 	fromValues: (v) => ({
 		sourcedId: String(v[0]),
 		relationship: String(v[1]) as ContactRelationship,
@@ -284,15 +218,6 @@ export const ENROLLMENT_TABLE: SnapshotTable<CanonicalEnrollment> = {
 	table: 'snapshot_enrollments',
 	columns: ['sourced_id', 'class_id', 'person_id', 'role', 'is_primary', 'begin_date', 'end_date'],
 	toRow: (e) => [e.sourcedId, e.classId, e.personId, e.role, toBooleanInt(e.primary), e.beginDate, e.endDate],
-	fromRow: (r) => ({
-		sourcedId: String(r.sourced_id),
-		classId: String(r.class_id),
-		personId: String(r.person_id),
-		role: String(r.role) as PersonRole,
-		primary: Number(r.is_primary) === 1,
-		beginDate: text(r.begin_date),
-		endDate: text(r.end_date),
-	}),
 	fromValues: (v) => ({
 		sourcedId: String(v[0]),
 		classId: String(v[1]),
