@@ -258,6 +258,7 @@ function combineRuns(runs) {
 			cpuSeconds: median(phases.map((p) => p.cpuSeconds)),
 			peakRssSampled: Math.max(...phases.map((p) => p.peakRssSampled)),
 			maxRssKB: Math.max(...phases.map((p) => p.maxRssKB)),
+			ownPeakRssKB: Math.max(...phases.map((p) => p.ownPeakRssKB ?? 0)) || null,
 		});
 	}
 	combined.runs = runs.map((run) => ({ seconds: run.seconds, cpuSeconds: run.cpuSeconds, maxRssKB: run.maxRssKB, phases: Object.fromEntries(Object.entries(run.phases).map(([k, p]) => [k, p.seconds])) }));
@@ -384,6 +385,10 @@ function printEngine(size, engine) {
 					`${int(full.normalized.counts.enrollments)} enrollments; created ${int(full.reconciled.created)} people, ${int(full.lists.lists)} lists, ${int(full.lists.membersAdded)} members`,
 			),
 		);
+	}
+	for (const [name, s] of Object.entries(e.scenarios)) {
+		const own = PHASES.filter((p) => s.phases[p]?.ownPeakRssKB).map((p) => `${p} ${mib(s.phases[p].ownPeakRssKB)}`);
+		if (own.length > 0) console.log(indent(`${name}: peak RSS within each phase: ${own.join(', ')}`));
 	}
 	const day2 = e.scenarios.day2;
 	if (day2) {

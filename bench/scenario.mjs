@@ -36,9 +36,35 @@ const sample = () => {
 	return rss;
 };
 
+/**
+ * The phase's own RSS high-water mark (Linux): VmHWM is reset at the phase's start by writing 5 to
+ * /proc/self/clear_refs and read at its end, so unlike maxRssKB it is not carried over from earlier
+ * phases (it still counts what earlier phases left allocated). null where /proc does not allow it.
+ * (VmHWM and maxRSS are two readings of one kernel counter that can differ by a few MiB.)
+ */
+function resetRssHighWater() {
+	highWaterBeforeResetsKB = Math.max(highWaterBeforeResetsKB, process.resourceUsage().maxRSS);
+	try {
+		writeFileSync('/proc/self/clear_refs', '5');
+		return true;
+	} catch {
+		return false;
+	}
+}
+function rssHighWaterKB() {
+	const match = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
+	return match ? Number(match[1]) : null;
+}
+
+/**
+ * The process's high-water mark so far. Resetting VmHWM also resets what resourceUsage().maxRSS
+ * reads, so the highest value seen before each reset is kept here.
+ */
+let highWaterBeforeResetsKB = 0;
+
 function resourceSnapshot() {
 	const usage = process.resourceUsage();
-	return { userMicros: usage.userCPUTime, systemMicros: usage.systemCPUTime, maxRssKB: usage.maxRSS };
+	return { userMicros: usage.userCPUTime, systemMicros: usage.systemCPUTime, maxRssKB: Math.max(usage.maxRSS, highWaterBeforeResetsKB) };
 }
 
 /** Optional per-phase CPU profile through the inspector (same data as `node --cpu-prof`, split by phase). */
@@ -67,6 +93,8 @@ async function phase(name, work, profiler) {
 	const before = resourceSnapshot();
 	peak = 0;
 	heapAtPeak = { heapTotal: 0, heapUsed: 0 };
+	const ownHighWater = resetRssHighWater();
+	const rssAtStartKB = Math.round(process.memoryUsage.rss() / 1024);
 	sample();
 	if (profiler) await profiler.start();
 	const started = process.hrtime.bigint();
@@ -83,6 +111,8 @@ async function phase(name, work, profiler) {
 			peakRssSampled: peak,
 			heapAtPeak,
 			maxRssKB: after.maxRssKB,
+			rssAtStartKB,
+			ownPeakRssKB: ownHighWater ? rssHighWaterKB() : null,
 			...(profile ? { profile } : {}),
 		},
 	};
