@@ -187,18 +187,36 @@ export async function pullCollection(options: CollectionOptions): Promise<Collec
 		warnings.push(`${safeUrl(options.url)}: the server returns at most ${got} records per page (asked ${pageSize}); pages of ${got} were used`);
 	}
 
-	// Offsets step, 2·step, …: up to `concurrency` in flight, handed on in order.
+	// Offsets step, 2·step, …: up to `concurrency` requests in flight, handed on in order. A slot is
+	// refilled as soon as its answer arrives, not once the page has been staged: staging a page of
+	// 1,000 records takes ~10 ms of CPU, so refilling only between pages left a slot idle most of the
+	// time (100k students: 13.96 s for an ideal of 7.53 s). At most 2 × concurrency pages are
+	// fetched ahead of the one being staged (a few MiB of JSON).
 	const controller = new AbortController();
 	const inner: CollectionOptions = { ...options, signal: signal ? AbortSignal.any([signal, controller.signal]) : controller.signal };
 	const inFlight = new Map<number, Promise<Page>>();
 	let nextToLaunch = step;
 	let nextToDeliver = step;
+	let answering = 0;
+	/** Without a total: the lowest offset whose page ended the collection (nothing past it is asked for). */
+	let endOffset = Infinity;
+	let done = false;
+	const ends = (page: Page) => total === undefined && (page.records.length < step || (page.hasLinks && !page.next));
 	const launch = () => {
 		const width = probing ? 1 : Math.max(1, options.concurrency);
-		while (inFlight.size < width && (total === undefined || nextToLaunch < total)) {
-			const promise = fetchPage(inner, pageUrl(nextToLaunch, pageSize), false);
-			promise.catch(() => undefined); // awaited below, in order; a page past the end may fail unobserved
-			inFlight.set(nextToLaunch, promise);
+		while (!done && answering < width && inFlight.size < 2 * width && nextToLaunch < endOffset && (total === undefined || nextToLaunch < total)) {
+			const offset = nextToLaunch;
+			answering++;
+			const promise = fetchPage(inner, pageUrl(offset, pageSize), false);
+			promise.then(
+				(page) => {
+					answering--;
+					if (ends(page)) endOffset = Math.min(endOffset, offset);
+					launch();
+				},
+				() => answering--, // awaited below, in order; a page past the end may fail unobserved
+			);
+			inFlight.set(offset, promise);
 			nextToLaunch += step;
 		}
 	};
@@ -215,11 +233,11 @@ export async function pullCollection(options: CollectionOptions): Promise<Collec
 				probing = false;
 				warnings.push(`${safeUrl(options.url)}: the server returns at most ${step} records per page (asked ${pageSize}); pages of ${step} were used`);
 			}
-			const ended = total === undefined && (page.records.length < step || (page.hasLinks && !page.next));
-			if (ended) break;
+			if (ends(page)) break;
 			nextToDeliver += step;
 		}
 	} finally {
+		done = true;
 		options.stats.overfetchedPages += inFlight.size;
 		controller.abort();
 	}
