@@ -256,16 +256,19 @@ class PeopleMatcher {
 	readonly matches: Array<Match | undefined> = [];
 	readonly matchedBy = new Map<PersonRow, string>();
 	private pending: Array<{ ordinal: number; record: MatchFields }> = [];
+	/** An empty store (a first night) matches nobody by any key: no record is kept for the fallbacks. */
+	private readonly storeIsEmpty: boolean;
 
 	constructor(people: PersonRow[]) {
 		this.index = new PeopleIndex(people);
+		this.storeIsEmpty = people.length === 0;
 	}
 
 	bySourcedId(records: readonly CanonicalPerson[]): void {
 		for (const record of records) {
 			const ordinal = this.matches.length;
 			this.matches.push(undefined);
-			if (!this.tryKey('sourcedId', ordinal, record)) {
+			if (!this.storeIsEmpty && !this.tryKey('sourcedId', ordinal, record)) {
 				const { sourcedId, role, sisId, email } = record;
 				this.pending.push({ ordinal, record: { sourcedId, role, sisId, email } });
 			}
