@@ -5,7 +5,7 @@
  * one transaction. Counts go to the run under stage 'reconciled'.
  */
 import { RosterRunError } from '../model/errors';
-import type { CanonicalContact, CanonicalPerson, PersonRole } from '../model/roster';
+import type { CanonicalPerson, PersonRole } from '../model/roster';
 import type { StoredChange } from '../store/changes';
 import { addChanges, deleteChanges, listChanges } from '../store/changes';
 import {
@@ -21,11 +21,11 @@ import { completeStage, failRun, markDryRun, recordStageSettings, requireStage }
 import { CONTACT_TABLE, PERSON_TABLE, readSnapshotBatches, readSnapshotRecords, refreshSnapshotStatistics } from '../store/snapshot';
 import type { SqlDb, SqlValue } from '../store/sql';
 import { nowIso } from '../store/sql';
-import type { PeopleWrites, ReconcileSummary } from './plan';
-import { planReconcile } from './plan';
+import type { ParentContact, PeopleWrites, ReconcileSummary } from './plan';
+import { ReconcilePlanner, parentContact } from './plan';
 import type { ReconcileSettings, ThresholdOverrides } from './settings';
 import { reconcileSettings } from './settings';
-import type { HoldRecord } from './thresholds';
+import type { HoldRecord, MassChange } from './thresholds';
 import { describeMassChange, findMassChanges } from './thresholds';
 
 /** What stage 'reconciled' keeps in the run's counts. */
@@ -79,55 +79,99 @@ export interface ReconcileOptions {
  * every write.
  */
 export async function reconcileWith(db: SqlDb, runId: string, settings: ReconcileSettings, options: ReconcileOptions): Promise<ReconcileResult> {
+	const now = nowIso();
 	try {
-		return await db.transaction(async (tx) => {
-			// Running again on a dry run (or approving a held run) replaces the earlier plan.
-			await deleteChanges(tx, runId, ['person']);
-			await refreshSnapshotStatistics(tx, [PERSON_TABLE]);
-			const now = nowIso();
-			const people = await loadPeople(tx);
-			const plan = planReconcile({
-				runId,
-				now,
-				settings,
-				snapshotPeople: await readSnapshotPeople(tx, runId),
-				contacts: settings.includePrimaryParentContact ? await readContacts(tx, runId) : new Map(),
-				people,
-				holdArchives: options.holdArchives,
-				...(await readRowProblems(tx, runId)),
-			});
-			const massChanges = options.enforceThresholds ? findMassChanges(plan.summary, people, settings) : [];
-			const held = massChanges.length > 0 && !settings.dryRun;
-			const warnings = [...plan.warnings];
-			let hold = options.hold;
-			if (massChanges.length > 0) {
-				const reasons = massChanges.map(describeMassChange);
-				hold = { state: held ? 'held' : 'wouldHold', massChanges, reasons };
-				warnings.push(`${held ? 'held for approval' : 'a real run would be held for approval'}: ${reasons.join('; ')}`);
-			}
-			await addChanges(tx, runId, held ? plan.changes.map((change) => ({ ...change, applied: false })) : plan.changes);
-			if (!settings.dryRun && !held) await writePeople(tx, runId, plan.writes, now);
-			if (settings.dryRun) await markDryRun(tx, runId);
-			await recordStageSettings(tx, runId, 'reconciled', settings as unknown as Record<string, unknown>);
-			const counts: ReconcileStageCounts = { ...plan.summary, dryRun: settings.dryRun, ...(hold ? { hold } : {}) };
-			const run = await completeStage(tx, runId, 'reconciled', counts as unknown as Record<string, unknown>, warnings, held ? 'held' : 'running');
-			return { run, counts, warnings, dryRun: settings.dryRun, held };
-		});
+		try {
+			return await db.transaction((tx) => planAndApply(tx, runId, settings, options, now, undefined));
+		} catch (error) {
+			if (!(error instanceof PlanHeld)) throw error;
+			// The plan passed the thresholds after it was written: that is rolled back, and the same plan
+			// recorded again, with nothing applied. Planning twice costs only a held run (rare); every
+			// other run writes its plan as it goes instead of holding a night's ~100k creates.
+			const { massChanges } = error;
+			return await db.transaction((tx) => planAndApply(tx, runId, settings, options, now, massChanges));
+		}
 	} catch (error) {
 		await failRun(db, runId, `${STEP}: ${(error as Error).message}`);
 		throw Object.assign(error as Error, { runId });
 	}
 }
 
-async function readSnapshotPeople(db: SqlDb, runId: string): Promise<CanonicalPerson[]> {
-	const people: CanonicalPerson[] = [];
-	for await (const batch of readSnapshotBatches(db, runId, PERSON_TABLE)) people.push(...batch);
-	return people;
+/** Thrown inside the transaction when the plan passes the mass-change thresholds: its writes are rolled back. */
+class PlanHeld extends Error {
+	constructor(readonly massChanges: MassChange[]) {
+		super('held for mass changes');
+	}
 }
 
-async function readContacts(db: SqlDb, runId: string): Promise<Map<string, CanonicalContact>> {
-	const contacts = await readSnapshotRecords(db, runId, CONTACT_TABLE);
-	return new Map(contacts.map((contact) => [contact.sourcedId, contact]));
+/**
+ * One attempt in one transaction: the roster streams through the planner (matched, then planned
+ * batch by batch) and each batch's changes and writes go to the store as they are planned.
+ * `heldFor`: the thresholds the plan passed in a first attempt; the plan is then only recorded.
+ */
+async function planAndApply(
+	tx: SqlDb,
+	runId: string,
+	settings: ReconcileSettings,
+	options: ReconcileOptions,
+	now: string,
+	heldFor: MassChange[] | undefined,
+): Promise<ReconcileResult> {
+	// Running again on a dry run (or approving a held run) replaces the earlier plan.
+	await deleteChanges(tx, runId, ['person']);
+	await refreshSnapshotStatistics(tx, [PERSON_TABLE]);
+	const people = await loadPeople(tx);
+	const contacts = settings.includePrimaryParentContact ? await readParentContacts(tx, runId) : new Map<string, ParentContact>();
+	const rowProblems = await readRowProblems(tx, runId);
+	const newPlanner = () => new ReconcilePlanner({ runId, now, settings, contacts, people, holdArchives: options.holdArchives, ...rowProblems });
+
+	let planner = newPlanner();
+	// A snapshot written in several calls may not read in sourcedId order: then it is read whole and sorted.
+	let sorted: CanonicalPerson[] | undefined;
+	for await (const batch of readSnapshotBatches(tx, runId, PERSON_TABLE)) {
+		if (!planner.match(batch)) {
+			sorted = await readSnapshotRecords(tx, runId, PERSON_TABLE);
+			planner = newPlanner();
+			planner.match(sorted);
+			break;
+		}
+	}
+	planner.finishMatching();
+
+	const held = heldFor !== undefined;
+	const writeBatch = async () => {
+		const { changes, writes } = planner.take();
+		await addChanges(tx, runId, held ? changes.map((change) => ({ ...change, applied: false })) : changes);
+		if (!settings.dryRun && !held) await writePeople(tx, runId, writes, now);
+	};
+	for await (const batch of sorted ? [sorted] : readSnapshotBatches(tx, runId, PERSON_TABLE)) {
+		planner.plan(batch);
+		await writeBatch();
+	}
+	planner.planMissing();
+	await writeBatch();
+
+	const massChanges = heldFor ?? (options.enforceThresholds ? findMassChanges(planner.summary, people, settings) : []);
+	if (massChanges.length > 0 && !settings.dryRun && !held) throw new PlanHeld(massChanges);
+	const warnings = [...planner.warnings];
+	let hold = options.hold;
+	if (massChanges.length > 0) {
+		const reasons = massChanges.map(describeMassChange);
+		hold = { state: held ? 'held' : 'wouldHold', massChanges, reasons };
+		warnings.push(`${held ? 'held for approval' : 'a real run would be held for approval'}: ${reasons.join('; ')}`);
+	}
+	if (settings.dryRun) await markDryRun(tx, runId);
+	await recordStageSettings(tx, runId, 'reconciled', settings as unknown as Record<string, unknown>);
+	const counts: ReconcileStageCounts = { ...planner.summary, dryRun: settings.dryRun, ...(hold ? { hold } : {}) };
+	const run = await completeStage(tx, runId, 'reconciled', counts as unknown as Record<string, unknown>, warnings, held ? 'held' : 'running');
+	return { run, counts, warnings, dryRun: settings.dryRun, held };
+}
+
+/** The run's parent contacts by sourcedId, as the three values the store takes from them (not whole records). */
+async function readParentContacts(db: SqlDb, runId: string): Promise<Map<string, ParentContact>> {
+	const contacts = new Map<string, ParentContact>();
+	for await (const batch of readSnapshotBatches(db, runId, CONTACT_TABLE)) for (const contact of batch) contacts.set(contact.sourcedId, parentContact(contact));
+	return contacts;
 }
 
 /** Rows skipped with a problem before the snapshot was made: their people must not be archived. */

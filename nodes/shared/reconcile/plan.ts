@@ -194,7 +194,7 @@ class PeopleIndex {
 
 	constructor(private readonly people: PersonRow[]) {}
 
-	lookup(key: MatchKey, record: CanonicalPerson): Bucket | undefined {
+	lookup(key: MatchKey, record: MatchFields): Bucket | undefined {
 		if (key === 'sourcedId') return this.sourcedIdIndex().get(record.sourcedId);
 		if (key === 'SIS id') return record.sisId ? this.sisIdIndex()[record.role === 'student' ? 'student' : 'staff'].get(record.sisId) : undefined;
 		const email = emailKey(record.email);
@@ -234,48 +234,84 @@ class PeopleIndex {
 
 const MATCH_KEYS: MatchKey[] = ['sourcedId', 'SIS id', 'email'];
 
+/** What matching by SIS id and email needs of a record not matched by sourcedId (the record itself is not kept). */
+type MatchFields = Pick<CanonicalPerson, 'sourcedId' | 'role' | 'sisId' | 'email'>;
+
 export interface MatchResult {
 	/** Lines up with the records (undefined: no match, a new person). */
 	matches: Array<Match | undefined>;
-	/** Stored people matched, with the SIS record that matched them. */
-	matchedBy: Map<PersonRow, CanonicalPerson>;
+	/** Stored people matched, with the sourcedId of the SIS record that matched them. */
+	matchedBy: Map<PersonRow, string>;
+}
+
+/**
+ * Matches SIS records to stored people, a stored person at most once, fed the records in batches
+ * (`bySourcedId`, in the order they are planned) and then finished (`finish`): every record is
+ * matched by sourcedId first, and only after all of them the rest by SIS id, then by email, so an
+ * exact sourcedId match always wins over a fallback. Only records left for the fallbacks are kept
+ * (as their match fields): a roster streams through in batches.
+ */
+class PeopleMatcher {
+	private readonly index: PeopleIndex;
+	readonly matches: Array<Match | undefined> = [];
+	readonly matchedBy = new Map<PersonRow, string>();
+	private pending: Array<{ ordinal: number; record: MatchFields }> = [];
+	/** An empty store (a first night) matches nobody by any key: no record is kept for the fallbacks. */
+	private readonly storeIsEmpty: boolean;
+
+	constructor(people: PersonRow[]) {
+		this.index = new PeopleIndex(people);
+		this.storeIsEmpty = people.length === 0;
+	}
+
+	bySourcedId(records: readonly CanonicalPerson[]): void {
+		for (const record of records) {
+			const ordinal = this.matches.length;
+			this.matches.push(undefined);
+			if (!this.storeIsEmpty && !this.tryKey('sourcedId', ordinal, record)) {
+				const { sourcedId, role, sisId, email } = record;
+				this.pending.push({ ordinal, record: { sourcedId, role, sisId, email } });
+			}
+		}
+	}
+
+	finish(): MatchResult {
+		for (const key of MATCH_KEYS.slice(1)) this.pending = this.pending.filter(({ ordinal, record }) => !this.tryKey(key, ordinal, record));
+		this.pending = [];
+		return { matches: this.matches, matchedBy: this.matchedBy };
+	}
+
+	/** Whether `key` found anybody for the record (matched, or ambiguous). */
+	private tryKey(key: MatchKey, ordinal: number, record: MatchFields): boolean {
+		const found = this.index.lookup(key, record);
+		if (found === undefined) return false;
+		if (Array.isArray(found)) {
+			this.matches[ordinal] = {
+				kind: 'ambiguous',
+				candidates: found,
+				by: key,
+				reason: `${found.length} people in the store match by ${key}: ${found.map(describeStored).join('; ')}`,
+			};
+		} else if (this.matchedBy.has(found)) {
+			this.matches[ordinal] = {
+				kind: 'ambiguous',
+				candidates: [found],
+				by: key,
+				reason: `matches ${describeStored(found)} by ${key}, who already matches SIS record ${this.matchedBy.get(found)!}`,
+			};
+		} else {
+			this.matchedBy.set(found, record.sourcedId);
+			this.matches[ordinal] = { kind: 'matched', person: found, by: key };
+		}
+		return true;
+	}
 }
 
 /** Matches every SIS record to at most one stored person; a stored person is matched at most once. */
 export function matchPeople(records: CanonicalPerson[], people: PersonRow[]): MatchResult {
-	const index = new PeopleIndex(people);
-	const matches = new Array<Match | undefined>(records.length);
-	const matchedBy = new Map<PersonRow, CanonicalPerson>();
-	let pending = records.map((_, i) => i);
-	for (const key of MATCH_KEYS) {
-		const unmatched: number[] = [];
-		for (const i of pending) {
-			const record = records[i];
-			const found = index.lookup(key, record);
-			if (found === undefined) {
-				unmatched.push(i);
-			} else if (Array.isArray(found)) {
-				matches[i] = {
-					kind: 'ambiguous',
-					candidates: found,
-					by: key,
-					reason: `${found.length} people in the store match by ${key}: ${found.map(describeStored).join('; ')}`,
-				};
-			} else if (matchedBy.has(found)) {
-				matches[i] = {
-					kind: 'ambiguous',
-					candidates: [found],
-					by: key,
-					reason: `matches ${describeStored(found)} by ${key}, who already matches SIS record ${matchedBy.get(found)!.sourcedId}`,
-				};
-			} else {
-				matchedBy.set(found, record);
-				matches[i] = { kind: 'matched', person: found, by: key };
-			}
-		}
-		pending = unmatched;
-	}
-	return { matches, matchedBy };
+	const matcher = new PeopleMatcher(people);
+	matcher.bySourcedId(records);
+	return matcher.finish();
 }
 
 function describeStored(person: PersonRow): string {
@@ -284,13 +320,24 @@ function describeStored(person: PersonRow): string {
 	return `${name} (${tags.filter(Boolean).join(', ')})`;
 }
 
+/** What a student's primary contact gives the store (parent_name, parent_email, parent_phone): three values, not the whole record. */
+export interface ParentContact {
+	name: string;
+	email: string | null;
+	phone: string | null;
+}
+
+export function parentContact(contact: CanonicalContact): ParentContact {
+	return { name: personName(contact.givenName, contact.familyName), email: contact.email, phone: contact.phone ?? contact.sms };
+}
+
 /**
  * Hands each value the SIS gives for a person to `visit`, as store columns in SIS_FIELDS order
  * (empty values left out), until `visit` returns true; returns whether it did.
  */
 function someSisValue(
 	record: CanonicalPerson,
-	contact: CanonicalContact | undefined,
+	contact: ParentContact | undefined,
 	includeParentContact: boolean,
 	visit: (field: ManagedField, value: string) => boolean,
 ): boolean {
@@ -313,16 +360,14 @@ function someSisValue(
 		(includeParentContact &&
 			record.role === 'student' &&
 			contact !== undefined &&
-			(given('parent_name', personName(contact.givenName, contact.familyName)) ||
-				given('parent_email', contact.email) ||
-				given('parent_phone', contact.phone ?? contact.sms)))
+			(given('parent_name', contact.name) || given('parent_email', contact.email) || given('parent_phone', contact.phone)))
 	);
 }
 
 /** What the SIS says about a person, as store columns (empty values left out). */
 export function sisValues(
 	record: CanonicalPerson,
-	contact: CanonicalContact | undefined,
+	contact: ParentContact | undefined,
 	includeParentContact: boolean,
 ): ManagedValues {
 	const values: ManagedValues = {};
@@ -337,7 +382,7 @@ export function sisValues(
 function hasChanges(
 	person: PersonRow,
 	record: CanonicalPerson,
-	contact: CanonicalContact | undefined,
+	contact: ParentContact | undefined,
 	includeParentContact: boolean,
 ): boolean {
 	return someSisValue(record, contact, includeParentContact, (field, value) => person[field] !== value);
@@ -371,29 +416,94 @@ function inSourcedIdOrder(records: CanonicalPerson[]): CanonicalPerson[] {
 	return records;
 }
 
+/** The whole roster at once: the planner fed one batch (tests, and small rosters). */
 export function planReconcile(input: ReconcileInput): ReconcilePlan {
-	const { settings, now, runId } = input;
-	const dryRun = settings.dryRun;
-	const newId = input.newId ?? newRecordId;
-	const roles = rosteredRoles(settings);
 	const records = inSourcedIdOrder(input.snapshotPeople);
-	const people = input.people;
+	const contacts = new Map<string, ParentContact>();
+	if (input.settings.includePrimaryParentContact) for (const [id, contact] of input.contacts) contacts.set(id, parentContact(contact));
+	const planner = new ReconcilePlanner({ ...input, contacts });
+	if (!planner.match(records)) throw new Error('planReconcile: the records are not in sourcedId order');
+	planner.finishMatching();
+	planner.plan(records);
+	planner.planMissing();
+	return { ...planner.take(), summary: planner.summary, warnings: planner.warnings };
+}
 
-	const summary: ReconcileSummary = { ...emptyCounts(), byRole: Object.fromEntries(PERSON_ROLES.map((role) => [role, emptyCounts()])) as Record<PersonRole, ReconcileCounts> };
-	const count = (role: string, key: keyof ReconcileCounts) => {
-		summary[key]++;
-		const perRole = summary.byRole[role as PersonRole];
+export interface PlannerInput extends Omit<ReconcileInput, 'snapshotPeople' | 'contacts'> {
+	/** Parent contacts by sourcedId (only with includePrimaryParentContact). */
+	contacts: Map<string, ParentContact>;
+}
+
+/**
+ * The plan of a roster that streams through in batches, in sourcedId order, twice: `match` every
+ * batch (the matching needs the whole roster before a record can be planned), `finishMatching`,
+ * then `plan` the same batches in the same order, then `planMissing` (people the SIS no longer
+ * lists). After each step the changes and writes planned so far can be taken (`take`), so a caller
+ * writes them as it goes instead of holding a night's ~100k creates. `summary` and `warnings`
+ * are complete after `planMissing`.
+ */
+export class ReconcilePlanner {
+	readonly summary: ReconcileSummary = {
+		...emptyCounts(),
+		byRole: Object.fromEntries(PERSON_ROLES.map((role) => [role, emptyCounts()])) as Record<PersonRole, ReconcileCounts>,
+	};
+	readonly warnings: string[] = [];
+	private changes: RunChange[] = [];
+	private writes: PeopleWrites = emptyWrites();
+	private readonly matcher: PeopleMatcher;
+	private matchResult: MatchResult | undefined;
+	/** Records planned so far: the ordinal of the next record in its match. */
+	private planned = 0;
+	private lastMatched: string | null = null;
+	private readonly rosterCount = new Map<string, number>();
+	private readonly protectedIds = new Set<string>();
+	private lastCreateFields: string[] = [];
+	private readonly roles: Set<PersonRole>;
+	private readonly newId: () => string;
+
+	constructor(private readonly input: PlannerInput) {
+		this.matcher = new PeopleMatcher(input.people);
+		this.roles = rosteredRoles(input.settings);
+		this.newId = input.newId ?? newRecordId;
+	}
+
+	/** Matches a batch by sourcedId; false (nothing matched) when it is not after the last batch in sourcedId order. */
+	match(records: readonly CanonicalPerson[]): boolean {
+		let last = this.lastMatched;
+		for (const record of records) {
+			if (last !== null && record.sourcedId < last) return false;
+			last = record.sourcedId;
+		}
+		this.lastMatched = last;
+		this.matcher.bySourcedId(records);
+		return true;
+	}
+
+	finishMatching(): void {
+		this.matchResult = this.matcher.finish();
+	}
+
+	/** The changes and writes planned since the last `take`. */
+	take(): { changes: RunChange[]; writes: PeopleWrites } {
+		const taken = { changes: this.changes, writes: this.writes };
+		this.changes = [];
+		this.writes = emptyWrites();
+		return taken;
+	}
+
+	private count(role: string, key: keyof ReconcileCounts): void {
+		this.summary[key]++;
+		const perRole = this.summary.byRole[role as PersonRole];
 		if (perRole) perRole[key]++;
-	};
-	const changes: RunChange[] = [];
-	const writes: PeopleWrites = { inserts: [], rewrites: [], archiveIds: [], foundAgainIds: [], missingIds: [] };
-	const warnings: string[] = [];
-	const foundAgain = (person: PersonRow) => {
-		if (person.missing_runs > 0) writes.foundAgainIds.push(person.id);
-	};
+	}
+
+	private foundAgain(person: PersonRow): void {
+		if (person.missing_runs > 0) this.writes.foundAgainIds.push(person.id);
+	}
+
 	// Every change with the same object shape (a first night records one per person).
-	const change = (c: Omit<RunChange, 'entity' | 'applied'> & { applied?: boolean }) =>
-		changes.push({
+	private change(c: Omit<RunChange, 'entity' | 'applied'> & { applied?: boolean }): void {
+		this.changes.push({
 			entity: 'person',
 			entityId: c.entityId,
 			action: c.action,
@@ -406,176 +516,191 @@ export function planReconcile(input: ReconcileInput): ReconcilePlan {
 			after: c.after,
 			applied: c.applied ?? false,
 		});
+	}
 
-	const { matches, matchedBy: seen } = matchPeople(records, people);
-	const protectedIds = new Set<string>();
-	let lastCreateFields: string[] = [];
+	/** Plans the next batch (the batches `match` was given, in the same order). */
+	plan(records: readonly CanonicalPerson[]): void {
+		const { settings, now, runId } = this.input;
+		const dryRun = settings.dryRun;
+		const { matches } = this.matchResult!;
+		const count = (role: string, key: keyof ReconcileCounts) => this.count(role, key);
+		const change = (c: Omit<RunChange, 'entity' | 'applied'> & { applied?: boolean }) => this.change(c);
+		const foundAgain = (person: PersonRow) => this.foundAgain(person);
+		const writes = this.writes;
 
-	for (let i = 0; i < records.length; i++) {
-		const record = records[i];
-		const match = matches[i];
-		if (!roles.has(record.role)) {
-			if (match?.kind === 'matched' && match.person.include_in_sis_sync === 1) foundAgain(match.person);
-			count(record.role, 'skipped');
-			continue;
-		}
-		const contact = settings.includePrimaryParentContact ? input.contacts.get(record.primaryContactId ?? '') : undefined;
-		if (match?.kind === 'matched') {
-			const person = match.person;
-			if (person.include_in_sis_sync === 1 && person.archived_at === null && !hasChanges(person, record, contact, settings.includePrimaryParentContact)) {
-				foundAgain(person);
-				count(record.role, 'unchanged');
-				continue;
-			}
-		}
-		const values = sisValues(record, contact, settings.includePrimaryParentContact);
-		const label = personName(record.givenName, record.familyName);
-
-		if (match === undefined) {
-			const id = newId();
-			const fields = Object.keys(values);
-			// People the SIS gives the same fields share one list (a first night creates ~100k people).
-			const sharedFields = sameStrings(fields, lastCreateFields) ? lastCreateFields : (lastCreateFields = fields);
-			const row = emptyRow(id, now);
-			for (const field in values) (row as unknown as Record<string, string>)[field] = values[field as ManagedField]!;
-			row.email_key = emailKey(values.email);
-			row.last_seen_run_id = runId;
-			writes.inserts.push(row);
-			// `values` holds only the fields the SIS gives (no empty ones): they are the new person's values.
-			change({ entityId: id, role: record.role, label, sourcedId: record.sourcedId, action: 'create', reason: null, fields: sharedFields, before: null, after: values, applied: !dryRun });
-			count(record.role, 'created');
-			continue;
-		}
-		const base = { role: record.role, label, sourcedId: record.sourcedId };
-		if (match.kind === 'ambiguous') {
-			for (const candidate of match.candidates) protectedIds.add(candidate.id);
-			change({ ...base, entityId: '', action: 'ambiguous', reason: match.reason, fields: null, before: null, after: { ...values } });
-			count(record.role, 'ambiguous');
-			continue;
-		}
-
-		const person = match.person;
-		const fields = changedFields(person, values);
-		const diff = { fields: fields as string[], before: pick(person, fields), after: pick(values, fields) };
-		const stored = { ...base, entityId: person.id };
-		if (person.include_in_sis_sync !== 1) {
-			const reason = person.source === 'manual' ? REASONS.manualNotIncluded : REASONS.notIncluded;
-			change({ ...stored, action: 'skip', reason, ...diff });
-			count(record.role, 'skipped');
-			continue;
-		}
-		if (person.archived_at !== null) {
-			if (!settings.autoUpdate) {
-				change({ ...stored, action: 'skip', reason: REASONS.archivedAutoUpdateOff, ...diff });
-				foundAgain(person);
+		for (const record of records) {
+			const match = matches[this.planned++];
+			this.rosterCount.set(record.role, (this.rosterCount.get(record.role) ?? 0) + 1);
+			if (!this.roles.has(record.role)) {
+				if (match?.kind === 'matched' && match.person.include_in_sis_sync === 1) foundAgain(match.person);
 				count(record.role, 'skipped');
 				continue;
 			}
-			writes.rewrites.push(rewrite(person, values, now, runId, { archived_at: null }));
-			change({
-				...stored,
-				action: 'restore',
-				reason: null,
-				fields: ['archived_at', ...diff.fields],
-				before: { archived_at: person.archived_at, ...diff.before },
-				after: { archived_at: null, ...diff.after },
-				applied: !dryRun,
-			});
-			count(record.role, 'restored');
-			continue;
-		}
-		if (!settings.autoUpdate) {
-			if (person.sourced_id !== record.sourcedId) {
-				// The SIS id changed (matched by SIS id or email): the link to the SIS follows it even with
-				// Auto update off, so the person keeps their lists; nothing an operator sees is updated.
-				writes.rewrites.push(rewrite(person, {}, now, runId, { sourced_id: record.sourcedId }));
+			const contact = settings.includePrimaryParentContact ? this.input.contacts.get(record.primaryContactId ?? '') : undefined;
+			if (match?.kind === 'matched') {
+				const person = match.person;
+				if (person.include_in_sis_sync === 1 && person.archived_at === null && !hasChanges(person, record, contact, settings.includePrimaryParentContact)) {
+					foundAgain(person);
+					count(record.role, 'unchanged');
+					continue;
+				}
+			}
+			const values = sisValues(record, contact, settings.includePrimaryParentContact);
+			const label = personName(record.givenName, record.familyName);
+
+			if (match === undefined) {
+				const id = this.newId();
+				const fields = Object.keys(values);
+				// People the SIS gives the same fields share one list (a first night creates ~100k people).
+				const sharedFields = sameStrings(fields, this.lastCreateFields) ? this.lastCreateFields : (this.lastCreateFields = fields);
+				const row = emptyRow(id, now);
+				for (const field in values) (row as unknown as Record<string, string>)[field] = values[field as ManagedField]!;
+				row.email_key = emailKey(values.email);
+				row.last_seen_run_id = runId;
+				writes.inserts.push(row);
+				// `values` holds only the fields the SIS gives (no empty ones): they are the new person's values.
+				change({ entityId: id, role: record.role, label, sourcedId: record.sourcedId, action: 'create', reason: null, fields: sharedFields, before: null, after: values, applied: !dryRun });
+				count(record.role, 'created');
+				continue;
+			}
+			const base = { role: record.role, label, sourcedId: record.sourcedId };
+			if (match.kind === 'ambiguous') {
+				for (const candidate of match.candidates) this.protectedIds.add(candidate.id);
+				change({ ...base, entityId: '', action: 'ambiguous', reason: match.reason, fields: null, before: null, after: { ...values } });
+				count(record.role, 'ambiguous');
+				continue;
+			}
+
+			const person = match.person;
+			const fields = changedFields(person, values);
+			const diff = { fields: fields as string[], before: pick(person, fields), after: pick(values, fields) };
+			const stored = { ...base, entityId: person.id };
+			if (person.include_in_sis_sync !== 1) {
+				const reason = person.source === 'manual' ? REASONS.manualNotIncluded : REASONS.notIncluded;
+				change({ ...stored, action: 'skip', reason, ...diff });
+				count(record.role, 'skipped');
+				continue;
+			}
+			if (person.archived_at !== null) {
+				if (!settings.autoUpdate) {
+					change({ ...stored, action: 'skip', reason: REASONS.archivedAutoUpdateOff, ...diff });
+					foundAgain(person);
+					count(record.role, 'skipped');
+					continue;
+				}
+				writes.rewrites.push(rewrite(person, values, now, runId, { archived_at: null }));
 				change({
 					...stored,
-					action: 'relink',
-					reason: REASONS.relinked,
-					fields: ['sourced_id'],
-					before: { sourced_id: person.sourced_id },
-					after: { sourced_id: record.sourcedId },
+					action: 'restore',
+					reason: null,
+					fields: ['archived_at', ...diff.fields],
+					before: { archived_at: person.archived_at, ...diff.before },
+					after: { archived_at: null, ...diff.after },
 					applied: !dryRun,
 				});
+				count(record.role, 'restored');
+				continue;
 			}
-			const others = diff.fields.filter((field) => field !== 'sourced_id');
-			if (others.length > 0) {
-				change({ ...stored, action: 'skip', reason: REASONS.autoUpdateOff, fields: others, before: pick(person, others), after: pick(values, others) });
+			if (!settings.autoUpdate) {
+				if (person.sourced_id !== record.sourcedId) {
+					// The SIS id changed (matched by SIS id or email): the link to the SIS follows it even with
+					// Auto update off, so the person keeps their lists; nothing an operator sees is updated.
+					writes.rewrites.push(rewrite(person, {}, now, runId, { sourced_id: record.sourcedId }));
+					change({
+						...stored,
+						action: 'relink',
+						reason: REASONS.relinked,
+						fields: ['sourced_id'],
+						before: { sourced_id: person.sourced_id },
+						after: { sourced_id: record.sourcedId },
+						applied: !dryRun,
+					});
+				}
+				const others = diff.fields.filter((field) => field !== 'sourced_id');
+				if (others.length > 0) {
+					change({ ...stored, action: 'skip', reason: REASONS.autoUpdateOff, fields: others, before: pick(person, others), after: pick(values, others) });
+				}
+				if (person.sourced_id === record.sourcedId) foundAgain(person);
+				count(record.role, others.length > 0 ? 'skipped' : 'unchanged');
+				continue;
 			}
-			if (person.sourced_id === record.sourcedId) foundAgain(person);
-			count(record.role, others.length > 0 ? 'skipped' : 'unchanged');
-			continue;
+			writes.rewrites.push(rewrite(person, values, now, runId, {}));
+			change({ ...stored, action: 'update', reason: null, ...diff, applied: !dryRun });
+			count(record.role, 'updated');
 		}
-		writes.rewrites.push(rewrite(person, values, now, runId, {}));
-		change({ ...stored, action: 'update', reason: null, ...diff, applied: !dryRun });
-		count(record.role, 'updated');
 	}
 
-	// People the SIS no longer lists.
-	const rosterCount = new Map<string, number>();
-	for (const record of records) rosterCount.set(record.role, (rosterCount.get(record.role) ?? 0) + 1);
-	const missing = people
-		.filter(
-			(person) =>
-				!seen.has(person) &&
-				person.archived_at === null &&
-				person.include_in_sis_sync === 1 &&
-				roles.has(person.role as PersonRole),
-		)
-		.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-	const heldRoles = new Set<string>();
-	for (const role of roles) {
-		if ((rosterCount.get(role) ?? 0) === 0 && missing.some((person) => person.role === role)) {
-			heldRoles.add(role);
-			warnings.push(`no ${ROLE_PLURALS[role]} in the roster; archiving skipped`);
+	/** Plans the people the SIS no longer lists (after every batch was planned). */
+	planMissing(): void {
+		const { settings, now, people } = this.input;
+		const dryRun = settings.dryRun;
+		const { matchedBy: seen } = this.matchResult!;
+		const roles = this.roles;
+		const writes = this.writes;
+		const missing = people
+			.filter(
+				(person) =>
+					!seen.has(person) &&
+					person.archived_at === null &&
+					person.include_in_sis_sync === 1 &&
+					roles.has(person.role as PersonRole),
+			)
+			.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+		const heldRoles = new Set<string>();
+		for (const role of roles) {
+			if ((this.rosterCount.get(role) ?? 0) === 0 && missing.some((person) => person.role === role)) {
+				heldRoles.add(role);
+				this.warnings.push(`no ${ROLE_PLURALS[role]} in the roster; archiving skipped`);
+			}
+		}
+		const unidentified = this.input.unidentifiedUserProblems;
+		if (unidentified > 0 && missing.length > 0) {
+			this.warnings.push(`${unidentified} users ${unidentified === 1 ? 'row' : 'rows'} could not be read (no sourcedId); archiving skipped`);
+		}
+		for (const person of missing) {
+			const base = { entityId: person.id, role: person.role, label: personName(person.given_name, person.family_name), sourcedId: person.sourced_id, fields: null };
+			if (heldRoles.has(person.role) || unidentified > 0) {
+				this.count(person.role, 'archiveBlocked');
+				continue;
+			}
+			const reason = this.protectedIds.has(person.id)
+				? REASONS.ambiguousCandidate
+				: person.sourced_id !== null && this.input.problemSourcedIds.has(person.sourced_id)
+					? REASONS.rowProblem
+					: null;
+			if (reason) {
+				this.change({ ...base, action: 'keep', reason, before: null, after: null });
+				this.count(person.role, 'archiveBlocked');
+				continue;
+			}
+			if (!settings.archive) {
+				this.change({ ...base, action: 'keep', reason: REASONS.archiveOff, before: null, after: null });
+				writes.missingIds.push(person.id);
+				this.count(person.role, 'wouldArchive');
+				continue;
+			}
+			const missingRuns = person.missing_runs + 1;
+			if (missingRuns < settings.graceRuns) {
+				this.change({ ...base, action: 'pending', reason: pendingReason(missingRuns, settings.graceRuns), before: null, after: { missing_runs: missingRuns } });
+				writes.missingIds.push(person.id);
+				this.count(person.role, 'pendingArchive');
+				continue;
+			}
+			const archive = { ...base, action: 'archive', fields: ['archived_at'], before: { archived_at: null }, after: { archived_at: now } };
+			if (this.input.holdArchives) {
+				this.change({ ...archive, reason: REASONS.archiveHeld, applied: false });
+				this.count(person.role, 'archiveHeld');
+				continue;
+			}
+			writes.archiveIds.push(person.id);
+			this.change({ ...archive, reason: null, applied: !dryRun });
+			this.count(person.role, 'archived');
 		}
 	}
-	if (input.unidentifiedUserProblems > 0 && missing.length > 0) {
-		warnings.push(
-			`${input.unidentifiedUserProblems} users ${input.unidentifiedUserProblems === 1 ? 'row' : 'rows'} could not be read (no sourcedId); archiving skipped`,
-		);
-	}
-	for (const person of missing) {
-		const base = { entityId: person.id, role: person.role, label: personName(person.given_name, person.family_name), sourcedId: person.sourced_id, fields: null };
-		if (heldRoles.has(person.role) || input.unidentifiedUserProblems > 0) {
-			count(person.role, 'archiveBlocked');
-			continue;
-		}
-		const reason = protectedIds.has(person.id)
-			? REASONS.ambiguousCandidate
-			: person.sourced_id !== null && input.problemSourcedIds.has(person.sourced_id)
-				? REASONS.rowProblem
-				: null;
-		if (reason) {
-			change({ ...base, action: 'keep', reason, before: null, after: null });
-			count(person.role, 'archiveBlocked');
-			continue;
-		}
-		if (!settings.archive) {
-			change({ ...base, action: 'keep', reason: REASONS.archiveOff, before: null, after: null });
-			writes.missingIds.push(person.id);
-			count(person.role, 'wouldArchive');
-			continue;
-		}
-		const missingRuns = person.missing_runs + 1;
-		if (missingRuns < settings.graceRuns) {
-			change({ ...base, action: 'pending', reason: pendingReason(missingRuns, settings.graceRuns), before: null, after: { missing_runs: missingRuns } });
-			writes.missingIds.push(person.id);
-			count(person.role, 'pendingArchive');
-			continue;
-		}
-		const archive = { ...base, action: 'archive', fields: ['archived_at'], before: { archived_at: null }, after: { archived_at: now } };
-		if (input.holdArchives) {
-			change({ ...archive, reason: REASONS.archiveHeld, applied: false });
-			count(person.role, 'archiveHeld');
-			continue;
-		}
-		writes.archiveIds.push(person.id);
-		change({ ...archive, reason: null, applied: !dryRun });
-		count(person.role, 'archived');
-	}
-	return { changes, writes, summary, warnings };
+}
+
+function emptyWrites(): PeopleWrites {
+	return { inserts: [], rewrites: [], archiveIds: [], foundAgainIds: [], missingIds: [] };
 }
 
 function emptyRow(id: string, now: string): PersonRow {

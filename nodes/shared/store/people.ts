@@ -77,49 +77,87 @@ export function emailKey(email: string | null | undefined): string | null {
 }
 
 /**
+ * One string for each value a column repeats across many rows (a role, a grade, a school, a run id, a
+ * timestamp of a run): the engines return a new string per row, and at 100k people these nine
+ * columns are about a third of the table's memory (~40 MB).
+ */
+class SharedStrings {
+	private readonly strings = new Map<string, string>();
+
+	of(value: SqlValue): string | null {
+		if (value === null) return null;
+		const text = value as string;
+		const shared = this.strings.get(text);
+		if (shared !== undefined) return shared;
+		this.strings.set(text, text);
+		return text;
+	}
+}
+
+/**
  * A row read as an array (PEOPLE_COLUMNS order) as a PersonRow. Both engines return TEXT columns as
  * strings and INTEGER columns as numbers. Read as arrays and built here, with one object literal, every
  * row shares one compact object shape; node:sqlite's row objects have no prototype, which V8 keeps as
  * hash tables: at 100k people about three times the memory, and slower to read and to collect.
  */
-function toPersonRow(row: SqlValue[]): PersonRow {
+function toPersonRow(row: SqlValue[], shared: SharedStrings): PersonRow {
+	const email = row[6] as string | null;
 	return {
 		id: row[0] as string,
-		role: row[1] as string,
+		role: shared.of(row[1])!,
 		given_name: row[2] as string,
 		family_name: row[3] as string,
 		middle_name: row[4] as string | null,
 		preferred_name: row[5] as string | null,
-		email: row[6] as string | null,
-		email_key: row[7] as string | null,
+		email,
+		// Mostly the email as given (already lower case): the same string, not a second one.
+		email_key: row[7] === email ? email : (row[7] as string | null),
 		username: row[8] as string | null,
 		student_number: row[9] as string | null,
 		sis_id: row[10] as string | null,
 		sourced_id: row[11] as string | null,
-		grade: row[12] as string | null,
-		school_id: row[13] as string | null,
-		school_ids: row[14] as string | null,
+		grade: shared.of(row[12]),
+		school_id: shared.of(row[13]),
+		school_ids: shared.of(row[14]),
 		phone: row[15] as string | null,
 		parent_name: row[16] as string | null,
 		parent_email: row[17] as string | null,
 		parent_phone: row[18] as string | null,
 		include_in_sis_sync: row[19] as number,
-		source: row[20] as string,
-		archived_at: row[21] as string | null,
+		source: shared.of(row[20])!,
+		archived_at: shared.of(row[21]),
 		missing_runs: row[22] as number,
-		last_seen_run_id: row[23] as string | null,
-		created_at: row[24] as string,
-		updated_at: row[25] as string,
+		last_seen_run_id: shared.of(row[23]),
+		created_at: shared.of(row[24])!,
+		updated_at: shared.of(row[25])!,
 	};
 }
 
-/** Every person in the store (archived ones too). */
+/** Rows of `people` read at once by loadPeople on SQLite. */
+const LOAD_PAGE = 5000;
+
+/**
+ * Every person in the store (archived ones too), in the table's own order (the order a full scan
+ * returns: matching lists candidates in it). SQLite reads it a page at a time in rowid order, the
+ * same order, so the rows as arrays never all live next to the people (at 100k people the arrays of
+ * one query were ~100 MB more at the peak of Reconcile Users). PostgreSQL has no stable row order to
+ * page by: one query, its arrays turned into people in place so they die one by one.
+ */
 export async function loadPeople(db: SqlDb): Promise<PersonRow[]> {
-	const rows = await db.queryArrays(`SELECT ${PEOPLE_COLUMNS.join(', ')} FROM people`);
-	const people = rows as unknown as PersonRow[];
-	// In place: the row arrays die one by one instead of all living next to the people.
-	for (let i = 0; i < rows.length; i++) people[i] = toPersonRow(rows[i]);
-	return people;
+	const shared = new SharedStrings();
+	if (db.engine !== 'sqlite') {
+		const rows = await db.queryArrays(`SELECT ${PEOPLE_COLUMNS.join(', ')} FROM people`);
+		const people = rows as unknown as PersonRow[];
+		for (let i = 0; i < rows.length; i++) people[i] = toPersonRow(rows[i], shared);
+		return people;
+	}
+	const people: PersonRow[] = [];
+	for (let after = 0; ; ) {
+		const rows = await db.queryArrays(`SELECT ${PEOPLE_COLUMNS.join(', ')}, rowid FROM people WHERE rowid > ? ORDER BY rowid LIMIT ?`, [after, LOAD_PAGE]);
+		for (const row of rows) people.push(toPersonRow(row, shared));
+		if (rows.length < LOAD_PAGE) return people;
+		after = rows[rows.length - 1][PEOPLE_COLUMNS.length] as number;
+	}
 }
 
 function toValues(person: PersonRow): SqlValue[] {

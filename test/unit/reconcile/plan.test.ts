@@ -1,5 +1,5 @@
 /** The pure planner, without a store. */
-import { matchPeople, planReconcile, sisValues } from '../../../nodes/shared/reconcile/plan';
+import { ReconcilePlanner, matchPeople, planReconcile, sisValues } from '../../../nodes/shared/reconcile/plan';
 import { reconcileSettings } from '../../../nodes/shared/reconcile/settings';
 import { newRecordId } from '../../../nodes/shared/store/ids';
 import { manualPerson, person, student } from '../../support/roster-fixtures';
@@ -68,4 +68,61 @@ test('record ids are time-ordered UUIDs (version 7 layout), unique and increasin
 	expect([...ids].sort()).toEqual(ids);
 	for (const id of ids.slice(0, 10)) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
 	expect(parseInt(ids[0].replace(/-/g, '').slice(0, 12), 16)).toBeLessThanOrEqual(Date.now());
+});
+
+test('a roster planned batch by batch (as Reconcile Users streams a snapshot) gives the plan of the whole roster at once', () => {
+	const settings = reconcileSettings({ autoUpdate: true, archive: true, graceRuns: 1 });
+	const people = [
+		stored('p1', { sourced_id: 's1', given_name: 'Old' }),
+		// s0's SIS id finds p2, whom s9 (a later batch) matches by sourcedId: s0 is ambiguous, p2 is s9's.
+		stored('p2', { sourced_id: 's9', student_number: '1000', email: null, email_key: null }),
+		stored('p3', { sourced_id: 'gone', email: null, email_key: null }),
+		stored('p4', { sourced_id: null, email: 'dee@x.org', email_key: 'dee@x.org' }),
+	];
+	const records = [
+		student('s0', 'Ann', 'Bee', '10', '1000'),
+		student('s1', 'Kim', 'Lee', '09', '1001'),
+		student('s5', 'Dee', 'Eff', '11', '', { sisId: null, email: 'DEE@x.org' }),
+		student('s7', 'New', 'Kid', '09', '1007'),
+		student('s9', 'Kim', 'Lee', '09', '1000', { email: null }),
+	];
+	let next = 0;
+	const input = {
+		runId: 'run-1',
+		now: '2026-11-22T02:00:00.000Z',
+		settings,
+		people,
+		problemSourcedIds: new Set<string>(),
+		unidentifiedUserProblems: 0,
+	};
+	const whole = planReconcile({ ...input, snapshotPeople: records, contacts: new Map(), newId: () => `new-${next++}` });
+	next = 0;
+	const planner = new ReconcilePlanner({ ...input, contacts: new Map(), newId: () => `new-${next++}` });
+	const batches = [records.slice(0, 2), records.slice(2, 3), records.slice(3)];
+	for (const batch of batches) expect(planner.match(batch)).toBe(true);
+	planner.finishMatching();
+	const changes = [];
+	const inserts = [];
+	for (const batch of batches) {
+		planner.plan(batch);
+		const taken = planner.take();
+		changes.push(...taken.changes);
+		inserts.push(...taken.writes.inserts);
+	}
+	planner.planMissing();
+	changes.push(...planner.take().changes);
+	expect(changes).toEqual(whole.changes);
+	expect(inserts).toEqual(whole.writes.inserts);
+	expect(planner.summary).toEqual(whole.summary);
+	expect(whole.changes.map((c) => [c.action, c.sourcedId])).toEqual([
+		['ambiguous', 's0'],
+		['update', 's1'],
+		['update', 's5'],
+		['create', 's7'],
+		['update', 's9'],
+		['archive', 'gone'],
+	]);
+	expect(whole.changes[0].reason).toMatch(/already matches SIS record s9/);
+	// A batch before the last one in sourcedId order is refused: the caller reads the roster sorted instead.
+	expect(new ReconcilePlanner({ ...input, contacts: new Map() }).match([records[1], records[0]])).toBe(false);
 });

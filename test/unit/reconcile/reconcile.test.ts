@@ -5,6 +5,7 @@ import { listChanges } from '../../../nodes/shared/store/changes';
 import type { PersonRow } from '../../../nodes/shared/store/people';
 import { loadPeople } from '../../../nodes/shared/store/people';
 import { completeStage, createRun, getRun } from '../../../nodes/shared/store/runs';
+import { PERSON_TABLE, writeSnapshotRecords } from '../../../nodes/shared/store/snapshot';
 import type { RosterStore } from '../../../nodes/shared/store/store';
 import { ENGINES, openTestStore } from '../../support/engines';
 import {
@@ -36,6 +37,19 @@ describe.each(ENGINES)('Reconcile Users (%s)', (engine) => {
 		const runId = await writeRoster(store.db, day1());
 		return reconcileRun(store.db, runId, settings);
 	}
+
+	test('a snapshot whose people were written in several calls (not in sourcedId order) is planned in sourcedId order', async () => {
+		await addManualPeople(store.db, [MANUAL_MANNY]);
+		const roster = day1();
+		const sorted = [...roster.people].sort((a, b) => (a.sourcedId < b.sourcedId ? -1 : 1));
+		const half = Math.floor(sorted.length / 2);
+		const runId = await writeRoster(store.db, { ...roster, people: sorted.slice(half) });
+		await writeSnapshotRecords(store.db, runId, PERSON_TABLE, sorted.slice(0, half));
+		const result = await reconcileRun(store.db, runId);
+		expect(result.counts).toMatchObject({ created: 8, ambiguous: 0 });
+		const created = (await listChanges(store.db, runId, { entities: ['person'] })).filter((c) => c.action === 'create').map((c) => c.sourcedId!);
+		expect(created).toEqual([...created].sort());
+	});
 
 	test('day 1 creates every rostered person, records the changes and the counts per role', async () => {
 		const result = await reconcileDay1();
