@@ -13,6 +13,8 @@ import type { RunChange } from '../store/changes';
 import { newRecordId } from '../store/ids';
 import type { MemberGroup, Membership, StoredMembers, UserListRow } from '../store/lists';
 import { PERSON_ID_SEPARATOR } from '../store/lists';
+
+const SEPARATOR_CODE = PERSON_ID_SEPARATOR.charCodeAt(0);
 import type { ListSettings } from './settings';
 
 /** Kinds of lists the sync builds (manual lists are never touched). */
@@ -179,15 +181,27 @@ export class PersonIndex {
 		return this.ids[n];
 	}
 
-	/** Store ids of sorted numbers joined as loadSyncedMemberships joins them, when number order is id order. */
-	joinedIds(numbers: Int32Array): string | undefined {
-		if (!this.inIdOrder) return undefined;
-		const ids = new Array<string>(numbers.length);
-		for (let i = 0; i < numbers.length; i++) ids[i] = this.ids[numbers[i]];
-		return ids.join(PERSON_ID_SEPARATOR);
+	/**
+	 * Whether `joined` (ids joined as loadStoredMembers joins them) holds exactly the people of these
+	 * sorted numbers, when number order is id order (false otherwise: then the caller diffs). Compared
+	 * in place: no joined text is built (~45 MB of garbage per night at 100,000 students).
+	 */
+	holdsJoined(numbers: Int32Array, joined: string): boolean {
+		if (!this.inIdOrder) return false;
+		let at = 0;
+		for (let i = 0; i < numbers.length; i++) {
+			const id = this.ids[numbers[i]];
+			if (i > 0) {
+				if (joined.charCodeAt(at) !== SEPARATOR_CODE) return false;
+				at++;
+			}
+			if (!joined.startsWith(id, at)) return false;
+			at += id.length;
+		}
+		return at === joined.length;
 	}
 
-	/** Numbers of ids joined by loadSyncedMemberships, sorted. */
+	/** Numbers of ids joined by loadStoredMembers, sorted. */
 	numbersOfJoined(joined: string | undefined): Int32Array {
 		if (joined === undefined) return new Int32Array(0);
 		const ids = joined.split(PERSON_ID_SEPARATOR);
@@ -541,7 +555,7 @@ export class ListsPlanner {
 			const wanted = membership === 'member' ? want.members : want.managers;
 			const stored = existing?.[membership];
 			// Most lists are as stored: one text compare instead of a number per stored member.
-			if (stored === undefined ? wanted.length === 0 : wanted.length > 0 && stored === people.joinedIds(wanted)) continue;
+			if (stored === undefined ? wanted.length === 0 : wanted.length > 0 && people.holdsJoined(wanted, stored)) continue;
 			const { added, removed } = diffSorted(wanted, people.numbersOfJoined(stored));
 			if (added.length > 0) {
 				part.memberAdds.push(this.memberChange(part, list, 'add', membership, added));

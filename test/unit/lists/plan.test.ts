@@ -151,3 +151,18 @@ test('planned a slice of lists at a time, the parts concatenated are the whole p
 		['l-z', 'archive'],
 	]);
 });
+
+test('a stored id text is compared with the wanted people in place: exact ids, separators and length', () => {
+	const people = new PersonIndex(['id-b', 'id-a', 'id-ab']);
+	const joined = (...ids: string[]) => ids.join(PERSON_ID_SEPARATOR);
+	const numbers = (...ids: string[]) => sortedUnique(ids.map((id) => people.numberOf(id)!));
+	expect(people.holdsJoined(numbers('id-a', 'id-b'), joined('id-a', 'id-b'))).toBe(true);
+	expect(people.holdsJoined(numbers('id-a'), joined('id-ab'))).toBe(false);
+	expect(people.holdsJoined(numbers('id-ab'), joined('id-a'))).toBe(false);
+	expect(people.holdsJoined(numbers('id-a', 'id-b'), joined('id-a', 'id-b', 'id-c'))).toBe(false);
+	expect(people.holdsJoined(numbers('id-a', 'id-ab', 'id-b'), joined('id-a', 'id-ab', 'id-b'))).toBe(true);
+	expect(people.holdsJoined(numbers('id-a', 'id-b'), 'id-a,id-b')).toBe(false);
+	// Once an id came that sorts before the known ones, number order is not id order: never "as stored".
+	people.intern('id-0');
+	expect(people.holdsJoined(numbers('id-a', 'id-b'), joined('id-a', 'id-b'))).toBe(false);
+});
