@@ -268,6 +268,9 @@ export class DesiredLists {
 	 * person is kept, only person numbers, and teachers' names for teacher lists' titles.
 	 */
 	private readonly peopleLists = new Map<string, GatheredList>();
+	/** The role and grade lists by role and by grade as the snapshot spells it: no key or title text per person (~38 MB at 100,000 students). */
+	private readonly roleLists = new Map<PersonRole, GatheredList>();
+	private readonly gradeLists = new Map<string, GatheredList>();
 	private readonly names = new Map<string, string>();
 	enrollmentsWithoutPerson = 0;
 	enrollmentCount = 0;
@@ -318,10 +321,18 @@ export class DesiredLists {
 			if (settings.autoListsByTeacher) this.names.set(p.sourcedId, [p.givenName, p.familyName].filter(Boolean).join(' '));
 			const n = personNumbers.get(p.sourcedId);
 			if (n === undefined) continue;
-			if (settings.autoListsByRole) gatheredList(this.peopleLists, `role:${p.role}`, 'role', ROLE_LIST_TITLES[p.role]).members.push(n);
+			if (settings.autoListsByRole) {
+				let list = this.roleLists.get(p.role);
+				if (!list) this.roleLists.set(p.role, (list = gatheredList(this.peopleLists, `role:${p.role}`, 'role', ROLE_LIST_TITLES[p.role])));
+				list.members.push(n);
+			}
 			if (settings.autoListsByGrade && p.role === 'student' && p.grade) {
-				const key = gradeKey(p.grade);
-				gatheredList(this.peopleLists, `grade:${key}`, 'grade', gradeTitle(p.grade), { grade: key }).members.push(n);
+				let list = this.gradeLists.get(p.grade);
+				if (!list) {
+					const key = gradeKey(p.grade);
+					this.gradeLists.set(p.grade, (list = gatheredList(this.peopleLists, `grade:${key}`, 'grade', gradeTitle(p.grade), { grade: key })));
+				}
+				list.members.push(n);
 			}
 		}
 	}
@@ -377,6 +388,8 @@ export class DesiredLists {
 		for (const [sourceKey, gathered] of this.peopleLists) lists.set(sourceKey, gathered);
 		this.rosters.clear();
 		this.peopleLists.clear();
+		this.roleLists.clear();
+		this.gradeLists.clear();
 		this.names.clear();
 		return [...lists.values()].map((l) => ({ ...l, members: sortedUnique(l.members), managers: sortedUnique(l.managers) }));
 	}
@@ -613,7 +626,10 @@ export class ListsPlanner {
 		const personIds = numbers.map((n) => people.idOf(n));
 		for (let start = 0; start < numbers.length; start += MEMBERS_PER_CHANGE) {
 			const end = Math.min(numbers.length, start + MEMBERS_PER_CHANGE);
-			const chunk = { person_ids: personIds.slice(start, end), sourced_ids: numbers.slice(start, end).map((n) => sourcedIdOf(n) ?? null) };
+			const whole = start === 0 && end === numbers.length;
+			const sourcedIds = new Array<string | null>(end - start);
+			for (let i = start; i < end; i++) sourcedIds[i - start] = sourcedIdOf(numbers[i]) ?? null;
+			const chunk = { person_ids: whole ? personIds : personIds.slice(start, end), sourced_ids: sourcedIds };
 			part.changes.push({
 				entity: 'list_member',
 				entityId: list.id,
