@@ -1,13 +1,14 @@
 /**
- * Build Lists, the store side: reads the run's snapshot (terms, classes, courses, people, and the
- * enrollments in batches) and the stored lists and memberships once, plans (plan.ts), records
- * the plan in run_changes and, unless the run is a dry run, applies it in one transaction.
+ * Build Lists, the store side: reads the run's snapshot (terms, classes, courses; people and
+ * enrollments in batches) and the stored lists, then plans (plan.ts) a slice of lists at a time,
+ * reading the slice's stored members, recording its plan in run_changes and, unless the run is a
+ * dry run, applying it; all in one transaction.
  * Counts go to the run under stage 'lists'.
  */
 import { RosterRunError } from '../model/errors';
 import { readRowProblems } from '../reconcile/apply';
 import { addChanges, deleteChanges, listChanges } from '../store/changes';
-import { insertLists, insertMemberGroups, loadSyncedLists, loadSyncedMemberships, removeMembers, replaceLists } from '../store/lists';
+import { insertLists, insertMemberGroups, loadStoredMembers, loadSyncedLists, removeMembers, replaceLists } from '../store/lists';
 import type { PersonLink } from '../store/people';
 import { loadPersonLinks } from '../store/people';
 import type { RunRecord } from '../store/runs';
@@ -25,8 +26,8 @@ import {
 } from '../store/snapshot';
 import type { SqlDb } from '../store/sql';
 import { nowIso } from '../store/sql';
-import type { ListsCounts, RosterPerson, SyncedKind } from './plan';
-import { DesiredLists, PersonIndex, planLists, selectClasses } from './plan';
+import type { ListsCounts, ListsPlanPart, SyncedKind } from './plan';
+import { DesiredLists, ListsPlanner, PersonIndex, selectClasses } from './plan';
 import type { ListSettings } from './settings';
 import { listSettings } from './settings';
 
@@ -45,6 +46,9 @@ export interface BuildListsResult {
 
 const STEP = 'Build Lists';
 
+/** Lists planned and written at a time: ~35,000 memberships of class lists, a few MB of changes. */
+const LISTS_PER_SLICE = 1000;
+
 export async function buildListsRun(db: SqlDb, runId: string, given: Partial<ListSettings> = {}): Promise<BuildListsResult> {
 	const before = await requireStage(db, runId, 'reconciled', STEP);
 	if (before.counts.lists && !before.dryRun) {
@@ -60,12 +64,7 @@ export async function buildListsRun(db: SqlDb, runId: string, given: Partial<Lis
 			const terms = await readSnapshotRecords(tx, runId, TERM_TABLE);
 			const classes = await readSnapshotRecords(tx, runId, CLASS_TABLE);
 			const courses = await readSnapshotRecords(tx, runId, COURSE_TABLE);
-			const links = await personLinks(tx, runId, dryRun);
-			// People are numbers inside this step (PersonIndex): ids and sourcedIds are looked up by number.
-			const people = new PersonIndex(links.map((link) => link.id));
-			const sourcedIds: string[] = [];
-			for (const link of links) sourcedIds[people.numberOf(link.id)!] = link.sourcedId;
-			const { problemSourcedIds } = await readRowProblems(tx, runId);
+			const { people, sourcedIds, activeNumbers, protectedPeople } = await numberPeople(tx, runId, dryRun);
 
 			const selection = selectClasses(settings, terms, classes, courses);
 			const builtKinds = new Set<SyncedKind>();
@@ -77,54 +76,46 @@ export async function buildListsRun(db: SqlDb, runId: string, given: Partial<Lis
 
 			const needsEnrollments = builtKinds.has('class') || builtKinds.has('subject') || builtKinds.has('teacher');
 			const needsPeople = builtKinds.has('role') || builtKinds.has('grade') || builtKinds.has('teacher');
-			const rosterPeople = needsPeople ? await readRosterPeople(tx, runId, settings.autoListsByTeacher) : [];
-			const desired = new DesiredLists({
-				settings,
-				selection,
-				classes,
-				courses,
-				people: rosterPeople,
-				personNumbers: activePersonNumbers(links, people),
-			});
+			const desired = new DesiredLists({ settings, selection, classes, courses, personNumbers: activeNumbers });
+			if (needsPeople) for await (const batch of readSnapshotBatches(tx, runId, PERSON_TABLE)) desired.addPeople(batch);
 			if (needsEnrollments) {
 				await refreshSnapshotStatistics(tx, [ENROLLMENT_TABLE]);
 				for await (const batch of readSnapshotBatches(tx, runId, ENROLLMENT_TABLE)) desired.addEnrollments(batch);
 			}
 			const wanted = desired.build();
-			const memberships = await loadSyncedMemberships(tx, [...builtKinds]);
-			const plan = planLists({
+			const planner = new ListsPlanner({
 				now,
 				dryRun,
 				settings,
 				builtKinds,
 				desired: wanted,
 				lists: await loadSyncedLists(tx),
-				memberships,
 				people,
 				roster: {
 					classes: classes.length,
 					enrollments: needsEnrollments ? desired.enrollmentCount : await countSnapshotRecords(tx, runId, ENROLLMENT_TABLE),
-					people: needsPeople ? rosterPeople.length : await countSnapshotRecords(tx, runId, PERSON_TABLE),
+					people: needsPeople ? desired.peopleCount : await countSnapshotRecords(tx, runId, PERSON_TABLE),
 				},
-				protectedPeople: new Set(links.filter((l) => problemSourcedIds.has(l.sourcedId)).map((l) => people.numberOf(l.id)!)),
+				protectedPeople,
 				sourcedIdOf: (person) => sourcedIds[person],
 			});
 
-			await addChanges(tx, runId, plan.changes);
-			if (!dryRun) {
-				await insertLists(tx, plan.creates);
-				await replaceLists(tx, plan.rewrites);
-				for (const removal of plan.memberRemoves) await removeMembers(tx, removal.listId, removal.membership, removal.personIds);
-				await insertMemberGroups(tx, plan.memberAdds, runId);
+			// Planned and written a slice of lists at a time, in plan order (the change log's order, as one
+			// plan would write it): only one slice's changes and member groups exist at once.
+			for (let start = 0; start < planner.desired.length; start += LISTS_PER_SLICE) {
+				const slice = planner.desired.slice(start, start + LISTS_PER_SLICE);
+				const stored = await loadStoredMembers(tx, slice.map((want) => planner.storedListOf(want)?.id).filter((id): id is string => id !== undefined));
+				await writePlanPart(tx, runId, dryRun, planner.planSlice(slice, (listId) => stored.get(listId)));
 			}
+			await writePlanPart(tx, runId, dryRun, planner.planArchives());
 			await recordStageSettings(tx, runId, 'lists', settings as unknown as Record<string, unknown>);
 			const counts: ListsStageCounts = {
-				...plan.counts,
+				...planner.counts,
 				enrollmentsWithoutPerson: desired.enrollmentsWithoutPerson,
 				lists: wanted.length,
 				dryRun,
 			};
-			const warnings = [...selection.warnings, ...plan.warnings];
+			const warnings = [...selection.warnings, ...planner.warnings];
 			const run = await completeStage(tx, runId, 'lists', counts as unknown as Record<string, unknown>, warnings);
 			return { run, counts, warnings, dryRun };
 		});
@@ -134,15 +125,35 @@ export async function buildListsRun(db: SqlDb, runId: string, given: Partial<Lis
 	}
 }
 
-/** The run's people as lists need them; names only for teacher lists' titles. */
-async function readRosterPeople(db: SqlDb, runId: string, withNames: boolean): Promise<RosterPerson[]> {
-	const people: RosterPerson[] = [];
-	for await (const batch of readSnapshotBatches(db, runId, PERSON_TABLE)) {
-		for (const p of batch) {
-			people.push({ sourcedId: p.sourcedId, role: p.role, grade: p.grade, name: withNames ? [p.givenName, p.familyName].filter(Boolean).join(' ') : '' });
-		}
-	}
-	return people;
+/** Records the part of the plan in run_changes and, unless the run is a dry run, applies it. */
+async function writePlanPart(db: SqlDb, runId: string, dryRun: boolean, part: ListsPlanPart): Promise<void> {
+	await addChanges(db, runId, part.changes);
+	if (dryRun) return;
+	await insertLists(db, part.creates);
+	await replaceLists(db, part.rewrites);
+	for (const removal of part.memberRemoves) await removeMembers(db, removal.listId, removal.membership, removal.personIds);
+	await insertMemberGroups(db, part.memberAdds, runId);
+}
+
+interface NumberedPeople {
+	/** People are numbers inside Build Lists: ids and sourcedIds are looked up by number. */
+	people: PersonIndex;
+	sourcedIds: string[];
+	/** sourcedId → person number of people who can be on lists: active, in SIS sync, and the only one with that sourcedId. */
+	activeNumbers: Map<string, number>;
+	/** People whose SIS row had a problem this run: never removed from a list for it. */
+	protectedPeople: Set<number>;
+}
+
+/** The store's linked people as numbers (their links, one object per person, are let go before the lists are built). */
+async function numberPeople(db: SqlDb, runId: string, dryRun: boolean): Promise<NumberedPeople> {
+	const links = await personLinks(db, runId, dryRun);
+	const people = new PersonIndex(links.map((link) => link.id));
+	const sourcedIds: string[] = [];
+	for (const link of links) sourcedIds[people.numberOf(link.id)!] = link.sourcedId;
+	const { problemSourcedIds } = await readRowProblems(db, runId);
+	const protectedPeople = new Set(links.filter((l) => problemSourcedIds.has(l.sourcedId)).map((l) => people.numberOf(l.id)!));
+	return { people, sourcedIds, activeNumbers: activePersonNumbers(links, people), protectedPeople };
 }
 
 /**

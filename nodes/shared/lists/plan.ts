@@ -8,11 +8,13 @@
  * 3. `planLists` — diffs the desired lists against the stored ones: creates, title updates,
  *    archives and restores, member and manager adds and removes, with the run_changes rows.
  */
-import type { CanonicalClass, CanonicalCourse, CanonicalEnrollment, CanonicalTerm, PersonRole } from '../model/roster';
+import type { CanonicalClass, CanonicalCourse, CanonicalEnrollment, CanonicalPerson, CanonicalTerm, PersonRole } from '../model/roster';
 import type { RunChange } from '../store/changes';
 import { newRecordId } from '../store/ids';
 import type { MemberGroup, Membership, StoredMembers, UserListRow } from '../store/lists';
 import { PERSON_ID_SEPARATOR } from '../store/lists';
+
+const SEPARATOR_CODE = PERSON_ID_SEPARATOR.charCodeAt(0);
 import type { ListSettings } from './settings';
 
 /** Kinds of lists the sync builds (manual lists are never touched). */
@@ -179,15 +181,27 @@ export class PersonIndex {
 		return this.ids[n];
 	}
 
-	/** Store ids of sorted numbers joined as loadSyncedMemberships joins them, when number order is id order. */
-	joinedIds(numbers: Int32Array): string | undefined {
-		if (!this.inIdOrder) return undefined;
-		const ids = new Array<string>(numbers.length);
-		for (let i = 0; i < numbers.length; i++) ids[i] = this.ids[numbers[i]];
-		return ids.join(PERSON_ID_SEPARATOR);
+	/**
+	 * Whether `joined` (ids joined as loadStoredMembers joins them) holds exactly the people of these
+	 * sorted numbers, when number order is id order (false otherwise: then the caller diffs). Compared
+	 * in place: no joined text is built (~45 MB of garbage per night at 100,000 students).
+	 */
+	holdsJoined(numbers: Int32Array, joined: string): boolean {
+		if (!this.inIdOrder) return false;
+		let at = 0;
+		for (let i = 0; i < numbers.length; i++) {
+			const id = this.ids[numbers[i]];
+			if (i > 0) {
+				if (joined.charCodeAt(at) !== SEPARATOR_CODE) return false;
+				at++;
+			}
+			if (!joined.startsWith(id, at)) return false;
+			at += id.length;
+		}
+		return at === joined.length;
 	}
 
-	/** Numbers of ids joined by loadSyncedMemberships, sorted. */
+	/** Numbers of ids joined by loadStoredMembers, sorted. */
 	numbersOfJoined(joined: string | undefined): Int32Array {
 		if (joined === undefined) return new Int32Array(0);
 		const ids = joined.split(PERSON_ID_SEPARATOR);
@@ -224,20 +238,13 @@ export interface DesiredList {
 }
 
 /** What Build Lists needs of a snapshot person. */
-export interface RosterPerson {
-	sourcedId: string;
-	role: PersonRole;
-	grade: string | null;
-	name: string;
-}
+export type RosterPerson = Pick<CanonicalPerson, 'sourcedId' | 'role' | 'grade' | 'givenName' | 'familyName'>;
 
 export interface DesiredListsContext {
 	settings: ListSettings;
 	selection: ClassSelection;
 	classes: CanonicalClass[];
 	courses: CanonicalCourse[];
-	/** The run's snapshot people. */
-	people: RosterPerson[];
 	/** SIS sourcedId → person number (PersonIndex), for people active in the store and in SIS sync. */
 	personNumbers: Map<string, number>;
 }
@@ -256,8 +263,18 @@ export class DesiredLists {
 	/** Per relevant class: students (person numbers) and teachers (SIS sourcedIds). */
 	private readonly rosters = new Map<string, { students: number[]; teachers: string[] }>();
 	private readonly wantsClassRosters: boolean;
+	/**
+	 * Role and grade lists, gathered as the run's people are fed in (addPeople): no record per
+	 * person is kept, only person numbers, and teachers' names for teacher lists' titles.
+	 */
+	private readonly peopleLists = new Map<string, GatheredList>();
+	/** The role and grade lists by role and by grade as the snapshot spells it: no key or title text per person (~38 MB at 100,000 students). */
+	private readonly roleLists = new Map<PersonRole, GatheredList>();
+	private readonly gradeLists = new Map<string, GatheredList>();
+	private readonly names = new Map<string, string>();
 	enrollmentsWithoutPerson = 0;
 	enrollmentCount = 0;
+	peopleCount = 0;
 
 	constructor(private readonly context: DesiredListsContext) {
 		this.classById = new Map(context.classes.map((c) => [c.sourcedId, c]));
@@ -296,17 +313,36 @@ export class DesiredLists {
 		}
 	}
 
+	/** Feeds a batch of the run's people (in snapshot order: a grade list is titled by its first student's grade). */
+	addPeople(batch: RosterPerson[]): void {
+		const { settings, personNumbers } = this.context;
+		this.peopleCount += batch.length;
+		for (const p of batch) {
+			if (settings.autoListsByTeacher) this.names.set(p.sourcedId, [p.givenName, p.familyName].filter(Boolean).join(' '));
+			const n = personNumbers.get(p.sourcedId);
+			if (n === undefined) continue;
+			if (settings.autoListsByRole) {
+				let list = this.roleLists.get(p.role);
+				if (!list) this.roleLists.set(p.role, (list = gatheredList(this.peopleLists, `role:${p.role}`, 'role', ROLE_LIST_TITLES[p.role])));
+				list.members.push(n);
+			}
+			if (settings.autoListsByGrade && p.role === 'student' && p.grade) {
+				let list = this.gradeLists.get(p.grade);
+				if (!list) {
+					const key = gradeKey(p.grade);
+					this.gradeLists.set(p.grade, (list = gatheredList(this.peopleLists, `grade:${key}`, 'grade', gradeTitle(p.grade), { grade: key })));
+				}
+				list.members.push(n);
+			}
+		}
+	}
+
+	/** The lists, once every batch is in. The gathered rosters are let go: call it once. */
 	build(): DesiredList[] {
 		const { settings, selection, personNumbers } = this.context;
 		const lists = new Map<string, GatheredList>();
-		const list = (sourceKey: string, kind: SyncedKind, title: string, extra: Partial<GatheredList> = {}): GatheredList => {
-			let found = lists.get(sourceKey);
-			if (!found) {
-				found = { sourceKey, kind, title, termId: null, classId: null, grade: null, members: [], managers: [], ...extra };
-				lists.set(sourceKey, found);
-			}
-			return found;
-		};
+		const list = (sourceKey: string, kind: SyncedKind, title: string, extra: Partial<GatheredList> = {}): GatheredList =>
+			gatheredList(lists, sourceKey, kind, title, extra);
 		const teacherNumbers = (teachers: string[]) => teachers.map((t) => personNumbers.get(t)).filter((n): n is number => n !== undefined);
 		const empty = { students: [] as number[], teachers: [] as string[] };
 
@@ -337,7 +373,7 @@ export class DesiredLists {
 			}
 		}
 		if (settings.autoListsByTeacher) {
-			const names = new Map(this.context.people.map((p) => [p.sourcedId, p.name]));
+			const names = this.names;
 			for (const classId of current) {
 				const roster = this.rosters.get(classId);
 				if (!roster) continue;
@@ -349,19 +385,23 @@ export class DesiredLists {
 				}
 			}
 		}
-		if (settings.autoListsByRole || settings.autoListsByGrade) {
-			for (const p of this.context.people) {
-				const n = personNumbers.get(p.sourcedId);
-				if (n === undefined) continue;
-				if (settings.autoListsByRole) list(`role:${p.role}`, 'role', ROLE_LIST_TITLES[p.role]).members.push(n);
-				if (settings.autoListsByGrade && p.role === 'student' && p.grade) {
-					const key = gradeKey(p.grade);
-					list(`grade:${key}`, 'grade', gradeTitle(p.grade), { grade: key }).members.push(n);
-				}
-			}
-		}
+		for (const [sourceKey, gathered] of this.peopleLists) lists.set(sourceKey, gathered);
+		this.rosters.clear();
+		this.peopleLists.clear();
+		this.roleLists.clear();
+		this.gradeLists.clear();
+		this.names.clear();
 		return [...lists.values()].map((l) => ({ ...l, members: sortedUnique(l.members), managers: sortedUnique(l.managers) }));
 	}
+}
+
+function gatheredList(lists: Map<string, GatheredList>, sourceKey: string, kind: SyncedKind, title: string, extra: Partial<GatheredList> = {}): GatheredList {
+	let found = lists.get(sourceKey);
+	if (!found) {
+		found = { sourceKey, kind, title, termId: null, classId: null, grade: null, members: [], managers: [], ...extra };
+		lists.set(sourceKey, found);
+	}
+	return found;
 }
 
 export interface ListsPlanInput {
@@ -386,7 +426,8 @@ export interface ListsPlanInput {
 	newId?: () => string;
 }
 
-export interface ListsPlan {
+/** What a plan (or a part of it, see ListsPlanner) writes. */
+export interface ListsPlanPart {
 	creates: UserListRow[];
 	/** Existing lists rewritten whole: title changes, archives, restores. */
 	rewrites: UserListRow[];
@@ -394,8 +435,15 @@ export interface ListsPlan {
 	memberAdds: MemberGroup[];
 	memberRemoves: MemberGroup[];
 	changes: RunChange[];
+}
+
+export interface ListsPlan extends ListsPlanPart {
 	counts: ListsCounts;
 	warnings: string[];
+}
+
+function emptyPlanPart(): ListsPlanPart {
+	return { creates: [], rewrites: [], memberAdds: [], memberRemoves: [], changes: [] };
 }
 
 /** People per list_member row in run_changes. */
@@ -422,66 +470,72 @@ function diffSorted(wanted: Int32Array, have: Int32Array): { added: number[]; re
 	return { added, removed };
 }
 
-export function planLists(input: ListsPlanInput): ListsPlan {
-	const { now, people } = input;
-	const applied = !input.dryRun;
-	const newId = input.newId ?? newRecordId;
-	const counts = emptyListsCounts();
-	const warnings: string[] = [];
-	const plan: ListsPlan = { creates: [], rewrites: [], memberAdds: [], memberRemoves: [], changes: [], counts, warnings };
-	const stored = new Map(input.lists.map((l) => [l.source_key as string, l]));
+/**
+ * Diffs the desired lists against the stored ones one list at a time, so Build Lists can plan and
+ * write a slice of lists at a time (a district's first night adds ~800,000 memberships: their
+ * changes never exist all at once). `desired` in plan order (source key order, the order of the
+ * change log), planned a slice at a time with planSlice, then the archives with planArchives; the
+ * parts, concatenated, are planLists' plan. Counts and warnings are the whole plan's.
+ */
+export class ListsPlanner {
+	readonly counts = emptyListsCounts();
+	readonly warnings: string[] = [];
+	/** The desired lists in plan order (by source key). */
+	readonly desired: DesiredList[];
+	private readonly stored: Map<string, UserListRow>;
+	private readonly frozen = new Set<SyncedKind>();
+	private readonly applied: boolean;
+	private readonly newId: () => string;
 
-	// Guards: an export without classes, enrollments or people must not empty or archive lists.
-	const frozen = new Set<SyncedKind>();
-	const hasActive = (kinds: SyncedKind[]) => input.lists.some((l) => kinds.includes(l.kind as SyncedKind) && l.archived_at === null && input.builtKinds.has(l.kind as SyncedKind));
-	if ((input.roster.classes === 0 || input.roster.enrollments === 0) && hasActive(ENROLLMENT_KINDS)) {
-		ENROLLMENT_KINDS.forEach((k) => frozen.add(k));
-		warnings.push('no classes or enrollments in the roster; class, subject and teacher lists were left as they are');
-	}
-	if (input.roster.people === 0 && hasActive(PEOPLE_KINDS)) {
-		PEOPLE_KINDS.forEach((k) => frozen.add(k));
-		warnings.push('no people in the roster; role and grade lists were left as they are');
-	}
+	constructor(private readonly input: Omit<ListsPlanInput, 'memberships'>) {
+		this.applied = !input.dryRun;
+		this.newId = input.newId ?? newRecordId;
+		this.stored = new Map(input.lists.map((l) => [l.source_key as string, l]));
+		this.desired = [...input.desired].sort((a, b) => (a.sourceKey < b.sourceKey ? -1 : a.sourceKey > b.sourceKey ? 1 : 0));
 
-	const listChange = (list: UserListRow, action: string, fields: string[] | null, before: Record<string, string | number | null> | null, after: Record<string, string | number | null> | null) =>
-		plan.changes.push({ entity: 'list', entityId: list.id, action, role: list.kind, label: list.title, sourcedId: list.class_id, reason: null, fields, before, after, applied });
-	/**
-	 * One group of people added to or removed from a list, and its change rows: one per
-	 * MEMBERS_PER_CHANGE people, not one per person. People in store-id order, so the change log
-	 * reads the same on every engine.
-	 */
-	const memberChange = (list: UserListRow, action: 'add' | 'remove', membership: Membership, numbers: number[]): MemberGroup => {
-		people.sortByIds(numbers);
-		const personIds = numbers.map((n) => people.idOf(n));
-		for (let start = 0; start < numbers.length; start += MEMBERS_PER_CHANGE) {
-			const end = Math.min(numbers.length, start + MEMBERS_PER_CHANGE);
-			const chunk = { person_ids: personIds.slice(start, end), sourced_ids: numbers.slice(start, end).map((n) => input.sourcedIdOf(n) ?? null) };
-			plan.changes.push({
-				entity: 'list_member',
-				entityId: list.id,
-				action,
-				role: membership,
-				label: list.title,
-				sourcedId: list.class_id,
-				reason: null,
-				fields: null,
-				before: action === 'remove' ? chunk : null,
-				after: action === 'add' ? chunk : null,
-				applied,
-			});
+		// Guards: an export without classes, enrollments or people must not empty or archive lists.
+		const hasActive = (kinds: SyncedKind[]) => input.lists.some((l) => kinds.includes(l.kind as SyncedKind) && l.archived_at === null && input.builtKinds.has(l.kind as SyncedKind));
+		if ((input.roster.classes === 0 || input.roster.enrollments === 0) && hasActive(ENROLLMENT_KINDS)) {
+			ENROLLMENT_KINDS.forEach((k) => this.frozen.add(k));
+			this.warnings.push('no classes or enrollments in the roster; class, subject and teacher lists were left as they are');
 		}
-		return { listId: list.id, membership, personIds };
-	};
+		if (input.roster.people === 0 && hasActive(PEOPLE_KINDS)) {
+			PEOPLE_KINDS.forEach((k) => this.frozen.add(k));
+			this.warnings.push('no people in the roster; role and grade lists were left as they are');
+		}
+	}
 
-	for (const want of [...input.desired].sort((a, b) => (a.sourceKey < b.sourceKey ? -1 : a.sourceKey > b.sourceKey ? 1 : 0))) {
-		if (frozen.has(want.kind) && !stored.has(want.sourceKey)) continue;
-		let list = stored.get(want.sourceKey);
+	/** The stored list whose members planList needs (read as StoredMembers), if the desired list has one of a kind built. */
+	storedListOf(want: DesiredList): UserListRow | undefined {
+		const list = this.stored.get(want.sourceKey);
+		return list && this.input.builtKinds.has(list.kind as SyncedKind) ? list : undefined;
+	}
+
+	/**
+	 * Plans some of `desired` (a slice, in plan order) into one part. `membersOf`: the stored members
+	 * and managers of a list storedListOf gave.
+	 */
+	planSlice(wants: readonly DesiredList[], membersOf: (listId: string) => StoredMembers | undefined): ListsPlanPart {
+		const part = emptyPlanPart();
+		for (const want of wants) {
+			const list = this.storedListOf(want);
+			this.planList(want, list ? membersOf(list.id) : undefined, part);
+		}
+		// Adds in list_members' key order: at the end of the key on a first night (new list ids are time-ordered).
+		part.memberAdds.sort((a, b) => (a.listId < b.listId ? -1 : a.listId > b.listId ? 1 : a.membership < b.membership ? -1 : a.membership > b.membership ? 1 : 0));
+		return part;
+	}
+
+	private planList(want: DesiredList, existing: StoredMembers | undefined, part: ListsPlanPart): void {
+		const { input, counts } = this;
+		const { now, people } = input;
+		if (this.frozen.has(want.kind) && !this.stored.has(want.sourceKey)) return;
+		let list = this.stored.get(want.sourceKey);
 		/** What happened to the list itself; an existing list whose members change is 'updated'. */
 		let outcome: 'created' | 'restored' | 'updated' | 'same' = 'same';
-		const existing = list ? input.memberships.get(list.id) : undefined;
 		if (!list) {
 			list = {
-				id: newId(),
+				id: this.newId(),
 				kind: want.kind,
 				source_key: want.sourceKey,
 				title: want.title,
@@ -494,8 +548,8 @@ export function planLists(input: ListsPlanInput): ListsPlan {
 				created_at: now,
 				updated_at: now,
 			};
-			plan.creates.push(list);
-			listChange(list, 'create', null, null, { kind: list.kind, source_key: list.source_key, title: list.title, is_public: list.is_public });
+			part.creates.push(list);
+			this.listChange(part, list, 'create', null, null, { kind: list.kind, source_key: list.source_key, title: list.title, is_public: list.is_public });
 			outcome = 'created';
 		} else {
 			// Visibility (is_public) is the operator's: never part of the rewrite.
@@ -503,10 +557,10 @@ export function planLists(input: ListsPlanInput): ListsPlan {
 			const fields = (['title', 'term_id', 'class_id', 'grade', 'archived_at'] as const).filter((f) => next[f] !== list![f]);
 			if (fields.length > 0) {
 				next.updated_at = now;
-				plan.rewrites.push(next);
+				part.rewrites.push(next);
 				const values = (row: UserListRow) => Object.fromEntries(fields.map((f) => [f, row[f]]));
 				outcome = list.archived_at !== null ? 'restored' : 'updated';
-				listChange(next, outcome === 'restored' ? 'restore' : 'update', fields, values(list), values(next));
+				this.listChange(part, next, outcome === 'restored' ? 'restore' : 'update', fields, values(list), values(next));
 				list = next;
 			}
 		}
@@ -514,17 +568,17 @@ export function planLists(input: ListsPlanInput): ListsPlan {
 			const wanted = membership === 'member' ? want.members : want.managers;
 			const stored = existing?.[membership];
 			// Most lists are as stored: one text compare instead of a number per stored member.
-			if (stored === undefined ? wanted.length === 0 : wanted.length > 0 && stored === people.joinedIds(wanted)) continue;
+			if (stored === undefined ? wanted.length === 0 : wanted.length > 0 && people.holdsJoined(wanted, stored)) continue;
 			const { added, removed } = diffSorted(wanted, people.numbersOfJoined(stored));
 			if (added.length > 0) {
-				plan.memberAdds.push(memberChange(list, 'add', membership, added));
+				part.memberAdds.push(this.memberChange(part, list, 'add', membership, added));
 				counts[membership === 'member' ? 'membersAdded' : 'managersAdded'] += added.length;
 				if (outcome === 'same') outcome = 'updated';
 			}
-			if (frozen.has(want.kind)) continue;
+			if (this.frozen.has(want.kind)) continue;
 			const removable = removed.filter((n) => !input.protectedPeople.has(n));
 			if (removable.length === 0) continue;
-			plan.memberRemoves.push(memberChange(list, 'remove', membership, removable));
+			part.memberRemoves.push(this.memberChange(part, list, 'remove', membership, removable));
 			counts[membership === 'member' ? 'membersRemoved' : 'managersRemoved'] += removable.length;
 			if (outcome === 'same') outcome = 'updated';
 		}
@@ -532,19 +586,80 @@ export function planLists(input: ListsPlanInput): ListsPlan {
 		else if (outcome === 'restored') counts.listsRestored++;
 		else if (outcome === 'updated') counts.listsUpdated++;
 	}
-	// Adds in list_members' key order: at the end of the key on a first night (new list ids are time-ordered).
-	plan.memberAdds.sort((a, b) => (a.listId < b.listId ? -1 : a.listId > b.listId ? 1 : a.membership < b.membership ? -1 : a.membership > b.membership ? 1 : 0));
 
-	// Stored lists the sync no longer wants: archived (never deleted), members kept for a restore.
-	const wantedKeys = new Set(input.desired.map((d) => d.sourceKey));
-	for (const list of input.lists) {
-		const kind = list.kind as SyncedKind;
-		if (!input.builtKinds.has(kind) || frozen.has(kind)) continue;
-		if (list.archived_at !== null || wantedKeys.has(list.source_key as string)) continue;
-		const next = { ...list, archived_at: now, updated_at: now };
-		plan.rewrites.push(next);
-		listChange(next, 'archive', ['archived_at'], { archived_at: null }, { archived_at: now });
-		counts.listsArchived++;
+	/** Stored lists the sync no longer wants: archived (never deleted), members kept for a restore. The plan's last part. */
+	planArchives(): ListsPlanPart {
+		const { input } = this;
+		const part = emptyPlanPart();
+		const wantedKeys = new Set(input.desired.map((d) => d.sourceKey));
+		for (const list of input.lists) {
+			const kind = list.kind as SyncedKind;
+			if (!input.builtKinds.has(kind) || this.frozen.has(kind)) continue;
+			if (list.archived_at !== null || wantedKeys.has(list.source_key as string)) continue;
+			const next = { ...list, archived_at: input.now, updated_at: input.now };
+			part.rewrites.push(next);
+			this.listChange(part, next, 'archive', ['archived_at'], { archived_at: null }, { archived_at: input.now });
+			this.counts.listsArchived++;
+		}
+		return part;
 	}
-	return plan;
+
+	private listChange(
+		part: ListsPlanPart,
+		list: UserListRow,
+		action: string,
+		fields: string[] | null,
+		before: Record<string, string | number | null> | null,
+		after: Record<string, string | number | null> | null,
+	): void {
+		part.changes.push({ entity: 'list', entityId: list.id, action, role: list.kind, label: list.title, sourcedId: list.class_id, reason: null, fields, before, after, applied: this.applied });
+	}
+
+	/**
+	 * One group of people added to or removed from a list, and its change rows: one per
+	 * MEMBERS_PER_CHANGE people, not one per person. People in store-id order, so the change log
+	 * reads the same on every engine.
+	 */
+	private memberChange(part: ListsPlanPart, list: UserListRow, action: 'add' | 'remove', membership: Membership, numbers: number[]): MemberGroup {
+		const { people, sourcedIdOf } = this.input;
+		people.sortByIds(numbers);
+		const personIds = numbers.map((n) => people.idOf(n));
+		for (let start = 0; start < numbers.length; start += MEMBERS_PER_CHANGE) {
+			const end = Math.min(numbers.length, start + MEMBERS_PER_CHANGE);
+			const whole = start === 0 && end === numbers.length;
+			const sourcedIds = new Array<string | null>(end - start);
+			for (let i = start; i < end; i++) sourcedIds[i - start] = sourcedIdOf(numbers[i]) ?? null;
+			const chunk = { person_ids: whole ? personIds : personIds.slice(start, end), sourced_ids: sourcedIds };
+			part.changes.push({
+				entity: 'list_member',
+				entityId: list.id,
+				action,
+				role: membership,
+				label: list.title,
+				sourcedId: list.class_id,
+				reason: null,
+				fields: null,
+				before: action === 'remove' ? chunk : null,
+				after: action === 'add' ? chunk : null,
+				applied: this.applied,
+			});
+		}
+		return { listId: list.id, membership, personIds };
+	}
+}
+
+/** The whole plan at once (ListsPlanner's parts concatenated). */
+export function planLists(input: ListsPlanInput): ListsPlan {
+	const planner = new ListsPlanner(input);
+	const part = planner.planSlice(planner.desired, (listId) => input.memberships.get(listId));
+	const archives = planner.planArchives();
+	return {
+		creates: part.creates,
+		rewrites: [...part.rewrites, ...archives.rewrites],
+		memberAdds: part.memberAdds,
+		memberRemoves: part.memberRemoves,
+		changes: [...part.changes, ...archives.changes],
+		counts: planner.counts,
+		warnings: planner.warnings,
+	};
 }

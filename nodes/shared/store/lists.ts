@@ -90,16 +90,34 @@ export type StoredMembers = Partial<Record<Membership, string>>;
  * value per membership to build), so Build Lists can tell an unchanged list by comparing one text.
  */
 export async function loadSyncedMemberships(db: SqlDb, kinds: readonly string[]): Promise<Map<string, StoredMembers>> {
+	if (kinds.length === 0) return new Map();
+	return joinedMembers(
+		db,
+		`list_id IN (SELECT id FROM user_lists WHERE source_key IS NOT NULL AND kind IN (${kinds.map(() => '?').join(', ')}))`,
+		[...kinds],
+	);
+}
+
+/**
+ * Members and managers of some lists, per list id, as loadSyncedMemberships reads them: Build Lists
+ * reads a slice of lists at a time, so a district's ~800,000 memberships are never all in memory.
+ */
+export async function loadStoredMembers(db: SqlDb, listIds: readonly string[]): Promise<Map<string, StoredMembers>> {
 	const byList = new Map<string, StoredMembers>();
-	if (kinds.length === 0) return byList;
+	for (let start = 0; start < listIds.length; start += ID_CHUNK) {
+		const chunk = listIds.slice(start, start + ID_CHUNK);
+		for (const [listId, stored] of await joinedMembers(db, `list_id IN (${chunk.map(() => '?').join(', ')})`, chunk)) byList.set(listId, stored);
+	}
+	return byList;
+}
+
+async function joinedMembers(db: SqlDb, where: string, params: SqlValue[]): Promise<Map<string, StoredMembers>> {
+	const byList = new Map<string, StoredMembers>();
 	// Ids in byte order, as JavaScript sorts ASCII ids. SQLite reads each list's rows in the key's order
 	// (list_id, membership, person_id), so they come sorted without a sort (~40 % of the read); PostgreSQL
 	// sorts them (C collation). Ids in another order are still read right: Build Lists then diffs them.
 	const joined = db.engine === 'sqlite' ? 'group_concat(person_id, char(31))' : 'string_agg(person_id, chr(31) ORDER BY person_id COLLATE "C")';
-	const rows = await db.queryArrays(
-		`SELECT list_id, membership, ${joined} FROM list_members WHERE list_id IN (SELECT id FROM user_lists WHERE source_key IS NOT NULL AND kind IN (${kinds.map(() => '?').join(', ')})) GROUP BY list_id, membership`,
-		[...kinds],
-	);
+	const rows = await db.queryArrays(`SELECT list_id, membership, ${joined} FROM list_members WHERE ${where} GROUP BY list_id, membership`, params);
 	for (const [listId, membership, personIds] of rows) {
 		let stored = byList.get(String(listId));
 		if (!stored) byList.set(String(listId), (stored = {}));
@@ -152,17 +170,24 @@ export interface MemberGroup {
  * list_members' key (SQLite), at its end on a first night (new list ids are time-ordered).
  */
 export async function insertMemberGroups(db: SqlDb, groups: readonly MemberGroup[], runId: string): Promise<void> {
-	let rows: SqlValue[][] = [];
+	// One slice of row arrays, filled again for every slice (insertMany is done with them when it returns):
+	// a new array per membership allocated ~66 MB on a first night at 100,000 students.
+	const rows: SqlValue[][] = [];
+	let count = 0;
 	for (const group of groups) {
 		for (const personId of group.personIds) {
-			rows.push([group.listId, personId, group.membership, runId]);
-			if (rows.length === INSERT_SLICE) {
+			const row = rows[count] ?? (rows[count] = new Array<SqlValue>(MEMBER_COLUMNS.length));
+			row[0] = group.listId;
+			row[1] = personId;
+			row[2] = group.membership;
+			row[3] = runId;
+			if (++count === INSERT_SLICE) {
 				await db.insertMany('list_members', MEMBER_COLUMNS, rows);
-				rows = [];
+				count = 0;
 			}
 		}
 	}
-	await db.insertMany('list_members', MEMBER_COLUMNS, rows);
+	if (count > 0) await db.insertMany('list_members', MEMBER_COLUMNS, rows.slice(0, count));
 }
 
 /** Removes people from one list (as members or as managers). */

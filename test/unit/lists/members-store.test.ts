@@ -3,7 +3,7 @@
  * one id text per membership, and migration 5 (SQLite: one WITHOUT ROWID table) keeping every row.
  */
 import type { UserListRow } from '../../../nodes/shared/store/lists';
-import { PERSON_ID_SEPARATOR, insertLists, insertMemberGroups, insertMembers, loadListMembers, loadSyncedMemberships } from '../../../nodes/shared/store/lists';
+import { PERSON_ID_SEPARATOR, insertLists, insertMemberGroups, insertMembers, loadListMembers, loadStoredMembers, loadSyncedMemberships } from '../../../nodes/shared/store/lists';
 import { deletePeople } from '../../../nodes/shared/store/people';
 import { MIGRATIONS, migrate } from '../../../nodes/shared/store/schema';
 import type { SqlDb } from '../../../nodes/shared/store/sql';
@@ -52,6 +52,9 @@ describe.each(ENGINES)('list members (%s)', (engine) => {
 		expect(loaded.get('l-class')).toEqual({ manager: 'p-t', member: ['p-0', 'p-a', 'p-c'].join(PERSON_ID_SEPARATOR) });
 		expect([...(await loadSyncedMemberships(store.db, ['class', 'role'])).keys()].sort()).toEqual(['l-class', 'l-role']);
 		expect(await loadSyncedMemberships(store.db, [])).toEqual(new Map());
+		// By list id (Build Lists reads a slice of lists at a time): the same texts.
+		expect(await loadStoredMembers(store.db, ['l-class', 'l-role', 'l-none'])).toEqual(new Map([['l-class', loaded.get('l-class')], ['l-role', { member: 'p-b' }]]));
+		expect(await loadStoredMembers(store.db, [])).toEqual(new Map());
 		expect(await loadListMembers(store.db, 'l-class')).toEqual([
 			{ list_id: 'l-class', person_id: 'p-t', membership: 'manager', added_run_id: 'run-1' },
 			{ list_id: 'l-class', person_id: 'p-0', membership: 'member', added_run_id: null },

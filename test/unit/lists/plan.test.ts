@@ -1,6 +1,6 @@
 /** The pure lists planner, without a store. */
 import type { DesiredList } from '../../../nodes/shared/lists/plan';
-import { PersonIndex, classListTitle, gradeKey, gradeTitle, planLists, selectClasses, sortedUnique } from '../../../nodes/shared/lists/plan';
+import { ListsPlanner, PersonIndex, classListTitle, gradeKey, gradeTitle, planLists, selectClasses, sortedUnique } from '../../../nodes/shared/lists/plan';
 import { listSettings } from '../../../nodes/shared/lists/settings';
 import type { UserListRow } from '../../../nodes/shared/store/lists';
 import { PERSON_ID_SEPARATOR } from '../../../nodes/shared/store/lists';
@@ -71,4 +71,98 @@ describe('planLists diffs people as numbers', () => {
 		]);
 		expect(result.counts).toMatchObject({ listsUpdated: 1, membersAdded: 1, membersRemoved: 2 });
 	});
+});
+
+test('planned a slice of lists at a time, the parts concatenated are the whole plan', () => {
+	const settings = listSettings({ syncClassRosters: true, terms: ['fall'] });
+	const row = (id: string, sourceKey: string, extra: Partial<UserListRow> = {}): UserListRow => ({
+		id,
+		kind: 'class',
+		source_key: sourceKey,
+		title: sourceKey,
+		term_id: 't',
+		class_id: sourceKey.slice('class:'.length),
+		grade: null,
+		is_public: 0,
+		visibility_set_by_hand: 0,
+		archived_at: null,
+		created_at: 'x',
+		updated_at: 'x',
+		...extra,
+	});
+	const want = (sourceKey: string, members: number[], managers: number[] = []): DesiredList => ({
+		sourceKey,
+		kind: 'class',
+		title: sourceKey,
+		termId: 't',
+		classId: sourceKey.slice('class:'.length),
+		grade: null,
+		members: sortedUnique(members),
+		managers: sortedUnique(managers),
+	});
+	const people = () => new PersonIndex(['id-a', 'id-b', 'id-c', 'id-d']);
+	// Out of order on purpose: a new list, a list as stored, one with member changes, a restore, a title change, one gone (archived).
+	const desired = [want('class:e', [0, 1], [3]), want('class:a', [0]), want('class:c', [1, 2]), want('class:b', [2]), want('class:d', [0], [3])];
+	const lists = [row('l-a', 'class:a'), row('l-b', 'class:b', { archived_at: 'old' }), row('l-c', 'class:c'), row('l-d', 'class:d', { title: 'old title' }), row('l-z', 'class:z')];
+	const memberships = new Map([
+		['l-a', { member: 'id-a' }],
+		['l-b', { member: 'id-c' }],
+		['l-c', { member: ['id-a', 'id-b'].join(PERSON_ID_SEPARATOR) }],
+		['l-d', { member: 'id-a', manager: 'id-d' }],
+	]);
+	const input = (index: PersonIndex) => {
+		let next = 0;
+		return {
+			now: 'now',
+			dryRun: false,
+			settings,
+			builtKinds: new Set(['class'] as const),
+			desired,
+			lists,
+			memberships,
+			people: index,
+			roster: { classes: 1, enrollments: 1, people: 1 },
+			protectedPeople: new Set<number>(),
+			sourcedIdOf: (n: number) => `s-${n}`,
+			newId: () => `new-${++next}`,
+		};
+	};
+	const whole = planLists(input(people()));
+
+	const planner = new ListsPlanner(input(people()));
+	const parts = [0, 2, 4].map((start) => planner.planSlice(planner.desired.slice(start, start + 2), (listId) => memberships.get(listId)));
+	parts.push(planner.planArchives());
+	const joined = <K extends 'creates' | 'rewrites' | 'memberAdds' | 'memberRemoves' | 'changes'>(key: K) => parts.flatMap((part) => part[key] as unknown[]);
+	expect(joined('changes')).toEqual(whole.changes);
+	expect(joined('creates')).toEqual(whole.creates);
+	expect(joined('rewrites')).toEqual(whole.rewrites);
+	expect(joined('memberAdds')).toEqual(whole.memberAdds);
+	expect(joined('memberRemoves')).toEqual(whole.memberRemoves);
+	expect(planner.counts).toEqual(whole.counts);
+	expect(whole.counts).toMatchObject({ listsCreated: 1, listsUpdated: 2, listsRestored: 1, listsArchived: 1, membersAdded: 3, membersRemoved: 1, managersAdded: 1 });
+	expect(whole.changes.map((c) => [c.entityId, c.action])).toEqual([
+		['l-b', 'restore'],
+		['l-c', 'add'],
+		['l-c', 'remove'],
+		['l-d', 'update'],
+		['new-1', 'create'],
+		['new-1', 'add'],
+		['new-1', 'add'],
+		['l-z', 'archive'],
+	]);
+});
+
+test('a stored id text is compared with the wanted people in place: exact ids, separators and length', () => {
+	const people = new PersonIndex(['id-b', 'id-a', 'id-ab']);
+	const joined = (...ids: string[]) => ids.join(PERSON_ID_SEPARATOR);
+	const numbers = (...ids: string[]) => sortedUnique(ids.map((id) => people.numberOf(id)!));
+	expect(people.holdsJoined(numbers('id-a', 'id-b'), joined('id-a', 'id-b'))).toBe(true);
+	expect(people.holdsJoined(numbers('id-a'), joined('id-ab'))).toBe(false);
+	expect(people.holdsJoined(numbers('id-ab'), joined('id-a'))).toBe(false);
+	expect(people.holdsJoined(numbers('id-a', 'id-b'), joined('id-a', 'id-b', 'id-c'))).toBe(false);
+	expect(people.holdsJoined(numbers('id-a', 'id-ab', 'id-b'), joined('id-a', 'id-ab', 'id-b'))).toBe(true);
+	expect(people.holdsJoined(numbers('id-a', 'id-b'), 'id-a,id-b')).toBe(false);
+	// Once an id came that sorts before the known ones, number order is not id order: never "as stored".
+	people.intern('id-0');
+	expect(people.holdsJoined(numbers('id-a', 'id-b'), joined('id-a', 'id-b'))).toBe(false);
 });
