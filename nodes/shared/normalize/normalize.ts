@@ -37,6 +37,7 @@ import {
 	PERSON_TABLE,
 	SNAPSHOT_TABLES,
 	TERM_TABLE,
+	SnapshotChunkWriter,
 	readSnapshotBatches,
 	copySnapshotRows,
 	findSnapshotByFingerprint,
@@ -45,7 +46,7 @@ import {
 	writeSnapshotHeader,
 	writeSnapshotRecords,
 } from '../store/snapshot';
-import type { SqlDb } from '../store/sql';
+import type { SqlDb, SqlValue } from '../store/sql';
 import { readStagedContentHashes, readStagedFiles, readStagedRows } from '../store/staging';
 import { DEFAULT_KEEP_SNAPSHOTS_DAYS, pruneSnapshots } from '../store/retention';
 import type { DriftReport, DriftSettings } from './drift';
@@ -131,6 +132,12 @@ const splitList = (value: string): string[] => {
 const isTrue = (value: string): boolean => value.toLowerCase() === 'true';
 /** Whether splitList(value) has an item: something besides commas and white space. */
 const hasListItem = (value: string): boolean => value !== '' && /[^,\s]/.test(value);
+
+/**
+ * A copy of `text` that shares nothing with the staged chunk it was cut from: V8 keeps a cut (sliced)
+ * string's whole parent alive, so one kept cell would keep its chunk's text (~0.8 MB of users.csv).
+ */
+const detached = (text: string): string => JSON.parse(JSON.stringify(text)) as string;
 
 /** A delta row marked for deletion (OneRoster: status tobedeleted; 1.1 also inactive). */
 const isDeletion = (columns: Columns, cells: string[]): boolean => {
@@ -379,10 +386,40 @@ async function buildSnapshot(
 		}
 	}
 
-	// Users → people and contacts.
+	// Users → people and contacts. A student's primary contact may be listed anywhere in the file, so
+	// people and contacts are held until every user is read, but packed: each one's snapshot row as
+	// one JSON string (PERSON_TABLE / CONTACT_TABLE toRow), written through fromValues. As objects of
+	// strings cut from the staged text they took ~180 MB of heap at 100k students (258k users), and
+	// the enrollments loop after them ran at twice the CPU (V8 promoted ~24 MB per scavenge).
 	const usersFile = files.get('users');
-	const people = await previousRecords(db, previousId, usersFile, PERSON_TABLE, (p) => p.sourcedId);
-	const contacts = await previousRecords(db, previousId, usersFile, CONTACT_TABLE, (p) => p.sourcedId);
+	/** sourcedId → the person's snapshot row as JSON (its primaryContactId is decided below for students). */
+	const people = new Map<string, string>();
+	/** The students among `people`, with the primary contact their row has (null, or a previous snapshot's for a delta). */
+	const studentContacts = new Map<string, string | null>();
+	/** sourcedId → the contact's snapshot row as JSON. */
+	const contacts = new Map<string, string>();
+	const contactRelationships = new Map<string, ContactRelationship>();
+	const setPerson = (person: CanonicalPerson) => {
+		people.set(person.sourcedId, JSON.stringify(PERSON_TABLE.toRow(person)));
+		if (person.role === 'student') studentContacts.set(person.sourcedId, person.primaryContactId);
+		else studentContacts.delete(person.sourcedId);
+	};
+	const deletePerson = (sourcedId: string) => {
+		people.delete(sourcedId);
+		studentContacts.delete(sourcedId);
+	};
+	const setContact = (contact: CanonicalContact) => {
+		contacts.set(contact.sourcedId, JSON.stringify(CONTACT_TABLE.toRow(contact)));
+		contactRelationships.set(detached(contact.sourcedId), contact.relationship);
+	};
+	const deleteContact = (sourcedId: string) => {
+		contacts.delete(sourcedId);
+		contactRelationships.delete(sourcedId);
+	};
+	if (usersFile?.file.mode === 'delta' && previousId) {
+		for await (const batch of readSnapshotBatches(db, previousId, PERSON_TABLE)) for (const person of batch) setPerson(person);
+		for await (const batch of readSnapshotBatches(db, previousId, CONTACT_TABLE)) for (const contact of batch) setContact(contact);
+	}
 	/**
 	 * agentSourcedIds as listed on each user row that lists one, for primary contacts: the cell itself
 	 * (split when used), which costs the heap one string per user instead of an array of strings.
@@ -414,8 +451,8 @@ async function buildSnapshot(
 		for await (const [, batch] of stagedBatches(input, 'users')) for (const row of batch) {
 			const { sourcedId, cells } = row;
 			if (isDeletion(c, cells)) {
-				people.delete(sourcedId);
-				contacts.delete(sourcedId);
+				deletePerson(sourcedId);
+				deleteContact(sourcedId);
 				continue;
 			}
 			const fromRoles = rolesByUser.size === 0 ? undefined : rolesByUser.get(sourcedId);
@@ -431,10 +468,10 @@ async function buildSnapshot(
 			const phone = orNull(cell(cells, phoneAt));
 			const sms = orNull(cell(cells, smsAt));
 			const agents = cell(cells, agentsAt);
-			if (hasListItem(agents)) agentsOf.set(sourcedId, agents);
+			if (hasListItem(agents)) agentsOf.set(sourcedId, detached(agents));
 
 			if (!(PERSON_ROLES as readonly string[]).includes(mapped)) {
-				contacts.set(sourcedId, { sourcedId, relationship: mapped as ContactRelationship, givenName, familyName, email, phone, sms });
+				setContact({ sourcedId, relationship: mapped as ContactRelationship, givenName, familyName, email, phone, sms });
 				continue;
 			}
 			const orgIds = ownOrgs ? splitList(cell(cells, orgsAt)) : (fromRoles?.orgIds ?? []);
@@ -445,13 +482,13 @@ async function buildSnapshot(
 			}
 			if (scoped && !orgIds.some((orgId) => orgScope.has(orgId))) {
 				peopleOutOfScope++;
-				people.delete(sourcedId);
+				deletePerson(sourcedId);
 				continue;
 			}
 			const schoolIds = orgIds.filter((orgId) => orgs.get(orgId)?.type === 'school' && (!scoped || schoolScope.has(orgId)));
 			const primaryOrg = cell(cells, primaryOrgAt) || fromRoles?.primaryOrgId || '';
 			const enabled = cell(cells, enabledAt);
-			people.set(sourcedId, {
+			setPerson({
 				sourcedId,
 				role: mapped as PersonRole,
 				sisRole,
@@ -475,55 +512,62 @@ async function buildSnapshot(
 	}
 
 	// Primary parent contact: the first parent/guardian the student lists; else the first that lists the student.
-	const withoutOwnContact: CanonicalPerson[] = [];
-	for (const person of people.values()) {
-		if (person.role !== 'student') continue;
-		const agents = agentsOf.get(person.sourcedId);
+	const withoutOwnContact: string[] = [];
+	for (const studentId of studentContacts.keys()) {
+		const agents = agentsOf.get(studentId);
 		const own = agents === undefined ? undefined : splitList(agents).find((agentId) => contacts.has(agentId));
-		if (own !== undefined) person.primaryContactId = own;
-		else withoutOwnContact.push(person);
+		if (own !== undefined) studentContacts.set(studentId, own);
+		else withoutOwnContact.push(studentId);
 	}
 	if (withoutOwnContact.length > 0) {
 		// Who lists each of these students first (in file order): only they are looked for.
-		const listedBy = new Map<string, string | null>(withoutOwnContact.map((person) => [person.sourcedId, null]));
+		const listedBy = new Map<string, string | null>(withoutOwnContact.map((studentId) => [studentId, null]));
 		for (const [userId, agents] of agentsOf) {
 			if (!contacts.has(userId)) continue;
 			for (const studentId of splitList(agents)) if (listedBy.get(studentId) === null) listedBy.set(studentId, userId);
 		}
-		for (const person of withoutOwnContact) {
-			const contactId = listedBy.get(person.sourcedId) ?? (contacts.has(person.primaryContactId ?? '') ? person.primaryContactId : null);
-			person.primaryContactId = contactId ?? null;
+		for (const studentId of withoutOwnContact) {
+			const ownContact = studentContacts.get(studentId) ?? null;
+			const contactId = listedBy.get(studentId) ?? (contacts.has(ownContact ?? '') ? ownContact : null);
+			studentContacts.set(studentId, contactId ?? null);
 		}
 	}
 	agentsOf.clear();
 	withoutOwnContact.length = 0;
 
-	// People and contacts are complete: write them now and keep only what the enrollments are checked
-	// against (ids, relationships), so the longest loop below runs with a much smaller heap.
+	// People and contacts are complete: write them now (a chunk of objects at a time, in sourcedId
+	// order) and keep only what the enrollments are checked against (ids, relationships).
 	const peopleCounts = Object.fromEntries(PERSON_ROLES.map((role) => [role, 0])) as Record<PersonRole, number>;
 	let studentsWithPrimaryContact = 0;
 	/** Contacts someone in scope points at: only they are kept. */
 	const usedContacts = new Set<string>();
-	for (const person of people.values()) {
+	/** The people's sourcedIds, as JSON.parse made them (strings of their own, not cut from the staged text). */
+	const personIds = new Set<string>();
+	const peopleWriter = new SnapshotChunkWriter(db, runId, PERSON_TABLE);
+	// sort(): UTF-16 code unit order, the snapshot's sourcedId order.
+	for (const id of [...people.keys()].sort()) {
+		const person = PERSON_TABLE.fromValues(JSON.parse(people.get(id) as string) as SqlValue[]);
+		people.delete(id);
+		if (studentContacts.has(id)) person.primaryContactId = studentContacts.get(id) ?? null;
+		personIds.add(person.sourcedId);
 		peopleCounts[person.role]++;
-		if (!person.primaryContactId) continue;
-		usedContacts.add(person.primaryContactId);
-		if (person.role === 'student') studentsWithPrimaryContact++;
+		if (person.primaryContactId) {
+			usedContacts.add(person.primaryContactId);
+			if (person.role === 'student') studentsWithPrimaryContact++;
+		}
+		await peopleWriter.add(person);
 	}
-	await writeSnapshotRecords(db, runId, PERSON_TABLE, people.values());
-	const personIds = new Set(people.keys());
-	people.clear();
-	const keptContacts: CanonicalContact[] = [];
-	const contactRelationships = new Map<string, ContactRelationship>();
-	for (const [id, contact] of contacts) {
-		if (usedContacts.has(id)) keptContacts.push(contact);
-		contactRelationships.set(id, contact.relationship);
+	await peopleWriter.finish();
+	studentContacts.clear();
+	const contactsWriter = new SnapshotChunkWriter(db, runId, CONTACT_TABLE);
+	let contactCount = 0;
+	for (const id of [...usedContacts].filter((contactId) => contacts.has(contactId)).sort()) {
+		await contactsWriter.add(CONTACT_TABLE.fromValues(JSON.parse(contacts.get(id) as string) as SqlValue[]));
+		contactCount++;
 	}
+	await contactsWriter.finish();
 	contacts.clear();
 	usedContacts.clear();
-	await writeSnapshotRecords(db, runId, CONTACT_TABLE, keptContacts);
-	const contactCount = keptContacts.length;
-	keptContacts.length = 0;
 
 	/** Users whose row the ingest skipped (read when an enrollment names someone unknown). */
 	let skippedUsers: Set<string> | undefined;
@@ -657,7 +701,7 @@ export function normalizeRules(): string {
 		.update(
 			[
 				NORMALIZE_RULES_VERSION,
-				...[buildSnapshot, Columns, stagedBatches, applyRows, previousRecords, scopeSchools, snapshotWarnings, cell, orNull, splitList, isTrue, hasListItem, isDeletion].map(String),
+				...[buildSnapshot, Columns, stagedBatches, applyRows, previousRecords, scopeSchools, snapshotWarnings, cell, orNull, splitList, isTrue, hasListItem, detached, isDeletion].map(String),
 				JSON.stringify(ONEROSTER_ROLE_MAP),
 				JSON.stringify(PERSON_ROLES),
 				JSON.stringify(SNAPSHOT_TABLES.map((spec) => [spec.table, spec.columns, String(spec.toRow)])),

@@ -249,14 +249,53 @@ const compareKeys = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 
  */
 export async function writeSnapshotRecords<T>(db: SqlDb, runId: string, spec: SnapshotTable<T>, records: Iterable<T>): Promise<void> {
 	const sorted = Array.from(records).sort((a, b) => compareKeys(sourcedIdOf(a), sourcedIdOf(b)));
-	for (let i = 1; i < sorted.length; i++) {
-		// The key is unique per snapshot, as the PRIMARY KEY of the tables before migration 4 made it.
-		if (sourcedIdOf(sorted[i]) === sourcedIdOf(sorted[i - 1])) throw new Error(`snapshot ${spec.entity}: sourcedId "${sourcedIdOf(sorted[i])}" twice`);
+	const chunks = new SnapshotChunkWriter(db, runId, spec);
+	for (const record of sorted) await chunks.add(record);
+	await chunks.finish();
+}
+
+/**
+ * Writes records that arrive in sourcedId order into `runId`'s snapshot a chunk at a time: the same
+ * chunks as writeSnapshotRecords given them all, while the caller holds only one chunk's records as
+ * objects (Normalize keeps its people packed until they are written: see normalize.ts).
+ */
+export class SnapshotChunkWriter<T> {
+	private chunk: T[] = [];
+	private seq: number | undefined;
+	/** The sourcedId of the record added last. */
+	private lastKey: string | undefined;
+
+	constructor(
+		private readonly db: SqlDb,
+		private readonly runId: string,
+		private readonly spec: SnapshotTable<T>,
+	) {}
+
+	async add(record: T): Promise<void> {
+		const key = sourcedIdOf(record);
+		if (this.lastKey !== undefined) {
+			// The key is unique per snapshot, as the PRIMARY KEY of the tables before migration 4 made it.
+			if (key === this.lastKey) throw new Error(`snapshot ${this.spec.entity}: sourcedId "${key}" twice`);
+			if (compareKeys(this.lastKey, key) > 0) throw new Error(`snapshot ${this.spec.entity}: sourcedId "${key}" after "${this.lastKey}" (records must come in sourcedId order)`);
+		}
+		this.lastKey = key;
+		this.chunk.push(record);
+		if (this.chunk.length >= CHUNK_RECORDS) await this.flush();
 	}
-	const last = await db.query<{ seq: number }>('SELECT COALESCE(MAX(seq), 0) AS seq FROM snapshot_chunks WHERE run_id = ? AND entity = ?', [runId, spec.entity]);
-	let seq = Number(last[0]?.seq ?? 0);
-	for (let start = 0; start < sorted.length; start += CHUNK_RECORDS) {
-		const chunk = sorted.slice(start, start + CHUNK_RECORDS);
+
+	/** Writes the last, partial chunk. */
+	async finish(): Promise<void> {
+		await this.flush();
+	}
+
+	private async flush(): Promise<void> {
+		const { db, runId, spec, chunk } = this;
+		if (chunk.length === 0) return;
+		if (this.seq === undefined) {
+			const last = await db.query<{ seq: number }>('SELECT COALESCE(MAX(seq), 0) AS seq FROM snapshot_chunks WHERE run_id = ? AND entity = ?', [runId, spec.entity]);
+			this.seq = Number(last[0]?.seq ?? 0);
+		}
+		this.chunk = [];
 		let tallies: string | null = null;
 		if (spec.tally) {
 			const counts: Record<string, number> = {};
@@ -266,7 +305,7 @@ export async function writeSnapshotRecords<T>(db: SqlDb, runId: string, spec: Sn
 		await db.execute(`INSERT INTO snapshot_chunks (${CHUNK_COLUMNS.join(', ')}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, [
 			runId,
 			spec.entity,
-			++seq,
+			++this.seq,
 			chunk.length,
 			sourcedIdOf(chunk[0]),
 			sourcedIdOf(chunk[chunk.length - 1]),

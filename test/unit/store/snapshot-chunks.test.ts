@@ -19,6 +19,7 @@ import {
 	ORG_TABLE,
 	PERSON_TABLE,
 	SNAPSHOT_TABLES,
+	SnapshotChunkWriter,
 	TERM_TABLE,
 	copySnapshotRows,
 	countSnapshotRecords,
@@ -98,6 +99,23 @@ describe.each(ENGINES)('snapshot chunks (%s)', (engine) => {
 		// Other runs and entities are apart.
 		expect(await countSnapshotRecords(store.db, 'run-b', PERSON_TABLE)).toBe(0);
 		expect(await readSnapshotRecords(store.db, 'run-a', CONTACT_TABLE)).toEqual([]);
+	});
+
+	test('records written in sourcedId order through a SnapshotChunkWriter make the chunks one writeSnapshotRecords call makes', async () => {
+		const people = students(2 * CHUNK_RECORDS + 7);
+		await writeSnapshotRecords(store.db, 'run-a', PERSON_TABLE, shuffled(people));
+		const writer = new SnapshotChunkWriter(store.db, 'run-b', PERSON_TABLE);
+		for (const record of byId(people)) await writer.add(record);
+		await writer.finish();
+		const chunks = (runId: string) =>
+			store.db.queryArrays('SELECT entity, seq, row_count, first_key, last_key, tallies, data FROM snapshot_chunks WHERE run_id = ? ORDER BY seq', [runId]);
+		expect(await chunks('run-b')).toEqual(await chunks('run-a'));
+		expect((await chunks('run-b')).length).toBe(3);
+		// Out of order or twice: refused.
+		const refused = new SnapshotChunkWriter(store.db, 'run-c', PERSON_TABLE);
+		await refused.add(people[1]);
+		await expect(refused.add(people[0])).rejects.toThrow('records must come in sourcedId order');
+		await expect(refused.add(people[1])).rejects.toThrow(`sourcedId "${people[1].sourcedId}" twice`);
 	});
 
 	test('an entity written in several calls (as Normalize streams enrollments) is read whole, in sourcedId order', async () => {
