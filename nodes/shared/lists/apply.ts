@@ -25,7 +25,7 @@ import {
 	refreshSnapshotStatistics,
 } from '../store/snapshot';
 import type { SqlDb } from '../store/sql';
-import { nowIso } from '../store/sql';
+import { nowIso, refreshStatistics } from '../store/sql';
 import type { ListsCounts, ListsPlanPart, SyncedKind } from './plan';
 import { DesiredLists, ListsPlanner, PersonIndex, selectClasses } from './plan';
 import type { ListSettings } from './settings';
@@ -101,7 +101,11 @@ export async function buildListsRun(db: SqlDb, runId: string, given: Partial<Lis
 			});
 
 			// Planned and written a slice of lists at a time, in plan order (the change log's order, as one
-			// plan would write it): only one slice's changes and member groups exist at once.
+			// plan would write it): only one slice's changes and member groups exist at once. PostgreSQL reads
+			// each slice's members by list id well only with statistics: without them (a store filled moments
+			// ago, before autovacuum) it scans all ~800,000 memberships per slice (measured: 100–220 ms a slice
+			// against 48 ms, 24 slices at 100,000 students; ANALYZE takes ~150 ms).
+			await refreshStatistics(tx, ['list_members']);
 			for (let start = 0; start < planner.desired.length; start += LISTS_PER_SLICE) {
 				const slice = planner.desired.slice(start, start + LISTS_PER_SLICE);
 				const stored = await loadStoredMembers(tx, slice.map((want) => planner.storedListOf(want)?.id).filter((id): id is string => id !== undefined));
