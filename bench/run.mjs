@@ -31,6 +31,7 @@ import { fork } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as os from 'node:os';
+import * as v8 from 'node:v8';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -43,7 +44,7 @@ const require = createRequire(import.meta.url);
 
 const USAGE = `usage: npm run bench -- [--students 5000[,100000…]] [--engines sqlite,postgres] [--scenarios full,same,day2]
                       [--seed 1] [--version 1.1|1.2] [--out bench/results.json] [--repeat N] [--profile DIR]
-                      [--engine-dir DIR] [--keep] [--pg-url postgres://…]
+                      [--engine-dir DIR] [--keep] [--pg-url postgres://…] [--max-old-space MiB]
                       [--no-rest | --rest-only] [--rest-latency 30] [--rest-page-size 1000] [--rest-concurrency 4]
                       [--peer | --peer-only] [--peer-students 1000,5000,…] [--peer-limit 600]`;
 
@@ -98,6 +99,7 @@ function parseArgs(argv) {
 		restLatency: 30,
 		restPageSize: 1000,
 		restConcurrency: 4,
+		maxOldSpaceMiB: null,
 	};
 	const value = (i, name) => {
 		const v = argv[i + 1];
@@ -175,6 +177,9 @@ function parseArgs(argv) {
 			case '--peer-limit':
 				args.peerLimit = positiveInt(arg)(value(i++, arg));
 				break;
+			case '--max-old-space':
+				args.maxOldSpaceMiB = positiveInt(arg)(value(i++, arg));
+				break;
 			case '--help':
 			case '-h':
 				console.log(USAGE);
@@ -200,12 +205,26 @@ function machineInfo() {
 	};
 }
 
+/**
+ * Node flags of the scenario processes. `--max-old-space MiB` caps their V8 heap: by default V8 sizes the
+ * heap from the machine's memory and lets a run's garbage grow the process long before it collects it,
+ * so the peak RSS measured with and without a cap tells live memory from garbage (see bench/README.md).
+ */
+const scenarioExecArgv = ['--disable-warning=ExperimentalWarning'];
+
+/** The V8 heap limit the scenario processes get, as said in the header and results.json. */
+function heapLimit(maxOldSpaceMiB) {
+	return maxOldSpaceMiB === null
+		? { maxOldSpaceMiB: null, description: `V8 heap limit ${int(v8.getHeapStatistics().heap_size_limit / 2 ** 20)} MiB (default)` }
+		: { maxOldSpaceMiB, description: `V8 old space capped at ${int(maxOldSpaceMiB)} MiB (--max-old-space-size)` };
+}
+
 /** Runs one scenario in a fresh child process; resolves with its result. */
 export function runChild(task) {
 	return new Promise((resolvePromise, reject) => {
 		const started = process.hrtime.bigint();
 		const loadBefore = os.loadavg()[0];
-		const child = fork(join(here, 'scenario.mjs'), [], { execPath: process.execPath, execArgv: ['--disable-warning=ExperimentalWarning'], stdio: 'inherit' });
+		const child = fork(join(here, 'scenario.mjs'), [], { execPath: process.execPath, execArgv: scenarioExecArgv, stdio: 'inherit' });
 		let reply = null;
 		child.on('message', (message) => {
 			reply = message;
@@ -489,7 +508,9 @@ async function main() {
 		process.exit(2);
 	}
 	const machine = machineInfo();
-	console.log(`rostersync bench · node ${machine.node} · ${machine.cpus} × ${machine.cpuModel} · ${machine.totalMemoryGiB} GiB`);
+	const heap = heapLimit(args.maxOldSpaceMiB);
+	if (heap.maxOldSpaceMiB !== null) scenarioExecArgv.push(`--max-old-space-size=${heap.maxOldSpaceMiB}`);
+	console.log(`rostersync bench · node ${machine.node} · ${machine.cpus} × ${machine.cpuModel} · ${machine.totalMemoryGiB} GiB · ${heap.description}`);
 
 	let engineDir;
 	if (args.engineDir) {
@@ -505,6 +526,7 @@ async function main() {
 		startedAt: new Date().toISOString(),
 		machine,
 		options: {
+			heap,
 			students: args.students,
 			engines: args.engines,
 			scenarios: args.scenarios,
