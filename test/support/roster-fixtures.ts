@@ -23,6 +23,7 @@ import type {
 	CanonicalTerm,
 	PersonRole,
 } from '../../nodes/shared/model/roster';
+import type { UserListRow } from '../../nodes/shared/store/lists';
 import type { PersonRow } from '../../nodes/shared/store/people';
 import { emailKey, insertPeople } from '../../nodes/shared/store/people';
 import { addProblems, completeStage, createRun } from '../../nodes/shared/store/runs';
@@ -252,6 +253,25 @@ export function manualPerson(id: string, role: PersonRole, given: string, family
 
 /** A manual user not in SIS sync, whose email the SIS's staff member st2 has on day 2. */
 export const MANUAL_MANNY = manualPerson('manual-manny', 'staff', 'Manny', 'Manual', { email: 'manny.manual@gbhs.example.org' });
+
+/** A stored user list (user_lists row): titled by its id, no term, class or grade, not archived. */
+export function userList(id: string, kind: string, sourceKey: string | null, extra: Partial<UserListRow> = {}): UserListRow {
+	return {
+		id,
+		kind,
+		source_key: sourceKey,
+		title: id,
+		term_id: null,
+		class_id: null,
+		grade: null,
+		is_public: 0,
+		visibility_set_by_hand: 0,
+		archived_at: null,
+		created_at: 'x',
+		updated_at: 'x',
+		...extra,
+	};
+}
 
 export async function addManualPeople(db: SqlDb, people: PersonRow[]): Promise<void> {
 	await insertPeople(db, people);

@@ -2,34 +2,19 @@
  * list_members as Build Lists writes and reads it: members added by groups, read back per list as
  * one id text per membership, and migration 5 (SQLite: one WITHOUT ROWID table) keeping every row.
  */
-import type { UserListRow } from '../../../nodes/shared/store/lists';
 import { PERSON_ID_SEPARATOR, insertLists, insertMemberGroups, insertMembers, loadListMembers, loadStoredMembers, loadSyncedMemberships } from '../../../nodes/shared/store/lists';
 import { deletePeople } from '../../../nodes/shared/store/people';
 import { MIGRATIONS, migrate } from '../../../nodes/shared/store/schema';
 import type { SqlDb } from '../../../nodes/shared/store/sql';
 import type { RosterStore } from '../../../nodes/shared/store/store';
 import { ENGINES, openStoreBeforeMigration, openTestStore } from '../../support/engines';
-
-const list = (id: string, kind: string, sourceKey: string | null): UserListRow => ({
-	id,
-	kind,
-	source_key: sourceKey,
-	title: id,
-	term_id: null,
-	class_id: null,
-	grade: null,
-	is_public: 0,
-	visibility_set_by_hand: 0,
-	archived_at: null,
-	created_at: 'x',
-	updated_at: 'x',
-});
+import { userList } from '../../support/roster-fixtures';
 
 describe.each(ENGINES)('list members (%s)', (engine) => {
 	let store: RosterStore;
 	beforeEach(async () => {
 		store = await openTestStore(engine);
-		await insertLists(store.db, [list('l-class', 'class', 'class:c1'), list('l-role', 'role', 'role:student'), list('l-manual', 'manual', null)]);
+		await insertLists(store.db, [userList('l-class', 'class', 'class:c1'), userList('l-role', 'role', 'role:student'), userList('l-manual', 'manual', null)]);
 	});
 	afterEach(async () => store.close());
 

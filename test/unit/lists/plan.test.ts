@@ -4,7 +4,7 @@ import { ListsPlanner, PersonIndex, classListTitle, gradeKey, gradeTitle, planLi
 import { listSettings } from '../../../nodes/shared/lists/settings';
 import type { UserListRow } from '../../../nodes/shared/store/lists';
 import { PERSON_ID_SEPARATOR } from '../../../nodes/shared/store/lists';
-import { day2, klass } from '../../support/roster-fixtures';
+import { day2, klass, userList } from '../../support/roster-fixtures';
 
 test('grades: 9 and 09 are one grade, letters without case', () => {
 	expect(gradeKey('9')).toBe('09');
@@ -75,21 +75,8 @@ describe('planLists diffs people as numbers', () => {
 
 test('planned a slice of lists at a time, the parts concatenated are the whole plan', () => {
 	const settings = listSettings({ syncClassRosters: true, terms: ['fall'] });
-	const row = (id: string, sourceKey: string, extra: Partial<UserListRow> = {}): UserListRow => ({
-		id,
-		kind: 'class',
-		source_key: sourceKey,
-		title: sourceKey,
-		term_id: 't',
-		class_id: sourceKey.slice('class:'.length),
-		grade: null,
-		is_public: 0,
-		visibility_set_by_hand: 0,
-		archived_at: null,
-		created_at: 'x',
-		updated_at: 'x',
-		...extra,
-	});
+	const row = (id: string, sourceKey: string, extra: Partial<UserListRow> = {}): UserListRow =>
+		userList(id, 'class', sourceKey, { title: sourceKey, term_id: 't', class_id: sourceKey.slice('class:'.length), ...extra });
 	const want = (sourceKey: string, members: number[], managers: number[] = []): DesiredList => ({
 		sourceKey,
 		kind: 'class',
