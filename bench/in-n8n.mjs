@@ -102,16 +102,23 @@ function countsOfScenario(result) {
 }
 
 /**
- * From the run `n8n execute --rawOutput` printed: the execution's own seconds (startedAt → stoppedAt, i.e.
- * without n8n's start-up and shut-down) and each timed node's.
+ * From the run `n8n execute --rawOutput` printed and n8n's sampled RSS: the execution's own seconds
+ * (startedAt → stoppedAt, i.e. without n8n's start-up and shut-down), each timed node's seconds and the
+ * highest RSS sampled while it ran.
  */
-function executionTimes(harness, stdout) {
+function executionTimes(harness, stdout, rssSamples) {
 	const run = stdout ? harness.jsonObjectsIn(stdout).find((value) => typeof value?.data?.resultData?.runData === 'object') : undefined;
-	if (!run) return { executionSeconds: undefined, nodes: {} };
+	if (!run) return { executionSeconds: undefined, nodes: {}, nodePeakRssKB: {} };
 	const runData = run.data.resultData.runData;
+	const timed = TIMED_NODES.filter(([name]) => runData[name]);
+	const peakWhile = (tasks) => {
+		const inside = rssSamples.filter(([at]) => tasks.some((task) => at >= task.startTime && at <= task.startTime + (task.executionTime ?? 0)));
+		return inside.length ? Math.max(...inside.map(([, kb]) => kb)) : undefined;
+	};
 	return {
 		executionSeconds: run.startedAt && run.stoppedAt ? (Date.parse(run.stoppedAt) - Date.parse(run.startedAt)) / 1000 : undefined,
-		nodes: Object.fromEntries(TIMED_NODES.filter(([name]) => runData[name]).map(([name, key]) => [key, runData[name].reduce((sum, task) => sum + (task.executionTime ?? 0), 0) / 1000])),
+		nodes: Object.fromEntries(timed.map(([name, key]) => [key, runData[name].reduce((sum, task) => sum + (task.executionTime ?? 0), 0) / 1000])),
+		nodePeakRssKB: Object.fromEntries(timed.map(([name, key]) => [key, peakWhile(runData[name])])),
 	};
 }
 
@@ -179,7 +186,7 @@ export async function runInN8n({ args, work, engineDir }) {
 						netSeconds: Math.max(0, run.seconds - idle.seconds),
 						maxRssKB: run.maxRssKB,
 						netRssKB: run.maxRssKB - idle.maxRssKB,
-						...executionTimes(harness, run.stdout),
+						...executionTimes(harness, run.stdout, run.rssSamples),
 						counts,
 						ok,
 						...(ok
@@ -239,6 +246,14 @@ export async function runInN8n({ args, work, engineDir }) {
 				'RSS − idle: peak RSS − the empty workflow’s at the same heap setting; read s … report s: each node’s own time)',
 		),
 	);
+	for (const s of results.sizes) {
+		for (const heap of args.n8nHeap) {
+			for (const night of ['full', 'day2']) {
+				const peaks = Object.entries(s.heaps[heap]?.[night]?.nodePeakRssKB ?? {}).filter(([, kb]) => kb);
+				if (peaks.length) console.log(indent(`${int(s.students)} · night ${night === 'full' ? 1 : 2} · heap ${heap}: highest RSS sampled while each node ran: ${peaks.map(([key, kb]) => `${key} ${mib(kb)}`).join(', ')}`));
+			}
+		}
+	}
 	for (const s of results.sizes) {
 		const completed = args.n8nHeap.filter((heap) => heap !== 'default' && s.heaps[heap]?.full?.ok && s.heaps[heap]?.day2?.ok).map(Number);
 		s.smallestHeapCompleted = completed.length ? Math.min(...completed) : null;

@@ -34,10 +34,33 @@ export function nothingWorkflow(id) {
 /** stdout kept for the caller up to this size (our pipeline prints a few kB; the peer hundreds of MB). */
 const KEEP_STDOUT_BYTES = 16 * 2 ** 20;
 
+/** The RSS of a process in KiB (VmRSS), or undefined once it is gone. */
+function rssKB(pid) {
+	try {
+		return Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+	} catch {
+		return undefined;
+	}
+}
+
+/** The first child of a process (GNU time's: n8n), or undefined (not started yet, or no /proc). */
+function childPid(pid) {
+	try {
+		const first = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/)[0];
+		return first ? Number(first) : undefined;
+	} catch {
+		return undefined;
+	}
+}
+
+/** How often n8n's RSS is sampled, to attribute it to the node running at the time. */
+const RSS_SAMPLE_MS = 100;
+
 /**
  * `n8n execute --id` in its own process group, under GNU time for the peak RSS; stdout to a file (the
  * run's JSON can be hundreds of MB). `env` is added to the folder's (e.g. NODE_OPTIONS). Resolves with
- * wall seconds, exit code, peak RSS, the output tails and, when it is small, the whole stdout.
+ * wall seconds, exit code, peak RSS, the output tails, when it is small the whole stdout, and n8n's RSS
+ * sampled every RSS_SAMPLE_MS as [epoch ms, KiB] (a timer: it can miss short peaks, GNU time's cannot).
  */
 export async function executeTimed(n8n, folder, workflowId, outDir, timeoutMs, env = {}) {
 	// A broker port of its own, so n8n processes of others on this machine (tests, a demo) never collide.
@@ -56,6 +79,13 @@ export async function executeTimed(n8n, folder, workflowId, outDir, timeoutMs, e
 			stdio: ['ignore', out, err],
 			detached: true,
 		});
+		const rssSamples = [];
+		let n8nPid;
+		const sampler = setInterval(() => {
+			n8nPid ??= childPid(child.pid);
+			const kb = n8nPid && rssKB(n8nPid);
+			if (kb) rssSamples.push([Date.now(), kb]);
+		}, RSS_SAMPLE_MS);
 		let timedOut = false;
 		const timer = setTimeout(() => {
 			timedOut = true;
@@ -67,6 +97,7 @@ export async function executeTimed(n8n, folder, workflowId, outDir, timeoutMs, e
 		}, timeoutMs);
 		child.on('exit', (code, signal) => {
 			clearTimeout(timer);
+			clearInterval(sampler);
 			closeSync(out);
 			closeSync(err);
 			const seconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -90,6 +121,7 @@ export async function executeTimed(n8n, folder, workflowId, outDir, timeoutMs, e
 				stderrTail: tail(stderrPath),
 				stdoutTail: tail(stdoutPath, 1500),
 				stdout: stdoutBytes <= KEEP_STDOUT_BYTES ? readFileSync(stdoutPath, 'utf8') : undefined,
+				rssSamples,
 			};
 			rmSync(stdoutPath, { force: true });
 			resolve(result);
