@@ -25,7 +25,8 @@
  *        where that login may CREATE DATABASE; without it a throwaway server is started with
  *        test/support/postgres.ts) · --peer, --peer-only, --peer-students N[,N…], --peer-limit SECONDS (bench/peer.mjs)
  *        --no-rest, --rest-only, --rest-latency MS, --rest-page-size N, --rest-concurrency N (scenario 5, bench/rest-server.mjs)
- *        --in-n8n (only our nodes in the real n8n, bench/in-n8n.mjs), --n8n-heap default,512,384 (V8 heap caps for it)
+ *        --in-n8n (only our nodes in the real n8n, bench/in-n8n.mjs), --n8n-heap default,512,384 (V8 heap caps for it),
+ *        --n8n-source disk,sftp (where its CSV Ingest reads the district: Read Files From Disk, or SFTP from a local sshd)
  * See bench/README.md.
  */
 import { fork } from 'node:child_process';
@@ -47,7 +48,7 @@ const USAGE = `usage: npm run bench -- [--students 5000[,100000…]] [--engines 
                       [--engine-dir DIR] [--keep] [--pg-url postgres://…]
                       [--no-rest | --rest-only] [--rest-latency 30] [--rest-page-size 1000] [--rest-concurrency 4]
                       [--peer | --peer-only] [--peer-students 1000,5000,…] [--peer-limit 600]
-                      [--in-n8n] [--n8n-heap default,512,384]`;
+                      [--in-n8n] [--n8n-heap default,512,384] [--n8n-source disk,sftp]`;
 
 export const SCENARIOS = {
 	full: 'full sync into an empty store',
@@ -102,6 +103,7 @@ function parseArgs(argv) {
 		restConcurrency: 4,
 		inN8n: false,
 		n8nHeap: ['default', '512', '384'],
+		n8nSource: ['disk'],
 	};
 	const value = (i, name) => {
 		const v = argv[i + 1];
@@ -184,6 +186,10 @@ function parseArgs(argv) {
 					if (s !== 'default' && !(Number.isInteger(Number(s)) && Number(s) >= 16)) throw new Error('--n8n-heap takes default and/or MiB, e.g. default,512,384');
 					return s;
 				});
+				break;
+			case '--n8n-source':
+				args.n8nSource = parseList(value(i++, arg), arg);
+				if (args.n8nSource.some((s) => !['disk', 'sftp'].includes(s))) throw new Error('--n8n-source takes disk and/or sftp');
 				break;
 			case '--peer-limit':
 				args.peerLimit = positiveInt(arg)(value(i++, arg));
