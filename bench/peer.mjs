@@ -22,13 +22,12 @@
  * and, apart, the same process running a workflow that does nothing (n8n's own start-up and shut-down),
  * so the peer's work is also given net of it. Each size is checked by counting the rows written.
  */
-import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
-import { loadTypeScript } from './generate.mjs';
-import { indent, int, projectRoot, runChild, secs, table, PIPELINE_SETTINGS } from './run.mjs';
+import { executeTimed, failureOf, loadN8n, nothingWorkflow } from './n8n-execute.mjs';
+import { indent, int, runChild, secs, table, PIPELINE_SETTINGS } from './run.mjs';
 
 const require = createRequire(import.meta.url);
 
@@ -112,74 +111,6 @@ export function peerWorkflow(id, today, yesterday) {
 	return { id, name: `RosterSync bench peer ${id}`, nodes, connections, active: false, settings: { executionOrder: 'v1' } };
 }
 
-function nothingWorkflow(id) {
-	return {
-		id,
-		name: 'RosterSync bench peer: nothing',
-		nodes: [{ id: 'peer-nothing', name: 'Run now', type: 'n8n-nodes-base.manualTrigger', typeVersion: 1, position: [0, 0], parameters: {} }],
-		connections: {},
-		active: false,
-		settings: { executionOrder: 'v1' },
-	};
-}
-
-/**
- * `n8n execute --id` in its own process group, under GNU time for the peak RSS; stdout to a file (the
- * run's JSON can be hundreds of MB). Resolves with wall seconds, exit code, peak RSS and the output tails.
- */
-function executeTimed(n8n, folder, workflowId, outDir, timeoutMs) {
-	return new Promise((resolve) => {
-		const stdoutPath = join(outDir, `${workflowId}.stdout`);
-		const stderrPath = join(outDir, `${workflowId}.stderr`);
-		const timePath = join(outDir, `${workflowId}.time`);
-		const out = openSync(stdoutPath, 'w');
-		const err = openSync(stderrPath, 'w');
-		const started = process.hrtime.bigint();
-		const child = spawn('/usr/bin/time', ['-f', '%M %e', '-o', timePath, n8n.node, n8n.bin, 'execute', `--id=${workflowId}`, '--rawOutput'], {
-			cwd: folder.root,
-			env: { ...folder.env, N8N_LOG_LEVEL: 'info' },
-			stdio: ['ignore', out, err],
-			detached: true,
-		});
-		let timedOut = false;
-		const timer = setTimeout(() => {
-			timedOut = true;
-			try {
-				process.kill(-child.pid, 'SIGKILL');
-			} catch {
-				// gone already
-			}
-		}, timeoutMs);
-		child.on('exit', (code, signal) => {
-			clearTimeout(timer);
-			closeSync(out);
-			closeSync(err);
-			const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-			const [maxRssKB] = existsSync(timePath) ? readFileSync(timePath, 'utf8').trim().split('\n').pop().split(' ').map(Number) : [];
-			const tail = (path, bytes = 4000) => {
-				const size = statSync(path).size;
-				const fd = openSync(path, 'r');
-				const buffer = Buffer.alloc(Math.min(size, bytes));
-				readSync(fd, buffer, 0, buffer.length, Math.max(0, size - buffer.length));
-				closeSync(fd);
-				return buffer.toString('utf8');
-			};
-			const result = { code, signal, timedOut, seconds, maxRssKB, stdoutBytes: statSync(stdoutPath).size, stderrTail: tail(stderrPath), stdoutTail: tail(stdoutPath, 1500) };
-			rmSync(stdoutPath, { force: true });
-			resolve(result);
-		});
-	});
-}
-
-/** Why a run failed, in a line: n8n's own error message when it printed one. */
-function failureOf(result) {
-	const text = `${result.stderrTail}\n${result.stdoutTail}`;
-	if (/Invalid string length/.test(text)) return 'n8n execute died printing the run as JSON: RangeError: Invalid string length';
-	if (result.timedOut) return 'timed out';
-	const line = text.split('\n').find((l) => /error/i.test(l) && !/level/.test(l));
-	return line ? line.trim().slice(0, 200) : `exit code ${result.code}${result.signal ? `, signal ${result.signal}` : ''}`;
-}
-
 export async function runPeer({ args, work, pg, engineDir }) {
 	console.log('');
 	console.log(`── the peer: stock n8n nodes (Read/Write Files from Disk → Extract From File → Compare Datasets → Postgres), one item per record, in n8n`);
@@ -189,10 +120,7 @@ export async function runPeer({ args, work, pg, engineDir }) {
 	}
 	const { Client } = require('pg');
 	const { loadGenerator } = await import('./generate.mjs');
-	// The harness finds the repository (n8n's cache, its installer) from here: it runs from a transpiled copy.
-	process.env.ROSTERSYNC_REPO_ROOT ??= projectRoot;
-	const harness = loadTypeScript('test/e2e/n8n-harness.ts');
-	const n8n = await harness.ensureN8n();
+	const { harness, n8n } = await loadN8n();
 	const peerDir = join(work, 'peer');
 	mkdirSync(peerDir, { recursive: true });
 	const folder = await harness.createUserFolder({ env: { N8N_RESTRICT_FILE_ACCESS_TO: peerDir } });

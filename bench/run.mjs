@@ -25,6 +25,8 @@
  *        where that login may CREATE DATABASE; without it a throwaway server is started with
  *        test/support/postgres.ts) · --peer, --peer-only, --peer-students N[,N…], --peer-limit SECONDS (bench/peer.mjs)
  *        --no-rest, --rest-only, --rest-latency MS, --rest-page-size N, --rest-concurrency N (scenario 5, bench/rest-server.mjs)
+ *        --in-n8n (only our nodes in the real n8n, bench/in-n8n.mjs), --n8n-heap default,512,384 (V8 heap caps for it),
+ *        --n8n-source disk,sftp (where its CSV Ingest reads the district: Read Files From Disk, or SFTP from a local sshd)
  * See bench/README.md.
  */
 import { fork } from 'node:child_process';
@@ -46,7 +48,8 @@ const USAGE = `usage: npm run bench -- [--students 5000[,100000…]] [--engines 
                       [--seed 1] [--version 1.1|1.2] [--out bench/results.json] [--repeat N] [--profile DIR]
                       [--engine-dir DIR] [--keep] [--pg-url postgres://…] [--max-old-space MiB]
                       [--no-rest | --rest-only] [--rest-latency 30] [--rest-page-size 1000] [--rest-concurrency 4]
-                      [--peer | --peer-only] [--peer-students 1000,5000,…] [--peer-limit 600]`;
+                      [--peer | --peer-only] [--peer-students 1000,5000,…] [--peer-limit 600]
+                      [--in-n8n] [--n8n-heap default,512,384] [--n8n-source disk,sftp]`;
 
 export const SCENARIOS = {
 	full: 'full sync into an empty store',
@@ -100,6 +103,9 @@ function parseArgs(argv) {
 		restPageSize: 1000,
 		restConcurrency: 4,
 		maxOldSpaceMiB: null,
+		inN8n: false,
+		n8nHeap: ['default', '512', '384'],
+		n8nSource: ['disk'],
 	};
 	const value = (i, name) => {
 		const v = argv[i + 1];
@@ -173,6 +179,19 @@ function parseArgs(argv) {
 				break;
 			case '--rest-concurrency':
 				args.restConcurrency = positiveInt(arg)(value(i++, arg));
+				break;
+			case '--in-n8n':
+				args.inN8n = true;
+				break;
+			case '--n8n-heap':
+				args.n8nHeap = parseList(value(i++, arg), arg, (s) => {
+					if (s !== 'default' && !(Number.isInteger(Number(s)) && Number(s) >= 16)) throw new Error('--n8n-heap takes default and/or MiB, e.g. default,512,384');
+					return s;
+				});
+				break;
+			case '--n8n-source':
+				args.n8nSource = parseList(value(i++, arg), arg);
+				if (args.n8nSource.some((s) => !['disk', 'sftp'].includes(s))) throw new Error('--n8n-source takes disk and/or sftp');
 				break;
 			case '--peer-limit':
 				args.peerLimit = positiveInt(arg)(value(i++, arg));
@@ -544,7 +563,7 @@ async function main() {
 	const work = mkdtempSync(join(os.tmpdir(), 'rostersync-bench-'));
 	let pg = null;
 	try {
-		if (args.engines.includes('postgres') || args.peer) {
+		if (!args.inN8n && (args.engines.includes('postgres') || args.peer)) {
 			try {
 				pg = await postgresProvider(args);
 				console.log(`postgres: ${pg.server.description}, version ${pg.server.version}${pg.server.startSeconds ? `, started in ${secs(pg.server.startSeconds)} s` : ''}`);
@@ -556,7 +575,7 @@ async function main() {
 			}
 		}
 
-		for (const students of args.peerOnly ? [] : args.students) {
+		for (const students of args.peerOnly || args.inN8n ? [] : args.students) {
 			const sizeDir = join(work, `students-${students}`);
 			const district = join(sizeDir, 'day1');
 			const day2 = join(sizeDir, 'day2');
@@ -682,7 +701,10 @@ async function main() {
 		printLinearity(results);
 		results.goalChecks = evaluateGoals(results);
 
-		if (args.peer) {
+		if (args.inN8n) {
+			const { runInN8n } = await import('./in-n8n.mjs');
+			results.inN8n = await runInN8n({ args, work, engineDir });
+		} else if (args.peer) {
 			const { runPeer } = await import('./peer.mjs');
 			results.peer = await runPeer({ args, work, pg, results, engineDir });
 		}

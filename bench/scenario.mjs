@@ -9,6 +9,7 @@
  *   { mode: 'parsers', engineDir, district }          csv-parse against the engine's CSV scanner, parse only
  *   { mode: 'rest', engineDir, store, url, token, latencyMs, pageSize, concurrency }   scenario 5: a full REST pull
  *   { mode: 'generate', district, day2?, options }   writes the synthetic district (and its day two); not measured
+ *   { mode: 'lastRun', engineDir, store }             the newest run in a store (bench/in-n8n.mjs checks n8n's nights with it)
  *
  * Memory: `maxRssKB` is process.resourceUsage().maxRSS, the kernel's high-water mark of the process
  * (never misses a peak; cumulative over the phases, and each scenario is its own process, so the
@@ -440,10 +441,22 @@ async function runGenerate(task) {
 	return { counts, seconds, day2 };
 }
 
+/** The newest run in a store (its status, stage and counts): how bench/in-n8n.mjs checks a night n8n ran. */
+async function runLastRun(task) {
+	const { openStore } = require(join(task.engineDir, 'nodes/shared/store/store.js'));
+	const { listRuns } = require(join(task.engineDir, 'nodes/shared/store/runs.js'));
+	const store = await openStore(task.store);
+	try {
+		return { run: (await listRuns(store.db, 1))[0] ?? null };
+	} finally {
+		await store.close();
+	}
+}
+
 process.once('message', async (task) => {
 	const sampler = setInterval(sample, SAMPLE_MS);
 	try {
-		const modes = { generate: runGenerate, floor: runFloor, parsers: runParsers, pipeline: runPipeline, rest: runRest };
+		const modes = { generate: runGenerate, floor: runFloor, parsers: runParsers, pipeline: runPipeline, rest: runRest, lastRun: runLastRun };
 		if (!modes[task.mode]) throw new Error(`unknown scenario mode ${task.mode}`);
 		const result = await modes[task.mode](task);
 		clearInterval(sampler);
