@@ -83,3 +83,15 @@ test('loose buffers: names lose their folders; a zip among other files is refuse
 		/two files named users.csv/,
 	);
 });
+
+test('a loose buffer is read in chunks of at most 1 MiB, like a file (the parser never gets a whole district file at once)', async () => {
+	const data = Buffer.alloc(2.5 * 2 ** 20 + 7);
+	for (let i = 0; i < data.length; i++) data[i] = 97 + (i % 26);
+	const set = await openBufferFileSet([{ name: 'enrollments.csv', data }]);
+	const chunks: Buffer[] = [];
+	for await (const chunk of (await set.open('enrollments.csv')) as Readable) chunks.push(chunk as Buffer);
+	expect(chunks.map((chunk) => chunk.length)).toEqual([2 ** 20, 2 ** 20, 0.5 * 2 ** 20 + 7]);
+	expect(Buffer.concat(chunks).equals(data)).toBe(true);
+	// Opened again (the ingest re-reads a file it checks twice), it gives the same bytes.
+	expect((await text(await set.open('enrollments.csv'))).length).toBe(data.length);
+});

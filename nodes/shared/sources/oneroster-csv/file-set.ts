@@ -169,10 +169,20 @@ export async function openBufferFileSet(files: Array<{ name: string; data: Buffe
 		open: async (name) => {
 			const data = byName.get(name);
 			if (!data) throw notInSet(set, name);
-			return Readable.from([data], { objectMode: false });
+			return Readable.from(chunksOf(data), { objectMode: false });
 		},
 		close: async () => {},
 		cheapToReopen: true,
 	};
 	return set;
+}
+
+/**
+ * A file held in memory as the folder set reads a file: in READ_CHUNK_BYTES pieces (views, no copy).
+ * Handed over whole, a district's enrollments.csv reached the parser as one string with every record of
+ * the file built before the first batch was staged (measured in n8n at 100,000 students: ingest 8–14 s
+ * under a 512 MiB heap cap and out of memory under 416; in pieces 3.3–4.4 s, and 384 completes).
+ */
+function* chunksOf(data: Buffer): Generator<Buffer> {
+	for (let at = 0; at < data.length; at += READ_CHUNK_BYTES) yield data.subarray(at, at + READ_CHUNK_BYTES);
 }
