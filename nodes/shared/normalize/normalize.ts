@@ -38,6 +38,8 @@ import {
 	SNAPSHOT_TABLES,
 	TERM_TABLE,
 	SnapshotChunkWriter,
+	packRecord,
+	unpackRecord,
 	readSnapshotBatches,
 	copySnapshotRows,
 	findSnapshotByFingerprint,
@@ -46,7 +48,7 @@ import {
 	writeSnapshotHeader,
 	writeSnapshotRecords,
 } from '../store/snapshot';
-import type { SqlDb, SqlValue } from '../store/sql';
+import type { SqlDb } from '../store/sql';
 import { readStagedContentHashes, readStagedFiles, readStagedRows } from '../store/staging';
 import { DEFAULT_KEEP_SNAPSHOTS_DAYS, pruneSnapshots } from '../store/retention';
 import type { DriftReport, DriftSettings } from './drift';
@@ -388,7 +390,7 @@ async function buildSnapshot(
 
 	// Users → people and contacts. A student's primary contact may be listed anywhere in the file, so
 	// people and contacts are held until every user is read, but packed: each one's snapshot row as
-	// one JSON string (PERSON_TABLE / CONTACT_TABLE toRow), written through fromValues. As objects of
+	// one JSON string (packRecord), unpacked when written. As objects of
 	// strings cut from the staged text they took ~180 MB of heap at 100k students (258k users), and
 	// the enrollments loop after them ran at twice the CPU (V8 promoted ~24 MB per scavenge).
 	const usersFile = files.get('users');
@@ -400,7 +402,7 @@ async function buildSnapshot(
 	const contacts = new Map<string, string>();
 	const contactRelationships = new Map<string, ContactRelationship>();
 	const setPerson = (person: CanonicalPerson) => {
-		people.set(person.sourcedId, JSON.stringify(PERSON_TABLE.toRow(person)));
+		people.set(person.sourcedId, packRecord(PERSON_TABLE, person));
 		if (person.role === 'student') studentContacts.set(person.sourcedId, person.primaryContactId);
 		else studentContacts.delete(person.sourcedId);
 	};
@@ -409,7 +411,7 @@ async function buildSnapshot(
 		studentContacts.delete(sourcedId);
 	};
 	const setContact = (contact: CanonicalContact) => {
-		contacts.set(contact.sourcedId, JSON.stringify(CONTACT_TABLE.toRow(contact)));
+		contacts.set(contact.sourcedId, packRecord(CONTACT_TABLE, contact));
 		contactRelationships.set(detached(contact.sourcedId), contact.relationship);
 	};
 	const deleteContact = (sourcedId: string) => {
@@ -546,7 +548,7 @@ async function buildSnapshot(
 	const peopleWriter = new SnapshotChunkWriter(db, runId, PERSON_TABLE);
 	// sort(): UTF-16 code unit order, the snapshot's sourcedId order.
 	for (const id of [...people.keys()].sort()) {
-		const person = PERSON_TABLE.fromValues(JSON.parse(people.get(id) as string) as SqlValue[]);
+		const person = unpackRecord(PERSON_TABLE, people.get(id) as string);
 		people.delete(id);
 		if (studentContacts.has(id)) person.primaryContactId = studentContacts.get(id) ?? null;
 		personIds.add(person.sourcedId);
@@ -562,7 +564,7 @@ async function buildSnapshot(
 	const contactsWriter = new SnapshotChunkWriter(db, runId, CONTACT_TABLE);
 	let contactCount = 0;
 	for (const id of [...usedContacts].filter((contactId) => contacts.has(contactId)).sort()) {
-		await contactsWriter.add(CONTACT_TABLE.fromValues(JSON.parse(contacts.get(id) as string) as SqlValue[]));
+		await contactsWriter.add(unpackRecord(CONTACT_TABLE, contacts.get(id) as string));
 		contactCount++;
 	}
 	await contactsWriter.finish();

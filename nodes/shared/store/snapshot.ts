@@ -254,6 +254,16 @@ export async function writeSnapshotRecords<T>(db: SqlDb, runId: string, spec: Sn
 	await chunks.finish();
 }
 
+/** One record as a chunk holds it (its row values as JSON): a compact form to hold records in before they are written. */
+export function packRecord<T>(spec: SnapshotTable<T>, record: T): string {
+	return JSON.stringify(spec.toRow(record));
+}
+
+/** The record packRecord packed. */
+export function unpackRecord<T>(spec: SnapshotTable<T>, packed: string): T {
+	return spec.fromValues(JSON.parse(packed) as SqlValue[]);
+}
+
 /**
  * Writes records that arrive in sourcedId order into `runId`'s snapshot a chunk at a time: the same
  * chunks as writeSnapshotRecords given them all, while the caller holds only one chunk's records as
