@@ -523,25 +523,22 @@ export class ReconcilePlanner {
 		const { settings, now, runId } = this.input;
 		const dryRun = settings.dryRun;
 		const { matches } = this.matchResult!;
-		const count = (role: string, key: keyof ReconcileCounts) => this.count(role, key);
-		const change = (c: Omit<RunChange, 'entity' | 'applied'> & { applied?: boolean }) => this.change(c);
-		const foundAgain = (person: PersonRow) => this.foundAgain(person);
 		const writes = this.writes;
 
 		for (const record of records) {
 			const match = matches[this.planned++];
 			this.rosterCount.set(record.role, (this.rosterCount.get(record.role) ?? 0) + 1);
 			if (!this.roles.has(record.role)) {
-				if (match?.kind === 'matched' && match.person.include_in_sis_sync === 1) foundAgain(match.person);
-				count(record.role, 'skipped');
+				if (match?.kind === 'matched' && match.person.include_in_sis_sync === 1) this.foundAgain(match.person);
+				this.count(record.role, 'skipped');
 				continue;
 			}
 			const contact = settings.includePrimaryParentContact ? this.input.contacts.get(record.primaryContactId ?? '') : undefined;
 			if (match?.kind === 'matched') {
 				const person = match.person;
 				if (person.include_in_sis_sync === 1 && person.archived_at === null && !hasChanges(person, record, contact, settings.includePrimaryParentContact)) {
-					foundAgain(person);
-					count(record.role, 'unchanged');
+					this.foundAgain(person);
+					this.count(record.role, 'unchanged');
 					continue;
 				}
 			}
@@ -559,15 +556,15 @@ export class ReconcilePlanner {
 				row.last_seen_run_id = runId;
 				writes.inserts.push(row);
 				// `values` holds only the fields the SIS gives (no empty ones): they are the new person's values.
-				change({ entityId: id, role: record.role, label, sourcedId: record.sourcedId, action: 'create', reason: null, fields: sharedFields, before: null, after: values, applied: !dryRun });
-				count(record.role, 'created');
+				this.change({ entityId: id, role: record.role, label, sourcedId: record.sourcedId, action: 'create', reason: null, fields: sharedFields, before: null, after: values, applied: !dryRun });
+				this.count(record.role, 'created');
 				continue;
 			}
 			const base = { role: record.role, label, sourcedId: record.sourcedId };
 			if (match.kind === 'ambiguous') {
 				for (const candidate of match.candidates) this.protectedIds.add(candidate.id);
-				change({ ...base, entityId: '', action: 'ambiguous', reason: match.reason, fields: null, before: null, after: { ...values } });
-				count(record.role, 'ambiguous');
+				this.change({ ...base, entityId: '', action: 'ambiguous', reason: match.reason, fields: null, before: null, after: { ...values } });
+				this.count(record.role, 'ambiguous');
 				continue;
 			}
 
@@ -577,19 +574,19 @@ export class ReconcilePlanner {
 			const stored = { ...base, entityId: person.id };
 			if (person.include_in_sis_sync !== 1) {
 				const reason = person.source === 'manual' ? REASONS.manualNotIncluded : REASONS.notIncluded;
-				change({ ...stored, action: 'skip', reason, ...diff });
-				count(record.role, 'skipped');
+				this.change({ ...stored, action: 'skip', reason, ...diff });
+				this.count(record.role, 'skipped');
 				continue;
 			}
 			if (person.archived_at !== null) {
 				if (!settings.autoUpdate) {
-					change({ ...stored, action: 'skip', reason: REASONS.archivedAutoUpdateOff, ...diff });
-					foundAgain(person);
-					count(record.role, 'skipped');
+					this.change({ ...stored, action: 'skip', reason: REASONS.archivedAutoUpdateOff, ...diff });
+					this.foundAgain(person);
+					this.count(record.role, 'skipped');
 					continue;
 				}
 				writes.rewrites.push(rewrite(person, values, now, runId, { archived_at: null }));
-				change({
+				this.change({
 					...stored,
 					action: 'restore',
 					reason: null,
@@ -598,7 +595,7 @@ export class ReconcilePlanner {
 					after: { archived_at: null, ...diff.after },
 					applied: !dryRun,
 				});
-				count(record.role, 'restored');
+				this.count(record.role, 'restored');
 				continue;
 			}
 			if (!settings.autoUpdate) {
@@ -606,7 +603,7 @@ export class ReconcilePlanner {
 					// The SIS id changed (matched by SIS id or email): the link to the SIS follows it even with
 					// Auto update off, so the person keeps their lists; nothing an operator sees is updated.
 					writes.rewrites.push(rewrite(person, {}, now, runId, { sourced_id: record.sourcedId }));
-					change({
+					this.change({
 						...stored,
 						action: 'relink',
 						reason: REASONS.relinked,
@@ -618,15 +615,15 @@ export class ReconcilePlanner {
 				}
 				const others = diff.fields.filter((field) => field !== 'sourced_id');
 				if (others.length > 0) {
-					change({ ...stored, action: 'skip', reason: REASONS.autoUpdateOff, fields: others, before: pick(person, others), after: pick(values, others) });
+					this.change({ ...stored, action: 'skip', reason: REASONS.autoUpdateOff, fields: others, before: pick(person, others), after: pick(values, others) });
 				}
-				if (person.sourced_id === record.sourcedId) foundAgain(person);
-				count(record.role, others.length > 0 ? 'skipped' : 'unchanged');
+				if (person.sourced_id === record.sourcedId) this.foundAgain(person);
+				this.count(record.role, others.length > 0 ? 'skipped' : 'unchanged');
 				continue;
 			}
 			writes.rewrites.push(rewrite(person, values, now, runId, {}));
-			change({ ...stored, action: 'update', reason: null, ...diff, applied: !dryRun });
-			count(record.role, 'updated');
+			this.change({ ...stored, action: 'update', reason: null, ...diff, applied: !dryRun });
+			this.count(record.role, 'updated');
 		}
 	}
 
