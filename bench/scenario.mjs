@@ -180,7 +180,7 @@ async function runPipeline(task) {
 				membersRemoved: lists.result.counts.membersRemoved,
 				managersAdded: lists.result.counts.managersAdded,
 			},
-			report: { subject: report.result.subject, csvBytes: Buffer.byteLength(report.result.csv) },
+			report: { subject: report.result.subject, csvBytes: report.result.csv.length },
 			phases: {
 				open: open.stats,
 				ingest: ingest.stats,

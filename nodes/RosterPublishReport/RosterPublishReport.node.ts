@@ -90,8 +90,7 @@ export class RosterPublishReport implements INodeType {
 			const summary = { subject: report.subject, text: report.text, html: report.html, ...report.summary };
 			if (!(this.getNodeParameter('attachCsv', itemIndex) as boolean)) return { summary };
 			const field = this.getNodeParameter('binaryPropertyName', itemIndex) as string;
-			const data = Buffer.from(report.csv, 'utf8');
-			return { summary, files: { [field]: { data, fileName: `rostersync-${runId}.csv`, mimeType: 'text/csv' } } };
+			return { summary, files: { [field]: { data: report.csv, fileName: `rostersync-${runId}.csv`, mimeType: 'text/csv' } } };
 		});
 	}
 }

@@ -55,7 +55,8 @@ export interface RunReport {
 	subject: string;
 	text: string;
 	html: string;
-	csv: string;
+	/** The CSV file, UTF-8: bytes, not a string (a first night's is ~27 MB; as one string it would be built whole on the heap, then copied into the attachment). */
+	csv: Buffer;
 	summary: ReportSummary;
 }
 
@@ -313,13 +314,13 @@ const CSV_CHANGES_PER_PAGE = 10_000;
 const CSV_HEADER = ['kind', 'action', 'role', 'sourcedId', 'name', 'fields', 'reason', 'file', 'row', 'field', 'message'];
 
 /** The CSV of the run's problems and changes, and the people pending archive found on the way (one read of the changes). */
-async function renderCsv(db: SqlDb, runId: string): Promise<{ csv: string; pendingArchive: ReportSummary['pendingArchive'] }> {
+async function renderCsv(db: SqlDb, runId: string): Promise<{ csv: Buffer; pendingArchive: ReportSummary['pendingArchive'] }> {
 	const rows: Array<Array<string | number | null | undefined>> = [CSV_HEADER];
 	for (const problem of await listProblems(db, runId)) {
 		rows.push(['problem', 'skipped', null, problem.sourcedId, null, null, null, problem.file, problem.row, problem.field, scrubSecrets(problem.message)]);
 	}
-	// Changes a page at a time, each page straight into CSV text: a district's first night has ~150k.
-	const parts = [toCsv(rows)];
+	// Changes a page at a time, each page straight into CSV bytes: a district's first night has ~150k.
+	const parts = [Buffer.from(toCsv(rows), 'utf8')];
 	const pendingArchive: ReportSummary['pendingArchive'] = { count: 0, first: [] };
 	await refreshStatistics(db, ['run_changes']);
 	for await (const page of changeLinePages(db, runId, CSV_CHANGES_PER_PAGE)) {
@@ -333,10 +334,9 @@ async function renderCsv(db: SqlDb, runId: string): Promise<{ csv: string; pendi
 			// The columns of CSV_HEADER; a change has no file, row, field or message.
 			lines[i] = `${csvCell(change.entity)},${csvCell(change.action)},${csvCell(change.role)},${csvCell(change.sourcedId)},${csvCell(change.label)},${csvCell(fields)},${csvCell(change.reason)},,,,\r\n`;
 		}
-		// One flat string per page (a page of lines joined), not a long chain of concatenations that the GC has to walk.
-		parts.push(lines.join(''));
+		parts.push(Buffer.from(lines.join(''), 'utf8'));
 	}
-	return { csv: parts.join(''), pendingArchive };
+	return { csv: Buffer.concat(parts), pendingArchive };
 }
 
 export async function buildReport(db: SqlDb, runId: string): Promise<RunReport> {

@@ -19,7 +19,7 @@ import { GRAND_BEND_1_1, sharedDataDir } from '../../support/paths';
 const PARENT_EMAIL = 'pat.archer@family.example.net';
 const PARENT_PHONE = '(519) 555-0199';
 
-/** The sample set with a guardian for Mary Archer and two bad rows (one a formula injection attempt). */
+/** The sample set with a guardian for Mary Archer, a name outside Latin-1, and two bad rows (one a formula injection attempt). */
 function sampleWithProblems() {
 	const dir = sharedDataDir(GRAND_BEND_1_1);
 	return readdirSync(dir).map((name) => {
@@ -28,6 +28,7 @@ function sampleWithProblems() {
 			text = text
 				.replace('604863,,,true,255901001,student,Mary Archer,{Local:863},Mary,Archer,,,Mary.Archer@studentgps.org,,(950) 336 6601,,09,', '604863,,,true,255901001,student,Mary Archer,{Local:863},Mary,Archer,,,Mary.Archer@studentgps.org,,(950) 336 6601,g1,09,')
 				.replace('604927,,,true,255901001,student', '604927,,,true,255901001,"=HYPERLINK(""x"")"')
+				.replace(',Peter,Nash,Ivan,', ',Péter,Nash-李,Ivan,')
 				.concat(`\ng1,,,true,255901001,guardian,Pat Archer,,Pat,Archer,,,${PARENT_EMAIL},,${PARENT_PHONE},604863,,\n`);
 		}
 		return { name, data: Buffer.from(text) };
@@ -86,9 +87,10 @@ describe.each(ENGINES)('Publish Report on %s', (engine) => {
 		expect(roleProblem.slice(7, 10)).toEqual(['users.csv', '5', 'role']);
 		const created = rows.filter((row) => row[0] === 'person' && row[1] === 'create');
 		expect(created).toHaveLength(9);
-		expect(created.map((row) => row[4])).toContain('Peter Nash');
+		// The CSV is UTF-8: a name outside Latin-1 comes back as it was.
+		expect(created.map((row) => row[4])).toContain('Péter Nash-李');
 		expect(rows.filter((row) => row[0] === 'list' && row[1] === 'create').length).toBeGreaterThanOrEqual(2);
-		expect(report.csv).not.toContain(PARENT_PHONE);
+		expect(report.csv.toString('utf8')).not.toContain(PARENT_PHONE);
 		// Every cell that could start a formula is neutralised.
 		for (const row of rows) for (const cell of row) expect(cell).not.toMatch(/^[=+\-@]/);
 	});

@@ -40,7 +40,7 @@ describe.each(ENGINES)('the report on held runs and decisions (%s)', (engine) =>
 		expect(report.html).toContain(`<li>Held because it ${REASON}</li>`);
 		expect(report.html).toContain('<ol style="font-family:sans-serif"><li>Review the planned changes');
 		// The CSV has the whole plan, not applied.
-		expect(report.csv.split('\r\n').filter((line) => line.startsWith('person,archive,student,'))).toHaveLength(30);
+		expect(report.csv.toString('utf8').split('\r\n').filter((line) => line.startsWith('person,archive,student,'))).toHaveLength(30);
 	});
 
 	test('approved in part: the archives still held are counted and the report says how to apply them', async () => {
