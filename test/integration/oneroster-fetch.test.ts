@@ -174,6 +174,17 @@ describe.each(ENGINES)('OneRoster Fetch → stage → normalize on %s', (engine)
 		await expect(normalizeRun(store.db, runId)).rejects.toThrow(/failed earlier/);
 	});
 
+	test('a page cut short (200, half its JSON) fails the run and keeps nothing staged: a partial roster is never staged as the whole', async () => {
+		server = await startOneRosterServer({ auth: OAUTH2, faults: { cutShort: /users$/ } });
+		const error = await pull(store.db, server, {}, { pageSize: 5 }).catch((e: Error) => e);
+		expect(error).toBeInstanceOf(StagingFailedError);
+		expect((error as Error).message).toMatch(/users answered HTTP 200 with [\d,]+ characters that are not JSON/);
+		expect((error as Error).message).not.toMatch(/sourcedId|givenName/);
+		const runId = (error as StagingFailedError).runId;
+		expect(await getRun(store.db, runId)).toMatchObject({ status: 'failed', stage: 'created' });
+		expect(await stagedCount(store.db, runId)).toEqual({ files: 0, rows: 0 });
+	});
+
 	test('delta: only records changed since the last good run, tobedeleted removes; then a full pull after N days', async () => {
 		server = await startOneRosterServer({ auth: OAUTH2 });
 		const config = configFor(server);

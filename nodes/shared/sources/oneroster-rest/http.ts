@@ -63,6 +63,23 @@ export function jsonBody(response: HttpResponse): unknown {
 }
 
 /**
+ * Why the body is not JSON (JSON.parse's reason and the body's length, never its content: a page
+ * holds people), or undefined when it is JSON or empty.
+ */
+export function notJsonReason(response: HttpResponse): string | undefined {
+	const { body } = response;
+	if (body === undefined || body === null || (typeof body !== 'string' && !Buffer.isBuffer(body))) return undefined;
+	const text = typeof body === 'string' ? body : decode(body);
+	if (text.trim() === '') return undefined;
+	try {
+		JSON.parse(text);
+		return undefined;
+	} catch (error) {
+		return `${text.length.toLocaleString('en-US')} characters that are not JSON: ${(error as Error).message.split('\n')[0].slice(0, 80)}`;
+	}
+}
+
+/**
  * UTF-8 bytes as text. An all-ASCII body (most pages of a roster) is read as Latin-1: the same
  * text, without UTF-8 decoding (100k students: 0.95 s instead of 1.33 s of CPU for 460 MB of JSON).
  */

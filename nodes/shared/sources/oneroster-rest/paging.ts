@@ -12,7 +12,7 @@
  */
 import type { ApiClient } from './auth/api-auth';
 import type { HttpResponse } from './http';
-import { bodyText, header, jsonBody, safeUrl, throwIfAborted, withQuery } from './http';
+import { bodyText, header, jsonBody, notJsonReason, safeUrl, throwIfAborted, withQuery } from './http';
 import type { RequestStats, RetryPolicy } from './requests';
 import { ApiRequestError, getWithRetry } from './requests';
 
@@ -127,6 +127,15 @@ async function fetchPage(options: CollectionOptions, url: string, first: boolean
 		);
 	}
 	const body = jsonBody(response);
+	// A page cut short or garbled must fail the pull: read as no records, it would stage a partial roster as the whole one.
+	const notJson = body === undefined ? notJsonReason(response) : undefined;
+	if (notJson !== undefined) {
+		throw new ApiRequestError(
+			`GET ${safeUrl(url)} answered HTTP ${response.status} with ${notJson}`,
+			response.status,
+			'The answer may have been cut short on the way (a proxy or a timeout): run the fetch again. Nothing of this pull was staged.',
+		);
+	}
 	const records = response.status === 204 || body === undefined ? [] : recordsOf(body, options.envelope);
 	if (records === undefined) {
 		throw new ApiRequestError(
