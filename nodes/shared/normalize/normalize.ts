@@ -49,6 +49,7 @@ import {
 	writeSnapshotRecords,
 } from '../store/snapshot';
 import type { SqlDb } from '../store/sql';
+import { OffHeapStrings } from '../store/off-heap-strings';
 import { readStagedContentHashes, readStagedFiles, readStagedRows } from '../store/staging';
 import { DEFAULT_KEEP_SNAPSHOTS_DAYS, pruneSnapshots } from '../store/retention';
 import type { DriftReport, DriftSettings } from './drift';
@@ -390,20 +391,21 @@ async function buildSnapshot(
 	}
 
 	// Users → people and contacts. A student's primary contact may be listed anywhere in the file, so
-	// people and contacts are held until every user is read, but packed: each one's snapshot row as
-	// one JSON string (packRecord), unpacked when written. As objects of
-	// strings cut from the staged text they took ~180 MB of heap at 100k students (258k users), and
-	// the enrollments loop after them ran at twice the CPU (V8 promoted ~24 MB per scavenge).
+	// every user is held until all are read: each person's and contact's snapshot row packed as JSON
+	// (packRecord) and each agentSourcedIds cell, as bytes outside the V8 heap (`held`), found by the
+	// number the maps below give. On the heap they were ~90 MB live at 100k students (258k users),
+	// and V8 lets the heap grow to ~4× what is live at a full collection (see OffHeapStrings).
 	const usersFile = files.get('users');
-	/** sourcedId → the person's snapshot row as JSON (its primaryContactId is decided below for students). */
-	const people = new Map<string, string>();
+	const held = new OffHeapStrings();
+	/** sourcedId → the person's packed row in `held` (its primaryContactId is decided below for students). */
+	const people = new Map<string, number>();
 	/** The students among `people`, with the primary contact their row has (null, or a previous snapshot's for a delta). */
 	const studentContacts = new Map<string, string | null>();
-	/** sourcedId → the contact's snapshot row as JSON. */
-	const contacts = new Map<string, string>();
+	/** sourcedId → the contact's packed row in `held`. */
+	const contacts = new Map<string, number>();
 	const contactRelationships = new Map<string, ContactRelationship>();
 	const setPerson = (person: CanonicalPerson) => {
-		people.set(person.sourcedId, packRecord(PERSON_TABLE, person));
+		people.set(person.sourcedId, held.add(packRecord(PERSON_TABLE, person)));
 		if (person.role === 'student') studentContacts.set(person.sourcedId, person.primaryContactId);
 		else studentContacts.delete(person.sourcedId);
 	};
@@ -412,7 +414,7 @@ async function buildSnapshot(
 		studentContacts.delete(sourcedId);
 	};
 	const setContact = (contact: CanonicalContact) => {
-		contacts.set(contact.sourcedId, packRecord(CONTACT_TABLE, contact));
+		contacts.set(contact.sourcedId, held.add(packRecord(CONTACT_TABLE, contact)));
 		contactRelationships.set(detached(contact.sourcedId), contact.relationship);
 	};
 	const deleteContact = (sourcedId: string) => {
@@ -423,11 +425,8 @@ async function buildSnapshot(
 		for await (const batch of readSnapshotBatches(db, previousId, PERSON_TABLE)) for (const person of batch) setPerson(person);
 		for await (const batch of readSnapshotBatches(db, previousId, CONTACT_TABLE)) for (const contact of batch) setContact(contact);
 	}
-	/**
-	 * agentSourcedIds as listed on each user row that lists one, for primary contacts: the cell itself
-	 * (split when used), which costs the heap one string per user instead of an array of strings.
-	 */
-	const agentsOf = new Map<string, string>();
+	/** sourcedId → agentSourcedIds as listed on the user's row (the cell in `held`, split when used), for primary contacts. */
+	const agentsOf = new Map<string, number>();
 	let peopleOutOfScope = 0;
 	if (usersFile) {
 		const c = usersFile;
@@ -471,7 +470,7 @@ async function buildSnapshot(
 			const phone = orNull(cell(cells, phoneAt));
 			const sms = orNull(cell(cells, smsAt));
 			const agents = cell(cells, agentsAt);
-			if (hasListItem(agents)) agentsOf.set(sourcedId, detached(agents));
+			if (hasListItem(agents)) agentsOf.set(sourcedId, held.add(agents));
 
 			if (!(PERSON_ROLES as readonly string[]).includes(mapped)) {
 				setContact({ sourcedId, relationship: mapped as ContactRelationship, givenName, familyName, email, phone, sms });
@@ -518,7 +517,7 @@ async function buildSnapshot(
 	const withoutOwnContact: string[] = [];
 	for (const studentId of studentContacts.keys()) {
 		const agents = agentsOf.get(studentId);
-		const own = agents === undefined ? undefined : splitList(agents).find((agentId) => contacts.has(agentId));
+		const own = agents === undefined ? undefined : splitList(held.get(agents)).find((agentId) => contacts.has(agentId));
 		if (own !== undefined) studentContacts.set(studentId, own);
 		else withoutOwnContact.push(studentId);
 	}
@@ -527,7 +526,7 @@ async function buildSnapshot(
 		const listedBy = new Map<string, string | null>(withoutOwnContact.map((studentId) => [studentId, null]));
 		for (const [userId, agents] of agentsOf) {
 			if (!contacts.has(userId)) continue;
-			for (const studentId of splitList(agents)) if (listedBy.get(studentId) === null) listedBy.set(studentId, userId);
+			for (const studentId of splitList(held.get(agents))) if (listedBy.get(studentId) === null) listedBy.set(studentId, userId);
 		}
 		for (const studentId of withoutOwnContact) {
 			const ownContact = studentContacts.get(studentId) ?? null;
@@ -549,7 +548,7 @@ async function buildSnapshot(
 	const peopleWriter = new SnapshotChunkWriter(db, runId, PERSON_TABLE);
 	// sort(): UTF-16 code unit order, the snapshot's sourcedId order.
 	for (const id of [...people.keys()].sort()) {
-		const person = unpackRecord(PERSON_TABLE, people.get(id) as string);
+		const person = unpackRecord(PERSON_TABLE, held.get(people.get(id) as number));
 		people.delete(id);
 		if (studentContacts.has(id)) person.primaryContactId = studentContacts.get(id) ?? null;
 		personIds.add(person.sourcedId);
@@ -565,11 +564,12 @@ async function buildSnapshot(
 	const contactsWriter = new SnapshotChunkWriter(db, runId, CONTACT_TABLE);
 	let contactCount = 0;
 	for (const id of [...usedContacts].filter((contactId) => contacts.has(contactId)).sort()) {
-		await contactsWriter.add(unpackRecord(CONTACT_TABLE, contacts.get(id) as string));
+		await contactsWriter.add(unpackRecord(CONTACT_TABLE, held.get(contacts.get(id) as number)));
 		contactCount++;
 	}
 	await contactsWriter.finish();
 	contacts.clear();
+	held.clear();
 	usedContacts.clear();
 
 	/** Users whose row the ingest skipped (read when an enrollment names someone unknown). */
