@@ -369,6 +369,14 @@ async function buildSnapshot(
 			};
 		};
 	});
+	// Orgs, terms, courses and classes are complete: written now, so that only the classes' ids are
+	// held while the users and enrollments are read (the class objects took 11 MB at 100k students).
+	await writeSnapshotRecords(db, runId, ORG_TABLE, orgs.values());
+	await writeSnapshotRecords(db, runId, TERM_TABLE, terms.values());
+	await writeSnapshotRecords(db, runId, COURSE_TABLE, courses.values());
+	await writeSnapshotRecords(db, runId, CLASS_TABLE, classes.values());
+	const classIds = new Set(classes.keys());
+	classes.clear();
 
 	// 1.2: roles.csv gives each user's role(s) and orgs; the primary role wins.
 	const rolesByUser = new Map<string, { role: string; orgIds: string[]; primaryOrgId: string | null }>();
@@ -613,7 +621,7 @@ async function buildSnapshot(
 			}
 			const classId = cell(cells, classAt);
 			const personId = cell(cells, userAt);
-			if (!classes.has(classId)) {
+			if (!classIds.has(classId)) {
 				if (classesOutOfScope.has(classId)) enrollmentsOutOfScope++;
 				else problem(c, row, 'classSourcedId', `enrollment names class "${classId}", which is not in classes.csv`);
 				continue;
@@ -648,7 +656,7 @@ async function buildSnapshot(
 	}
 	if (enrollmentDelta) {
 		for (const enrollment of enrollments.values()) {
-			if (classes.has(enrollment.classId) && personIds.has(enrollment.personId)) pending.push(enrollment);
+			if (classIds.has(enrollment.classId) && personIds.has(enrollment.personId)) pending.push(enrollment);
 		}
 		enrollments.clear();
 	}
@@ -658,7 +666,7 @@ async function buildSnapshot(
 		orgs: orgs.size,
 		terms: terms.size,
 		courses: courses.size,
-		classes: classes.size,
+		classes: classIds.size,
 		people: peopleCounts,
 		contacts: contactCount,
 		studentsWithPrimaryContact,
@@ -669,10 +677,6 @@ async function buildSnapshot(
 	};
 	warnings.push(...snapshotWarnings(files, counts));
 
-	await writeSnapshotRecords(db, runId, ORG_TABLE, orgs.values());
-	await writeSnapshotRecords(db, runId, TERM_TABLE, terms.values());
-	await writeSnapshotRecords(db, runId, COURSE_TABLE, courses.values());
-	await writeSnapshotRecords(db, runId, CLASS_TABLE, classes.values());
 	await writeSnapshotHeader(db, runId, [...schoolScope], counts as unknown as Record<string, unknown>, fingerprint);
 	await addProblems(db, runId, 'normalized', problems);
 	return { counts, warnings, problemCount: problems.length };
