@@ -127,4 +127,46 @@ describe.each(ENGINES)('Normalize: primary contacts on %s', (engine) => {
 		expect(contactOf).toEqual({ U1: null, U2: 'G2', U3: 'G3', T1: null });
 		expect(snapshot.contacts.map((c) => c.sourcedId)).toEqual(['G2', 'G3']);
 	});
+
+	test('a delta users file: a deleted student is gone, an updated one changes, the rest come back from the previous snapshot as they were', async () => {
+		const first = await stageRun(store.db, source(bulkSet()));
+		await normalizeRun(store.db, first.run.id);
+		const before = await readSnapshot(store.db, first.run.id);
+		const deltaUsers = [
+			USERS_HEADER,
+			'U2,tobedeleted,2025-01-10T10:00:00Z,true,S1,student,u2,,Bob,Baker,,1002,,,,,10,',
+			'U3,active,2025-01-10T10:00:00Z,true,S1,student,u3,,Cathy,Cole,,1003,,,,G3,11,',
+			'',
+		].join('\n');
+		const second = await stageRun(store.db, source({ ...bulkSet(), 'manifest.csv': manifest('delta'), 'users.csv': deltaUsers }));
+		await normalizeRun(store.db, second.run.id);
+		const snapshot = await readSnapshot(store.db, second.run.id);
+		const previous = (id: string) => before.people.find((p) => p.sourcedId === id);
+		expect(snapshot.people).toEqual([
+			previous('T1'),
+			previous('U1'),
+			{ ...previous('U3'), givenName: 'Cathy', grade: '11', primaryContactId: 'G3' },
+		]);
+		// G2 was U2's contact only: with U2 gone, nobody in the roster points at it.
+		expect(snapshot.contacts).toEqual(before.contacts.filter((c) => c.sourcedId !== 'G2'));
+	});
+
+	test('names and ids outside Latin-1 come back as they were read, people in UTF-16 code unit order of their ids', async () => {
+		const users = [
+			USERS_HEADER,
+			// U+FF21 (Ａ) sorts after the surrogate pair of U+1F600 (😀) in code units, before it in code points.
+			'\uFF21,,,true,S1,student,a,,Zoë,Ōtsuka,,2001,,,,"G😀",09,',
+			'😀,,,true,S1,student,b,,李,小龍,,2002,,,,,10,',
+			'G😀,,,true,S1,guardian,g,,Günter,Ünal-😀,,,g@example.org,,,"😀,\uFF21",,',
+			'',
+		].join('\n');
+		const { run } = await stageRun(store.db, source({ ...bulkSet(), 'users.csv': users, 'enrollments.csv': ENROLLMENTS.split('\n')[0] + '\n' }));
+		await normalizeRun(store.db, run.id);
+		const snapshot = await readSnapshot(store.db, run.id);
+		expect(snapshot.people.map((p) => [p.sourcedId, p.givenName, p.familyName, p.primaryContactId])).toEqual([
+			['😀', '李', '小龍', 'G😀'],
+			['\uFF21', 'Zoë', 'Ōtsuka', 'G😀'],
+		]);
+		expect(snapshot.contacts.map((c) => [c.sourcedId, c.givenName, c.familyName])).toEqual([['G😀', 'Günter', 'Ünal-😀']]);
+	});
 });

@@ -49,6 +49,7 @@ import {
 	writeSnapshotRecords,
 } from '../store/snapshot';
 import type { SqlDb } from '../store/sql';
+import { OffHeapStrings } from '../store/off-heap-strings';
 import { readStagedContentHashes, readStagedFiles, readStagedRows } from '../store/staging';
 import { DEFAULT_KEEP_SNAPSHOTS_DAYS, pruneSnapshots } from '../store/retention';
 import type { DriftReport, DriftSettings } from './drift';
@@ -122,14 +123,15 @@ const cell = (cells: string[], at: number): string => {
 };
 
 const orNull = (value: string): string | null => (value === '' ? null : value);
+/**
+ * The items of a comma-separated cell, trimmed, without empty ones. split and map make arrays of
+ * their exact length; an array grown by push reserves 17 slots (the three lists of 23k classes
+ * took 11 MB of heap at 100k students, held all through Normalize).
+ */
 const splitList = (value: string): string[] => {
 	if (value === '') return [];
-	const parts: string[] = [];
-	for (const part of value.split(',')) {
-		const trimmed = part.trim();
-		if (trimmed !== '') parts.push(trimmed);
-	}
-	return parts;
+	const parts = value.split(',').map((part) => part.trim());
+	return parts.includes('') ? parts.filter((part) => part !== '') : parts;
 };
 const isTrue = (value: string): boolean => value.toLowerCase() === 'true';
 /** Whether splitList(value) has an item: something besides commas and white space. */
@@ -367,6 +369,14 @@ async function buildSnapshot(
 			};
 		};
 	});
+	// Orgs, terms, courses and classes are complete: written now, so that only the classes' ids are
+	// held while the users and enrollments are read (the class objects took 11 MB at 100k students).
+	await writeSnapshotRecords(db, runId, ORG_TABLE, orgs.values());
+	await writeSnapshotRecords(db, runId, TERM_TABLE, terms.values());
+	await writeSnapshotRecords(db, runId, COURSE_TABLE, courses.values());
+	await writeSnapshotRecords(db, runId, CLASS_TABLE, classes.values());
+	const classIds = new Set(classes.keys());
+	classes.clear();
 
 	// 1.2: roles.csv gives each user's role(s) and orgs; the primary role wins.
 	const rolesByUser = new Map<string, { role: string; orgIds: string[]; primaryOrgId: string | null }>();
@@ -389,20 +399,21 @@ async function buildSnapshot(
 	}
 
 	// Users → people and contacts. A student's primary contact may be listed anywhere in the file, so
-	// people and contacts are held until every user is read, but packed: each one's snapshot row as
-	// one JSON string (packRecord), unpacked when written. As objects of
-	// strings cut from the staged text they took ~180 MB of heap at 100k students (258k users), and
-	// the enrollments loop after them ran at twice the CPU (V8 promoted ~24 MB per scavenge).
+	// every user is held until all are read: each person's and contact's snapshot row packed as JSON
+	// (packRecord) and each agentSourcedIds cell, as bytes outside the V8 heap (`held`), found by the
+	// number the maps below give. On the heap they were ~90 MB live at 100k students (258k users),
+	// and V8 lets the heap grow to ~4× what is live at a full collection (see OffHeapStrings).
 	const usersFile = files.get('users');
-	/** sourcedId → the person's snapshot row as JSON (its primaryContactId is decided below for students). */
-	const people = new Map<string, string>();
+	const held = new OffHeapStrings();
+	/** sourcedId → the person's packed row in `held` (its primaryContactId is decided below for students). */
+	const people = new Map<string, number>();
 	/** The students among `people`, with the primary contact their row has (null, or a previous snapshot's for a delta). */
 	const studentContacts = new Map<string, string | null>();
-	/** sourcedId → the contact's snapshot row as JSON. */
-	const contacts = new Map<string, string>();
+	/** sourcedId → the contact's packed row in `held`. */
+	const contacts = new Map<string, number>();
 	const contactRelationships = new Map<string, ContactRelationship>();
 	const setPerson = (person: CanonicalPerson) => {
-		people.set(person.sourcedId, packRecord(PERSON_TABLE, person));
+		people.set(person.sourcedId, held.add(packRecord(PERSON_TABLE, person)));
 		if (person.role === 'student') studentContacts.set(person.sourcedId, person.primaryContactId);
 		else studentContacts.delete(person.sourcedId);
 	};
@@ -411,7 +422,7 @@ async function buildSnapshot(
 		studentContacts.delete(sourcedId);
 	};
 	const setContact = (contact: CanonicalContact) => {
-		contacts.set(contact.sourcedId, packRecord(CONTACT_TABLE, contact));
+		contacts.set(contact.sourcedId, held.add(packRecord(CONTACT_TABLE, contact)));
 		contactRelationships.set(detached(contact.sourcedId), contact.relationship);
 	};
 	const deleteContact = (sourcedId: string) => {
@@ -422,11 +433,8 @@ async function buildSnapshot(
 		for await (const batch of readSnapshotBatches(db, previousId, PERSON_TABLE)) for (const person of batch) setPerson(person);
 		for await (const batch of readSnapshotBatches(db, previousId, CONTACT_TABLE)) for (const contact of batch) setContact(contact);
 	}
-	/**
-	 * agentSourcedIds as listed on each user row that lists one, for primary contacts: the cell itself
-	 * (split when used), which costs the heap one string per user instead of an array of strings.
-	 */
-	const agentsOf = new Map<string, string>();
+	/** sourcedId → agentSourcedIds as listed on the user's row (the cell in `held`, split when used), for primary contacts. */
+	const agentsOf = new Map<string, number>();
 	let peopleOutOfScope = 0;
 	if (usersFile) {
 		const c = usersFile;
@@ -470,7 +478,7 @@ async function buildSnapshot(
 			const phone = orNull(cell(cells, phoneAt));
 			const sms = orNull(cell(cells, smsAt));
 			const agents = cell(cells, agentsAt);
-			if (hasListItem(agents)) agentsOf.set(sourcedId, detached(agents));
+			if (hasListItem(agents)) agentsOf.set(sourcedId, held.add(agents));
 
 			if (!(PERSON_ROLES as readonly string[]).includes(mapped)) {
 				setContact({ sourcedId, relationship: mapped as ContactRelationship, givenName, familyName, email, phone, sms });
@@ -517,7 +525,7 @@ async function buildSnapshot(
 	const withoutOwnContact: string[] = [];
 	for (const studentId of studentContacts.keys()) {
 		const agents = agentsOf.get(studentId);
-		const own = agents === undefined ? undefined : splitList(agents).find((agentId) => contacts.has(agentId));
+		const own = agents === undefined ? undefined : splitList(held.get(agents)).find((agentId) => contacts.has(agentId));
 		if (own !== undefined) studentContacts.set(studentId, own);
 		else withoutOwnContact.push(studentId);
 	}
@@ -526,7 +534,7 @@ async function buildSnapshot(
 		const listedBy = new Map<string, string | null>(withoutOwnContact.map((studentId) => [studentId, null]));
 		for (const [userId, agents] of agentsOf) {
 			if (!contacts.has(userId)) continue;
-			for (const studentId of splitList(agents)) if (listedBy.get(studentId) === null) listedBy.set(studentId, userId);
+			for (const studentId of splitList(held.get(agents))) if (listedBy.get(studentId) === null) listedBy.set(studentId, userId);
 		}
 		for (const studentId of withoutOwnContact) {
 			const ownContact = studentContacts.get(studentId) ?? null;
@@ -548,7 +556,7 @@ async function buildSnapshot(
 	const peopleWriter = new SnapshotChunkWriter(db, runId, PERSON_TABLE);
 	// sort(): UTF-16 code unit order, the snapshot's sourcedId order.
 	for (const id of [...people.keys()].sort()) {
-		const person = unpackRecord(PERSON_TABLE, people.get(id) as string);
+		const person = unpackRecord(PERSON_TABLE, held.get(people.get(id) as number));
 		people.delete(id);
 		if (studentContacts.has(id)) person.primaryContactId = studentContacts.get(id) ?? null;
 		personIds.add(person.sourcedId);
@@ -564,11 +572,12 @@ async function buildSnapshot(
 	const contactsWriter = new SnapshotChunkWriter(db, runId, CONTACT_TABLE);
 	let contactCount = 0;
 	for (const id of [...usedContacts].filter((contactId) => contacts.has(contactId)).sort()) {
-		await contactsWriter.add(unpackRecord(CONTACT_TABLE, contacts.get(id) as string));
+		await contactsWriter.add(unpackRecord(CONTACT_TABLE, held.get(contacts.get(id) as number)));
 		contactCount++;
 	}
 	await contactsWriter.finish();
 	contacts.clear();
+	held.clear();
 	usedContacts.clear();
 
 	/** Users whose row the ingest skipped (read when an enrollment names someone unknown). */
@@ -612,7 +621,7 @@ async function buildSnapshot(
 			}
 			const classId = cell(cells, classAt);
 			const personId = cell(cells, userAt);
-			if (!classes.has(classId)) {
+			if (!classIds.has(classId)) {
 				if (classesOutOfScope.has(classId)) enrollmentsOutOfScope++;
 				else problem(c, row, 'classSourcedId', `enrollment names class "${classId}", which is not in classes.csv`);
 				continue;
@@ -647,7 +656,7 @@ async function buildSnapshot(
 	}
 	if (enrollmentDelta) {
 		for (const enrollment of enrollments.values()) {
-			if (classes.has(enrollment.classId) && personIds.has(enrollment.personId)) pending.push(enrollment);
+			if (classIds.has(enrollment.classId) && personIds.has(enrollment.personId)) pending.push(enrollment);
 		}
 		enrollments.clear();
 	}
@@ -657,7 +666,7 @@ async function buildSnapshot(
 		orgs: orgs.size,
 		terms: terms.size,
 		courses: courses.size,
-		classes: classes.size,
+		classes: classIds.size,
 		people: peopleCounts,
 		contacts: contactCount,
 		studentsWithPrimaryContact,
@@ -668,10 +677,6 @@ async function buildSnapshot(
 	};
 	warnings.push(...snapshotWarnings(files, counts));
 
-	await writeSnapshotRecords(db, runId, ORG_TABLE, orgs.values());
-	await writeSnapshotRecords(db, runId, TERM_TABLE, terms.values());
-	await writeSnapshotRecords(db, runId, COURSE_TABLE, courses.values());
-	await writeSnapshotRecords(db, runId, CLASS_TABLE, classes.values());
 	await writeSnapshotHeader(db, runId, [...schoolScope], counts as unknown as Record<string, unknown>, fingerprint);
 	await addProblems(db, runId, 'normalized', problems);
 	return { counts, warnings, problemCount: problems.length };
