@@ -9,20 +9,25 @@
  *
  * Append-only: a string that is no longer wanted is forgotten by the caller (its bytes stay until
  * `clear`). Bytes live in chunks of CHUNK_BYTES (a longer string gets a chunk of its own), so
- * growing never copies what is held.
+ * growing never copies what is held. Exact for any string: one with a lone surrogate (which UTF-8
+ * cannot hold) is kept as UTF-16 code units instead.
  */
 const CHUNK_BYTES = 4 * 1024 * 1024;
 /** UTF-8 takes at most 3 bytes per UTF-16 code unit (a surrogate pair: 4 bytes for 2 units). */
 const MAX_BYTES_PER_UNIT = 3;
 
+/** Whether `text` is valid UTF-16 (no lone surrogate): String.prototype.isWellFormed, not yet in TypeScript's es2022 lib. */
+const isWellFormed = (text: string): boolean => (text as unknown as { isWellFormed(): boolean }).isWellFormed();
+
 export class OffHeapStrings {
 	private chunks: Buffer[] = [];
 	/** Bytes used in the last chunk. */
 	private used = 0;
-	/** Per string: its chunk, its first byte, its length in bytes. */
+	/** Per string: its chunk, its first byte, its length in bytes, and 1 when it is held as UTF-16 (a lone surrogate). */
 	private chunkOf = new Uint32Array(1024);
 	private startOf = new Uint32Array(1024);
 	private lengthOf = new Uint32Array(1024);
+	private utf16 = new Uint8Array(1024);
 	private count = 0;
 
 	/** How many strings were added since the last `clear`. */
@@ -46,9 +51,11 @@ export class OffHeapStrings {
 			this.chunks.push(chunk);
 			this.used = 0;
 		}
-		const length = chunk.write(text, this.used, 'utf8');
+		const wellFormed = isWellFormed(text);
+		const length = chunk.write(text, this.used, wellFormed ? 'utf8' : 'utf16le');
 		const handle = this.count++;
 		if (handle === this.chunkOf.length) this.grow();
+		this.utf16[handle] = wellFormed ? 0 : 1;
 		this.chunkOf[handle] = this.chunks.length - 1;
 		this.startOf[handle] = this.used;
 		this.lengthOf[handle] = length;
@@ -60,7 +67,7 @@ export class OffHeapStrings {
 	get(handle: number): string {
 		if (!(handle >= 0 && handle < this.count)) throw new RangeError(`OffHeapStrings has no string ${handle} (size ${this.count})`);
 		const start = this.startOf[handle];
-		return this.chunks[this.chunkOf[handle]].toString('utf8', start, start + this.lengthOf[handle]);
+		return this.chunks[this.chunkOf[handle]].toString(this.utf16[handle] ? 'utf16le' : 'utf8', start, start + this.lengthOf[handle]);
 	}
 
 	/** Lets go of every string and its bytes. */
@@ -71,16 +78,20 @@ export class OffHeapStrings {
 		this.chunkOf = new Uint32Array(1024);
 		this.startOf = new Uint32Array(1024);
 		this.lengthOf = new Uint32Array(1024);
+		this.utf16 = new Uint8Array(1024);
 	}
 
 	private grow(): void {
-		const larger = (array: Uint32Array) => {
-			const copy = new Uint32Array(array.length * 2);
-			copy.set(array);
-			return copy;
-		};
-		this.chunkOf = larger(this.chunkOf);
-		this.startOf = larger(this.startOf);
-		this.lengthOf = larger(this.lengthOf);
+		this.chunkOf = doubled(this.chunkOf, Uint32Array);
+		this.startOf = doubled(this.startOf, Uint32Array);
+		this.lengthOf = doubled(this.lengthOf, Uint32Array);
+		this.utf16 = doubled(this.utf16, Uint8Array);
 	}
+}
+
+/** A typed array twice as long, starting with `array`'s values. */
+export function doubled<T extends Uint8Array | Uint32Array | Int32Array>(array: T, make: new (length: number) => T): T {
+	const copy = new make(array.length * 2);
+	copy.set(array);
+	return copy;
 }

@@ -12,7 +12,7 @@ test('every id keeps its first row as the table grows', () => {
 
 test('ids are told apart exactly, whatever their characters', () => {
 	const table = new FirstRows();
-	const ids = ['', 'a', 'A', 'a ', 'Zoë', 'Zoe\u0308', '李', '😀', '1', '01', 'x'.repeat(1000)];
+	const ids = ['', 'a', 'A', 'a ', 'Zoë', 'Zoe\u0308', '李', '😀', '1', '01', 'x'.repeat(1000), 'lone \uD800', 'lone \uDBFF'];
 	ids.forEach((id, i) => expect(table.firstRow(id, i + 2)).toBeUndefined());
 	ids.forEach((id, i) => expect(table.firstRow(id, 0)).toBe(i + 2));
 	expect(table.firstRow('b', 100)).toBeUndefined();

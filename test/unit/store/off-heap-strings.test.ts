@@ -13,6 +13,14 @@ describe('OffHeapStrings', () => {
 		for (const i of [5, 0, 3, 1, 4, 2]) expect(held.get(handles[i])).toBe(texts[i]);
 	});
 
+	test('a string with a lone surrogate (not UTF-8) comes back exactly, and so do its neighbours', () => {
+		const held = new OffHeapStrings();
+		const texts = ['before', 'x\uD800y', '\uDC00', 'pair 😀 kept', 'after'];
+		const handles = texts.map((text) => held.add(text));
+		texts.forEach((text, i) => expect(held.get(handles[i])).toBe(text));
+		expect(held.get(handles[1])).not.toBe('x\uFFFDy');
+	});
+
 	test('many strings spill into new chunks and none is changed', () => {
 		const held = new OffHeapStrings();
 		const texts: string[] = [];

@@ -16,6 +16,7 @@ import {
 	STATUS,
 	STATUS_COLUMN,
 } from './spec';
+import { OffHeapStrings, doubled } from '../../store/off-heap-strings';
 import type { ColumnSpec, FileSpec, Vocabulary } from './spec';
 
 export interface FileContext {
@@ -51,40 +52,49 @@ function indexOf(vocabulary: Vocabulary): VocabularyIndex {
 }
 
 /**
- * The first row of every sourcedId seen in a file: an open-addressing hash table of indexes into
- * plain arrays. A Map of a million string keys cost several times as much CPU and GC (its backing
- * store is rebuilt as it grows and every entry is an object the collector walks); this keeps the ids
- * in one array and the rest in typed arrays.
+ * The first row of every sourcedId seen in a file: an open-addressing hash table of numbers into
+ * typed arrays, with the ids themselves held off the V8 heap (OffHeapStrings). A Map of a million
+ * string keys cost several times as much CPU and GC (its backing store is rebuilt as it grows and every
+ * entry is an object the collector walks); ids kept as strings were still the largest thing live
+ * while enrollments.csv was read (~614,000 at 100,000 students), which sets how far V8 lets the heap
+ * grow afterwards. Each entry's full hash is kept, so an id is decoded only when its hash matches.
  */
 export class FirstRows {
-	private ids: string[] = [];
-	private rows: number[] = [];
-	/** Slot → index into ids + 1 (0: empty). Always at most half full. */
+	private readonly ids = new OffHeapStrings();
+	private hashes = new Int32Array(1 << 11);
+	private rows = new Int32Array(1 << 11);
+	/** Slot → entry number + 1 (0: empty). Always at most half full. */
 	private slots = new Int32Array(1 << 12);
 
 	/** The row `id` was first seen in; when not seen before, remembers `row` for it and returns undefined. */
 	firstRow(id: string, row: number): number | undefined {
+		const hash = hashOf(id);
 		const mask = this.slots.length - 1;
-		for (let slot = hashOf(id) & mask; ; slot = (slot + 1) & mask) {
-			const entry = this.slots[slot];
-			if (entry === 0) {
-				this.ids.push(id);
-				this.rows.push(row);
-				this.slots[slot] = this.ids.length;
-				if (this.ids.length * 2 > mask) this.grow();
+		for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
+			const entry = this.slots[slot] - 1;
+			if (entry < 0) {
+				const added = this.ids.add(id);
+				if (added === this.rows.length) {
+					this.hashes = doubled(this.hashes, Int32Array);
+					this.rows = doubled(this.rows, Int32Array);
+				}
+				this.hashes[added] = hash;
+				this.rows[added] = row;
+				this.slots[slot] = added + 1;
+				if (this.ids.size * 2 > mask) this.grow();
 				return undefined;
 			}
-			if (this.ids[entry - 1] === id) return this.rows[entry - 1];
+			if (this.hashes[entry] === hash && this.ids.get(entry) === id) return this.rows[entry];
 		}
 	}
 
 	private grow(): void {
 		const slots = new Int32Array(this.slots.length * 2);
 		const mask = slots.length - 1;
-		for (let i = 0; i < this.ids.length; i++) {
-			let slot = hashOf(this.ids[i]) & mask;
+		for (let entry = 0; entry < this.ids.size; entry++) {
+			let slot = this.hashes[entry] & mask;
 			while (slots[slot] !== 0) slot = (slot + 1) & mask;
-			slots[slot] = i + 1;
+			slots[slot] = entry + 1;
 		}
 		this.slots = slots;
 	}
