@@ -186,21 +186,51 @@ function addTo(index: Map<string, Bucket>, key: string | null, person: number): 
  * of students (student numbers) and of staff come from different numbering systems, so they are
  * indexed and matched apart.
  *
- * Each index is built when first looked up: on a usual night every SIS record matches by
- * sourcedId, and the SIS id and email indexes (three maps of the whole table) are never needed.
+ * The sourcedId index holds every person and is built when first looked up. The SIS id and email
+ * indexes are built for the records left after sourcedId (`indexFallback`), under their values only:
+ * on a usual night a few hundred new people, not three maps of the whole table.
  */
 class PeopleIndex {
 	private bySourcedId: Map<string, Bucket> | undefined;
-	private bySisId: { student: Map<string, Bucket>; staff: Map<string, Bucket> } | undefined;
-	private byEmail: Map<string, Bucket> | undefined;
+	private bySisId = { student: new Map<string, Bucket>(), staff: new Map<string, Bucket>() };
+	private byEmail = new Map<string, Bucket>();
 
 	constructor(private readonly people: PeopleTable) {}
 
 	lookup(key: MatchKey, record: MatchFields): Bucket | undefined {
 		if (key === 'sourcedId') return this.sourcedIdIndex().get(record.sourcedId);
-		if (key === 'SIS id') return record.sisId ? this.sisIdIndex()[record.role === 'student' ? 'student' : 'staff'].get(record.sisId) : undefined;
+		if (key === 'SIS id') return record.sisId ? this.bySisId[sisIdKind(record)].get(record.sisId) : undefined;
 		const email = emailKey(record.email);
-		return email ? this.emailIndex().get(email) : undefined;
+		return email ? this.byEmail.get(email) : undefined;
+	}
+
+	/** Indexes the people by `key` under the values `records` have for it (what `lookup` then finds for them). */
+	indexFallback(key: 'SIS id' | 'email', records: readonly MatchFields[]): void {
+		if (key === 'SIS id') {
+			const wanted = { student: new Set<string>(), staff: new Set<string>() };
+			for (const record of records) if (record.sisId) wanted[sisIdKind(record)].add(record.sisId);
+			const { student, staff } = (this.bySisId = { student: new Map(), staff: new Map() });
+			const add = (index: Map<string, Bucket>, wantedKeys: Set<string>, value: string | null, number: number) => {
+				if (value !== null && wantedKeys.has(value)) addTo(index, value, number);
+			};
+			// Per person: student number first, then SIS id (the order decides a bucket's order).
+			this.build((person, number) => {
+				add(student, wanted.student, person.student_number, number);
+				if (person.role === 'student') add(student, wanted.student, person.sis_id, number);
+				else add(staff, wanted.staff, person.sis_id, number);
+			});
+		} else {
+			const wanted = new Set<string>();
+			for (const record of records) {
+				const email = emailKey(record.email);
+				if (email) wanted.add(email);
+			}
+			const byEmail = (this.byEmail = new Map());
+			this.build((person, number) => {
+				const email = person.email_key ?? emailKey(person.email);
+				if (email !== null && wanted.has(email)) addTo(byEmail, email, number);
+			});
+		}
 	}
 
 	/** Hands `index` every person's row and number, in table order. */
@@ -216,32 +246,13 @@ class PeopleIndex {
 		}
 		return this.bySourcedId;
 	}
-
-	private sisIdIndex(): { student: Map<string, Bucket>; staff: Map<string, Bucket> } {
-		if (!this.bySisId) {
-			const student = new Map<string, Bucket>();
-			const staff = new Map<string, Bucket>();
-			// Per person: student number first, then SIS id (the order decides a bucket's order).
-			this.build((person, number) => {
-				addTo(student, person.student_number, number);
-				addTo(person.role === 'student' ? student : staff, person.sis_id, number);
-			});
-			this.bySisId = { student, staff };
-		}
-		return this.bySisId;
-	}
-
-	private emailIndex(): Map<string, Bucket> {
-		if (!this.byEmail) {
-			const byEmail = new Map<string, Bucket>();
-			this.build((person, number) => addTo(byEmail, person.email_key ?? emailKey(person.email), number));
-			this.byEmail = byEmail;
-		}
-		return this.byEmail;
-	}
 }
 
-const MATCH_KEYS: MatchKey[] = ['sourcedId', 'SIS id', 'email'];
+/** Which SIS ids a record's is matched against: student numbers for a student, staff ids for anyone else. */
+const sisIdKind = (record: Pick<MatchFields, 'role'>) => (record.role === 'student' ? 'student' : 'staff');
+
+/** The keys a record not found by sourcedId is matched by, in this order. */
+const FALLBACK_KEYS = ['SIS id', 'email'] as const;
 
 /** What matching by SIS id and email needs of a record not matched by sourcedId (the record itself is not kept). */
 type MatchFields = Pick<CanonicalPerson, 'sourcedId' | 'role' | 'sisId' | 'email'>;
@@ -284,7 +295,11 @@ class PeopleMatcher {
 	}
 
 	finish(): void {
-		for (const key of MATCH_KEYS.slice(1)) this.pending = this.pending.filter(({ ordinal, record }) => !this.tryKey(key, ordinal, record));
+		for (const key of FALLBACK_KEYS) {
+			if (this.pending.length === 0) break;
+			this.index.indexFallback(key, this.pending.map(({ record }) => record));
+			this.pending = this.pending.filter(({ ordinal, record }) => !this.tryKey(key, ordinal, record));
+		}
 		this.pending = [];
 	}
 
