@@ -241,7 +241,7 @@ class PeopleIndex {
 	private sourcedIdIndex(): Map<string, Bucket> {
 		if (!this.bySourcedId) {
 			const bySourcedId = new Map<string, Bucket>();
-			this.build((person, number) => addTo(bySourcedId, person.sourced_id, number));
+			for (let number = 0; number < this.people.size; number++) addTo(bySourcedId, this.people.sourcedIdOf(number), number);
 			this.bySourcedId = bySourcedId;
 		}
 		return this.bySourcedId;
@@ -320,13 +320,12 @@ class PeopleMatcher {
 				reason: `${found.length} people in the store match by ${key}: ${found.map((person) => describeStored(this.people.row(person))).join('; ')}`,
 			};
 		} else if (this.isMatched(found)) {
-			const stored = this.people.row(found);
-			const matchedBy = this.matchedByFallback.get(found) ?? stored.sourced_id;
+			const matchedBy = this.matchedByFallback.get(found) ?? this.people.sourcedIdOf(found);
 			this.matches[ordinal] = {
 				kind: 'ambiguous',
 				candidates: [found],
 				by: key,
-				reason: `matches ${describeStored(stored)} by ${key}, who already matches SIS record ${matchedBy}`,
+				reason: `matches ${describeStored(this.people.row(found))} by ${key}, who already matches SIS record ${matchedBy}`,
 			};
 		} else {
 			this.matched[found] = 1;
@@ -353,7 +352,7 @@ export function matchPeople(records: CanonicalPerson[], people: PersonRow[]): { 
 
 /** Rows given as an array, read person by person. */
 function tableOf(people: PersonRow[] | PeopleTable): PeopleTable {
-	return Array.isArray(people) ? { size: people.length, row: (person) => people[person] } : people;
+	return Array.isArray(people) ? { size: people.length, row: (person) => people[person], sourcedIdOf: (person) => people[person].sourced_id } : people;
 }
 
 function describeStored(person: PersonRow): string {

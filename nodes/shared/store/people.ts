@@ -1,8 +1,8 @@
 /**
  * The people table (Minga's People): rows as the store holds them, and the set-based writes
- * Reconcile Users makes. Reading is one full load (Reconcile Users holds it packed outside the heap:
- * PackedPeople); writing is batched, so a 100k-student
- * district costs a few statements, not one per person.
+ * Reconcile Users makes. Reading is one full load (Reconcile Users holds it packed outside the
+ * heap: PackedPeople); writing is batched, so a 100k-student district costs a few statements, not
+ * one per person.
  */
 import { OffHeapStrings } from './off-heap-strings';
 import type { SqlDb, SqlValue } from './sql';
@@ -178,7 +178,11 @@ export async function loadPeople(db: SqlDb): Promise<PersonRow[]> {
 export interface PeopleTable {
 	readonly size: number;
 	row(person: number): PersonRow;
+	/** The person's sourced_id, without reading their row (matching looks every person up by it). */
+	sourcedIdOf(person: number): string | null;
 }
+
+const SOURCED_ID = PEOPLE_COLUMNS.indexOf('sourced_id');
 
 /**
  * The people table held outside the V8 heap: each row packed as the JSON of its values
@@ -189,17 +193,25 @@ export interface PeopleTable {
 export class PackedPeople implements PeopleTable {
 	private readonly packed = new OffHeapStrings();
 	private readonly shared = new SharedStrings();
+	/** Kept on the heap as well (a few MB): every person is looked up by it each night. */
+	private readonly sourcedIds: Array<string | null> = [];
 
 	get size(): number {
 		return this.packed.size;
 	}
 
+	/** Holds one person: their values in PEOPLE_COLUMNS order. */
 	add(values: SqlValue[]): void {
 		this.packed.add(JSON.stringify(values));
+		this.sourcedIds.push(values[SOURCED_ID] as string | null);
 	}
 
 	row(person: number): PersonRow {
 		return toPersonRow(JSON.parse(this.packed.get(person)) as SqlValue[], this.shared);
+	}
+
+	sourcedIdOf(person: number): string | null {
+		return this.sourcedIds[person];
 	}
 }
 

@@ -64,6 +64,8 @@ describe.each(ENGINES)('people and run changes read back (%s)', (engine) => {
 		const packed = await loadPackedPeople(store.db);
 		const unpacked = Array.from({ length: packed.size }, (_, person) => packed.row(person));
 		expect(unpacked).toEqual(await loadPeople(store.db));
+		expect(unpacked.map((_, person) => packed.sourcedIdOf(person))).toEqual(unpacked.map((person) => person.sourced_id));
+		expect(unpacked.map((person) => person.sourced_id)).toContain('s-ü');
 		expect([...unpacked].sort((a, b) => a.id.localeCompare(b.id))).toEqual([archived, sparse, zoe]);
 		// Unpacked again, a row is the same (it is decoded afresh each time).
 		const again = packed.row(unpacked.findIndex((person) => person.id === 'p-zoë'));
