@@ -26,7 +26,7 @@ import {
 } from '../store/snapshot';
 import type { SqlDb } from '../store/sql';
 import { nowIso, refreshStatistics } from '../store/sql';
-import type { ListsCounts, ListsPlanPart, SyncedKind } from './plan';
+import type { DesiredList, ListsCounts, ListsPlanPart, SyncedKind } from './plan';
 import { DesiredLists, ListsPlanner, PersonIndex, selectClasses } from './plan';
 import type { ListSettings } from './settings';
 import { listSettings } from './settings';
@@ -61,28 +61,8 @@ export async function buildListsRun(db: SqlDb, runId: string, given: Partial<Lis
 		return await db.transaction(async (tx) => {
 			await deleteChanges(tx, runId, ['list', 'list_member']);
 			const now = nowIso();
-			const terms = await readSnapshotRecords(tx, runId, TERM_TABLE);
-			const classes = await readSnapshotRecords(tx, runId, CLASS_TABLE);
-			const courses = await readSnapshotRecords(tx, runId, COURSE_TABLE);
 			const { people, sourcedIds, activeNumbers, protectedPeople } = await numberPeople(tx, runId, dryRun);
-
-			const selection = selectClasses(settings, terms, classes, courses);
-			const builtKinds = new Set<SyncedKind>();
-			if (selection.classListsOn) builtKinds.add('class');
-			if (settings.autoListsByRole) builtKinds.add('role');
-			if (settings.autoListsByGrade) builtKinds.add('grade');
-			if (settings.autoListsBySubject) builtKinds.add('subject');
-			if (settings.autoListsByTeacher) builtKinds.add('teacher');
-
-			const needsEnrollments = builtKinds.has('class') || builtKinds.has('subject') || builtKinds.has('teacher');
-			const needsPeople = builtKinds.has('role') || builtKinds.has('grade') || builtKinds.has('teacher');
-			const desired = new DesiredLists({ settings, selection, classes, courses, personNumbers: activeNumbers });
-			if (needsPeople) for await (const batch of readSnapshotBatches(tx, runId, PERSON_TABLE)) desired.addPeople(batch);
-			if (needsEnrollments) {
-				await refreshSnapshotStatistics(tx, [ENROLLMENT_TABLE]);
-				for await (const batch of readSnapshotBatches(tx, runId, ENROLLMENT_TABLE)) desired.addEnrollments(batch);
-			}
-			const wanted = desired.build();
+			const { wanted, builtKinds, roster, enrollmentsWithoutPerson, warnings: selectionWarnings } = await readDesiredLists(tx, runId, settings, activeNumbers);
 			const planner = new ListsPlanner({
 				now,
 				dryRun,
@@ -91,11 +71,7 @@ export async function buildListsRun(db: SqlDb, runId: string, given: Partial<Lis
 				desired: wanted,
 				lists: await loadSyncedLists(tx),
 				people,
-				roster: {
-					classes: classes.length,
-					enrollments: needsEnrollments ? desired.enrollmentCount : await countSnapshotRecords(tx, runId, ENROLLMENT_TABLE),
-					people: needsPeople ? desired.peopleCount : await countSnapshotRecords(tx, runId, PERSON_TABLE),
-				},
+				roster,
 				protectedPeople,
 				sourcedIdOf: (person) => sourcedIds[person],
 			});
@@ -115,11 +91,11 @@ export async function buildListsRun(db: SqlDb, runId: string, given: Partial<Lis
 			await recordStageSettings(tx, runId, 'lists', settings as unknown as Record<string, unknown>);
 			const counts: ListsStageCounts = {
 				...planner.counts,
-				enrollmentsWithoutPerson: desired.enrollmentsWithoutPerson,
+				enrollmentsWithoutPerson,
 				lists: wanted.length,
 				dryRun,
 			};
-			const warnings = [...selection.warnings, ...planner.warnings];
+			const warnings = [...selectionWarnings, ...planner.warnings];
 			const run = await completeStage(tx, runId, 'lists', counts as unknown as Record<string, unknown>, warnings);
 			return { run, counts, warnings, dryRun };
 		});
@@ -127,6 +103,53 @@ export async function buildListsRun(db: SqlDb, runId: string, given: Partial<Lis
 		await failRun(db, runId, `${STEP}: ${(error as Error).message}`);
 		throw Object.assign(error as Error, { runId });
 	}
+}
+
+interface RunDesiredLists {
+	wanted: DesiredList[];
+	builtKinds: Set<SyncedKind>;
+	/** What the roster holds, for the planner's guards against an empty export. */
+	roster: { classes: number; enrollments: number; people: number };
+	enrollmentsWithoutPerson: number;
+	warnings: string[];
+}
+
+/**
+ * The lists the run's snapshot asks for. Its terms, classes and courses, and what the lists are
+ * gathered in, are let go when this returns: they are not held while the lists are planned and
+ * written (~25 MB at 100,000 students).
+ */
+async function readDesiredLists(tx: SqlDb, runId: string, settings: ListSettings, personNumbers: Map<string, number>): Promise<RunDesiredLists> {
+	const terms = await readSnapshotRecords(tx, runId, TERM_TABLE);
+	const classes = await readSnapshotRecords(tx, runId, CLASS_TABLE);
+	const courses = await readSnapshotRecords(tx, runId, COURSE_TABLE);
+	const selection = selectClasses(settings, terms, classes, courses);
+	const builtKinds = new Set<SyncedKind>();
+	if (selection.classListsOn) builtKinds.add('class');
+	if (settings.autoListsByRole) builtKinds.add('role');
+	if (settings.autoListsByGrade) builtKinds.add('grade');
+	if (settings.autoListsBySubject) builtKinds.add('subject');
+	if (settings.autoListsByTeacher) builtKinds.add('teacher');
+
+	const needsEnrollments = builtKinds.has('class') || builtKinds.has('subject') || builtKinds.has('teacher');
+	const needsPeople = builtKinds.has('role') || builtKinds.has('grade') || builtKinds.has('teacher');
+	const desired = new DesiredLists({ settings, selection, classes, courses, personNumbers });
+	if (needsPeople) for await (const batch of readSnapshotBatches(tx, runId, PERSON_TABLE)) desired.addPeople(batch);
+	if (needsEnrollments) {
+		await refreshSnapshotStatistics(tx, [ENROLLMENT_TABLE]);
+		for await (const batch of readSnapshotBatches(tx, runId, ENROLLMENT_TABLE)) desired.addEnrollments(batch);
+	}
+	return {
+		wanted: desired.build(),
+		builtKinds,
+		roster: {
+			classes: classes.length,
+			enrollments: needsEnrollments ? desired.enrollmentCount : await countSnapshotRecords(tx, runId, ENROLLMENT_TABLE),
+			people: needsPeople ? desired.peopleCount : await countSnapshotRecords(tx, runId, PERSON_TABLE),
+		},
+		enrollmentsWithoutPerson: desired.enrollmentsWithoutPerson,
+		warnings: selection.warnings,
+	};
 }
 
 /** Records the part of the plan in run_changes and, unless the run is a dry run, applies it. */

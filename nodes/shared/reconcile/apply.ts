@@ -10,8 +10,9 @@ import type { StoredChange } from '../store/changes';
 import { addChanges, deleteChanges, listChanges } from '../store/changes';
 import {
 	archivePeople,
+	countManagedPeople,
 	insertPeople,
-	loadPeople,
+	loadPackedPeople,
 	markPeopleMissing,
 	markPeopleFoundAgain,
 	replacePeople,
@@ -120,7 +121,9 @@ async function planAndApply(
 	// Running again on a dry run (or approving a held run) replaces the earlier plan.
 	await deleteChanges(tx, runId, ['person']);
 	await refreshSnapshotStatistics(tx, [PERSON_TABLE]);
-	const people = await loadPeople(tx);
+	// Counted before anything is written: the base of the mass-change thresholds.
+	const managed = await countManagedPeople(tx);
+	const people = await loadPackedPeople(tx);
 	const contacts = settings.includePrimaryParentContact ? await readParentContacts(tx, runId) : new Map<string, ParentContact>();
 	const rowProblems = await readRowProblems(tx, runId);
 	const newPlanner = () => new ReconcilePlanner({ runId, now, settings, contacts, people, holdArchives: options.holdArchives, ...rowProblems });
@@ -151,7 +154,7 @@ async function planAndApply(
 	planner.planMissing();
 	await writeBatch();
 
-	const massChanges = heldFor ?? (options.enforceThresholds ? findMassChanges(planner.summary, people, settings) : []);
+	const massChanges = heldFor ?? (options.enforceThresholds ? findMassChanges(planner.summary, managed, settings) : []);
 	if (massChanges.length > 0 && !settings.dryRun && !held) throw new PlanHeld(massChanges);
 	const warnings = [...planner.warnings];
 	let hold = options.hold;

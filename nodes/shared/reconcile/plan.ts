@@ -14,7 +14,7 @@ import type { CanonicalContact, CanonicalPerson, PersonRole } from '../model/ros
 import { PERSON_ROLES } from '../model/roster';
 import type { RunChange } from '../store/changes';
 import { newRecordId } from '../store/ids';
-import type { PersonRow } from '../store/people';
+import type { PeopleTable, PersonRow } from '../store/people';
 import { emailKey } from '../store/people';
 import type { SqlValue } from '../store/sql';
 import { toJson } from '../store/sql';
@@ -97,8 +97,8 @@ export interface ReconcileInput {
 	snapshotPeople: CanonicalPerson[];
 	/** The run's parent contacts by sourcedId (needed with includePrimaryParentContact). */
 	contacts: Map<string, CanonicalContact>;
-	/** The whole people table. */
-	people: PersonRow[];
+	/** The whole people table: its rows, or read person by person (Reconcile Users: packed outside the heap). */
+	people: PersonRow[] | PeopleTable;
 	/** sourcedIds of rows skipped with a problem in this run (stages staged and normalized). */
 	problemSourcedIds: Set<string>;
 	/** Users rows with a problem and no readable sourcedId: nobody can be archived safely. */
@@ -134,9 +134,10 @@ export interface ReconcilePlan {
 
 type MatchKey = 'sourcedId' | 'SIS id' | 'email';
 
-type Match =
-	| { kind: 'matched'; person: PersonRow; by: MatchKey }
-	| { kind: 'ambiguous'; candidates: PersonRow[]; by: MatchKey; reason: string };
+/** A record's match: a stored person (`P`: a person's number in the table while planning), or the several it could be. */
+type Match<P = number> =
+	| { kind: 'matched'; person: P; by: MatchKey }
+	| { kind: 'ambiguous'; candidates: P[]; by: MatchKey; reason: string };
 
 export const ROLE_PLURALS: Record<PersonRole, string> = {
 	student: 'students',
@@ -168,10 +169,10 @@ export function personName(givenName: string | null, familyName: string | null):
 	return given && family ? `${given} ${family}` : given || family;
 }
 
-/** One person, or several when the key is shared (an ambiguous key). */
-type Bucket = PersonRow | PersonRow[];
+/** One person, or several when the key is shared (an ambiguous key): their numbers in the table. */
+type Bucket = number | number[];
 
-function addTo(index: Map<string, Bucket>, key: string | null, person: PersonRow): void {
+function addTo(index: Map<string, Bucket>, key: string | null, person: number): void {
 	if (key === null || key === '') return;
 	const found = index.get(key);
 	if (found === undefined) index.set(key, person);
@@ -181,87 +182,105 @@ function addTo(index: Map<string, Bucket>, key: string | null, person: PersonRow
 }
 
 /**
- * The people table, indexed by each match key. SIS ids of students (student numbers) and of
- * staff come from different numbering systems, so they are indexed and matched apart.
+ * The people table, indexed by each match key (a key → the numbers of the people under it). SIS ids
+ * of students (student numbers) and of staff come from different numbering systems, so they are
+ * indexed and matched apart.
  *
- * Each index is built when first looked up: on a usual night every SIS record matches by
- * sourcedId, and the SIS id and email indexes (three maps of the whole table) are never needed.
+ * The sourcedId index holds every person and is built when first looked up. The SIS id and email
+ * indexes are built for the records left after sourcedId (`indexFallback`), under their values only:
+ * on a usual night a few hundred new people, not three maps of the whole table.
  */
 class PeopleIndex {
 	private bySourcedId: Map<string, Bucket> | undefined;
-	private bySisId: { student: Map<string, Bucket>; staff: Map<string, Bucket> } | undefined;
-	private byEmail: Map<string, Bucket> | undefined;
+	private bySisId = { student: new Map<string, Bucket>(), staff: new Map<string, Bucket>() };
+	private byEmail = new Map<string, Bucket>();
 
-	constructor(private readonly people: PersonRow[]) {}
+	constructor(private readonly people: PeopleTable) {}
 
 	lookup(key: MatchKey, record: MatchFields): Bucket | undefined {
 		if (key === 'sourcedId') return this.sourcedIdIndex().get(record.sourcedId);
-		if (key === 'SIS id') return record.sisId ? this.sisIdIndex()[record.role === 'student' ? 'student' : 'staff'].get(record.sisId) : undefined;
+		if (key === 'SIS id') return record.sisId ? this.bySisId[sisIdKind(record)].get(record.sisId) : undefined;
 		const email = emailKey(record.email);
-		return email ? this.emailIndex().get(email) : undefined;
+		return email ? this.byEmail.get(email) : undefined;
+	}
+
+	/** Indexes the people by `key` under the values `records` have for it (what `lookup` then finds for them). */
+	indexFallback(key: 'SIS id' | 'email', records: readonly MatchFields[]): void {
+		if (key === 'SIS id') {
+			const wanted = { student: new Set<string>(), staff: new Set<string>() };
+			for (const record of records) if (record.sisId) wanted[sisIdKind(record)].add(record.sisId);
+			const { student, staff } = (this.bySisId = { student: new Map(), staff: new Map() });
+			const add = (index: Map<string, Bucket>, wantedKeys: Set<string>, value: string | null, number: number) => {
+				if (value !== null && wantedKeys.has(value)) addTo(index, value, number);
+			};
+			// Per person: student number first, then SIS id (the order decides a bucket's order).
+			this.build((person, number) => {
+				add(student, wanted.student, person.student_number, number);
+				if (person.role === 'student') add(student, wanted.student, person.sis_id, number);
+				else add(staff, wanted.staff, person.sis_id, number);
+			});
+		} else {
+			const wanted = new Set<string>();
+			for (const record of records) {
+				const email = emailKey(record.email);
+				if (email) wanted.add(email);
+			}
+			const byEmail = (this.byEmail = new Map());
+			this.build((person, number) => {
+				const email = person.email_key ?? emailKey(person.email);
+				if (email !== null && wanted.has(email)) addTo(byEmail, email, number);
+			});
+		}
+	}
+
+	/** Hands `index` every person's row and number, in table order. */
+	private build(index: (person: PersonRow, number: number) => void): void {
+		for (let number = 0; number < this.people.size; number++) index(this.people.row(number), number);
 	}
 
 	private sourcedIdIndex(): Map<string, Bucket> {
 		if (!this.bySourcedId) {
-			this.bySourcedId = new Map();
-			for (const person of this.people) addTo(this.bySourcedId, person.sourced_id, person);
+			const bySourcedId = new Map<string, Bucket>();
+			for (let number = 0; number < this.people.size; number++) addTo(bySourcedId, this.people.sourcedIdOf(number), number);
+			this.bySourcedId = bySourcedId;
 		}
 		return this.bySourcedId;
 	}
-
-	private sisIdIndex(): { student: Map<string, Bucket>; staff: Map<string, Bucket> } {
-		if (!this.bySisId) {
-			const student = new Map<string, Bucket>();
-			const staff = new Map<string, Bucket>();
-			// Per person: student number first, then SIS id (the order decides a bucket's order).
-			for (const person of this.people) {
-				addTo(student, person.student_number, person);
-				addTo(person.role === 'student' ? student : staff, person.sis_id, person);
-			}
-			this.bySisId = { student, staff };
-		}
-		return this.bySisId;
-	}
-
-	private emailIndex(): Map<string, Bucket> {
-		if (!this.byEmail) {
-			this.byEmail = new Map();
-			for (const person of this.people) addTo(this.byEmail, person.email_key ?? emailKey(person.email), person);
-		}
-		return this.byEmail;
-	}
 }
 
-const MATCH_KEYS: MatchKey[] = ['sourcedId', 'SIS id', 'email'];
+/** Which SIS ids a record's is matched against: student numbers for a student, staff ids for anyone else. */
+const sisIdKind = (record: Pick<MatchFields, 'role'>) => (record.role === 'student' ? 'student' : 'staff');
+
+/** The keys a record not found by sourcedId is matched by, in this order. */
+const FALLBACK_KEYS = ['SIS id', 'email'] as const;
 
 /** What matching by SIS id and email needs of a record not matched by sourcedId (the record itself is not kept). */
 type MatchFields = Pick<CanonicalPerson, 'sourcedId' | 'role' | 'sisId' | 'email'>;
-
-export interface MatchResult {
-	/** Lines up with the records (undefined: no match, a new person). */
-	matches: Array<Match | undefined>;
-	/** Stored people matched, with the sourcedId of the SIS record that matched them. */
-	matchedBy: Map<PersonRow, string>;
-}
 
 /**
  * Matches SIS records to stored people, a stored person at most once, fed the records in batches
  * (`bySourcedId`, in the order they are planned) and then finished (`finish`): every record is
  * matched by sourcedId first, and only after all of them the rest by SIS id, then by email, so an
  * exact sourcedId match always wins over a fallback. Only records left for the fallbacks are kept
- * (as their match fields): a roster streams through in batches.
+ * (as their match fields): a roster streams through in batches. Stored people are known by their
+ * number in the table; a row is read only to describe a person in a reason.
  */
 class PeopleMatcher {
 	private readonly index: PeopleIndex;
+	/** Lines up with the records (undefined: no match, a new person). */
 	readonly matches: Array<Match | undefined> = [];
-	readonly matchedBy = new Map<PersonRow, string>();
+	/** Per stored person: 1 once an SIS record matched them. */
+	private readonly matched: Uint8Array;
+	/** The sourcedId of the SIS record that matched a person by a fallback key (by sourcedId it is the person's own). */
+	private readonly matchedByFallback = new Map<number, string>();
 	private pending: Array<{ ordinal: number; record: MatchFields }> = [];
 	/** An empty store (a first night) matches nobody by any key: no record is kept for the fallbacks. */
 	private readonly storeIsEmpty: boolean;
 
-	constructor(people: PersonRow[]) {
+	constructor(private readonly people: PeopleTable) {
 		this.index = new PeopleIndex(people);
-		this.storeIsEmpty = people.length === 0;
+		this.matched = new Uint8Array(people.size);
+		this.storeIsEmpty = people.size === 0;
 	}
 
 	bySourcedId(records: readonly CanonicalPerson[]): void {
@@ -275,10 +294,18 @@ class PeopleMatcher {
 		}
 	}
 
-	finish(): MatchResult {
-		for (const key of MATCH_KEYS.slice(1)) this.pending = this.pending.filter(({ ordinal, record }) => !this.tryKey(key, ordinal, record));
+	finish(): void {
+		for (const key of FALLBACK_KEYS) {
+			if (this.pending.length === 0) break;
+			this.index.indexFallback(key, this.pending.map(({ record }) => record));
+			this.pending = this.pending.filter(({ ordinal, record }) => !this.tryKey(key, ordinal, record));
+		}
 		this.pending = [];
-		return { matches: this.matches, matchedBy: this.matchedBy };
+	}
+
+	/** Whether an SIS record matched the stored person. */
+	isMatched(person: number): boolean {
+		return this.matched[person] === 1;
 	}
 
 	/** Whether `key` found anybody for the record (matched, or ambiguous). */
@@ -290,28 +317,42 @@ class PeopleMatcher {
 				kind: 'ambiguous',
 				candidates: found,
 				by: key,
-				reason: `${found.length} people in the store match by ${key}: ${found.map(describeStored).join('; ')}`,
+				reason: `${found.length} people in the store match by ${key}: ${found.map((person) => describeStored(this.people.row(person))).join('; ')}`,
 			};
-		} else if (this.matchedBy.has(found)) {
+		} else if (this.isMatched(found)) {
+			const matchedBy = this.matchedByFallback.get(found) ?? this.people.sourcedIdOf(found);
 			this.matches[ordinal] = {
 				kind: 'ambiguous',
 				candidates: [found],
 				by: key,
-				reason: `matches ${describeStored(found)} by ${key}, who already matches SIS record ${this.matchedBy.get(found)!}`,
+				reason: `matches ${describeStored(this.people.row(found))} by ${key}, who already matches SIS record ${matchedBy}`,
 			};
 		} else {
-			this.matchedBy.set(found, record.sourcedId);
+			this.matched[found] = 1;
+			if (key !== 'sourcedId') this.matchedByFallback.set(found, record.sourcedId);
 			this.matches[ordinal] = { kind: 'matched', person: found, by: key };
 		}
 		return true;
 	}
 }
 
-/** Matches every SIS record to at most one stored person; a stored person is matched at most once. */
-export function matchPeople(records: CanonicalPerson[], people: PersonRow[]): MatchResult {
-	const matcher = new PeopleMatcher(people);
+/** Matches every SIS record to at most one stored person (a stored person is matched at most once): the matches, lined up with the records. */
+export function matchPeople(records: CanonicalPerson[], people: PersonRow[]): { matches: Array<Match<PersonRow> | undefined> } {
+	const matcher = new PeopleMatcher(tableOf(people));
 	matcher.bySourcedId(records);
-	return matcher.finish();
+	matcher.finish();
+	return {
+		matches: matcher.matches.map((match) =>
+			match?.kind === 'matched'
+				? { ...match, person: people[match.person] }
+				: match && { ...match, candidates: match.candidates.map((person) => people[person]) },
+		),
+	};
+}
+
+/** Rows given as an array, read person by person. */
+function tableOf(people: PersonRow[] | PeopleTable): PeopleTable {
+	return Array.isArray(people) ? { size: people.length, row: (person) => people[person], sourcedIdOf: (person) => people[person].sourced_id } : people;
 }
 
 function describeStored(person: PersonRow): string {
@@ -450,19 +491,21 @@ export class ReconcilePlanner {
 	readonly warnings: string[] = [];
 	private changes: RunChange[] = [];
 	private writes: PeopleWrites = emptyWrites();
+	private readonly people: PeopleTable;
 	private readonly matcher: PeopleMatcher;
-	private matchResult: MatchResult | undefined;
 	/** Records planned so far: the ordinal of the next record in its match. */
 	private planned = 0;
 	private lastMatched: string | null = null;
 	private readonly rosterCount = new Map<string, number>();
-	private readonly protectedIds = new Set<string>();
+	/** Stored people an ambiguous record may be (their numbers): not archived. */
+	private readonly protectedPeople = new Set<number>();
 	private lastCreateFields: string[] = [];
 	private readonly roles: Set<PersonRole>;
 	private readonly newId: () => string;
 
 	constructor(private readonly input: PlannerInput) {
-		this.matcher = new PeopleMatcher(input.people);
+		this.people = tableOf(input.people);
+		this.matcher = new PeopleMatcher(this.people);
 		this.roles = rosteredRoles(input.settings);
 		this.newId = input.newId ?? newRecordId;
 	}
@@ -480,7 +523,7 @@ export class ReconcilePlanner {
 	}
 
 	finishMatching(): void {
-		this.matchResult = this.matcher.finish();
+		this.matcher.finish();
 	}
 
 	/** The changes and writes planned since the last `take`. */
@@ -522,25 +565,24 @@ export class ReconcilePlanner {
 	plan(records: readonly CanonicalPerson[]): void {
 		const { settings, now, runId } = this.input;
 		const dryRun = settings.dryRun;
-		const { matches } = this.matchResult!;
+		const { matches } = this.matcher;
 		const writes = this.writes;
 
 		for (const record of records) {
 			const match = matches[this.planned++];
+			// The stored person's row, read for this record only.
+			const matched = match?.kind === 'matched' ? this.people.row(match.person) : undefined;
 			this.rosterCount.set(record.role, (this.rosterCount.get(record.role) ?? 0) + 1);
 			if (!this.roles.has(record.role)) {
-				if (match?.kind === 'matched' && match.person.include_in_sis_sync === 1) this.foundAgain(match.person);
+				if (matched && matched.include_in_sis_sync === 1) this.foundAgain(matched);
 				this.count(record.role, 'skipped');
 				continue;
 			}
 			const contact = settings.includePrimaryParentContact ? this.input.contacts.get(record.primaryContactId ?? '') : undefined;
-			if (match?.kind === 'matched') {
-				const person = match.person;
-				if (person.include_in_sis_sync === 1 && person.archived_at === null && !hasChanges(person, record, contact, settings.includePrimaryParentContact)) {
-					this.foundAgain(person);
-					this.count(record.role, 'unchanged');
-					continue;
-				}
+			if (matched && matched.include_in_sis_sync === 1 && matched.archived_at === null && !hasChanges(matched, record, contact, settings.includePrimaryParentContact)) {
+				this.foundAgain(matched);
+				this.count(record.role, 'unchanged');
+				continue;
 			}
 			const values = sisValues(record, contact, settings.includePrimaryParentContact);
 			const label = personName(record.givenName, record.familyName);
@@ -562,13 +604,13 @@ export class ReconcilePlanner {
 			}
 			const base = { role: record.role, label, sourcedId: record.sourcedId };
 			if (match.kind === 'ambiguous') {
-				for (const candidate of match.candidates) this.protectedIds.add(candidate.id);
+				for (const candidate of match.candidates) this.protectedPeople.add(candidate);
 				this.change({ ...base, entityId: '', action: 'ambiguous', reason: match.reason, fields: null, before: null, after: { ...values } });
 				this.count(record.role, 'ambiguous');
 				continue;
 			}
 
-			const person = match.person;
+			const person = matched!;
 			const fields = changedFields(person, values);
 			const diff = { fields: fields as string[], before: pick(person, fields), after: pick(values, fields) };
 			const stored = { ...base, entityId: person.id };
@@ -629,23 +671,21 @@ export class ReconcilePlanner {
 
 	/** Plans the people the SIS no longer lists (after every batch was planned). */
 	planMissing(): void {
-		const { settings, now, people } = this.input;
+		const { settings, now } = this.input;
 		const dryRun = settings.dryRun;
-		const { matchedBy: seen } = this.matchResult!;
 		const roles = this.roles;
 		const writes = this.writes;
-		const missing = people
-			.filter(
-				(person) =>
-					!seen.has(person) &&
-					person.archived_at === null &&
-					person.include_in_sis_sync === 1 &&
-					roles.has(person.role as PersonRole),
-			)
-			.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+		// Rows are read only of the people nobody matched (on a usual night, the few who left).
+		const missing: Array<{ person: PersonRow; number: number }> = [];
+		for (let number = 0; number < this.people.size; number++) {
+			if (this.matcher.isMatched(number)) continue;
+			const person = this.people.row(number);
+			if (person.archived_at === null && person.include_in_sis_sync === 1 && roles.has(person.role as PersonRole)) missing.push({ person, number });
+		}
+		missing.sort((a, b) => (a.person.id < b.person.id ? -1 : a.person.id > b.person.id ? 1 : 0));
 		const heldRoles = new Set<string>();
 		for (const role of roles) {
-			if ((this.rosterCount.get(role) ?? 0) === 0 && missing.some((person) => person.role === role)) {
+			if ((this.rosterCount.get(role) ?? 0) === 0 && missing.some(({ person }) => person.role === role)) {
 				heldRoles.add(role);
 				this.warnings.push(`no ${ROLE_PLURALS[role]} in the roster; archiving skipped`);
 			}
@@ -654,13 +694,13 @@ export class ReconcilePlanner {
 		if (unidentified > 0 && missing.length > 0) {
 			this.warnings.push(`${unidentified} users ${unidentified === 1 ? 'row' : 'rows'} could not be read (no sourcedId); archiving skipped`);
 		}
-		for (const person of missing) {
+		for (const { person, number } of missing) {
 			const base = { entityId: person.id, role: person.role, label: personName(person.given_name, person.family_name), sourcedId: person.sourced_id, fields: null };
 			if (heldRoles.has(person.role) || unidentified > 0) {
 				this.count(person.role, 'archiveBlocked');
 				continue;
 			}
-			const reason = this.protectedIds.has(person.id)
+			const reason = this.protectedPeople.has(number)
 				? REASONS.ambiguousCandidate
 				: person.sourced_id !== null && this.input.problemSourcedIds.has(person.sourced_id)
 					? REASONS.rowProblem

@@ -8,7 +8,6 @@
  */
 import type { PersonRole } from '../model/roster';
 import { PERSON_ROLES } from '../model/roster';
-import type { PersonRow } from '../store/people';
 import type { ReconcileSummary } from './plan';
 import { ROLE_PLURALS } from './plan';
 import type { ChangeKind, ChangeLimit, ReconcileSettings } from './settings';
@@ -33,19 +32,16 @@ export interface HoldRecord {
 	decidedAt?: string;
 }
 
-export function findMassChanges(summary: ReconcileSummary, people: PersonRow[], settings: ReconcileSettings): MassChange[] {
+/** `managed`: per role, the people the sync manages in the store before the run (countManagedPeople). */
+export function findMassChanges(summary: ReconcileSummary, managed: ReadonlyMap<string, number>, settings: ReconcileSettings): MassChange[] {
 	if (!settings.holdMassChanges) return [];
-	const base = new Map<string, number>();
-	for (const person of people) {
-		if (person.archived_at === null && person.include_in_sis_sync === 1) base.set(person.role, (base.get(person.role) ?? 0) + 1);
-	}
 	const found: MassChange[] = [];
 	for (const role of PERSON_ROLES) {
 		const counts = summary.byRole[role];
 		for (const change of ['archive', 'update'] as const) {
 			const count = change === 'archive' ? counts.archived : counts.updated + counts.restored;
 			if (count === 0) continue;
-			const of = base.get(role) ?? 0;
+			const of = managed.get(role) ?? 0;
 			const percent = of === 0 ? 100 : Math.round((count * 1000) / of) / 10;
 			const limit = settings.thresholds[role][change];
 			if (count > limit.people && percent > limit.percent) found.push({ role, change, count, of, percent, limit });

@@ -1,8 +1,10 @@
 /**
  * The people table (Minga's People): rows as the store holds them, and the set-based writes
- * Reconcile Users makes. Reading is one full load; writing is batched, so a 100k-student
- * district costs a few statements, not one per person.
+ * Reconcile Users makes. Reading is one full load (Reconcile Users holds it packed outside the
+ * heap: PackedPeople); writing is batched, so a 100k-student district costs a few statements, not
+ * one per person.
  */
+import { OffHeapStrings } from './off-heap-strings';
 import type { SqlDb, SqlValue } from './sql';
 import { insertEach } from './sql';
 
@@ -133,31 +135,97 @@ function toPersonRow(row: SqlValue[], shared: SharedStrings): PersonRow {
 	};
 }
 
-/** Rows of `people` read at once by loadPeople on SQLite. */
+/** Rows of `people` read at once on SQLite. */
 const LOAD_PAGE = 5000;
 
 /**
- * Every person in the store (archived ones too), in the table's own order (the order a full scan
- * returns: matching lists candidates in it). SQLite reads it a page at a time in rowid order, the
- * same order, so the rows as arrays never all live next to the people (at 100k people the arrays of
- * one query were ~100 MB more at the peak of Reconcile Users). PostgreSQL has no stable row order to
- * page by: one query, its arrays turned into people in place so they die one by one.
+ * Hands every person in the store (archived ones too) to `visit` as values in PEOPLE_COLUMNS order,
+ * in the table's own order (the order a full scan returns: matching lists candidates in it). SQLite
+ * reads a page at a time in rowid order, the same order, so the rows as arrays never all live next to
+ * what is made of them (at 100k people the arrays of one query were ~100 MB more at the peak of
+ * Reconcile Users). PostgreSQL has no stable row order to page by: one query, each array let go once
+ * visited.
  */
-export async function loadPeople(db: SqlDb): Promise<PersonRow[]> {
-	const shared = new SharedStrings();
+async function readPeopleValues(db: SqlDb, visit: (values: SqlValue[]) => void): Promise<void> {
 	if (db.engine !== 'sqlite') {
-		const rows = await db.queryArrays(`SELECT ${PEOPLE_COLUMNS.join(', ')} FROM people`);
-		const people = rows as unknown as PersonRow[];
-		for (let i = 0; i < rows.length; i++) people[i] = toPersonRow(rows[i], shared);
-		return people;
+		const rows: Array<SqlValue[] | undefined> = await db.queryArrays(`SELECT ${PEOPLE_COLUMNS.join(', ')} FROM people`);
+		for (let i = 0; i < rows.length; i++) {
+			visit(rows[i]!);
+			rows[i] = undefined;
+		}
+		return;
 	}
-	const people: PersonRow[] = [];
 	for (let after = 0; ; ) {
 		const rows = await db.queryArrays(`SELECT ${PEOPLE_COLUMNS.join(', ')}, rowid FROM people WHERE rowid > ? ORDER BY rowid LIMIT ?`, [after, LOAD_PAGE]);
-		for (const row of rows) people.push(toPersonRow(row, shared));
-		if (rows.length < LOAD_PAGE) return people;
-		after = rows[rows.length - 1][PEOPLE_COLUMNS.length] as number;
+		if (rows.length > 0) after = rows[rows.length - 1][PEOPLE_COLUMNS.length] as number;
+		for (const row of rows) {
+			row.length = PEOPLE_COLUMNS.length;
+			visit(row);
+		}
+		if (rows.length < LOAD_PAGE) return;
 	}
+}
+
+/** Every person in the store (archived ones too), in the table's own order. */
+export async function loadPeople(db: SqlDb): Promise<PersonRow[]> {
+	const shared = new SharedStrings();
+	const people: PersonRow[] = [];
+	await readPeopleValues(db, (values) => people.push(toPersonRow(values, shared)));
+	return people;
+}
+
+/** The people table read person by person: person 0, 1, … size - 1 in the table's order. */
+export interface PeopleTable {
+	readonly size: number;
+	row(person: number): PersonRow;
+	/** The person's sourced_id, without reading their row (matching looks every person up by it). */
+	sourcedIdOf(person: number): string | null;
+}
+
+const SOURCED_ID = PEOPLE_COLUMNS.indexOf('sourced_id');
+
+/**
+ * The people table held outside the V8 heap: each row packed as the JSON of its values
+ * (OffHeapStrings), unpacked when `row` is asked for it. A district's table as PersonRow objects is
+ * ~120 MB of heap at 100k people, live for all of Reconcile Users, and V8 lets the process grow by up
+ * to four times what is live before it collects again.
+ */
+export class PackedPeople implements PeopleTable {
+	private readonly packed = new OffHeapStrings();
+	private readonly shared = new SharedStrings();
+	/** Kept on the heap as well (a few MB): every person is looked up by it each night. */
+	private readonly sourcedIds: Array<string | null> = [];
+
+	get size(): number {
+		return this.packed.size;
+	}
+
+	/** Holds one person: their values in PEOPLE_COLUMNS order. */
+	add(values: SqlValue[]): void {
+		this.packed.add(JSON.stringify(values));
+		this.sourcedIds.push(values[SOURCED_ID] as string | null);
+	}
+
+	row(person: number): PersonRow {
+		return toPersonRow(JSON.parse(this.packed.get(person)) as SqlValue[], this.shared);
+	}
+
+	sourcedIdOf(person: number): string | null {
+		return this.sourcedIds[person];
+	}
+}
+
+/** Every person in the store (archived ones too), in the table's own order, packed. */
+export async function loadPackedPeople(db: SqlDb): Promise<PackedPeople> {
+	const people = new PackedPeople();
+	await readPeopleValues(db, (values) => people.add(values));
+	return people;
+}
+
+/** How many people of each role the sync manages now (active, included in SIS sync). */
+export async function countManagedPeople(db: SqlDb): Promise<Map<string, number>> {
+	const rows = await db.queryArrays('SELECT role, COUNT(*) FROM people WHERE archived_at IS NULL AND include_in_sis_sync = 1 GROUP BY role');
+	return new Map(rows.map(([role, count]) => [String(role), Number(count)]));
 }
 
 function toValues(person: PersonRow): SqlValue[] {

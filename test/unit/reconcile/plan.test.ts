@@ -126,3 +126,24 @@ test('a roster planned batch by batch (as Reconcile Users streams a snapshot) gi
 	// A batch before the last one in sourcedId order is refused: the caller reads the roster sorted instead.
 	expect(new ReconcilePlanner({ ...input, contacts: new Map() }).match([records[1], records[0]])).toBe(false);
 });
+
+test('a record left for the fallbacks finds everybody under its SIS id or email, in table order, whoever else the table holds', () => {
+	const people = [
+		stored('first', { family_name: 'First', student_number: '2001', email: null, email_key: null }),
+		stored('other', { student_number: '2002', email: 'dee@x.org', email_key: 'dee@x.org' }),
+		stored('second', { family_name: 'Second', sis_id: '2001', email: null, email_key: null }),
+		stored('staff', { role: 'teacher', sis_id: '2001', email: 'e@x.org', email_key: 'e@x.org' }),
+		stored('email-twin', { email: 'E@X.org', email_key: 'e@x.org' }),
+	];
+	const records = [
+		student('s1', 'Kim', 'Lee', '09', '2001', { email: null }),
+		student('s2', 'Kim', 'Lee', '09', '', { sisId: null, email: 'e@x.org' }),
+		person('t1', 'teacher', 'Tess', 'T', { sisId: '2001', email: null }),
+	];
+	const { matches } = matchPeople(records, people);
+	expect(matches.map((m) => (m?.kind === 'ambiguous' ? m.reason : m && `${m.person.id} by ${m.by}`))).toEqual([
+		'2 people in the store match by SIS id: Kim First (sis, student); Kim Second (sis, student)',
+		'2 people in the store match by email: Kim Lee (sis, teacher); Kim Lee (sis, student)',
+		'staff by SIS id',
+	]);
+});

@@ -354,6 +354,48 @@ describe.each(ENGINES)('Reconcile Users (%s)', (engine) => {
 		expect(cleo.last_seen_run_id).toBe(back.run.id);
 	});
 
+	test('a stored person matched by SIS id is updated from their stored row (what the SIS does not own is kept); people nobody lists are archived', async () => {
+		const renumbered = manualPerson('p-zoë', 'student', 'Zoë', 'Ærøskøbing', {
+			sourced_id: 'old-s9',
+			student_number: '1009',
+			sis_id: '1009',
+			email: null,
+			preferred_name: '李小龍',
+			parent_name: 'Łukasz Ærøskøbing',
+			include_in_sis_sync: 1,
+			source: 'sis',
+		});
+		const gone = manualPerson('p-gone', 'student', 'Gus', 'Gone', { sourced_id: 'gone-1', student_number: '1010', include_in_sis_sync: 1, source: 'sis' });
+		await addManualPeople(store.db, [renumbered, gone, MANUAL_MANNY]);
+		const roster = day1();
+		roster.people.push(student('s9', 'Zoë', 'Ærøskøbing-Ng', '11', '1009', { email: null }));
+		const runId = await writeRoster(store.db, roster);
+		const result = await reconcileRun(store.db, runId, { autoUpdate: true, archive: true });
+
+		expect(result.counts).toMatchObject({ created: 8, updated: 1, archived: 1, ambiguous: 0 });
+		const people = await loadPeople(store.db);
+		expect(people.find((p) => p.id === 'p-zoë')).toEqual({
+			...renumbered,
+			family_name: 'Ærøskøbing-Ng',
+			sourced_id: 's9',
+			grade: '11',
+			username: 'zoëærøskøbing-ng',
+			school_ids: '["sch-gbhs"]',
+			updated_at: expect.not.stringMatching(renumbered.updated_at),
+			last_seen_run_id: runId,
+		});
+		expect(people.find((p) => p.id === 'p-gone')).toMatchObject({ archived_at: expect.any(String), missing_runs: 1, given_name: 'Gus' });
+		expect(people.find((p) => p.id === MANUAL_MANNY.id)).toEqual(MANUAL_MANNY);
+		const changes = await listChanges(store.db, runId, { entities: ['person'] });
+		expect(changes.find((c) => c.entityId === 'p-zoë')).toMatchObject({
+			action: 'update',
+			sourcedId: 's9',
+			before: { family_name: 'Ærøskøbing', sourced_id: 'old-s9', grade: null },
+			after: { family_name: 'Ærøskøbing-Ng', sourced_id: 's9', grade: '11' },
+		});
+		expect(changes.filter((c) => c.action === 'archive').map((c) => [c.entityId, c.label, c.sourcedId])).toEqual([['p-gone', 'Gus Gone', 'gone-1']]);
+	});
+
 	test('a run is reconciled once; a dry run may be planned again (its plan is replaced)', async () => {
 		await addManualPeople(store.db, [MANUAL_MANNY]);
 		const dryRunId = await writeRoster(store.db, day1());

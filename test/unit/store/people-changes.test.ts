@@ -1,7 +1,7 @@
 /** Reading people and run changes back from the store, on both engines. */
 import type { RunChange } from '../../../nodes/shared/store/changes';
 import { addChanges, changeLinePages, listChanges } from '../../../nodes/shared/store/changes';
-import { loadPeople } from '../../../nodes/shared/store/people';
+import { countManagedPeople, loadPackedPeople, loadPeople } from '../../../nodes/shared/store/people';
 import { createRun } from '../../../nodes/shared/store/runs';
 import type { RosterStore } from '../../../nodes/shared/store/store';
 import { ENGINES, openTestStore } from '../../support/engines';
@@ -44,6 +44,45 @@ describe.each(ENGINES)('people and run changes read back (%s)', (engine) => {
 		expect([...people].sort((a, b) => a.id.localeCompare(b.id))).toEqual([full, sparse]);
 		expect(typeof people[0].missing_runs).toBe('number');
 		expect(typeof people[0].include_in_sis_sync).toBe('number');
+	});
+
+	test('loadPackedPeople unpacks every row as loadPeople reads it, in the same order: text outside Latin-1, nulls and numbers', async () => {
+		const zoe = manualPerson('p-zoë', 'student', 'Zoë', 'Ærøskøbing', {
+			preferred_name: '李小龍',
+			middle_name: 'emoji 👩‍🏫 "quoted" \\ back',
+			sourced_id: 's-ü',
+			student_number: '١٠٠١',
+			parent_name: 'Łukasz\nNewline',
+			include_in_sis_sync: 1,
+			source: 'sis',
+			missing_runs: 2,
+		});
+		const sparse = manualPerson('p-sparse', 'staff', 'Sam', 'Dee', { email: null, school_id: null });
+		const archived = manualPerson('p-archived', 'teacher', 'Tom', 'Old', { archived_at: '2026-09-01T00:00:00.000Z', include_in_sis_sync: 1 });
+		await addManualPeople(store.db, [zoe, sparse, archived]);
+
+		const packed = await loadPackedPeople(store.db);
+		const unpacked = Array.from({ length: packed.size }, (_, person) => packed.row(person));
+		expect(unpacked).toEqual(await loadPeople(store.db));
+		expect(unpacked.map((_, person) => packed.sourcedIdOf(person))).toEqual(unpacked.map((person) => person.sourced_id));
+		expect(unpacked.map((person) => person.sourced_id)).toContain('s-ü');
+		expect([...unpacked].sort((a, b) => a.id.localeCompare(b.id))).toEqual([archived, sparse, zoe]);
+		// Unpacked again, a row is the same (it is decoded afresh each time).
+		const again = packed.row(unpacked.findIndex((person) => person.id === 'p-zoë'));
+		expect(again).toEqual(zoe);
+		expect(typeof again.missing_runs).toBe('number');
+		expect(() => packed.row(packed.size)).toThrow(RangeError);
+	});
+
+	test('countManagedPeople counts per role the active people in SIS sync', async () => {
+		await addManualPeople(store.db, [
+			manualPerson('s1', 'student', 'A', 'A', { include_in_sis_sync: 1 }),
+			manualPerson('s2', 'student', 'B', 'B', { include_in_sis_sync: 1 }),
+			manualPerson('s3', 'student', 'C', 'C', { include_in_sis_sync: 1, archived_at: '2026-09-01T00:00:00.000Z' }),
+			manualPerson('t1', 'teacher', 'D', 'D', { include_in_sis_sync: 1 }),
+			manualPerson('m1', 'staff', 'E', 'E'),
+		]);
+		expect(await countManagedPeople(store.db)).toEqual(new Map([['student', 2], ['teacher', 1]]));
 	});
 
 	test('changeLinePages pages through every change in order, without values', async () => {
