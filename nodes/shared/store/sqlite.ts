@@ -24,8 +24,12 @@ const ROWS_PER_STATEMENT = 64;
 /** SQLite's default limit of bound parameters per statement (3.32+). */
 const MAX_VARIABLES = 32_766;
 
-/** Page cache per connection, in KiB (PRAGMA cache_size takes negative KiB). */
-export const SQLITE_CACHE_KIB = 64 * 1024;
+/**
+ * Page cache per connection, in KiB (PRAGMA cache_size takes negative KiB). 32 MiB, not 64: the same
+ * time within noise at 100,000 students (full 15.6–15.8 s against 13.6–16.4 s) and at 300,000 (47.4
+ * against 47.1 s), and 40–60 MiB less peak memory (100k first night 537–556 against 587–618 MiB).
+ */
+export const SQLITE_CACHE_KIB = 32 * 1024;
 
 export class SqliteDb implements SqlDb {
 	readonly engine = 'sqlite' as const;
