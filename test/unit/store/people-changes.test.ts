@@ -1,11 +1,37 @@
 /** Reading people and run changes back from the store, on both engines. */
 import type { RunChange } from '../../../nodes/shared/store/changes';
 import { addChanges, changeLinePages, listChanges } from '../../../nodes/shared/store/changes';
+import type { PersonRow } from '../../../nodes/shared/store/people';
 import { countManagedPeople, loadPackedPeople, loadPeople } from '../../../nodes/shared/store/people';
 import { createRun } from '../../../nodes/shared/store/runs';
 import type { RosterStore } from '../../../nodes/shared/store/store';
 import { ENGINES, openTestStore } from '../../support/engines';
 import { addManualPeople, manualPerson } from '../../support/roster-fixtures';
+
+/** A student with a value in every column of people (text, nulls and numbers), `changed` on top. */
+function personWithEveryColumn(id: string, given: string, family: string, changed: Partial<PersonRow> = {}): PersonRow {
+	return manualPerson(id, 'student', given, family, {
+		middle_name: 'C',
+		preferred_name: 'Annie',
+		username: 'abee',
+		student_number: '1001',
+		sis_id: '1001',
+		sourced_id: 's-1',
+		grade: '09',
+		school_ids: '["sch-1"]',
+		phone: '555-0100',
+		parent_name: 'Pat Bee',
+		parent_email: 'pat@example.org',
+		parent_phone: '555-0101',
+		include_in_sis_sync: 1,
+		source: 'sis',
+		archived_at: '2026-09-01T00:00:00.000Z',
+		missing_runs: 3,
+		last_seen_run_id: 'run-x',
+		updated_at: '2026-09-02T00:00:00.000Z',
+		...changed,
+	});
+}
 
 describe.each(ENGINES)('people and run changes read back (%s)', (engine) => {
 	let store: RosterStore;
@@ -17,26 +43,7 @@ describe.each(ENGINES)('people and run changes read back (%s)', (engine) => {
 	});
 
 	test('loadPeople returns every column as written: text, nulls and numbers', async () => {
-		const full = manualPerson('p-full', 'student', 'Ann', 'Bee', {
-			middle_name: 'C',
-			preferred_name: 'Annie',
-			username: 'abee',
-			student_number: '1001',
-			sis_id: '1001',
-			sourced_id: 's-1',
-			grade: '09',
-			school_ids: '["sch-1"]',
-			phone: '555-0100',
-			parent_name: 'Pat Bee',
-			parent_email: 'pat@example.org',
-			parent_phone: '555-0101',
-			include_in_sis_sync: 1,
-			source: 'sis',
-			archived_at: '2026-09-01T00:00:00.000Z',
-			missing_runs: 3,
-			last_seen_run_id: 'run-x',
-			updated_at: '2026-09-02T00:00:00.000Z',
-		});
+		const full = personWithEveryColumn('p-full', 'Ann', 'Bee');
 		const sparse = manualPerson('p-sparse', 'staff', 'Sam', 'Dee', { email: null, school_id: null });
 		await addManualPeople(store.db, [full, sparse]);
 
@@ -47,15 +54,13 @@ describe.each(ENGINES)('people and run changes read back (%s)', (engine) => {
 	});
 
 	test('loadPackedPeople unpacks every row as loadPeople reads it, in the same order: text outside Latin-1, nulls and numbers', async () => {
-		const zoe = manualPerson('p-zoë', 'student', 'Zoë', 'Ærøskøbing', {
+		const zoe = personWithEveryColumn('p-zoë', 'Zoë', 'Ærøskøbing', {
 			preferred_name: '李小龍',
 			middle_name: 'emoji 👩‍🏫 "quoted" \\ back',
 			sourced_id: 's-ü',
 			student_number: '١٠٠١',
 			parent_name: 'Łukasz\nNewline',
-			include_in_sis_sync: 1,
-			source: 'sis',
-			missing_runs: 2,
+			archived_at: null,
 		});
 		const sparse = manualPerson('p-sparse', 'staff', 'Sam', 'Dee', { email: null, school_id: null });
 		const archived = manualPerson('p-archived', 'teacher', 'Tom', 'Old', { archived_at: '2026-09-01T00:00:00.000Z', include_in_sis_sync: 1 });
