@@ -187,7 +187,7 @@ function addTo(index: Map<string, Bucket>, key: string | null, person: number): 
  * indexed and matched apart.
  *
  * The sourcedId index holds every person and is built when first looked up. The SIS id and email
- * indexes are built for the records left after sourcedId (`indexFallback`), under their values only:
+ * indexes are built for the records left after sourcedId (`indexFallbacks`), under their values only:
  * on a usual night a few hundred new people, not three maps of the whole table.
  */
 class PeopleIndex {
@@ -204,38 +204,31 @@ class PeopleIndex {
 		return email ? this.byEmail.get(email) : undefined;
 	}
 
-	/** Indexes the people by `key` under the values `records` have for it (what `lookup` then finds for them). */
-	indexFallback(key: 'SIS id' | 'email', records: readonly MatchFields[]): void {
-		if (key === 'SIS id') {
-			const wanted = { student: new Set<string>(), staff: new Set<string>() };
-			for (const record of records) if (record.sisId) wanted[sisIdKind(record)].add(record.sisId);
-			const { student, staff } = (this.bySisId = { student: new Map(), staff: new Map() });
-			const add = (index: Map<string, Bucket>, wantedKeys: Set<string>, value: string | null, number: number) => {
-				if (value !== null && wantedKeys.has(value)) addTo(index, value, number);
-			};
-			// Per person: student number first, then SIS id (the order decides a bucket's order).
-			this.build((person, number) => {
-				add(student, wanted.student, person.student_number, number);
-				if (person.role === 'student') add(student, wanted.student, person.sis_id, number);
-				else add(staff, wanted.staff, person.sis_id, number);
-			});
-		} else {
-			const wanted = new Set<string>();
-			for (const record of records) {
-				const email = emailKey(record.email);
-				if (email) wanted.add(email);
-			}
-			const byEmail = (this.byEmail = new Map());
-			this.build((person, number) => {
-				const email = person.email_key ?? emailKey(person.email);
-				if (email !== null && wanted.has(email)) addTo(byEmail, email, number);
-			});
+	/**
+	 * Indexes the people by SIS id and by email under the values `records` have for them (what `lookup`
+	 * then finds for them), in one pass over the table: each row is unpacked once for both keys.
+	 */
+	indexFallbacks(records: readonly MatchFields[]): void {
+		const wantedSisIds = { student: new Set<string>(), staff: new Set<string>() };
+		const wantedEmails = new Set<string>();
+		for (const record of records) {
+			if (record.sisId) wantedSisIds[sisIdKind(record)].add(record.sisId);
+			const email = emailKey(record.email);
+			if (email) wantedEmails.add(email);
 		}
-	}
-
-	/** Hands `index` every person's row and number, in table order. */
-	private build(index: (person: PersonRow, number: number) => void): void {
-		for (let number = 0; number < this.people.size; number++) index(this.people.row(number), number);
+		const { student, staff } = (this.bySisId = { student: new Map(), staff: new Map() });
+		const byEmail = (this.byEmail = new Map());
+		const add = (index: Map<string, Bucket>, wanted: Set<string>, value: string | null, number: number) => {
+			if (value !== null && wanted.has(value)) addTo(index, value, number);
+		};
+		for (let number = 0; number < this.people.size; number++) {
+			const person = this.people.row(number);
+			// Per person: student number first, then SIS id (the order decides a bucket's order).
+			add(student, wantedSisIds.student, person.student_number, number);
+			if (person.role === 'student') add(student, wantedSisIds.student, person.sis_id, number);
+			else add(staff, wantedSisIds.staff, person.sis_id, number);
+			add(byEmail, wantedEmails, person.email_key ?? emailKey(person.email), number);
+		}
 	}
 
 	private sourcedIdIndex(): Map<string, Bucket> {
@@ -295,11 +288,8 @@ class PeopleMatcher {
 	}
 
 	finish(): void {
-		for (const key of FALLBACK_KEYS) {
-			if (this.pending.length === 0) break;
-			this.index.indexFallback(key, this.pending.map(({ record }) => record));
-			this.pending = this.pending.filter(({ ordinal, record }) => !this.tryKey(key, ordinal, record));
-		}
+		if (this.pending.length > 0) this.index.indexFallbacks(this.pending.map(({ record }) => record));
+		for (const key of FALLBACK_KEYS) this.pending = this.pending.filter(({ ordinal, record }) => !this.tryKey(key, ordinal, record));
 		this.pending = [];
 	}
 
