@@ -46,37 +46,27 @@ export function headerValues(response: HttpResponse, name: string): string[] {
 	return Array.isArray(value) ? value : [value];
 }
 
-/** The body as parsed JSON; undefined when it is empty or not JSON. */
-export function jsonBody(response: HttpResponse): unknown {
+/**
+ * The body read as JSON: `{ json }`, or `{ notJson }` saying why it is not (JSON.parse's reason and
+ * the body's length, never its content: a page holds people); undefined when the body is empty.
+ */
+export function readJson(response: HttpResponse): { json: unknown } | { notJson: string } | undefined {
 	const { body } = response;
 	if (body === undefined || body === null) return undefined;
-	if (typeof body === 'string') {
-		if (body.trim() === '') return undefined;
-		try {
-			return JSON.parse(body) as unknown;
-		} catch {
-			return undefined;
-		}
-	}
-	if (Buffer.isBuffer(body)) return jsonBody({ ...response, body: decode(body) });
-	return body;
-}
-
-/**
- * Why the body is not JSON (JSON.parse's reason and the body's length, never its content: a page
- * holds people), or undefined when it is JSON or empty.
- */
-export function notJsonReason(response: HttpResponse): string | undefined {
-	const { body } = response;
-	if (body === undefined || body === null || (typeof body !== 'string' && !Buffer.isBuffer(body))) return undefined;
+	if (typeof body !== 'string' && !Buffer.isBuffer(body)) return { json: body };
 	const text = typeof body === 'string' ? body : decode(body);
 	if (text.trim() === '') return undefined;
 	try {
-		JSON.parse(text);
-		return undefined;
+		return { json: JSON.parse(text) as unknown };
 	} catch (error) {
-		return `${text.length.toLocaleString('en-US')} characters that are not JSON: ${(error as Error).message.split('\n')[0].slice(0, 80)}`;
+		return { notJson: `${text.length.toLocaleString('en-US')} characters that are not JSON: ${(error as Error).message.split('\n')[0].slice(0, 80)}` };
 	}
+}
+
+/** The body as parsed JSON; undefined when it is empty or not JSON. */
+export function jsonBody(response: HttpResponse): unknown {
+	const read = readJson(response);
+	return read !== undefined && 'json' in read ? read.json : undefined;
 }
 
 /**

@@ -12,7 +12,7 @@
  */
 import type { ApiClient } from './auth/api-auth';
 import type { HttpResponse } from './http';
-import { bodyText, header, jsonBody, notJsonReason, safeUrl, throwIfAborted, withQuery } from './http';
+import { bodyText, header, jsonBody, readJson, safeUrl, throwIfAborted, withQuery } from './http';
 import type { RequestStats, RetryPolicy } from './requests';
 import { ApiRequestError, getWithRetry } from './requests';
 
@@ -126,17 +126,16 @@ async function fetchPage(options: CollectionOptions, url: string, first: boolean
 			failureHint(response.status),
 		);
 	}
-	const body = jsonBody(response);
+	const body = readJson(response);
 	// A page cut short or garbled must fail the pull: read as no records, it would stage a partial roster as the whole one.
-	const notJson = body === undefined ? notJsonReason(response) : undefined;
-	if (notJson !== undefined) {
+	if (body !== undefined && 'notJson' in body) {
 		throw new ApiRequestError(
-			`GET ${safeUrl(url)} answered HTTP ${response.status} with ${notJson}`,
+			`GET ${safeUrl(url)} answered HTTP ${response.status} with ${body.notJson}`,
 			response.status,
 			'The answer may have been cut short on the way (a proxy or a timeout): run the fetch again. Nothing of this pull was staged.',
 		);
 	}
-	const records = response.status === 204 || body === undefined ? [] : recordsOf(body, options.envelope);
+	const records = response.status === 204 || body === undefined ? [] : recordsOf(body.json, options.envelope);
 	if (records === undefined) {
 		throw new ApiRequestError(
 			`GET ${safeUrl(url)} answered JSON without a "${options.envelope[0]}" list (${bodyText(response, 160)})`,
