@@ -7,6 +7,7 @@ import { join } from 'node:path';
 
 import { RosterInputError } from '../../nodes/shared/model/errors';
 import { normalizeRun, readSnapshot } from '../../nodes/shared/normalize/normalize';
+import { reconcileRun } from '../../nodes/shared/reconcile/apply';
 import { openBufferFileSet } from '../../nodes/shared/sources/oneroster-csv/file-set';
 import { openSftpFileSet } from '../../nodes/shared/sources/oneroster-csv/sftp-file-set';
 import { oneRosterCsvSource } from '../../nodes/shared/sources/oneroster-csv/source';
@@ -204,6 +205,51 @@ describe.each(ENGINES)('CSV Ingest + Normalize on %s', (engine) => {
 			row: 7,
 			field: 'userSourcedId',
 			message: 'enrollment names user "604927", whose row in users.csv was skipped',
+		});
+	});
+
+	describe('users rows skipped beyond Max Row Problems Listed', () => {
+		const pupils = (count: number) => {
+			let left = count;
+			return sampleText('users.csv').replace(/,student,/g, (match) => (left-- > 0 ? ',pupil,' : match));
+		};
+		const activeStudents = async () =>
+			Number((await store.db.query("SELECT COUNT(*) AS n FROM people WHERE role = 'student' AND archived_at IS NULL"))[0].n);
+		const day1 = async () => {
+			const { run } = await stageRun(store.db, bufferSource(sample()));
+			await normalizeRun(store.db, run.id);
+			await reconcileRun(store.db, run.id, { archive: true });
+			expect(await activeStudents()).toBe(8);
+		};
+		const day2 = async (files: Array<{ name: string; data: Buffer }>, maxRowProblems: number) => {
+			const { run } = await stageRun(store.db, oneRosterCsvSource('binary input', () => openBufferFileSet(files), { maxRowProblems }));
+			await normalizeRun(store.db, run.id, { drift: { checks: [] } });
+			return reconcileRun(store.db, run.id, { archive: true, holdMassChanges: false });
+		};
+
+		test('archive nobody: the unlisted rows may be anybody', async () => {
+			await day1();
+			const result = await day2(withFile(sample(), 'users.csv', pupils(4)), 1);
+			expect(result.counts).toMatchObject({ archived: 0, archiveBlocked: 4 });
+			expect(result.warnings).toContain(
+				'3 skipped users rows are beyond the listed problems (Max Row Problems Listed), so who they are is not known; archiving skipped',
+			);
+			expect(await activeStudents()).toBe(8);
+		});
+
+		test('problems beyond the list in other files do not stop archiving', async () => {
+			await day1();
+			// Micheal left (his row and enrollments are gone); three enrollment rows are broken, one listed.
+			const users = sampleText('users.csv').replace(/^605015,.*\n/m, '');
+			let broken = 3;
+			const enrollments = sampleText('enrollments.csv')
+				.split('\n')
+				.filter((line) => !line.includes(',605015,'))
+				.map((line) => (line.endsWith(',student,,2020-08-17,2020-12-18') && broken-- > 0 ? line.replace(',student,', ',pupil,') : line))
+				.join('\n');
+			const result = await day2(withFile(withFile(sample(), 'users.csv', users), 'enrollments.csv', enrollments), 1);
+			expect(result.counts.archived).toBe(1);
+			expect(await activeStudents()).toBe(7);
 		});
 	});
 

@@ -18,7 +18,7 @@ import {
 	replacePeople,
 } from '../store/people';
 import type { RunRecord } from '../store/runs';
-import { completeStage, failRun, markDryRun, recordStageSettings, requireStage } from '../store/runs';
+import { completeStage, failRun, getRun, markDryRun, recordStageSettings, requireStage } from '../store/runs';
 import { CONTACT_TABLE, PERSON_TABLE, readSnapshotBatches, readSnapshotRecords, refreshSnapshotStatistics } from '../store/snapshot';
 import type { SqlDb, SqlValue } from '../store/sql';
 import { nowIso } from '../store/sql';
@@ -177,22 +177,33 @@ async function readParentContacts(db: SqlDb, runId: string): Promise<Map<string,
 	return contacts;
 }
 
-/** Rows skipped with a problem before the snapshot was made: their people must not be archived. */
+/**
+ * Rows skipped with a problem before the snapshot was made: their people must not be archived.
+ * Only the first Max Row Problems problems are listed, so users rows skipped beyond the list
+ * (`unlistedUserRows`: skipped in staging, per the run's counts, but not listed) are people
+ * nobody knows either.
+ */
 export async function readRowProblems(
 	db: SqlDb,
 	runId: string,
-): Promise<{ problemSourcedIds: Set<string>; unidentifiedUserProblems: number }> {
+): Promise<{ problemSourcedIds: Set<string>; unidentifiedUserProblems: number; unlistedUserRows: number }> {
 	const rows = await db.query(
-		"SELECT sourced_id, file FROM run_problems WHERE run_id = ? AND stage IN ('staged', 'normalized')",
+		"SELECT sourced_id, file, row_number, stage FROM run_problems WHERE run_id = ? AND stage IN ('staged', 'normalized')",
 		[runId],
 	);
 	const problemSourcedIds = new Set<string>();
+	const listedUserRows = new Set<string>();
 	let unidentifiedUserProblems = 0;
 	for (const row of rows) {
+		const usersFile = isUsersFile(row.file);
+		if (usersFile && row.stage === 'staged') listedUserRows.add(`${String(row.file)}\0${String(row.row_number)}`);
 		if (row.sourced_id !== null && row.sourced_id !== '') problemSourcedIds.add(String(row.sourced_id));
-		else if (isUsersFile(row.file)) unidentifiedUserProblems++;
+		else if (usersFile) unidentifiedUserProblems++;
 	}
-	return { problemSourcedIds, unidentifiedUserProblems };
+	const run = await getRun(db, runId);
+	const skippedByFile = ((run?.counts.staged as { skippedRowsByFile?: Record<string, number> } | undefined)?.skippedRowsByFile ?? {});
+	const skippedUserRows = (skippedByFile.users ?? 0) + (skippedByFile.roles ?? 0);
+	return { problemSourcedIds, unidentifiedUserProblems, unlistedUserRows: Math.max(0, skippedUserRows - listedUserRows.size) };
 }
 
 /** users.csv (and 1.2 roles.csv, which gives users their role); a problem with no file may be anywhere. */

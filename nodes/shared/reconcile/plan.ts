@@ -103,6 +103,8 @@ export interface ReconcileInput {
 	problemSourcedIds: Set<string>;
 	/** Users rows with a problem and no readable sourcedId: nobody can be archived safely. */
 	unidentifiedUserProblems: number;
+	/** Users rows skipped with a problem beyond the listed problems (Max Row Problems Listed): nobody can be archived safely. */
+	unlistedUserRows?: number;
 	/** Approve in part: plan archives as usual but apply none of them (they stay held). */
 	holdArchives?: boolean;
 	newId?: () => string;
@@ -681,12 +683,18 @@ export class ReconcilePlanner {
 			}
 		}
 		const unidentified = this.input.unidentifiedUserProblems;
+		const unlisted = this.input.unlistedUserRows ?? 0;
 		if (unidentified > 0 && missing.length > 0) {
 			this.warnings.push(`${unidentified} users ${unidentified === 1 ? 'row' : 'rows'} could not be read (no sourcedId); archiving skipped`);
 		}
+		if (unlisted > 0 && missing.length > 0) {
+			this.warnings.push(
+				`${unlisted} skipped users ${unlisted === 1 ? 'row is' : 'rows are'} beyond the listed problems (Max Row Problems Listed), so who they are is not known; archiving skipped`,
+			);
+		}
 		for (const { person, number } of missing) {
 			const base = { entityId: person.id, role: person.role, label: personName(person.given_name, person.family_name), sourcedId: person.sourced_id, fields: null };
-			if (heldRoles.has(person.role) || unidentified > 0) {
+			if (heldRoles.has(person.role) || unidentified > 0 || unlisted > 0) {
 				this.count(person.role, 'archiveBlocked');
 				continue;
 			}

@@ -54,6 +54,8 @@ export async function stageRun(
 			version: summary.version,
 			files: Object.fromEntries(summary.files.map((file) => [file.entity, file.rows])),
 			skippedRows: summary.problemCount,
+			// Rows skipped per file: Reconcile compares them with the problems listed (Max Row Problems caps the list).
+			skippedRowsByFile: Object.fromEntries(summary.files.map((file) => [file.entity, file.skipped])),
 			modes: Object.fromEntries(summary.files.map((file) => [file.entity, file.mode])),
 			...(summary.details ? { fetch: summary.details } : {}),
 		};
