@@ -13,8 +13,9 @@ import type { OneRosterApiConfig, PullOptions, RestResource } from '../../nodes/
 import { describeOneRosterSource, oneRosterApiSource } from '../../nodes/shared/sources/oneroster-rest/source';
 import { cleverApiSource } from '../../nodes/shared/sources/clever/source';
 import { normalizeRun, readSnapshot } from '../../nodes/shared/normalize/normalize';
+import { reconcileRun } from '../../nodes/shared/reconcile/apply';
 import { stageRun, StagingFailedError } from '../../nodes/shared/sources/stage-run';
-import { getRun } from '../../nodes/shared/store/runs';
+import { getRun, listProblems } from '../../nodes/shared/store/runs';
 import { readStagedFiles, readStagedRows } from '../../nodes/shared/store/staging';
 import type { SqlDb } from '../../nodes/shared/store/sql';
 import type { RosterStore } from '../../nodes/shared/store/store';
@@ -183,6 +184,28 @@ describe.each(ENGINES)('OneRoster Fetch → stage → normalize on %s', (engine)
 		const runId = (error as StagingFailedError).runId;
 		expect(await getRun(store.db, runId)).toMatchObject({ status: 'failed', stage: 'created' });
 		expect(await stagedCount(store.db, runId)).toEqual({ files: 0, rows: 0 });
+	});
+
+	test('a null record among the users is a row problem naming file and row; with Archive on, nobody is archived that night', async () => {
+		server = await startOneRosterServer({ auth: OAUTH2 });
+		const day1 = await pull(store.db, server);
+		await normalizeRun(store.db, day1.run.id);
+		await reconcileRun(store.db, day1.run.id, { archive: true });
+		server.faults.nullRecords = ['604918'];
+		const day2 = await pull(store.db, server);
+		// Its demographics record shares the sourcedId, so it is null too.
+		const problems = await listProblems(store.db, day2.run.id);
+		expect(problems.map((p) => [p.file, p.message])).toEqual([
+			['users.csv', 'the record is not a JSON object (null); skipped'],
+			['demographics.csv', 'the record is not a JSON object (null); skipped'],
+		]);
+		expect(problems[0].row).toBeGreaterThan(1);
+		await normalizeRun(store.db, day2.run.id, { drift: { checks: [] } });
+		const result = await reconcileRun(store.db, day2.run.id, { archive: true, holdMassChanges: false });
+		expect(result.counts).toMatchObject({ archived: 0, archiveBlocked: 1 });
+		expect(result.warnings).toContain('1 users row could not be read (no sourcedId); archiving skipped');
+		const peter = await store.db.query("SELECT archived_at FROM people WHERE sourced_id = '604918'");
+		expect(peter).toEqual([{ archived_at: null }]);
 	});
 
 	test('delta: only records changed since the last good run, tobedeleted removes; then a full pull after N days', async () => {
@@ -420,6 +443,16 @@ describe.each(ENGINES)('Clever v3 → stage → normalize on %s', (engine) => {
 		});
 		expect(snapshot.enrollments.filter((e) => e.role === 'teacher').every((e) => e.primary)).toBe(true);
 		expect(snapshot.classes.find((c) => c.sourcedId === '25590100101Trad120ENG112011')).toMatchObject({ termIds: ['255901001_2021_2020-2021_Fall'], courseId: 'ENG-1' });
+	});
+
+	test('a null record in a Clever page fails the pull with nothing staged (left out, its person would look gone)', async () => {
+		server.faults.nullRecords = ['604918'];
+		const client = apiClient(fetchTransport(), { kind: 'bearer', token: 'district-token-123' });
+		const source = cleverApiSource(client, { baseUrl: server.url, apiVersion: 'v3.0', resources: ALL, schoolIds: [] }, { ...FAST, pageSize: 3 });
+		const error = (await stageRun(store.db, source).catch((e: Error) => e)) as StagingFailedError;
+		expect(error).toBeInstanceOf(StagingFailedError);
+		expect(error.message).toMatch(/^GET http:\/\/127\.0\.0\.1:\d+\/v3\.0\/users answered a "data" list whose item \d of 3 is not a record \(null\)$/);
+		expect(await stagedCount(store.db, error.runId)).toEqual({ files: 0, rows: 0 });
 	});
 
 	test('a wrong district token fails with Clever\'s hint; School ID scopes by SIS id', async () => {

@@ -74,6 +74,8 @@ export interface ServerFaults {
 	tokenRedirectTo?: string;
 	/** Data pages whose path matches, after the first, answer 200 with only the first half of their JSON (a proxy that cut the answer short). */
 	cutShort?: RegExp;
+	/** The records with these sourcedIds (Clever: ids) are served as `null` in their page's list (a SIS that lost a record while it rendered). */
+	nullRecords?: string[];
 }
 
 export interface LoggedRequest {
@@ -513,7 +515,9 @@ export async function startOneRosterServer(options: { auth: ServerAuth; faults?:
 		const asked = Number(query.get('limit') ?? 100);
 		const limit = Math.min(asked, faults.maxLimit ?? Infinity);
 		const offset = Number(query.get('offset') ?? 0);
-		const page = records.slice(offset, offset + limit).map((record) => (v12 ? as12(found.collection, record) : record));
+		const page = records
+			.slice(offset, offset + limit)
+			.map((record) => (faults.nullRecords?.includes(String(record.sourcedId)) ? null : v12 ? as12(found.collection, record) : record));
 		const headers: Record<string, string> = {};
 		if (!faults.noTotalCount) headers['X-Total-Count'] = String(records.length);
 		if (!faults.noLink) {
@@ -564,7 +568,8 @@ export async function startOneRosterServer(options: { auth: ServerAuth; faults?:
 			links.push({ rel: 'next', uri: `/${version}/${resource}?${next.toString()}` });
 		}
 		logRequest(req, url, 200);
-		return send(res, 200, { data: page.map((record) => ({ data: record, uri: `/${version}/${resource}/${record.id}` })), links });
+		const item = (record: Json) => ({ data: faults.nullRecords?.includes(String(record.id)) ? null : record, uri: `/${version}/${resource}/${record.id}` });
+		return send(res, 200, { data: page.map(item), links });
 	}
 
 	/** The same roster as Clever v3 would give it (built from the OneRoster data on each request). */

@@ -252,9 +252,18 @@ class CleverPull {
 			if (!body || !Array.isArray(body.data)) {
 				throw new ApiRequestError(`GET ${safeUrl(url)} answered without a "data" list (${bodyText(response, 160)})`, response.status, 'Check the Clever API URL (https://api.clever.com).');
 			}
-			const records = body.data.map((item) => item?.data ?? (item as JsonRecord)).filter((record): record is JsonRecord => !!record);
+			const records = body.data.map((item) => (item && typeof item === 'object' && 'data' in item ? item.data : (item as unknown)));
+			const unreadable = records.findIndex((record) => !record || typeof record !== 'object' || Array.isArray(record));
+			if (unreadable >= 0) {
+				// Left out, the record's person would look gone from the SIS: the pull stops instead.
+				throw new ApiRequestError(
+					`GET ${safeUrl(url)} answered a "data" list whose item ${unreadable + 1} of ${records.length} is not a record (${records[unreadable] === null ? 'null' : typeof records[unreadable]})`,
+					response.status,
+					'Run the sync again; if this page stays broken, ask Clever support about the record.',
+				);
+			}
 			this.records[label] = (this.records[label] ?? 0) + records.length;
-			if (records.length > 0) await onRecords(records);
+			if (records.length > 0) await onRecords(records as JsonRecord[]);
 			const next = (body.links ?? []).find((link) => link.rel === 'next')?.uri;
 			url = next && records.length > 0 ? new URL(next, this.root).toString() : undefined;
 			reportProgress(this.onProgress, { stage: 'fetch', done: this.records[label], unit: 'records', file: label, finished: url === undefined });

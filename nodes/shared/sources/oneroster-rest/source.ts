@@ -276,6 +276,10 @@ class OneRosterPull {
 				this.records[resource] = (this.records[resource] ?? 0) + records.length;
 				reportProgress(this.onProgress, { stage: 'fetch', done: this.records[resource], unit: 'records', file: resource });
 				for (const record of records) {
+					if (!record || typeof record !== 'object' || Array.isArray(record)) {
+						out.addUnreadable(record);
+						continue;
+					}
 					const status = this.statusOf(record);
 					if (mode === 'bulk' && (status === 'tobedeleted' || status === 'inactive')) {
 						this.deletedSkipped++;

@@ -67,6 +67,17 @@ export class StagedFileWriter {
 		this.batch.push({ rowNumber: this.row, sourcedId, cells });
 	}
 
+	/**
+	 * A record that is no row at all (e.g. `null` in the page's list): a row problem with no sourcedId,
+	 * so Reconcile archives nobody (in users) rather than archive whoever the record was.
+	 */
+	addUnreadable(record: unknown): void {
+		this.row++;
+		this.skipped++;
+		const kind = record === null ? 'null' : Array.isArray(record) ? 'a list' : `a ${typeof record}`;
+		this.problems.add([{ file: this.fileName, row: this.row, message: `the record is not a JSON object (${kind}); skipped` }]);
+	}
+
 	/** Stages the queued rows once there are a batch's worth. */
 	async flushIfFull(): Promise<void> {
 		if (this.batch.length >= REST_ROW_BATCH_SIZE) await this.flush();
