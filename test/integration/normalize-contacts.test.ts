@@ -151,6 +151,33 @@ describe.each(ENGINES)('Normalize: primary contacts on %s', (engine) => {
 		expect(snapshot.contacts).toEqual(before.contacts.filter((c) => c.sourcedId !== 'G2'));
 	});
 
+	test('a delta users file that turns a teacher into a guardian and a guardian into a teacher: each is then only what its row says', async () => {
+		const first = await stageRun(store.db, source(bulkSet()));
+		await normalizeRun(store.db, first.run.id);
+		const deltaUsers = [
+			USERS_HEADER,
+			'T1,active,2025-01-10T10:00:00Z,true,S1,guardian,t1,,Tess,Turner,,T01,,,,U2,,',
+			'G3,active,2025-01-10T10:00:00Z,true,S1,teacher,g3,,Gia,Cole,,G03,g3@example.org,,,,,',
+			'',
+		].join('\n');
+		const second = await stageRun(store.db, source({ ...bulkSet(), 'manifest.csv': manifest('delta'), 'users.csv': deltaUsers }));
+		const { counts } = await normalizeRun(store.db, second.run.id);
+		const snapshot = await readSnapshot(store.db, second.run.id);
+		expect(snapshot.people.map((p) => [p.sourcedId, p.role])).toEqual([
+			['G3', 'teacher'],
+			['U1', 'student'],
+			['U2', 'student'],
+			['U3', 'student'],
+		]);
+		// T1 now lists U2 (before G2, which this file does not name); G3 is nobody's contact any more.
+		expect(snapshot.contacts.map((c) => [c.sourcedId, c.relationship])).toEqual([
+			['G1', 'parent'],
+			['T1', 'guardian'],
+		]);
+		expect(Object.fromEntries(snapshot.people.map((p) => [p.sourcedId, p.primaryContactId]))).toEqual({ G3: null, U1: 'G1', U2: 'T1', U3: null });
+		expect(counts).toMatchObject({ people: { student: 3, teacher: 1, staff: 0, admin: 0 }, contacts: 2 });
+	});
+
 	test('names and ids outside Latin-1 come back as they were read, people in UTF-16 code unit order of their ids', async () => {
 		const users = [
 			USERS_HEADER,

@@ -480,7 +480,9 @@ async function buildSnapshot(
 			const agents = cell(cells, agentsAt);
 			if (hasListItem(agents)) agentsOf.set(sourcedId, held.add(agents));
 
+			// A delta row may move a sourcedId between people and contacts: it is then only what this row says.
 			if (!(PERSON_ROLES as readonly string[]).includes(mapped)) {
+				deletePerson(sourcedId);
 				setContact({ sourcedId, relationship: mapped as ContactRelationship, givenName, familyName, email, phone, sms });
 				continue;
 			}
@@ -490,6 +492,7 @@ async function buildSnapshot(
 				problem(c, row, ownOrgs ? 'orgSourcedIds' : 'orgSourcedId', `user ${sourcedId} names org "${unknownOrg}", which is not in orgs.csv`);
 				continue;
 			}
+			deleteContact(sourcedId);
 			if (scoped && !orgIds.some((orgId) => orgScope.has(orgId))) {
 				peopleOutOfScope++;
 				deletePerson(sourcedId);
