@@ -144,6 +144,50 @@ export async function writeDayTwo(
 	};
 }
 
+/** Per file of a delta set: rows upserted (new or changed) and rows marked tobedeleted. */
+export type DeltaSetCounts = Record<string, { upserts: number; deletions: number }>;
+
+/**
+ * Writes into `outDir` the OneRoster delta set that turns the bulk set at `fromDir` into the one at
+ * `toDir` (both written by this generator): per file, every row of `toDir` that is new or differs
+ * (status `active`) and every row of `fromDir` whose sourcedId is gone (status `tobedeleted`), each
+ * stamped `dateLastModified`; manifest.csv says `delta` for each file. Rows are compared as text by
+ * their sourcedId, the first cell (the generator never quotes the first three cells: checked).
+ */
+export function writeDeltaSet(fromDir: string, toDir: string, outDir: string, dateLastModified = '2026-11-23T00:00:00Z'): DeltaSetCounts {
+	fs.mkdirSync(outDir, { recursive: true });
+	const counts: DeltaSetCounts = {};
+	const lead = /^([^,"]*),([^,"]*),([^,"]*),/;
+	const manifest = fs.readFileSync(path.join(toDir, 'manifest.csv'), 'utf8');
+	for (const [, entity] of manifest.matchAll(/^file\.(\w+),bulk$/gm)) {
+		const name = `${entity}.csv`;
+		const rowsOf = (dir: string) => fs.readFileSync(path.join(dir, name), 'utf8').split('\n').filter((line) => line !== '');
+		const [header, ...after] = rowsOf(toDir);
+		if (!header.startsWith('sourcedId,status,dateLastModified,')) throw new Error(`writeDeltaSet: ${name} does not start with sourcedId,status,dateLastModified`);
+		const stamped = (row: string, status: string) => {
+			if (!lead.test(row)) throw new Error(`writeDeltaSet: ${name}: a row whose first cells are quoted: ${row.slice(0, 80)}`);
+			return row.replace(lead, (_match, id: string) => `${id},${status},${dateLastModified},`);
+		};
+		const idOf = (row: string) => row.slice(0, row.indexOf(','));
+		const before = new Map(rowsOf(fromDir).slice(1).map((row) => [idOf(row), row]));
+		const out = [header];
+		let upserts = 0;
+		for (const row of after) {
+			const id = idOf(row);
+			if (before.get(id) !== row) {
+				out.push(stamped(row, 'active'));
+				upserts++;
+			}
+			before.delete(id);
+		}
+		for (const row of before.values()) out.push(stamped(row, 'tobedeleted'));
+		fs.writeFileSync(path.join(outDir, name), `${out.join('\n')}\n`);
+		counts[entity] = { upserts, deletions: before.size };
+	}
+	fs.writeFileSync(path.join(outDir, 'manifest.csv'), manifest.replace(/^(file\.\w+),bulk$/gm, '$1,delta'));
+	return counts;
+}
+
 // ───────────────────────────── PRNG ─────────────────────────────
 
 type Rng = () => number;

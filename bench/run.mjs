@@ -13,11 +13,13 @@
  *   full  — the district's CSV set into an empty store
  *   same  — the same files again (nothing changed)
  *   day2  — a day-two set: 1 % of people changed, 0.5 % gone, 0.5 % new (bench/district-generator.ts writeDayTwo)
+ *   delta — after day2: the day-two changes undone, as a OneRoster delta set (writeDeltaSet), the night a SIS
+ *           that exports deltas (or OneRoster Fetch's "Changes Since the Last Run") gives
  * and the floor: a naive read of the same CSV bytes (split on newline and comma) plus a bulk insert
  * of as many rows into the same store engine, in a fresh process. Each scenario is printed as wall
  * seconds, CPU seconds of the Node process, × floor, and peak RSS of the whole process.
  *
- * Flags: --students N[,N…] (default 5000) · --engines sqlite,postgres (default both) · --scenarios full,same,day2
+ * Flags: --students N[,N…] (default 5000) · --engines sqlite,postgres (default both) · --scenarios full,same,day2,delta
  *        --seed S (default 1) · --version 1.1|1.2 · --out FILE (default bench/results.json) · --repeat N
  *        (each scenario chain N times on fresh stores; median times, max memory) · --profile DIR (per-phase
  *        .cpuprofile files of the first repeat, with their top functions) · --engine-dir DIR (benchmark
@@ -55,6 +57,7 @@ export const SCENARIOS = {
 	full: 'full sync into an empty store',
 	same: 'the same files again (unchanged)',
 	day2: 'day 2: 1 % changed, 0.5 % gone, 0.5 % new',
+	delta: 'day 2 undone, as a OneRoster delta set (after day2)',
 };
 
 /** What the nightly template would run with, everything that costs work switched on. */
@@ -126,6 +129,9 @@ function parseArgs(argv) {
 			case '--scenarios':
 				args.scenarios = parseList(value(i++, arg), arg);
 				if (args.scenarios.some((s) => !(s in SCENARIOS))) throw new Error(`--scenarios takes ${Object.keys(SCENARIOS).join(', ')}`);
+				if (args.scenarios.includes('delta') && !(args.scenarios.indexOf('day2') >= 0 && args.scenarios.indexOf('day2') < args.scenarios.indexOf('delta'))) {
+					throw new Error('--scenarios: delta undoes day2, so it needs day2 before it');
+				}
 				break;
 			case '--seed':
 				args.seed = Number(value(i++, arg));
@@ -428,9 +434,11 @@ function printEngine(size, engine) {
 		const own = PHASES.filter((p) => s.phases[p]?.ownPeakRssKB).map((p) => `${p} ${mib(s.phases[p].ownPeakRssKB)}`);
 		if (own.length > 0) console.log(indent(`${name}: peak RSS within each phase: ${own.join(', ')}`));
 	}
-	const day2 = e.scenarios.day2;
-	if (day2) {
-		console.log(indent(`day2: created ${int(day2.reconciled.created)}, updated ${int(day2.reconciled.updated)}, archived ${int(day2.reconciled.archived)}; members +${int(day2.lists.membersAdded)} −${int(day2.lists.membersRemoved)}`));
+	for (const name of ['day2', 'delta']) {
+		const s = e.scenarios[name];
+		if (!s) continue;
+		const { created, restored, updated, archived } = s.reconciled;
+		console.log(indent(`${name}: created ${int(created)}, restored ${int(restored)}, updated ${int(updated)}, archived ${int(archived)}; members +${int(s.lists.membersAdded)} −${int(s.lists.membersRemoved)}`));
 	}
 	if (engine === 'postgres') console.log(indent('(PostgreSQL: cpu s and RSS are the Node process only; the server’s work shows in wall s)'));
 }
@@ -502,6 +510,7 @@ function evaluateGoals(results) {
 		check('full sync peak RSS', e.scenarios.full ? e.scenarios.full.maxRssKB / 1024 : undefined, GOALS.fullRssMiB, 'MiB', engine);
 		check('unchanged re-sync seconds', e.scenarios.same?.seconds, GOALS.sameSeconds, 's', engine);
 		check('1 % delta seconds', e.scenarios.day2?.seconds, GOALS.day2Seconds, 's', engine);
+		check('1 % delta seconds, as a delta set', e.scenarios.delta?.seconds, GOALS.day2Seconds, 's', engine);
 		if (e.floor && e.scenarios.full) check('full sync ÷ floor', e.scenarios.full.seconds / e.floor.seconds, GOALS.floorRatio, '×', engine);
 	}
 	if (size.rest && !size.rest.error) check('REST fetch ÷ ideal', size.rest.seconds / size.rest.idealSeconds, GOALS.restRatio, '×', 'rest');
@@ -582,7 +591,15 @@ async function main() {
 			mkdirSync(sizeDir, { recursive: true });
 			process.stdout.write(`\n${int(students)} students: generating… `);
 			const options = { students, seed: args.seed, version: args.version };
-			const generated = await runChild({ mode: 'generate', district, day2: args.scenarios.includes('day2') ? day2 : undefined, options, dayTwoOptions: {} });
+			const back = join(sizeDir, 'day2-undone-delta');
+			const generated = await runChild({
+				mode: 'generate',
+				district,
+				day2: args.scenarios.includes('day2') ? day2 : undefined,
+				day2UndoneDelta: args.scenarios.includes('delta') ? back : undefined,
+				options,
+				dayTwoOptions: {},
+			});
 			process.stdout.write('parsers… ');
 			// An engine without the scanner (e.g. an older one given with --engine-dir) has nothing to compare.
 			const parsers = await runChild({ mode: 'parsers', engineDir, district }).catch((error) => ({ parsers: { error: String(error.message).split('\n')[0] } }));
@@ -612,7 +629,7 @@ async function main() {
 						chain[name] = await runChild({
 							mode: 'pipeline',
 							engineDir,
-							district: name === 'day2' ? day2 : district,
+							district: { day2, delta: back }[name] ?? district,
 							store,
 							settings: PIPELINE_SETTINGS,
 							profileDir,

@@ -8,7 +8,8 @@
  *   { mode: 'floor', district, store }     naive CSV read + bulk insert into the same store engine: the lower bound
  *   { mode: 'parsers', engineDir, district }          csv-parse against the engine's CSV scanner, parse only
  *   { mode: 'rest', engineDir, store, url, token, latencyMs, pageSize, concurrency }   scenario 5: a full REST pull
- *   { mode: 'generate', district, day2?, options }   writes the synthetic district (and its day two); not measured
+ *   { mode: 'generate', district, day2?, day2UndoneDelta?, options }   writes the synthetic district (its day two, and the delta
+ *        set that undoes day two); not measured
  *   { mode: 'lastRun', engineDir, store }             the newest run in a store (bench/in-n8n.mjs checks n8n's nights with it)
  *
  * Memory: `maxRssKB` is process.resourceUsage().maxRSS, the kernel's high-water mark of the process
@@ -170,6 +171,7 @@ async function runPipeline(task) {
 				updated: reconcile.result.counts.updated,
 				unchanged: reconcile.result.counts.unchanged,
 				archived: reconcile.result.counts.archived,
+				restored: reconcile.result.counts.restored,
 				skipped: reconcile.result.counts.skipped,
 			},
 			lists: {
@@ -437,6 +439,8 @@ async function runGenerate(task) {
 			added: result.added.length,
 			seconds: Number(process.hrtime.bigint() - t) / 1e9,
 		};
+		// The day-2 changes undone, as a OneRoster delta set: a 1 % delta night to run after day 2.
+		if (task.day2UndoneDelta) day2.undoneDelta = generator.writeDeltaSet(task.day2, task.district, task.day2UndoneDelta);
 	}
 	return { counts, seconds, day2 };
 }

@@ -274,6 +274,42 @@ describe.each(ENGINES)('CSV Ingest + Normalize on %s', (engine) => {
 		expect(snapshot.enrollments).toHaveLength(22);
 	});
 
+	test('a delta enrollments file: deletions, an update and a new enrollment apply; a bad row keeps the earlier record; a gone student takes the rest of his', async () => {
+		const first = await stageRun(store.db, bufferSource(sample()));
+		await normalizeRun(store.db, first.run.id);
+		const before = (await readSnapshot(store.db, first.run.id)).enrollments;
+		const [deleted, updated, badlyUpdated] = [before[0], before[1], before[2]];
+		const manifest = sampleText('manifest.csv').replace('file.users,bulk', 'file.users,delta').replace('file.enrollments,bulk', 'file.enrollments,delta');
+		const header = sampleText('enrollments.csv').split('\n')[0];
+		const deltaEnrollments = [
+			header,
+			`${deleted.sourcedId},tobedeleted,2026-11-21T10:00:00Z,${deleted.classId},255901001,${deleted.personId},student,,,`,
+			`${updated.sourcedId},active,2026-11-21T10:00:00Z,${updated.classId},255901001,${updated.personId},student,true,2021-01-11,2021-05-28`,
+			`${badlyUpdated.sourcedId},active,2026-11-21T10:00:00Z,NO-SUCH-CLASS,255901001,${badlyUpdated.personId},student,,,`,
+			'NEW-ENROLLMENT,active,2026-11-21T10:00:00Z,25590100102Trad220ALG112011,255901001,605015,student,,2021-01-04,2021-05-28',
+			'',
+		].join('\n');
+		const usersHeader = sampleText('users.csv').split('\n')[0];
+		const deltaUsers = [usersHeader, '604927,tobedeleted,2026-11-21T10:00:00Z,true,255901001,student,Larry Mahoney,{Local:927},Larry,Mahoney,,,,,,,09,', ''].join('\n');
+		const second = await stageRun(
+			store.db,
+			bufferSource(withFile(withFile(withFile(sample(), 'manifest.csv', manifest), 'enrollments.csv', deltaEnrollments), 'users.csv', deltaUsers)),
+		);
+		const { counts } = await normalizeRun(store.db, second.run.id);
+		const after = (await readSnapshot(store.db, second.run.id)).enrollments;
+		const expected = [
+			...before
+				.filter((e) => e !== deleted && e.personId !== '604927')
+				.map((e) => (e === updated ? { ...e, primary: true, beginDate: '2021-01-11', endDate: '2021-05-28' } : e)),
+			{ sourcedId: 'NEW-ENROLLMENT', classId: '25590100102Trad220ALG112011', personId: '605015', role: 'student', primary: false, beginDate: '2021-01-04', endDate: '2021-05-28' },
+		].sort((a, b) => (a.sourcedId < b.sourcedId ? -1 : 1));
+		expect(after).toEqual(expected);
+		expect(after.find((e) => e.sourcedId === badlyUpdated.sourcedId)).toEqual(badlyUpdated);
+		expect(counts.enrollments).toBe(expected.length);
+		const problems = (await listProblems(store.db, second.run.id)).filter((p) => p.stage === 'normalized');
+		expect(problems).toEqual([expect.objectContaining({ file: 'enrollments.csv', row: 4, field: 'classSourcedId', sourcedId: badlyUpdated.sourcedId })]);
+	});
+
 	test('a delta file with no earlier complete run is refused', async () => {
 		const manifest = sampleText('manifest.csv').replace('file.users,bulk', 'file.users,delta');
 		const { run } = await stageRun(store.db, bufferSource(withFile(sample(), 'manifest.csv', manifest)));

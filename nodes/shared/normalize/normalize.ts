@@ -594,15 +594,12 @@ async function buildSnapshot(
 		return skippedUsers.has(userId);
 	};
 
-	// Enrollments, streamed: checked against classes and people, written in batches.
+	// Enrollments, streamed: checked against classes and people, written in batches. A delta file's
+	// rows are held (sourcedId → the record, or null when deleted) and the previous snapshot's
+	// enrollments streamed past them, so a delta night never holds the district's enrollments.
 	const enrollmentsFile = files.get('enrollments');
-	const enrollmentDelta = enrollmentsFile?.file.mode === 'delta';
-	const enrollments = new Map<string, CanonicalEnrollment>();
-	if (enrollmentDelta && previousId) {
-		for await (const batch of readSnapshotBatches(db, previousId, ENROLLMENT_TABLE)) {
-			for (const enrollment of batch) enrollments.set(enrollment.sourcedId, enrollment);
-		}
-	}
+	const enrollmentDelta = enrollmentsFile?.file.mode === 'delta' && previousId !== undefined;
+	const deltaEnrollments = new Map<string, CanonicalEnrollment | null>();
 	let enrollmentsOutOfScope = 0;
 	let enrollmentCount = 0;
 	const pending: CanonicalEnrollment[] = [];
@@ -611,6 +608,8 @@ async function buildSnapshot(
 		enrollmentCount += pending.length;
 		pending.length = 0;
 	};
+	/** Queues an enrollment to be written; true when a batch's worth is queued (then flush). */
+	const keep = (enrollment: CanonicalEnrollment): boolean => pending.push(enrollment) >= 5000;
 	if (enrollmentsFile) {
 		const c = enrollmentsFile;
 		const [classAt, userAt, roleAt, primaryAt, beginAt, endAt] = ['classSourcedId', 'userSourcedId', 'role', 'primary', 'beginDate', 'endDate'].map((name) =>
@@ -619,7 +618,7 @@ async function buildSnapshot(
 		for await (const [, batch] of stagedBatches(input, 'enrollments')) for (const row of batch) {
 			const { sourcedId, cells } = row;
 			if (isDeletion(c, cells)) {
-				enrollments.delete(sourcedId);
+				if (enrollmentDelta) deltaEnrollments.set(sourcedId, null);
 				continue;
 			}
 			const classId = cell(cells, classAt);
@@ -650,18 +649,20 @@ async function buildSnapshot(
 				beginDate: orNull(cell(cells, beginAt)),
 				endDate: orNull(cell(cells, endAt)),
 			};
-			if (enrollmentDelta) enrollments.set(sourcedId, record);
-			else {
-				pending.push(record);
-				if (pending.length >= 5000) await flush();
-			}
+			if (enrollmentDelta) deltaEnrollments.set(sourcedId, record);
+			else if (keep(record)) await flush();
 		}
 	}
 	if (enrollmentDelta) {
-		for (const enrollment of enrollments.values()) {
-			if (classIds.has(enrollment.classId) && personIds.has(enrollment.personId)) pending.push(enrollment);
+		// The previous snapshot's enrollments the delta leaves alone, while their class and person are still here.
+		for await (const batch of readSnapshotBatches(db, previousId, ENROLLMENT_TABLE)) {
+			for (const enrollment of batch) {
+				if (deltaEnrollments.has(enrollment.sourcedId)) continue;
+				if (classIds.has(enrollment.classId) && personIds.has(enrollment.personId) && keep(enrollment)) await flush();
+			}
 		}
-		enrollments.clear();
+		for (const enrollment of deltaEnrollments.values()) if (enrollment && keep(enrollment)) await flush();
+		deltaEnrollments.clear();
 	}
 	await flush();
 	const counts: NormalizeCounts = {

@@ -1,0 +1,85 @@
+/**
+ * A OneRoster delta set gives what the bulk set it was cut from gives: the generated district's day 1,
+ * then day 2 either as the bulk set or as the delta between the two (bench/district-generator.ts
+ * writeDeltaSet), through Normalize and Reconcile Users on both store engines. And the reverse delta
+ * (day 2 → day 1) brings back day 1's snapshot. This pins the delta path's results for any change to
+ * how it is computed.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { writeDayTwo, writeDeltaSet, writeDistrict } from '../../bench/district-generator';
+import { normalizeRun, readSnapshot } from '../../nodes/shared/normalize/normalize';
+import { reconcileRun } from '../../nodes/shared/reconcile/apply';
+import { openFolderFileSet } from '../../nodes/shared/sources/oneroster-csv/file-set';
+import { oneRosterCsvSource } from '../../nodes/shared/sources/oneroster-csv/source';
+import { stageRun } from '../../nodes/shared/sources/stage-run';
+import type { RosterStore } from '../../nodes/shared/store/store';
+import { ENGINES, openTestStore } from '../support/engines';
+
+const DISTRICT = { students: 1500, schools: 3, seed: 11 };
+const RECONCILE = { includePrimaryParentContact: true, autoUpdate: true, archive: true, holdMassChanges: false };
+
+let dir: string;
+const day = (name: string) => join(dir, name);
+beforeAll(async () => {
+	dir = mkdtempSync(join(tmpdir(), 'rostersync-delta-set-'));
+	await writeDistrict(day('day1'), DISTRICT);
+	await writeDayTwo(day('day1'), day('day2'), DISTRICT);
+	writeDeltaSet(day('day1'), day('day2'), day('delta'));
+	writeDeltaSet(day('day2'), day('day1'), day('back'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+test('writeDeltaSet: each file has the changed and new rows as active, the gone ones as tobedeleted; the manifest says delta', () => {
+	const rows = (name: string, file: string) => readFileSync(join(day(name), file), 'utf8').trim().split('\n');
+	const [header, ...users] = rows('delta', 'users.csv');
+	expect(header).toBe(rows('day2', 'users.csv')[0]);
+	const statuses = new Set(users.map((row) => row.split(',')[1]));
+	expect(statuses).toEqual(new Set(['active', 'tobedeleted']));
+	const dayOne = new Set(rows('day1', 'users.csv'));
+	for (const row of users.filter((r) => r.split(',')[1] === 'active')) {
+		expect(dayOne.has(row.replace(/^([^,]*),active,[^,]*,/, '$1,,,'))).toBe(false);
+	}
+	expect(readFileSync(join(day('delta'), 'manifest.csv'), 'utf8')).toMatch(/^file\.users,delta$/m);
+	expect(readFileSync(join(day('delta'), 'manifest.csv'), 'utf8')).not.toMatch(/,bulk$/m);
+	// No change at all in orgs: a delta file with only its header.
+	expect(rows('delta', 'orgs.csv')).toHaveLength(1);
+});
+
+describe.each(ENGINES)('a delta set against the bulk set it was cut from, on %s', (engine) => {
+	let store: RosterStore;
+	beforeEach(async () => {
+		store = await openTestStore(engine);
+	});
+	afterEach(async () => store.close());
+
+	async function night(name: string) {
+		const { run } = await stageRun(store.db, oneRosterCsvSource(name, () => openFolderFileSet(day(name))));
+		const normalized = await normalizeRun(store.db, run.id);
+		const reconciled = await reconcileRun(store.db, run.id, RECONCILE);
+		return { runId: run.id, normalized, reconciled, snapshot: await readSnapshot(store.db, run.id) };
+	}
+	const comparable = (n: Awaited<ReturnType<typeof night>>) => ({ ...n.normalized.counts, deltaFrom: undefined });
+
+	test('day 2 as a delta set: the same snapshot, counts and reconcile plan as day 2 in bulk; the reverse delta brings back day 1', async () => {
+		const one = await night('day1');
+		const bulk = await night('day2');
+		const back = await night('back');
+		expect(back.normalized.counts.deltaFrom).toBe(bulk.runId);
+		expect(back.snapshot).toEqual(one.snapshot);
+		// The day-2 changes undone: the gone come back (restored), the new leave (archived), the changed change back.
+		expect(back.reconciled.counts).toMatchObject({ created: 0, restored: bulk.reconciled.counts.archived, archived: bulk.reconciled.counts.created });
+		expect(back.reconciled.counts.updated).toBeGreaterThan(0);
+
+		await store.close();
+		store = await openTestStore(engine);
+		await night('day1');
+		const delta = await night('delta');
+		expect(delta.snapshot).toEqual(bulk.snapshot);
+		expect(comparable(delta)).toEqual(comparable(bulk));
+		expect(delta.reconciled.counts).toEqual(bulk.reconciled.counts);
+		expect(bulk.reconciled.counts).toMatchObject({ created: 8, archived: expect.any(Number), updated: expect.any(Number) });
+	});
+});
