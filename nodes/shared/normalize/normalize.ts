@@ -38,6 +38,7 @@ import {
 	SNAPSHOT_TABLES,
 	TERM_TABLE,
 	SnapshotChunkWriter,
+	copySnapshotRecordsWhere,
 	packRecord,
 	unpackRecord,
 	readSnapshotBatches,
@@ -655,12 +656,13 @@ async function buildSnapshot(
 	}
 	if (enrollmentDelta) {
 		// The previous snapshot's enrollments the delta leaves alone, while their class and person are still here.
-		for await (const batch of readSnapshotBatches(db, previousId, ENROLLMENT_TABLE)) {
-			for (const enrollment of batch) {
-				if (deltaEnrollments.has(enrollment.sourcedId)) continue;
-				if (classIds.has(enrollment.classId) && personIds.has(enrollment.personId) && keep(enrollment)) await flush();
-			}
-		}
+		enrollmentCount += await copySnapshotRecordsWhere(
+			db,
+			previousId,
+			runId,
+			ENROLLMENT_TABLE,
+			(enrollment) => !deltaEnrollments.has(enrollment.sourcedId) && classIds.has(enrollment.classId) && personIds.has(enrollment.personId),
+		);
 		for (const enrollment of deltaEnrollments.values()) if (enrollment && keep(enrollment)) await flush();
 		deltaEnrollments.clear();
 	}

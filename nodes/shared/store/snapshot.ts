@@ -301,28 +301,73 @@ export class SnapshotChunkWriter<T> {
 	private async flush(): Promise<void> {
 		const { db, runId, spec, chunk } = this;
 		if (chunk.length === 0) return;
-		if (this.seq === undefined) {
-			const last = await db.query<{ seq: number }>('SELECT COALESCE(MAX(seq), 0) AS seq FROM snapshot_chunks WHERE run_id = ? AND entity = ?', [runId, spec.entity]);
-			this.seq = Number(last[0]?.seq ?? 0);
-		}
+		this.seq ??= await lastChunkSeq(db, runId, spec);
 		this.chunk = [];
-		let tallies: string | null = null;
-		if (spec.tally) {
-			const counts: Record<string, number> = {};
-			for (const record of chunk) spec.tally(record, (key) => (counts[key] = (counts[key] ?? 0) + 1));
-			tallies = toJson(counts);
-		}
-		await db.execute(`INSERT INTO snapshot_chunks (${CHUNK_COLUMNS.join(', ')}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, [
-			runId,
-			spec.entity,
-			++this.seq,
-			chunk.length,
-			sourcedIdOf(chunk[0]),
-			sourcedIdOf(chunk[chunk.length - 1]),
-			tallies,
-			JSON.stringify(chunk.map((record) => spec.toRow(record))),
-		]);
+		await insertChunk(db, runId, spec, ++this.seq, chunk);
 	}
+}
+
+/** The highest chunk number `runId` has for the entity (0 for none). */
+async function lastChunkSeq(db: SqlDb, runId: string, spec: { entity: string }): Promise<number> {
+	const last = await db.query<{ seq: number }>('SELECT COALESCE(MAX(seq), 0) AS seq FROM snapshot_chunks WHERE run_id = ? AND entity = ?', [runId, spec.entity]);
+	return Number(last[0]?.seq ?? 0);
+}
+
+const INSERT_CHUNK = `INSERT INTO snapshot_chunks (${CHUNK_COLUMNS.join(', ')}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`;
+
+/** Writes records (in sourcedId order) as chunk `seq` of the run's entity, with their tallies. */
+async function insertChunk<T>(db: SqlDb, runId: string, spec: SnapshotTable<T>, seq: number, chunk: T[]): Promise<void> {
+	let tallies: string | null = null;
+	if (spec.tally) {
+		const counts: Record<string, number> = {};
+		for (const record of chunk) spec.tally(record, (key) => (counts[key] = (counts[key] ?? 0) + 1));
+		tallies = toJson(counts);
+	}
+	await db.execute(INSERT_CHUNK, [
+		runId,
+		spec.entity,
+		seq,
+		chunk.length,
+		sourcedIdOf(chunk[0]),
+		sourcedIdOf(chunk[chunk.length - 1]),
+		tallies,
+		JSON.stringify(chunk.map((record) => spec.toRow(record))),
+	]);
+}
+
+/**
+ * Copies the records of `fromRunId`'s snapshot that `keep` accepts into `runId`'s, appended after any
+ * chunks the run already has for the entity, and returns how many it kept. A chunk whose records are
+ * all kept is copied as it is (its JSON is not made again); any other is written with the records kept.
+ * For a delta night, which keeps nearly every record of the last run. (Each chunk stays in sourcedId
+ * order; the entity as a whole then is in chunk order, as when written in several calls.)
+ */
+export async function copySnapshotRecordsWhere<T>(db: SqlDb, fromRunId: string, runId: string, spec: SnapshotTable<T>, keep: (record: T) => boolean): Promise<number> {
+	const chunks = await chunksOf(db, fromRunId, spec);
+	let kept = 0;
+	if (chunks.length === 0) {
+		for await (const batch of readSnapshotBatches(db, fromRunId, spec)) {
+			const records = batch.filter(keep);
+			await writeSnapshotRecords(db, runId, spec, records);
+			kept += records.length;
+		}
+		return kept;
+	}
+	let seq = await lastChunkSeq(db, runId, spec);
+	for (const chunk of chunks) {
+		const records = await readChunk(db, fromRunId, spec, chunk.seq);
+		const keptRecords = records.filter(keep);
+		if (keptRecords.length === records.length) {
+			await db.execute(
+				`INSERT INTO snapshot_chunks (${CHUNK_COLUMNS.join(', ')}) SELECT ?, entity, ?, row_count, first_key, last_key, tallies, data FROM snapshot_chunks WHERE run_id = ? AND entity = ? AND seq = ?`,
+				[runId, ++seq, fromRunId, spec.entity, chunk.seq],
+			);
+		} else if (keptRecords.length > 0) {
+			await insertChunk(db, runId, spec, ++seq, keptRecords);
+		}
+		kept += keptRecords.length;
+	}
+	return kept;
 }
 
 interface ChunkInfo {
@@ -350,8 +395,12 @@ function inKeyOrder(chunks: ChunkInfo[]): boolean {
 /** One chunk's records (one chunk's JSON in memory at a time). */
 async function readChunk<T>(db: SqlDb, runId: string, spec: SnapshotTable<T>, seq: number): Promise<T[]> {
 	const rows = await db.queryArrays('SELECT data FROM snapshot_chunks WHERE run_id = ? AND entity = ? AND seq = ?', [runId, spec.entity, seq]);
-	if (!rows[0]) return [];
-	const values = JSON.parse(String(rows[0][0])) as SqlValue[][];
+	return rows[0] ? recordsOf(spec, rows[0][0]) : [];
+}
+
+/** The records a chunk's data holds. */
+function recordsOf<T>(spec: SnapshotTable<T>, data: SqlValue): T[] {
+	const values = JSON.parse(String(data)) as SqlValue[][];
 	const records = new Array<T>(values.length);
 	for (let i = 0; i < values.length; i++) records[i] = spec.fromValues(values[i]);
 	return records;

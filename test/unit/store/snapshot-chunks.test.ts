@@ -21,6 +21,7 @@ import {
 	SNAPSHOT_TABLES,
 	SnapshotChunkWriter,
 	TERM_TABLE,
+	copySnapshotRecordsWhere,
 	copySnapshotRows,
 	countSnapshotRecords,
 	deleteSnapshot,
@@ -116,6 +117,36 @@ describe.each(ENGINES)('snapshot chunks (%s)', (engine) => {
 		await refused.add(people[1]);
 		await expect(refused.add(people[0])).rejects.toThrow('records must come in sourcedId order');
 		await expect(refused.add(people[1])).rejects.toThrow(`sourcedId "${people[1].sourcedId}" twice`);
+	});
+
+	test('copySnapshotRecordsWhere: chunks whose records are all kept are copied as they are, the others written with what is kept', async () => {
+		const total = 3 * CHUNK_RECORDS;
+		const enrollments: CanonicalEnrollment[] = Array.from({ length: total }, (_, i) => enroll(`cls-${i % 7}`, `s${i}`, 'student', false, { sourcedId: `enr-${String(i).padStart(5, '0')}` }));
+		await writeSnapshotRecords(store.db, 'run-a', ENROLLMENT_TABLE, enrollments);
+		// run-b already has a chunk of its own: the copies come after it.
+		await writeSnapshotRecords(store.db, 'run-b', ENROLLMENT_TABLE, [enroll('cls-0', 'new', 'student', false, { sourcedId: 'enr-new' })]);
+		const dropped = new Set(['enr-02000', 'enr-03999']); // the first and last of the second chunk
+		const kept = await copySnapshotRecordsWhere(store.db, 'run-a', 'run-b', ENROLLMENT_TABLE, (e) => !dropped.has(e.sourcedId));
+		expect(kept).toBe(total - 2);
+		expect(await chunkRows(store.db, 'run-b', 'enrollments')).toEqual([
+			[1, 1, 'enr-new', 'enr-new'],
+			[2, CHUNK_RECORDS, 'enr-00000', 'enr-01999'],
+			[3, CHUNK_RECORDS - 2, 'enr-02001', 'enr-03998'],
+			[4, CHUNK_RECORDS, 'enr-04000', 'enr-05999'],
+		]);
+		const data = (runId: string, seq: number) => store.db.queryArrays('SELECT data, tallies FROM snapshot_chunks WHERE run_id = ? AND entity = ? AND seq = ?', [runId, 'enrollments', seq]);
+		expect(await data('run-b', 2)).toEqual(await data('run-a', 1));
+		expect(await data('run-b', 4)).toEqual(await data('run-a', 3));
+		expect(await readSnapshotRecords(store.db, 'run-b', ENROLLMENT_TABLE)).toEqual([
+			...enrollments.filter((e) => !dropped.has(e.sourcedId)),
+			enroll('cls-0', 'new', 'student', false, { sourcedId: 'enr-new' }),
+		]);
+		// Nothing kept of a chunk: no chunk. From a snapshot written before migration 4: the same records.
+		expect(await copySnapshotRecordsWhere(store.db, 'run-a', 'run-c', ENROLLMENT_TABLE, (e) => e.sourcedId < 'enr-02000')).toBe(CHUNK_RECORDS);
+		expect((await chunkRows(store.db, 'run-c', 'enrollments')).length).toBe(1);
+		await moveToLegacyTables(store.db, 'run-a');
+		expect(await copySnapshotRecordsWhere(store.db, 'run-a', 'run-d', ENROLLMENT_TABLE, (e) => !dropped.has(e.sourcedId))).toBe(total - 2);
+		expect(await readSnapshotRecords(store.db, 'run-d', ENROLLMENT_TABLE)).toEqual(enrollments.filter((e) => !dropped.has(e.sourcedId)));
 	});
 
 	test('an entity written in several calls (as Normalize streams enrollments) is read whole, in sourcedId order', async () => {
