@@ -15,8 +15,10 @@ import { reconcileRun } from '../../nodes/shared/reconcile/apply';
 import { openFolderFileSet } from '../../nodes/shared/sources/oneroster-csv/file-set';
 import { oneRosterCsvSource } from '../../nodes/shared/sources/oneroster-csv/source';
 import { stageRun } from '../../nodes/shared/sources/stage-run';
+import { PERSON_TABLE, snapshotInKeyOrder } from '../../nodes/shared/store/snapshot';
 import type { RosterStore } from '../../nodes/shared/store/store';
 import { ENGINES, openTestStore } from '../support/engines';
+import { moveToLegacyTables } from '../support/legacy-snapshot';
 
 const DISTRICT = { students: 1500, schools: 3, seed: 11 };
 const RECONCILE = { includePrimaryParentContact: true, autoUpdate: true, archive: true, holdMassChanges: false };
@@ -75,11 +77,25 @@ describe.each(ENGINES)('a delta set against the bulk set it was cut from, on %s'
 
 		await store.close();
 		store = await openTestStore(engine);
-		await night('day1');
+		const dayOne = await night('day1');
+		// Day 1's people are in sourcedId order: the delta patches them (the test below covers the other way).
+		expect(await snapshotInKeyOrder(store.db, dayOne.runId, PERSON_TABLE)).toBe(true);
 		const delta = await night('delta');
 		expect(delta.snapshot).toEqual(bulk.snapshot);
 		expect(comparable(delta)).toEqual(comparable(bulk));
 		expect(delta.reconciled.counts).toEqual(bulk.reconciled.counts);
 		expect(bulk.reconciled.counts).toMatchObject({ created: 8, archived: expect.any(Number), updated: expect.any(Number) });
+	});
+
+	test('day 2 as a delta set onto a snapshot from before migration 4 (people not in chunks: read whole, not patched): the same snapshot', async () => {
+		await night('day1');
+		const bulk = await night('day2');
+		await store.close();
+		store = await openTestStore(engine);
+		const one = await night('day1');
+		await moveToLegacyTables(store.db, one.runId);
+		const delta = await night('delta');
+		expect(delta.snapshot).toEqual(bulk.snapshot);
+		expect(delta.reconciled.counts).toEqual(bulk.reconciled.counts);
 	});
 });
