@@ -39,8 +39,6 @@ import {
 	TERM_TABLE,
 	SnapshotChunkWriter,
 	copySnapshotRecordsWhere,
-	patchSnapshotRecords,
-	snapshotInKeyOrder,
 	packRecord,
 	unpackRecord,
 	readSnapshotBatches,
@@ -406,17 +404,10 @@ async function buildSnapshot(
 	// (packRecord) and each agentSourcedIds cell, as bytes outside the V8 heap (`held`), found by the
 	// number the maps below give. On the heap they were ~90 MB live at 100k students (258k users),
 	// and V8 lets the heap grow to ~4× what is live at a full collection (see OffHeapStrings).
-	//
-	// A delta users file onto a snapshot in sourcedId order only changes it (`patching`): the maps hold
-	// this file's people, and the earlier people are read chunk by chunk when the people are written.
 	const usersFile = files.get('users');
-	const usersDelta = usersFile?.file.mode === 'delta' && previousId !== undefined;
-	const patching = usersDelta && (await snapshotInKeyOrder(db, previousId, PERSON_TABLE));
 	const held = new OffHeapStrings();
 	/** sourcedId → the person's packed row in `held` (its primaryContactId is decided below for students). */
 	const people = new Map<string, number>();
-	/** Patching: the earlier people this file removes (deleted, now a contact, or out of scope). */
-	const removedPeople = new Set<string>();
 	/** The students among `people`, with the primary contact their row has (null, or a previous snapshot's for a delta). */
 	const studentContacts = new Map<string, string | null>();
 	/** sourcedId → the contact's packed row in `held`. */
@@ -424,14 +415,12 @@ async function buildSnapshot(
 	const contactRelationships = new Map<string, ContactRelationship>();
 	const setPerson = (person: CanonicalPerson) => {
 		people.set(person.sourcedId, held.add(packRecord(PERSON_TABLE, person)));
-		removedPeople.delete(person.sourcedId);
 		if (person.role === 'student') studentContacts.set(person.sourcedId, person.primaryContactId);
 		else studentContacts.delete(person.sourcedId);
 	};
 	const deletePerson = (sourcedId: string) => {
 		people.delete(sourcedId);
 		studentContacts.delete(sourcedId);
-		if (patching) removedPeople.add(sourcedId);
 	};
 	const setContact = (contact: CanonicalContact) => {
 		contacts.set(contact.sourcedId, held.add(packRecord(CONTACT_TABLE, contact)));
@@ -441,8 +430,8 @@ async function buildSnapshot(
 		contacts.delete(sourcedId);
 		contactRelationships.delete(sourcedId);
 	};
-	if (usersDelta) {
-		if (!patching) for await (const batch of readSnapshotBatches(db, previousId, PERSON_TABLE)) for (const person of batch) setPerson(person);
+	if (usersFile?.file.mode === 'delta' && previousId) {
+		for await (const batch of readSnapshotBatches(db, previousId, PERSON_TABLE)) for (const person of batch) setPerson(person);
 		for await (const batch of readSnapshotBatches(db, previousId, CONTACT_TABLE)) for (const contact of batch) setContact(contact);
 	}
 	/** sourcedId → agentSourcedIds as listed on the user's row (the cell in `held`, split when used), for primary contacts. */
@@ -544,19 +533,19 @@ async function buildSnapshot(
 		if (own !== undefined) studentContacts.set(studentId, own);
 		else withoutOwnContact.push(studentId);
 	}
-	// Who lists each student first (in file order): only the students without their own contact are
-	// looked for, and when patching also the earlier students (none of them is in `studentContacts`).
-	const listedBy = new Map<string, string>();
-	if (withoutOwnContact.length > 0 || patching) {
-		const wanted = patching ? undefined : new Set(withoutOwnContact);
+	if (withoutOwnContact.length > 0) {
+		// Who lists each of these students first (in file order): only they are looked for.
+		const listedBy = new Map<string, string | null>(withoutOwnContact.map((studentId) => [studentId, null]));
 		for (const [userId, agents] of agentsOf) {
 			if (!contacts.has(userId)) continue;
-			for (const studentId of splitList(held.get(agents))) if ((wanted === undefined || wanted.has(studentId)) && !listedBy.has(studentId)) listedBy.set(studentId, userId);
+			for (const studentId of splitList(held.get(agents))) if (listedBy.get(studentId) === null) listedBy.set(studentId, userId);
+		}
+		for (const studentId of withoutOwnContact) {
+			const ownContact = studentContacts.get(studentId) ?? null;
+			const contactId = listedBy.get(studentId) ?? (contacts.has(ownContact ?? '') ? ownContact : null);
+			studentContacts.set(studentId, contactId ?? null);
 		}
 	}
-	/** A student's primary contact when their own row names none that is here: who lists them first, else the one they had (if still here). */
-	const contactOf = (studentId: string, had: string | null): string | null => listedBy.get(studentId) ?? (had !== null && contacts.has(had) ? had : null);
-	for (const studentId of withoutOwnContact) studentContacts.set(studentId, contactOf(studentId, studentContacts.get(studentId) ?? null));
 	agentsOf.clear();
 	withoutOwnContact.length = 0;
 
@@ -568,45 +557,22 @@ async function buildSnapshot(
 	const usedContacts = new Set<string>();
 	/** The people's sourcedIds, as JSON.parse made them (strings of their own, not cut from the staged text). */
 	const personIds = new Set<string>();
-	const written = (person: CanonicalPerson) => {
+	const peopleWriter = new SnapshotChunkWriter(db, runId, PERSON_TABLE);
+	// sort(): UTF-16 code unit order, the snapshot's sourcedId order.
+	for (const id of [...people.keys()].sort()) {
+		const person = unpackRecord(PERSON_TABLE, held.get(people.get(id) as number));
+		people.delete(id);
+		if (studentContacts.has(id)) person.primaryContactId = studentContacts.get(id) ?? null;
 		personIds.add(person.sourcedId);
 		peopleCounts[person.role]++;
 		if (person.primaryContactId) {
 			usedContacts.add(person.primaryContactId);
 			if (person.role === 'student') studentsWithPrimaryContact++;
 		}
-	};
-	/** This file's person, with the primary contact decided above. */
-	const personOf = (id: string): CanonicalPerson => {
-		const person = unpackRecord(PERSON_TABLE, held.get(people.get(id) as number));
-		if (studentContacts.has(id)) person.primaryContactId = studentContacts.get(id) ?? null;
-		return person;
-	};
-	if (patching) {
-		const changes = new Map<string, CanonicalPerson | null>();
-		for (const id of removedPeople) changes.set(id, null);
-		for (const id of people.keys()) changes.set(id, personOf(id));
-		people.clear();
-		// An earlier student's contact changes when a contact in this file lists them, or theirs is gone.
-		const revise = (person: CanonicalPerson) => {
-			if (person.role !== 'student') return person;
-			const contactId = contactOf(person.sourcedId, person.primaryContactId);
-			return contactId === person.primaryContactId ? person : { ...person, primaryContactId: contactId };
-		};
-		await patchSnapshotRecords(db, previousId, runId, PERSON_TABLE, changes, revise, written);
-	} else {
-		const peopleWriter = new SnapshotChunkWriter(db, runId, PERSON_TABLE);
-		// sort(): UTF-16 code unit order, the snapshot's sourcedId order.
-		for (const id of [...people.keys()].sort()) {
-			const person = personOf(id);
-			people.delete(id);
-			written(person);
-			await peopleWriter.add(person);
-		}
-		await peopleWriter.finish();
+		await peopleWriter.add(person);
 	}
+	await peopleWriter.finish();
 	studentContacts.clear();
-	listedBy.clear();
 	const contactsWriter = new SnapshotChunkWriter(db, runId, CONTACT_TABLE);
 	let contactCount = 0;
 	for (const id of [...usedContacts].filter((contactId) => contacts.has(contactId)).sort()) {

@@ -335,14 +335,6 @@ async function insertChunk<T>(db: SqlDb, runId: string, spec: SnapshotTable<T>, 
 	]);
 }
 
-/** Copies chunk `seq` of `fromRunId`'s entity, as it is, inside the database, as chunk `toSeq` of `runId`'s. */
-async function copyChunk(db: SqlDb, fromRunId: string, runId: string, spec: { entity: string }, seq: number, toSeq: number): Promise<void> {
-	await db.execute(
-		`INSERT INTO snapshot_chunks (${CHUNK_COLUMNS.join(', ')}) SELECT ?, entity, ?, row_count, first_key, last_key, tallies, data FROM snapshot_chunks WHERE run_id = ? AND entity = ? AND seq = ?`,
-		[runId, toSeq, fromRunId, spec.entity, seq],
-	);
-}
-
 /**
  * Copies the records of `fromRunId`'s snapshot that `keep` accepts into `runId`'s, appended after any
  * chunks the run already has for the entity, and returns how many it kept. A chunk whose records are
@@ -363,101 +355,19 @@ export async function copySnapshotRecordsWhere<T>(db: SqlDb, fromRunId: string, 
 	}
 	let seq = await lastChunkSeq(db, runId, spec);
 	for (const chunk of chunks) {
-		// Decoded one at a time and let go (see patchSnapshotRecords): only the kept indexes are held.
-		const values = await chunkValues(db, fromRunId, spec, chunk.seq);
-		const keptAt: number[] = [];
-		for (let i = 0; i < values.length; i++) if (keep(spec.fromValues(values[i]))) keptAt.push(i);
-		if (keptAt.length === values.length) {
-			await copyChunk(db, fromRunId, runId, spec, chunk.seq, ++seq);
-		} else if (keptAt.length > 0) {
-			await insertChunk(db, runId, spec, ++seq, keptAt.map((i) => spec.fromValues(values[i])));
+		const records = await readChunk(db, fromRunId, spec, chunk.seq);
+		const keptRecords = records.filter(keep);
+		if (keptRecords.length === records.length) {
+			await db.execute(
+				`INSERT INTO snapshot_chunks (${CHUNK_COLUMNS.join(', ')}) SELECT ?, entity, ?, row_count, first_key, last_key, tallies, data FROM snapshot_chunks WHERE run_id = ? AND entity = ? AND seq = ?`,
+				[runId, ++seq, fromRunId, spec.entity, chunk.seq],
+			);
+		} else if (keptRecords.length > 0) {
+			await insertChunk(db, runId, spec, ++seq, keptRecords);
 		}
-		kept += keptAt.length;
+		kept += keptRecords.length;
 	}
 	return kept;
-}
-
-/**
- * Whether `runId`'s records of the entity can be patched in order (patchSnapshotRecords): they are in
- * chunks, one sourcedId range after the other (written in one call, as Normalize writes people).
- */
-export async function snapshotInKeyOrder(db: SqlDb, runId: string, spec: { entity: string }): Promise<boolean> {
-	const chunks = await chunksOf(db, runId, spec);
-	return chunks.length > 0 && inKeyOrder(chunks);
-}
-
-/**
- * Writes `runId`'s records of the entity as `fromRunId`'s with changes, in sourcedId order:
- * `changes` replaces (sourcedId → the record) or drops (→ null) records, and adds those `fromRunId`
- * lacks; `revise` gives each other record as it is now (the same object when unchanged). Each
- * resulting record goes to `onRecord`. A chunk nothing changes is copied inside the database; a
- * changed one is written again (split so no chunk outgrows CHUNK_RECORDS). For a delta night, which
- * changes few records. `fromRunId` must be in key order (snapshotInKeyOrder).
- */
-export async function patchSnapshotRecords<T>(
-	db: SqlDb,
-	fromRunId: string,
-	runId: string,
-	spec: SnapshotTable<T>,
-	changes: ReadonlyMap<string, T | null>,
-	revise: (record: T) => T,
-	onRecord: (record: T) => void,
-): Promise<void> {
-	const chunks = await chunksOf(db, fromRunId, spec);
-	if (chunks.length === 0 || !inKeyOrder(chunks)) throw new Error(`snapshot ${spec.entity} of run ${fromRunId} is not in sourcedId order: it cannot be patched`);
-	const changed = [...changes.keys()].sort(compareKeys);
-	let next = 0;
-	let seq = await lastChunkSeq(db, runId, spec);
-	for (let k = 0; k < chunks.length; k++) {
-		const values = await chunkValues(db, fromRunId, spec, chunks[k].seq);
-		// The chunk's records as they are now: a record object, or the index in `values` of one unchanged
-		// (each decoded record is let go at once: V8 would otherwise learn to allocate every snapshot
-		// record in its old generation, and the readers after Normalize would pay for it in memory).
-		const out: Array<T | number> = [];
-		let rewrite = false;
-		/** Adds the changed records that sort before `key` (all that are left, without one). */
-		const addChangedBefore = (key: string | undefined) => {
-			for (; next < changed.length && (key === undefined || compareKeys(changed[next], key) < 0); next++) {
-				const record = changes.get(changed[next]);
-				if (record) {
-					out.push(record);
-					onRecord(record);
-					rewrite = true;
-				}
-			}
-		};
-		for (let i = 0; i < values.length; i++) {
-			const key = String(values[i][0]);
-			addChangedBefore(key);
-			if (next < changed.length && changed[next] === key) {
-				const replacement = changes.get(key);
-				if (replacement) {
-					out.push(replacement);
-					onRecord(replacement);
-				}
-				rewrite = true;
-				next++;
-				continue;
-			}
-			const record = spec.fromValues(values[i]);
-			const revised = revise(record);
-			onRecord(revised);
-			if (revised === record) out.push(i);
-			else {
-				out.push(revised);
-				rewrite = true;
-			}
-		}
-		addChangedBefore(chunks[k + 1]?.firstKey);
-		if (!rewrite) {
-			await copyChunk(db, fromRunId, runId, spec, chunks[k].seq, ++seq);
-			continue;
-		}
-		for (let start = 0; start < out.length; start += CHUNK_RECORDS) {
-			const part = out.slice(start, start + CHUNK_RECORDS).map((entry) => (typeof entry === 'number' ? spec.fromValues(values[entry]) : entry));
-			await insertChunk(db, runId, spec, ++seq, part);
-		}
-	}
 }
 
 interface ChunkInfo {
@@ -485,17 +395,15 @@ function inKeyOrder(chunks: ChunkInfo[]): boolean {
 /** One chunk's records (one chunk's JSON in memory at a time). */
 async function readChunk<T>(db: SqlDb, runId: string, spec: SnapshotTable<T>, seq: number): Promise<T[]> {
 	const rows = await db.queryArrays('SELECT data FROM snapshot_chunks WHERE run_id = ? AND entity = ? AND seq = ?', [runId, spec.entity, seq]);
-	if (!rows[0]) return [];
-	const values = JSON.parse(String(rows[0][0])) as SqlValue[][];
+	return rows[0] ? recordsOf(spec, rows[0][0]) : [];
+}
+
+/** The records a chunk's data holds. */
+function recordsOf<T>(spec: SnapshotTable<T>, data: SqlValue): T[] {
+	const values = JSON.parse(String(data)) as SqlValue[][];
 	const records = new Array<T>(values.length);
 	for (let i = 0; i < values.length; i++) records[i] = spec.fromValues(values[i]);
 	return records;
-}
-
-/** One chunk's records as their row values (sourced_id first), not decoded. */
-async function chunkValues(db: SqlDb, runId: string, spec: { entity: string }, seq: number): Promise<SqlValue[][]> {
-	const rows = await db.queryArrays('SELECT data FROM snapshot_chunks WHERE run_id = ? AND entity = ? AND seq = ?', [runId, spec.entity, seq]);
-	return rows[0] ? (JSON.parse(String(rows[0][0])) as SqlValue[][]) : [];
 }
 
 /** All records of one entity, in sourcedId order. */

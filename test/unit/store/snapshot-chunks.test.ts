@@ -26,12 +26,10 @@ import {
 	countSnapshotRecords,
 	deleteSnapshot,
 	findSnapshotRecords,
-	patchSnapshotRecords,
 	readSnapshotBatches,
 	readSnapshotRecords,
 	readSnapshotRecordsById,
 	readSnapshotTallies,
-	snapshotInKeyOrder,
 	writeSnapshotHeader,
 	writeSnapshotRecords,
 } from '../../../nodes/shared/store/snapshot';
@@ -140,53 +138,6 @@ describe.each(ENGINES)('snapshot chunks (%s)', (engine) => {
 		await moveToLegacyTables(store.db, 'run-a');
 		expect(await copySnapshotRecordsWhere(store.db, 'run-a', 'run-d', ENROLLMENT_TABLE, (e) => !dropped.has(e.sourcedId))).toBe(total - 2);
 		expect(await readSnapshotRecords(store.db, 'run-d', ENROLLMENT_TABLE)).toEqual(enrollments.filter((e) => !dropped.has(e.sourcedId)));
-	});
-
-	test('patchSnapshotRecords: replaced, dropped, added (before, between and after the chunks) and revised records, in sourcedId order; chunks nothing changes copied as they are', async () => {
-		const people = students(3 * CHUNK_RECORDS, 's'); // s00000 … s05999: chunks s00000-s01999, s02000-s03999, s04000-s05999
-		await writeSnapshotRecords(store.db, 'run-a', PERSON_TABLE, people);
-		expect(await snapshotInKeyOrder(store.db, 'run-a', PERSON_TABLE)).toBe(true);
-		const renamed = { ...people[10], familyName: 'Renamed' };
-		const changes = new Map<string, CanonicalPerson | null>([
-			[renamed.sourcedId, renamed],
-			['s00011', null],
-			['a-first', student('a-first', 'A', 'First', '9', '1')],
-			['s01999x', student('s01999x', 'B', 'Between', '9', '2')], // after s01999, before s02000: joins the first chunk
-			['z-last', student('z-last', 'Z', 'Last', '9', '3')],
-			['gone-already', null], // not in run-a: nothing to drop
-		]);
-		const revise = (person: CanonicalPerson) => (person.sourcedId === 's05000' ? { ...person, grade: '12' } : person);
-		const seen: string[] = [];
-		await patchSnapshotRecords(store.db, 'run-a', 'run-b', PERSON_TABLE, changes, revise, (person) => seen.push(person.sourcedId));
-
-		const expected = byId([
-			...people.filter((p) => p.sourcedId !== 's00011').map((p) => (p.sourcedId === renamed.sourcedId ? renamed : revise(p))),
-			changes.get('a-first')!,
-			changes.get('s01999x')!,
-			changes.get('z-last')!,
-		]);
-		expect(await readSnapshotRecords(store.db, 'run-b', PERSON_TABLE)).toEqual(expected);
-		expect(seen).toEqual(expected.map((p) => p.sourcedId));
-		// The first chunk grew past CHUNK_RECORDS (2 added, 1 dropped): split in two. The second is copied; the third
-		// is revised and grew by one: split too.
-		expect(await chunkRows(store.db, 'run-b', 'people')).toEqual([
-			[1, CHUNK_RECORDS, 'a-first', expected[CHUNK_RECORDS - 1].sourcedId],
-			[2, 1, 's01999x', 's01999x'],
-			[3, CHUNK_RECORDS, 's02000', 's03999'],
-			[4, CHUNK_RECORDS, 's04000', 's05999'],
-			[5, 1, 'z-last', 'z-last'],
-		]);
-		const data = (runId: string, seq: number) => store.db.queryArrays('SELECT data, tallies FROM snapshot_chunks WHERE run_id = ? AND entity = ? AND seq = ?', [runId, 'people', seq]);
-		expect(await data('run-b', 3)).toEqual(await data('run-a', 2));
-		expect((await readSnapshotTallies(store.db, 'run-b', PERSON_TABLE)).get('role:student')).toBe(expected.length);
-		expect(await snapshotInKeyOrder(store.db, 'run-b', PERSON_TABLE)).toBe(true);
-
-		// Not in sourcedId order (several calls), or no chunks: refused.
-		await writeSnapshotRecords(store.db, 'run-c', PERSON_TABLE, people.slice(10));
-		await writeSnapshotRecords(store.db, 'run-c', PERSON_TABLE, people.slice(0, 10));
-		expect(await snapshotInKeyOrder(store.db, 'run-c', PERSON_TABLE)).toBe(false);
-		expect(await snapshotInKeyOrder(store.db, 'run-none', PERSON_TABLE)).toBe(false);
-		await expect(patchSnapshotRecords(store.db, 'run-c', 'run-d', PERSON_TABLE, changes, revise, () => undefined)).rejects.toThrow('cannot be patched');
 	});
 
 	test('an entity written in several calls (as Normalize streams enrollments) is read whole, in sourcedId order', async () => {
