@@ -610,7 +610,7 @@ async function buildSnapshot(
 		pending.length = 0;
 	};
 	/** Queues an enrollment to be written; true when a batch's worth is queued (then flush). */
-	const keep = (enrollment: CanonicalEnrollment): boolean => pending.push(enrollment) >= 5000;
+	const queue = (enrollment: CanonicalEnrollment): boolean => pending.push(enrollment) >= 5000;
 	if (enrollmentsFile) {
 		const c = enrollmentsFile;
 		const [classAt, userAt, roleAt, primaryAt, beginAt, endAt] = ['classSourcedId', 'userSourcedId', 'role', 'primary', 'beginDate', 'endDate'].map((name) =>
@@ -651,7 +651,7 @@ async function buildSnapshot(
 				endDate: orNull(cell(cells, endAt)),
 			};
 			if (enrollmentDelta) deltaEnrollments.set(sourcedId, record);
-			else if (keep(record)) await flush();
+			else if (queue(record)) await flush();
 		}
 	}
 	if (enrollmentDelta) {
@@ -663,7 +663,7 @@ async function buildSnapshot(
 			ENROLLMENT_TABLE,
 			(enrollment) => !deltaEnrollments.has(enrollment.sourcedId) && classIds.has(enrollment.classId) && personIds.has(enrollment.personId),
 		);
-		for (const enrollment of deltaEnrollments.values()) if (enrollment && keep(enrollment)) await flush();
+		for (const enrollment of deltaEnrollments.values()) if (enrollment && queue(enrollment)) await flush();
 		deltaEnrollments.clear();
 	}
 	await flush();

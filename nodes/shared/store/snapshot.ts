@@ -395,12 +395,8 @@ function inKeyOrder(chunks: ChunkInfo[]): boolean {
 /** One chunk's records (one chunk's JSON in memory at a time). */
 async function readChunk<T>(db: SqlDb, runId: string, spec: SnapshotTable<T>, seq: number): Promise<T[]> {
 	const rows = await db.queryArrays('SELECT data FROM snapshot_chunks WHERE run_id = ? AND entity = ? AND seq = ?', [runId, spec.entity, seq]);
-	return rows[0] ? recordsOf(spec, rows[0][0]) : [];
-}
-
-/** The records a chunk's data holds. */
-function recordsOf<T>(spec: SnapshotTable<T>, data: SqlValue): T[] {
-	const values = JSON.parse(String(data)) as SqlValue[][];
+	if (!rows[0]) return [];
+	const values = JSON.parse(String(rows[0][0])) as SqlValue[][];
 	const records = new Array<T>(values.length);
 	for (let i = 0; i < values.length; i++) records[i] = spec.fromValues(values[i]);
 	return records;
