@@ -4,6 +4,7 @@ import { NodeConnectionTypes } from 'n8n-workflow';
 import { executePerItem, executePerRun } from '../adapter/execute';
 import { runIdParameter } from '../adapter/run-id';
 import { rosterStoreConnectionTest } from '../adapter/store';
+import { reportAttachment } from '../shared/report/attachment';
 import { buildReport, listHistory, publishRun } from '../shared/report/report';
 
 export class RosterPublishReport implements INodeType {
@@ -63,6 +64,16 @@ export class RosterPublishReport implements INodeType {
 				displayOptions: { show: { operation: ['report'], attachCsv: [true] } },
 			},
 			{
+				displayName: 'Zip CSV Over (MB)',
+				name: 'zipOverMb',
+				type: 'number',
+				typeOptions: { minValue: 0 },
+				default: 5,
+				description:
+					'Attach the CSV zipped when it is larger than this, so that mail servers take it (a first night at 100,000 students is ~27 MB of CSV, ~3 MB zipped); 0 = never zipped',
+				displayOptions: { show: { operation: ['report'], attachCsv: [true] } },
+			},
+			{
 				displayName: 'Limit',
 				name: 'limit',
 				type: 'number',
@@ -90,7 +101,8 @@ export class RosterPublishReport implements INodeType {
 			const summary = { subject: report.subject, text: report.text, html: report.html, ...report.summary };
 			if (!(this.getNodeParameter('attachCsv', itemIndex) as boolean)) return { summary };
 			const field = this.getNodeParameter('binaryPropertyName', itemIndex) as string;
-			return { summary, files: { [field]: { data: report.csv, fileName: `rostersync-${runId}.csv`, mimeType: 'text/csv' } } };
+			const zipOverMb = this.getNodeParameter('zipOverMb', itemIndex, 5) as number;
+			return { summary, files: { [field]: await reportAttachment(runId, report.csv, zipOverMb * 1_000_000) } };
 		});
 	}
 }
