@@ -266,17 +266,22 @@ export function runChild(task) {
 	});
 }
 
-/** Starts bench/rest-server.mjs for a district; resolves with its address and a stop(). */
+/** Starts bench/rest-server.mjs for a district; resolves with its address, cpuSeconds() (its CPU so far) and a stop(). */
 function startRestServer(district, latencyMs) {
 	return new Promise((resolvePromise, reject) => {
-		const child = fork(join(here, 'rest-server.mjs'), [], { execPath: process.execPath, execArgv: ['--disable-warning=ExperimentalWarning'], stdio: 'inherit' });
+		const child = fork(join(here, 'rest-server.mjs'), [], { execPath: process.execPath, execArgv: ['--disable-warning=ExperimentalWarning', '--expose-gc'], stdio: 'inherit' });
 		child.once('message', (message) => {
 			if (!message.ok) {
 				reject(new Error(message.error));
 				return;
 			}
 			const exited = new Promise((done) => child.once('exit', done));
-			resolvePromise({ ...message, stop: async () => { child.send('stop'); await exited; } });
+			const cpuSeconds = () =>
+				new Promise((answered) => {
+					child.once('message', (reply) => answered(reply.cpuMicros / 1e6));
+					child.send('cpu');
+				});
+			resolvePromise({ ...message, cpuSeconds, stop: async () => { child.send('stop'); await exited; } });
 		});
 		child.once('error', reject);
 		child.send({ district, latencyMs });
@@ -472,6 +477,9 @@ function printRest(size) {
 				`ideal pages × latency ÷ concurrency = ${secs(r.idealSeconds)} s → ${(r.seconds / r.idealSeconds).toFixed(2)}× the ideal (goal ≤ 1.2×)`,
 		),
 	);
+	if (r.serverCpuSeconds !== undefined) {
+		console.log(indent(`test server (its own process): cpu ${secs(r.serverCpuSeconds)} s during the pull; load average ${r.load.before.toFixed(2)} → ${r.load.after.toFixed(2)}`));
+	}
 }
 
 function printLinearity(results) {
@@ -665,6 +673,7 @@ async function main() {
 						profileDir = join(args.profile, `students-${students}`, 'rest');
 						mkdirSync(profileDir, { recursive: true });
 					}
+					const serverCpuBefore = await server.cpuSeconds();
 					size.rest = await runChild({
 						mode: 'rest',
 						engineDir,
@@ -677,6 +686,7 @@ async function main() {
 						concurrency: args.restConcurrency,
 					});
 					size.rest.serverRecords = server.records;
+					size.rest.serverCpuSeconds = (await server.cpuSeconds()) - serverCpuBefore;
 					if (!args.keep) removeSqlite(store.path);
 				} catch (error) {
 					size.rest = { error: String(error.message).split('\n')[0] };
