@@ -17,3 +17,13 @@ test('ids are told apart exactly, whatever their characters', () => {
 	ids.forEach((id, i) => expect(table.firstRow(id, 0)).toBe(i + 2));
 	expect(table.firstRow('b', 100)).toBeUndefined();
 });
+
+test('rowOf finds an id without remembering one it has not seen', () => {
+	const table = new FirstRows();
+	const ids = Array.from({ length: 5_000 }, (_, i) => `u-${i}`);
+	ids.forEach((id) => expect(table.rowOf(id)).toBeUndefined());
+	ids.forEach((id, i) => expect(table.firstRow(id, i + 2)).toBeUndefined());
+	ids.forEach((id, i) => expect(table.rowOf(id)).toBe(i + 2));
+	expect(table.rowOf('u-5000')).toBeUndefined();
+	expect(table.firstRow('u-5000', 9)).toBeUndefined();
+});

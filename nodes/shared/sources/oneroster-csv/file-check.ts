@@ -88,6 +88,17 @@ export class FirstRows {
 		}
 	}
 
+	/** The row `id` was first seen in, or undefined when it was not seen (nothing is remembered). */
+	rowOf(id: string): number | undefined {
+		const hash = hashOf(id);
+		const mask = this.slots.length - 1;
+		for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
+			const entry = this.slots[slot] - 1;
+			if (entry < 0) return undefined;
+			if (this.hashes[entry] === hash && this.ids.get(entry) === id) return this.rows[entry];
+		}
+	}
+
 	private grow(): void {
 		const slots = new Int32Array(this.slots.length * 2);
 		const mask = slots.length - 1;
@@ -263,6 +274,11 @@ export class FileChecker {
 			else if (read !== value) cells[index] = read;
 		}
 		return problems;
+	}
+
+	/** The row a sourcedId was first checked in (the header is row 1), or undefined when no row had it yet. */
+	firstRowOf(sourcedId: string): number | undefined {
+		return this.firstRowBySourcedId.rowOf(sourcedId);
 	}
 
 	/** Warnings about what was fixed in this file; call after the last row. */
