@@ -167,6 +167,15 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 	});
 }
 
+/**
+ * Waits for the event loop's next turn, so that answers that came meanwhile are read and their slots
+ * refilled. A pull is CPU-bound on one thread: while it stages, the sockets wait, and every millisecond
+ * of staging without a turn is added to the requests that are answered meanwhile.
+ */
+export function nextTurn(): Promise<void> {
+	return new Promise((resolve) => setImmediate(resolve));
+}
+
 /** The run was stopped (n8n's stop button, a test's AbortController). */
 export class FetchCancelledError extends Error {
 	constructor(message = 'The pull was stopped before it finished; nothing was kept') {

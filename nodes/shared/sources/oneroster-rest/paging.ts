@@ -12,7 +12,7 @@
  */
 import type { ApiClient } from './auth/api-auth';
 import type { HttpResponse } from './http';
-import { bodyText, header, jsonBody, readJson, safeUrl, throwIfAborted, withQuery } from './http';
+import { bodyText, header, jsonBody, nextTurn, readJson, safeUrl, throwIfAborted, withQuery } from './http';
 import type { RequestStats, RetryPolicy } from './requests';
 import { ApiRequestError, getWithRetry } from './requests';
 
@@ -176,13 +176,6 @@ async function fetchPage(options: CollectionOptions, url: string, first: boolean
 	return readPage(options, await requestPage(options, url, first));
 }
 
-/**
- * Waits for the event loop's next turn. Pages already fetched are handed on as promises that have
- * settled, so without this the pull stages them one after another without reading a socket: answers
- * that came meanwhile wait, their slots stay empty, and requests go out (and come back) in bunches.
- */
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
-
 export async function pullCollection(options: CollectionOptions): Promise<CollectionResult> {
 	const { pageSize, signal } = options;
 	const warnings: string[] = [];
@@ -278,6 +271,8 @@ export async function pullCollection(options: CollectionOptions): Promise<Collec
 			const page = readPage(inner, await pending);
 			inFlight.delete(nextToDeliver);
 			await deliver(page);
+			// Pages already fetched are settled promises: without a turn of the event loop they would be staged
+			// back to back without reading a socket, answers would wait and requests go out in bunches.
 			await nextTurn();
 			if (probing && page.records.length > 0) {
 				probing = false;

@@ -21,7 +21,7 @@ import { ProblemList } from '../staging';
 import type { ApiClient } from './auth/api-auth';
 import type { PullPlan } from './delta';
 import { fileNameOf, refId, rolesOf, rowFlattener, stagedColumns, text, userOrgIds, userRoles } from './flatten';
-import { safeUrl, throwIfAborted } from './http';
+import { nextTurn, safeUrl, throwIfAborted } from './http';
 import type { JsonRecord, PageStats } from './paging';
 import { BadRequestError, EndpointNotFoundError, pullCollection } from './paging';
 import type { RequestStats, RetryPolicy } from './requests';
@@ -124,6 +124,13 @@ export function checkResources(resources: readonly string[]): void {
 	need('classes', 'academicSessions', 'classes name their terms');
 	need('enrollments', 'classes', 'enrollments name their classes');
 }
+
+/**
+ * Records staged between two turns of the event loop (~1 ms of work): answers that arrive while a page is
+ * staged are read, and their slots refilled, within about a millisecond rather than after the whole page
+ * (100k students: requests took 37–40 ms for 30 ms of latency when a page was staged in one go).
+ */
+const RECORDS_PER_TURN = 250;
 
 const SORT_REFUSED = "The server refused sort=sourcedId; records were pulled in the server's own order";
 
@@ -275,7 +282,9 @@ class OneRosterPull {
 				const out = await open();
 				this.records[resource] = (this.records[resource] ?? 0) + records.length;
 				reportProgress(this.onProgress, { stage: 'fetch', done: this.records[resource], unit: 'records', file: resource });
-				for (const record of records) {
+				for (let i = 0; i < records.length; i++) {
+					if (i % RECORDS_PER_TURN === RECORDS_PER_TURN - 1) await nextTurn();
+					const record = records[i];
 					if (!record || typeof record !== 'object' || Array.isArray(record)) {
 						out.addUnreadable(record);
 						continue;
