@@ -17,7 +17,7 @@ import type { ApiClient } from '../oneroster-rest/auth/api-auth';
 import { fileNameOf, rowFlattener, stagedColumns } from '../oneroster-rest/flatten';
 import { bodyText, jsonBody, safeUrl, throwIfAborted, withQuery } from '../oneroster-rest/http';
 import type { JsonRecord, PageStats } from '../oneroster-rest/paging';
-import { failureHint } from '../oneroster-rest/paging';
+import { failureHint, isJsonRecord } from '../oneroster-rest/paging';
 import type { RequestStats } from '../oneroster-rest/requests';
 import { ApiRequestError, getWithRetry, newRequestStats } from '../oneroster-rest/requests';
 import type { FetchSummary, PullOptions, RestResource } from '../oneroster-rest/source';
@@ -253,7 +253,7 @@ class CleverPull {
 				throw new ApiRequestError(`GET ${safeUrl(url)} answered without a "data" list (${bodyText(response, 160)})`, response.status, 'Check the Clever API URL (https://api.clever.com).');
 			}
 			const records = body.data.map((item) => (item && typeof item === 'object' && 'data' in item ? item.data : (item as unknown)));
-			const unreadable = records.findIndex((record) => !record || typeof record !== 'object' || Array.isArray(record));
+			const unreadable = records.findIndex((record) => !isJsonRecord(record));
 			if (unreadable >= 0) {
 				// Left out, the record's person would look gone from the SIS: the pull stops instead.
 				throw new ApiRequestError(

@@ -69,33 +69,33 @@ export class FirstRows {
 	/** The row `id` was first seen in; when not seen before, remembers `row` for it and returns undefined. */
 	firstRow(id: string, row: number): number | undefined {
 		const hash = hashOf(id);
-		const mask = this.slots.length - 1;
-		for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
-			const entry = this.slots[slot] - 1;
-			if (entry < 0) {
-				const added = this.ids.add(id);
-				if (added === this.rows.length) {
-					this.hashes = doubled(this.hashes, Int32Array);
-					this.rows = doubled(this.rows, Int32Array);
-				}
-				this.hashes[added] = hash;
-				this.rows[added] = row;
-				this.slots[slot] = added + 1;
-				if (this.ids.size * 2 > mask) this.grow();
-				return undefined;
-			}
-			if (this.hashes[entry] === hash && this.ids.get(entry) === id) return this.rows[entry];
+		const slot = this.slotOf(id, hash);
+		const entry = this.slots[slot] - 1;
+		if (entry >= 0) return this.rows[entry];
+		const added = this.ids.add(id);
+		if (added === this.rows.length) {
+			this.hashes = doubled(this.hashes, Int32Array);
+			this.rows = doubled(this.rows, Int32Array);
 		}
+		this.hashes[added] = hash;
+		this.rows[added] = row;
+		this.slots[slot] = added + 1;
+		if (this.ids.size * 2 > this.slots.length - 1) this.grow();
+		return undefined;
 	}
 
 	/** The row `id` was first seen in, or undefined when it was not seen (nothing is remembered). */
 	rowOf(id: string): number | undefined {
-		const hash = hashOf(id);
+		const entry = this.slots[this.slotOf(id, hashOf(id))] - 1;
+		return entry < 0 ? undefined : this.rows[entry];
+	}
+
+	/** The slot that holds `id` (its hash `hash`), or the empty slot where it would go. */
+	private slotOf(id: string, hash: number): number {
 		const mask = this.slots.length - 1;
 		for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
 			const entry = this.slots[slot] - 1;
-			if (entry < 0) return undefined;
-			if (this.hashes[entry] === hash && this.ids.get(entry) === id) return this.rows[entry];
+			if (entry < 0 || (this.hashes[entry] === hash && this.ids.get(entry) === id)) return slot;
 		}
 	}
 

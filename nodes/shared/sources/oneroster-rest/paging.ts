@@ -18,6 +18,11 @@ import { ApiRequestError, getWithRetry } from './requests';
 
 export type JsonRecord = Record<string, unknown>;
 
+/** Whether a value in a page's list is a record (a JSON object), not null, a list or a single value. */
+export function isJsonRecord(value: unknown): value is JsonRecord {
+	return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 export interface PageStats {
 	pages: number;
 	/** Pages fetched past the end while fetching in parallel (their rows are not used). */

@@ -23,7 +23,7 @@ import type { PullPlan } from './delta';
 import { fileNameOf, refId, rolesOf, rowFlattener, stagedColumns, text, userOrgIds, userRoles } from './flatten';
 import { nextTurn, safeUrl, throwIfAborted } from './http';
 import type { JsonRecord, PageStats } from './paging';
-import { BadRequestError, EndpointNotFoundError, pullCollection } from './paging';
+import { BadRequestError, EndpointNotFoundError, isJsonRecord, pullCollection } from './paging';
 import type { RequestStats, RetryPolicy } from './requests';
 import { ApiRequestError, DEFAULT_RETRY, newRequestStats } from './requests';
 import { StagedFileWriter } from './staged-writer';
@@ -285,7 +285,7 @@ class OneRosterPull {
 				for (let i = 0; i < records.length; i++) {
 					if (i % RECORDS_PER_TURN === RECORDS_PER_TURN - 1) await nextTurn();
 					const record = records[i];
-					if (!record || typeof record !== 'object' || Array.isArray(record)) {
+					if (!isJsonRecord(record)) {
 						out.addUnreadable(record);
 						continue;
 					}

@@ -58,7 +58,7 @@ export class StagedFileWriter {
 		const sourcedId = cells[this.sourcedIdIndex] ?? '';
 		// The checker remembers every sourcedId it checked (cells always line up with the columns here), so it
 		// knows the ones seen before; a Set of its own cost ~1 CPU s and its garbage a 100,000-student pull.
-		if (sourcedId !== '' && this.checker.firstRowOf(sourcedId) !== undefined) {
+		if (this.has(sourcedId)) {
 			this.duplicates++;
 			return;
 		}
