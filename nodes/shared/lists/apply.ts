@@ -8,7 +8,7 @@
 import { RosterRunError } from '../model/errors';
 import { readRowProblems } from '../reconcile/apply';
 import { addChanges, deleteChanges, listChanges } from '../store/changes';
-import { addingMembersInBulk, insertLists, insertMemberGroups, loadStoredMembers, loadSyncedLists, removeMembers, replaceLists } from '../store/lists';
+import { insertLists, insertMemberGroups, loadStoredMembers, loadSyncedLists, removeMembers, replaceLists } from '../store/lists';
 import type { PersonLink } from '../store/people';
 import { loadPersonLinks } from '../store/people';
 import type { RunRecord } from '../store/runs';
@@ -82,13 +82,11 @@ export async function buildListsRun(db: SqlDb, runId: string, given: Partial<Lis
 			// ago, before autovacuum) it scans all ~800,000 memberships per slice (measured: 100–220 ms a slice
 			// against 48 ms, 24 slices at 100,000 students; ANALYZE takes ~150 ms).
 			await refreshStatistics(tx, ['list_members']);
-			await addingMembersInBulk(tx, dryRun ? 0 : planner.newListMemberships(), async () => {
-				for (let start = 0; start < planner.desired.length; start += LISTS_PER_SLICE) {
-					const slice = planner.desired.slice(start, start + LISTS_PER_SLICE);
-					const stored = await loadStoredMembers(tx, slice.map((want) => planner.storedListOf(want)?.id).filter((id): id is string => id !== undefined));
-					await writePlanPart(tx, runId, dryRun, planner.planSlice(slice, (listId) => stored.get(listId)));
-				}
-			});
+			for (let start = 0; start < planner.desired.length; start += LISTS_PER_SLICE) {
+				const slice = planner.desired.slice(start, start + LISTS_PER_SLICE);
+				const stored = await loadStoredMembers(tx, slice.map((want) => planner.storedListOf(want)?.id).filter((id): id is string => id !== undefined));
+				await writePlanPart(tx, runId, dryRun, planner.planSlice(slice, (listId) => stored.get(listId)));
+			}
 			await writePlanPart(tx, runId, dryRun, planner.planArchives());
 			await recordStageSettings(tx, runId, 'lists', settings as unknown as Record<string, unknown>);
 			const counts: ListsStageCounts = {

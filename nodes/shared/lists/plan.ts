@@ -511,13 +511,6 @@ export class ListsPlanner {
 		return list && this.input.builtKinds.has(list.kind as SyncedKind) ? list : undefined;
 	}
 
-	/** Members and managers of the desired lists that have no stored list yet: about the memberships the plan adds. */
-	newListMemberships(): number {
-		let count = 0;
-		for (const want of this.desired) if (!this.stored.has(want.sourceKey)) count += want.members.length + want.managers.length;
-		return count;
-	}
-
 	/**
 	 * Plans some of `desired` (a slice, in plan order) into one part. `membersOf`: the stored members
 	 * and managers of a list storedListOf gave.

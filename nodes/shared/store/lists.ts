@@ -190,28 +190,6 @@ export async function insertMemberGroups(db: SqlDb, groups: readonly MemberGroup
 	if (count > 0) await db.insertMany('list_members', MEMBER_COLUMNS, rows.slice(0, count));
 }
 
-/** Memberships to add before withoutPersonIndex drops the index (below it, updating the index costs little). */
-const PERSON_INDEX_REBUILD_MIN_ADDS = 50_000;
-
-/**
- * Runs `work`, which adds about `adds` memberships, inside the caller's transaction. When that at
- * least doubles list_members (a first night: ~800,000 at 100,000 students), list_members_person is
- * dropped first and built again after: each add otherwise updates it at a random place (a list's
- * people are spread over all person ids), and building it sorts once. Measured at 100,000 students
- * (SQLite, CPU profile of Build Lists): inserts and commit 4.3 s → 2.2 s plus 0.9 s to build the index.
- * A failed `work` rolls the drop back with the transaction.
- */
-export async function addingMembersInBulk<T>(db: SqlDb, adds: number, work: () => Promise<T>): Promise<T> {
-	if (adds < PERSON_INDEX_REBUILD_MIN_ADDS) return work();
-	const [{ stored }] = await db.query<{ stored: number }>('SELECT COUNT(*) AS stored FROM list_members');
-	if (adds < Number(stored)) return work();
-	await db.executeScript('DROP INDEX list_members_person');
-	const result = await work();
-	// As the schema creates it (migrations 1 and 5).
-	await db.executeScript('CREATE INDEX list_members_person ON list_members (person_id)');
-	return result;
-}
-
 /** Removes people from one list (as members or as managers). */
 export async function removeMembers(db: SqlDb, listId: string, membership: Membership, personIds: string[]): Promise<void> {
 	for (let start = 0; start < personIds.length; start += ID_CHUNK) {

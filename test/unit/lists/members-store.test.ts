@@ -2,7 +2,7 @@
  * list_members as Build Lists writes and reads it: members added by groups, read back per list as
  * one id text per membership, and migration 5 (SQLite: one WITHOUT ROWID table) keeping every row.
  */
-import { PERSON_ID_SEPARATOR, addingMembersInBulk, insertLists, insertMemberGroups, insertMembers, loadListMembers, loadStoredMembers, loadSyncedMemberships } from '../../../nodes/shared/store/lists';
+import { PERSON_ID_SEPARATOR, insertLists, insertMemberGroups, insertMembers, loadListMembers, loadStoredMembers, loadSyncedMemberships } from '../../../nodes/shared/store/lists';
 import { deletePeople } from '../../../nodes/shared/store/people';
 import { MIGRATIONS, migrate } from '../../../nodes/shared/store/schema';
 import type { SqlDb } from '../../../nodes/shared/store/sql';
@@ -70,64 +70,6 @@ describe.each(ENGINES)('list members (%s)', (engine) => {
 		await deletePeople(store.db, ['p-000007']);
 		const left = await store.db.queryArrays("SELECT COUNT(*) FROM list_members WHERE person_id = 'p-000007'");
 		expect(Number(left[0][0])).toBe(0);
-	});
-});
-
-describe.each(ENGINES)('adding members in bulk (%s)', (engine) => {
-	let store: RosterStore;
-	beforeEach(async () => {
-		store = await openTestStore(engine);
-		await insertLists(store.db, [userList('l-class', 'class', 'class:c1'), userList('l-role', 'role', 'role:student')]);
-	});
-	afterEach(async () => store.close());
-
-	const personIndexExists = async (db: SqlDb) => {
-		const sql =
-			engine === 'sqlite'
-				? "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'list_members_person'"
-				: "SELECT COUNT(*) FROM pg_indexes WHERE indexname = 'list_members_person'";
-		return Number((await db.queryArrays(sql))[0][0]) === 1;
-	};
-	const personIds = (count: number, prefix: string) => Array.from({ length: count }, (_, i) => `${prefix}-${String(i).padStart(6, '0')}`);
-
-	test('adds that at least double list_members go in without the person index, which is built again after', async () => {
-		const during = await store.db.transaction((tx) =>
-			addingMembersInBulk(tx, 60_000, async () => {
-				await insertMemberGroups(tx, [{ listId: 'l-role', membership: 'member', personIds: personIds(60_000, 'p') }], 'run-1');
-				return personIndexExists(tx);
-			}),
-		);
-		expect(during).toBe(false);
-		expect(await personIndexExists(store.db)).toBe(true);
-		const found = await store.db.queryArrays("SELECT list_id FROM list_members WHERE person_id = 'p-012345'");
-		expect(found).toEqual([['l-role']]);
-		if (engine === 'sqlite') {
-			const plan = await store.db.queryArrays("EXPLAIN QUERY PLAN SELECT list_id FROM list_members WHERE person_id = 'p-000007'");
-			expect(plan.map((row) => String(row[3])).join(' ')).toContain('list_members_person');
-		}
-	});
-
-	test('fewer adds than stored memberships, or few adds, keep the index', async () => {
-		await insertMemberGroups(store.db, [{ listId: 'l-role', membership: 'member', personIds: personIds(60_000, 'p') }], 'run-1');
-		const withMany = await store.db.transaction((tx) => addingMembersInBulk(tx, 55_000, () => personIndexExists(tx)));
-		expect(withMany).toBe(true);
-		await store.db.execute('DELETE FROM list_members');
-		const withFew = await store.db.transaction((tx) => addingMembersInBulk(tx, 1_000, () => personIndexExists(tx)));
-		expect(withFew).toBe(true);
-	});
-
-	test('a failure while adding rolls the drop back with the transaction: index and earlier members stay', async () => {
-		await insertMemberGroups(store.db, [{ listId: 'l-class', membership: 'member', personIds: ['p-a'] }], 'run-0');
-		await expect(
-			store.db.transaction((tx) =>
-				addingMembersInBulk(tx, 60_000, async () => {
-					await insertMemberGroups(tx, [{ listId: 'l-role', membership: 'member', personIds: personIds(10, 'p') }], 'run-1');
-					throw new Error('disk full');
-				}),
-			),
-		).rejects.toThrow('disk full');
-		expect(await personIndexExists(store.db)).toBe(true);
-		expect(await store.db.queryArrays('SELECT list_id, person_id FROM list_members')).toEqual([['l-class', 'p-a']]);
 	});
 });
 

@@ -126,10 +126,6 @@ test('planned a slice of lists at a time, the parts concatenated are the whole p
 	expect(joined('memberAdds')).toEqual(whole.memberAdds);
 	expect(joined('memberRemoves')).toEqual(whole.memberRemoves);
 	expect(planner.counts).toEqual(whole.counts);
-	// The only list without a stored one is new-1: its members and managers are what the plan adds to new lists.
-	const addsToNewList = whole.memberAdds.filter((group) => group.listId === 'new-1').reduce((sum, group) => sum + group.personIds.length, 0);
-	expect(addsToNewList).toBeGreaterThan(1);
-	expect(planner.newListMemberships()).toBe(addsToNewList);
 	expect(whole.counts).toMatchObject({ listsCreated: 1, listsUpdated: 2, listsRestored: 1, listsArchived: 1, membersAdded: 3, membersRemoved: 1, managersAdded: 1 });
 	expect(whole.changes.map((c) => [c.entityId, c.action])).toEqual([
 		['l-b', 'restore'],
