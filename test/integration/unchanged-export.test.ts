@@ -12,7 +12,7 @@ import { openBufferFileSet } from '../../nodes/shared/sources/oneroster-csv/file
 import { oneRosterCsvSource } from '../../nodes/shared/sources/oneroster-csv/source';
 import { stageRun } from '../../nodes/shared/sources/stage-run';
 import { listProblems } from '../../nodes/shared/store/runs';
-import { readStagedFiles, readStagedRows } from '../../nodes/shared/store/staging';
+import { clearStaging, readStagedFiles, readStagedRows } from '../../nodes/shared/store/staging';
 import type { SqlDb } from '../../nodes/shared/store/sql';
 import type { RosterStore } from '../../nodes/shared/store/store';
 import { ENGINES, openTestStore } from '../support/engines';
@@ -86,6 +86,47 @@ describe.each(ENGINES)('an unchanged export on %s', (engine) => {
 		const third = await stage(store.db, renamed);
 		expect(third.summary.files.every((file) => file.reusedFrom === second.run.id || (file.entity !== 'users' && file.reusedFrom !== undefined))).toBe(true);
 		expect((await normalizeRun(store.db, third.run.id)).counts.snapshotCopiedFrom).toBe(second.run.id);
+	});
+
+	test('reused files share the earlier run’s staged rows: nothing is copied, and the rows stay until no run names them', async () => {
+		const chunksOf = async (runId: string) => Number((await store.db.queryArrays('SELECT COUNT(*) FROM staging_chunks WHERE run_id = ?', [runId]))[0][0]);
+		const allChunks = async () => Number((await store.db.queryArrays('SELECT COUNT(*) FROM staging_chunks'))[0][0]);
+		const first = await stage(store.db, sample());
+		const staged = await stagedRows(store.db, first.run.id);
+		const firstChunks = await chunksOf(first.run.id);
+		expect(firstChunks).toBeGreaterThan(0);
+
+		const second = await stage(store.db, sample());
+		const third = await stage(store.db, sample());
+		// The third run found the second's files, which name the first run's rows.
+		expect(third.summary.files.every((file) => file.reusedFrom === second.run.id)).toBe(true);
+		expect(await chunksOf(second.run.id)).toBe(0);
+		expect(await chunksOf(third.run.id)).toBe(0);
+		expect(await allChunks()).toBe(firstChunks);
+		expect(await stagedRows(store.db, second.run.id)).toEqual(staged);
+		expect(await stagedRows(store.db, third.run.id)).toEqual(staged);
+
+		// Retention clears the first run, then the second: the third still reads every row.
+		await clearStaging(store.db, first.run.id);
+		expect(await readStagedFiles(store.db, first.run.id)).toEqual([]);
+		expect(await allChunks()).toBe(firstChunks);
+		await clearStaging(store.db, second.run.id);
+		expect(await stagedRows(store.db, third.run.id)).toEqual(staged);
+		// A fourth run still reuses them.
+		const fourth = await stage(store.db, sample());
+		expect(fourth.summary.files.every((file) => file.reusedFrom === third.run.id)).toBe(true);
+		expect(await stagedRows(store.db, fourth.run.id)).toEqual(staged);
+		// Gone with the last run that names them.
+		await clearStaging(store.db, third.run.id);
+		expect(await allChunks()).toBe(firstChunks);
+		await clearStaging(store.db, fourth.run.id);
+		expect(await allChunks()).toBe(0);
+
+		// With the rows gone, the same files are staged from the source again, under the new run.
+		const fifth = await stage(store.db, sample());
+		expect(fifth.summary.files.every((file) => file.reusedFrom === undefined)).toBe(true);
+		expect(await chunksOf(fifth.run.id)).toBe(firstChunks);
+		expect(await stagedRows(store.db, fifth.run.id)).toEqual(staged);
 	});
 
 	test('a file with a row problem is parsed every time, and other School IDs normalize again', async () => {

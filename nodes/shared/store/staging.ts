@@ -12,6 +12,10 @@
  *   or U+0000 (checked on the packed text: the separators counted must be exactly the ones written).
  * - `json`: `[[rowNumber, sourcedId, cells], …]`, for anything else.
  * Runs staged before migration 3 have one `staging_rows` row per staged row; they are read the same.
+ *
+ * A file staged again unchanged (reuseFile) shares the chunks of the run that staged it: its
+ * `staging_files` row names that run in `rows_from_run_id`, and the chunks go only when no file
+ * names them any more (clearStaging).
  */
 import type { RecordProblem } from '../model/errors';
 import type { StagedEntity, StagedFile, StagedRow } from '../model/roster';
@@ -116,35 +120,27 @@ export class StoreStagingSink implements StagingSink {
 
 	async reuseFile(file: StagedFile & { contentHash: string }): Promise<ReusedFile | null> {
 		const earlier = await this.db.query(
-			'SELECT run_id, columns, summary FROM staging_files WHERE entity = ? AND content_hash = ? AND run_id <> ? ORDER BY run_id DESC LIMIT 1',
+			`SELECT run_id, ${CHUNKS_OWNER} AS owner, columns, summary FROM staging_files WHERE entity = ? AND content_hash = ? AND run_id <> ? ORDER BY run_id DESC LIMIT 1`,
 			[file.entity, file.contentHash, this.runId],
 		);
 		const found = earlier[0];
 		if (!found) return null;
 		const summary = fromJson<Partial<FileOutcome>>(found.summary, {});
 		if (summary.skipped !== 0 || typeof summary.rows !== 'number') return null;
-		const fromRunId = String(found.run_id);
+		const owner = String(found.owner);
+		const [{ rows }] = await this.db.query<{ rows: number }>('SELECT COALESCE(SUM(row_count), 0) AS rows FROM staging_chunks WHERE run_id = ? AND entity = ?', [
+			owner,
+			file.entity,
+		]);
+		// The earlier staging is not all there any more (pruned, or staged before migration 3): stage the file from the source.
+		if (Number(rows) !== summary.rows) return null;
 		const columns = fromJson<string[]>(found.columns, []);
 		await this.beginFile({ entity: file.entity, fileName: file.fileName, version: file.version, mode: file.mode, columns });
-		await this.db.execute(
-			'INSERT INTO staging_chunks (run_id, entity, seq, row_count, encoding, data) SELECT ?, entity, seq, row_count, encoding, data FROM staging_chunks WHERE run_id = ? AND entity = ?',
-			[this.runId, fromRunId, file.entity],
-		);
-		const [{ rows, chunks }] = await this.db.query<{ rows: number; chunks: number }>(
-			'SELECT COALESCE(SUM(row_count), 0) AS rows, COUNT(*) AS chunks FROM staging_chunks WHERE run_id = ? AND entity = ?',
-			[this.runId, file.entity],
-		);
-		if (Number(rows) !== summary.rows) {
-			// The earlier staging is not all there any more (pruned): stage the file from the source.
-			await this.db.execute('DELETE FROM staging_chunks WHERE run_id = ? AND entity = ?', [this.runId, file.entity]);
-			await this.db.execute('DELETE FROM staging_files WHERE run_id = ? AND entity = ?', [this.runId, file.entity]);
-			this.files.delete(file.entity);
-			return null;
-		}
-		const entry = this.files.get(file.entity);
-		if (entry) entry.seq = Number(chunks);
+		await this.db.execute('UPDATE staging_files SET rows_from_run_id = ? WHERE run_id = ? AND entity = ?', [owner, this.runId, file.entity]);
+		// Its rows are the owner's: none are written under this run.
+		this.files.delete(file.entity);
 		await this.finishFile(file.entity, { contentHash: file.contentHash, rows: summary.rows, skipped: 0, warnings: summary.warnings ?? [] });
-		return { fromRunId, columns, rows: summary.rows, warnings: summary.warnings ?? [] };
+		return { fromRunId: String(found.run_id), columns, rows: summary.rows, warnings: summary.warnings ?? [] };
 	}
 
 	async finishFile(entity: StagedEntity, outcome: FileOutcome): Promise<void> {
@@ -168,9 +164,18 @@ export async function readStagedContentHashes(db: SqlDb, runId: string): Promise
 	);
 }
 
+/** The run whose staging_chunks hold the rows of a staging_files row: its own, or the one it shares (reuseFile). */
+const CHUNKS_OWNER = 'COALESCE(rows_from_run_id, run_id)';
+
+/** Where a run's staged file is read from: the run whose chunks hold its rows, and its sourcedId column. */
+async function stagedFileSource(db: SqlDb, runId: string, entity: StagedEntity): Promise<{ owner: string; sourcedIdIndex: number }> {
+	const rows = await db.query(`SELECT ${CHUNKS_OWNER} AS owner, columns FROM staging_files WHERE run_id = ? AND entity = ?`, [runId, entity]);
+	if (!rows[0]) return { owner: runId, sourcedIdIndex: -1 };
+	return { owner: String(rows[0].owner), sourcedIdIndex: fromJson<string[]>(rows[0].columns, []).indexOf(SOURCED_ID) };
+}
+
 async function sourcedIdIndexOf(db: SqlDb, runId: string, entity: StagedEntity): Promise<number> {
-	const rows = await db.query('SELECT columns FROM staging_files WHERE run_id = ? AND entity = ?', [runId, entity]);
-	return rows[0] ? fromJson<string[]>(rows[0].columns, []).indexOf(SOURCED_ID) : -1;
+	return (await stagedFileSource(db, runId, entity)).sourcedIdIndex;
 }
 
 async function lastSeq(db: SqlDb, runId: string, entity: StagedEntity): Promise<number> {
@@ -199,14 +204,14 @@ export async function* readStagedRows(
 	entity: StagedEntity,
 	batchSize = 5000,
 ): AsyncGenerator<StagedRow[]> {
-	const sourcedIdIndex = await sourcedIdIndexOf(db, runId, entity);
+	const { owner, sourcedIdIndex } = await stagedFileSource(db, runId, entity);
 	let pending: StagedRow[] = [];
 	let after = 0;
 	let chunks = 0;
 	for (;;) {
 		const rows = await db.query(
 			'SELECT seq, encoding, data FROM staging_chunks WHERE run_id = ? AND entity = ? AND seq > ? ORDER BY seq LIMIT ?',
-			[runId, entity, after, CHUNKS_PER_QUERY],
+			[owner, entity, after, CHUNKS_PER_QUERY],
 		);
 		for (const row of rows) {
 			const unpacked = unpackRows(String(row.encoding), String(row.data), sourcedIdIndex);
@@ -243,8 +248,20 @@ async function* readLegacyStagedRows(db: SqlDb, runId: string, entity: StagedEnt
 	}
 }
 
+/**
+ * Deletes a run's staging: its files, its legacy rows, and the chunks of its files that no other
+ * run's file shares (a later run that reused a file keeps reading them; they go with the last file
+ * that names them).
+ */
 export async function clearStaging(db: SqlDb, runId: string): Promise<void> {
-	await db.execute('DELETE FROM staging_chunks WHERE run_id = ?', [runId]);
-	await db.execute('DELETE FROM staging_rows WHERE run_id = ?', [runId]);
+	const held = await db.query(`SELECT entity, ${CHUNKS_OWNER} AS owner FROM staging_files WHERE run_id = ?`, [runId]);
 	await db.execute('DELETE FROM staging_files WHERE run_id = ?', [runId]);
+	await db.execute('DELETE FROM staging_rows WHERE run_id = ?', [runId]);
+	const owners = new Set([runId, ...held.map((row) => String(row.owner))]);
+	for (const owner of owners) {
+		await db.execute(
+			`DELETE FROM staging_chunks WHERE run_id = ? AND entity NOT IN (SELECT entity FROM staging_files WHERE ${CHUNKS_OWNER} = ?)`,
+			[owner, owner],
+		);
+	}
 }
