@@ -42,7 +42,7 @@ import {
 	packRecord,
 	unpackRecord,
 	readSnapshotBatches,
-	copySnapshotRows,
+	shareSnapshot,
 	findSnapshotByFingerprint,
 	readSnapshotHeader,
 	readSnapshotRecords,
@@ -81,7 +81,7 @@ export interface NormalizeCounts {
 	outOfScope: { people: number; classes: number; enrollments: number };
 	/** Entities merged from delta files onto the previous snapshot. */
 	deltaFrom?: string;
-	/** The export was exactly the one this earlier run normalized: its snapshot was copied. */
+	/** The export was exactly the one this earlier run normalized: its snapshot is this run's too (shared). */
 	snapshotCopiedFrom?: string;
 }
 
@@ -252,7 +252,7 @@ async function buildSnapshot(
 	const files = new Map(stagedFiles.map((file) => [file.entity, new Columns(file)]));
 	const fingerprint = await snapshotFingerprint(db, runId, stagedFiles, options);
 	if (fingerprint !== null) {
-		const copied = await copyEarlierSnapshot(db, runId, fingerprint, files);
+		const copied = await shareEarlierSnapshot(db, runId, fingerprint, files);
 		if (copied) return copied;
 	}
 	const input: StagedInput = { files, db, runId, onProgress: options.onProgress };
@@ -743,9 +743,9 @@ async function snapshotFingerprint(db: SqlDb, runId: string, stagedFiles: Staged
 
 /**
  * An earlier snapshot made from exactly the same input (same fingerprint) is this run's snapshot:
- * its rows and its problems are copied inside the database instead of normalizing again.
+ * its records are shared (shareSnapshot) and its problems copied instead of normalizing again.
  */
-async function copyEarlierSnapshot(
+async function shareEarlierSnapshot(
 	db: SqlDb,
 	runId: string,
 	fingerprint: string,
@@ -753,9 +753,8 @@ async function copyEarlierSnapshot(
 ): Promise<Omit<NormalizeResult, 'run' | 'drift'> | null> {
 	const earlier = await findSnapshotByFingerprint(db, fingerprint, runId);
 	if (!earlier) return null;
-	await copySnapshotRows(db, earlier.runId, runId);
+	await shareSnapshot(db, earlier.runId, runId, fingerprint);
 	const counts = earlier.counts as unknown as NormalizeCounts;
-	await writeSnapshotHeader(db, runId, earlier.schoolIds, earlier.counts, fingerprint);
 	const problems = (await listProblems(db, earlier.runId)).filter((problem) => problem.stage === 'normalized');
 	await addProblems(
 		db,

@@ -15,6 +15,10 @@
  *
  * Snapshots written before migration 4 have one row per record in `snapshot_orgs` … `snapshot_enrollments`
  * (the specs' `table`); every function here reads them the same (an entity without chunks is read there).
+ *
+ * Sharing: a run whose export is one an earlier run normalized shares that run's records (shareSnapshot):
+ * its `snapshots` row names the run whose chunks hold them in `records_from_run_id`, every reader here
+ * reads that run's chunks (chunksOf), and the chunks go with the last snapshot that names them.
  */
 import type {
 	CanonicalClass,
@@ -343,7 +347,7 @@ async function insertChunk<T>(db: SqlDb, runId: string, spec: SnapshotTable<T>, 
  * order; the entity as a whole then is in chunk order, as when written in several calls.)
  */
 export async function copySnapshotRecordsWhere<T>(db: SqlDb, fromRunId: string, runId: string, spec: SnapshotTable<T>, keep: (record: T) => boolean): Promise<number> {
-	const chunks = await chunksOf(db, fromRunId, spec);
+	const { owner, chunks } = await chunksOf(db, fromRunId, spec);
 	let kept = 0;
 	if (chunks.length === 0) {
 		for await (const batch of readSnapshotBatches(db, fromRunId, spec)) {
@@ -355,12 +359,12 @@ export async function copySnapshotRecordsWhere<T>(db: SqlDb, fromRunId: string, 
 	}
 	let seq = await lastChunkSeq(db, runId, spec);
 	for (const chunk of chunks) {
-		const records = await readChunk(db, fromRunId, spec, chunk.seq);
+		const records = await readChunk(db, owner, spec, chunk.seq);
 		const keptRecords = records.filter(keep);
 		if (keptRecords.length === records.length) {
 			await db.execute(
 				`INSERT INTO snapshot_chunks (${CHUNK_COLUMNS.join(', ')}) SELECT ?, entity, ?, row_count, first_key, last_key, tallies, data FROM snapshot_chunks WHERE run_id = ? AND entity = ? AND seq = ?`,
-				[runId, ++seq, fromRunId, spec.entity, chunk.seq],
+				[runId, ++seq, owner, spec.entity, chunk.seq],
 			);
 		} else if (keptRecords.length > 0) {
 			await insertChunk(db, runId, spec, ++seq, keptRecords);
@@ -377,13 +381,29 @@ interface ChunkInfo {
 	lastKey: string;
 }
 
-/** The run's chunks of one entity, without their data; none for a snapshot written before migration 4. */
-async function chunksOf(db: SqlDb, runId: string, spec: { entity: string }): Promise<ChunkInfo[]> {
+/** The run whose chunks hold the records of a `snapshots` row: its own, or the run it shares them with. */
+const RECORDS_OWNER = 'COALESCE(records_from_run_id, run_id)';
+
+/** The run whose chunks hold `runId`'s records (its own id while its snapshot is written, before the header). */
+async function recordsOwner(db: SqlDb, runId: string): Promise<string> {
+	const rows = await db.queryArrays(`SELECT ${RECORDS_OWNER} FROM snapshots WHERE run_id = ?`, [runId]);
+	return rows[0] ? String(rows[0][0]) : runId;
+}
+
+/**
+ * The run's chunks of one entity, without their data, and the run they are stored under (`owner`,
+ * for readChunk); no chunks for a snapshot written before migration 4.
+ */
+async function chunksOf(db: SqlDb, runId: string, spec: { entity: string }): Promise<{ owner: string; chunks: ChunkInfo[] }> {
+	const owner = await recordsOwner(db, runId);
 	const rows = await db.queryArrays('SELECT seq, row_count, first_key, last_key FROM snapshot_chunks WHERE run_id = ? AND entity = ? ORDER BY seq', [
-		runId,
+		owner,
 		spec.entity,
 	]);
-	return rows.map(([seq, rowCount, firstKey, lastKey]) => ({ seq: Number(seq), rowCount: Number(rowCount), firstKey: String(firstKey), lastKey: String(lastKey) }));
+	return {
+		owner,
+		chunks: rows.map(([seq, rowCount, firstKey, lastKey]) => ({ seq: Number(seq), rowCount: Number(rowCount), firstKey: String(firstKey), lastKey: String(lastKey) })),
+	};
 }
 
 /** Whether the chunks, in seq order, are also in sourcedId order (see "Order" above). */
@@ -392,9 +412,9 @@ function inKeyOrder(chunks: ChunkInfo[]): boolean {
 	return true;
 }
 
-/** One chunk's records (one chunk's JSON in memory at a time). */
-async function readChunk<T>(db: SqlDb, runId: string, spec: SnapshotTable<T>, seq: number): Promise<T[]> {
-	const rows = await db.queryArrays('SELECT data FROM snapshot_chunks WHERE run_id = ? AND entity = ? AND seq = ?', [runId, spec.entity, seq]);
+/** One chunk's records (one chunk's JSON in memory at a time); `owner` as chunksOf gave it. */
+async function readChunk<T>(db: SqlDb, owner: string, spec: SnapshotTable<T>, seq: number): Promise<T[]> {
+	const rows = await db.queryArrays('SELECT data FROM snapshot_chunks WHERE run_id = ? AND entity = ? AND seq = ?', [owner, spec.entity, seq]);
 	if (!rows[0]) return [];
 	const values = JSON.parse(String(rows[0][0])) as SqlValue[][];
 	const records = new Array<T>(values.length);
@@ -404,13 +424,13 @@ async function readChunk<T>(db: SqlDb, runId: string, spec: SnapshotTable<T>, se
 
 /** All records of one entity, in sourcedId order. */
 export async function readSnapshotRecords<T>(db: SqlDb, runId: string, spec: SnapshotTable<T>): Promise<T[]> {
-	const chunks = await chunksOf(db, runId, spec);
+	const { owner, chunks } = await chunksOf(db, runId, spec);
 	if (chunks.length === 0) {
 		const rows = await db.queryArrays(`SELECT ${spec.columns.join(', ')} FROM ${spec.table} WHERE run_id = ? ORDER BY sourced_id`, [runId]);
 		return rows.map(spec.fromValues);
 	}
 	const records: T[] = [];
-	for (const chunk of chunks) for (const record of await readChunk(db, runId, spec, chunk.seq)) records.push(record);
+	for (const chunk of chunks) for (const record of await readChunk(db, owner, spec, chunk.seq)) records.push(record);
 	if (!inKeyOrder(chunks)) records.sort((a, b) => compareKeys(sourcedIdOf(a), sourcedIdOf(b)));
 	return records;
 }
@@ -425,13 +445,13 @@ export async function* readSnapshotBatches<T>(
 	spec: SnapshotTable<T>,
 	batchSize = 10_000,
 ): AsyncGenerator<T[]> {
-	const chunks = await chunksOf(db, runId, spec);
+	const { owner, chunks } = await chunksOf(db, runId, spec);
 	if (chunks.length === 0) {
 		yield* readLegacyBatches(db, runId, spec, batchSize);
 		return;
 	}
 	for (const chunk of chunks) {
-		const records = await readChunk(db, runId, spec, chunk.seq);
+		const records = await readChunk(db, owner, spec, chunk.seq);
 		for (let start = 0; start < records.length; start += batchSize) {
 			yield start === 0 && records.length <= batchSize ? records : records.slice(start, start + batchSize);
 		}
@@ -455,7 +475,7 @@ async function* readLegacyBatches<T>(db: SqlDb, runId: string, spec: SnapshotTab
 
 /** How many records of one entity the snapshot holds (from the chunks' counts: no record is read). */
 export async function countSnapshotRecords(db: SqlDb, runId: string, spec: SnapshotTable<unknown>): Promise<number> {
-	const chunks = await chunksOf(db, runId, spec);
+	const { chunks } = await chunksOf(db, runId, spec);
 	if (chunks.length > 0) return chunks.reduce((sum, chunk) => sum + chunk.rowCount, 0);
 	const rows = await db.query<{ n: number }>(`SELECT COUNT(*) AS n FROM ${spec.table} WHERE run_id = ?`, [runId]);
 	return Number(rows[0].n);
@@ -466,7 +486,7 @@ export async function readSnapshotRecordsById<T>(db: SqlDb, runId: string, spec:
 	const wanted = [...new Set(sourcedIds)].sort(compareKeys);
 	const found = new Map<string, T>();
 	if (wanted.length === 0) return found;
-	const chunks = await chunksOf(db, runId, spec);
+	const { owner, chunks } = await chunksOf(db, runId, spec);
 	if (chunks.length === 0) {
 		for (let start = 0; start < wanted.length; start += 500) {
 			const ids = wanted.slice(start, start + 500);
@@ -489,7 +509,7 @@ export async function readSnapshotRecordsById<T>(db: SqlDb, runId: string, spec:
 			else high = middle;
 		}
 		if (low === wanted.length || compareKeys(wanted[low], chunk.lastKey) > 0) continue;
-		for (const record of await readChunk(db, runId, spec, chunk.seq)) if (wantedSet.has(sourcedIdOf(record))) found.set(sourcedIdOf(record), record);
+		for (const record of await readChunk(db, owner, spec, chunk.seq)) if (wantedSet.has(sourcedIdOf(record))) found.set(sourcedIdOf(record), record);
 	}
 	return found;
 }
@@ -507,7 +527,7 @@ export async function findSnapshotRecords<T>(
 	hints: string[] = [],
 ): Promise<T[]> {
 	const kept: T[] = [];
-	const chunks = await chunksOf(db, runId, spec);
+	const { owner, chunks } = await chunksOf(db, runId, spec);
 	if (chunks.length === 0) {
 		for await (const batch of readLegacyBatches(db, runId, spec, 10_000)) for (const record of batch) if (keep(record)) kept.push(record);
 		return kept;
@@ -517,11 +537,11 @@ export async function findSnapshotRecords<T>(
 		const like = hints.map((hint) => `%${hint.replace(/[\\%_]/g, (char) => `\\${char}`)}%`);
 		const rows = await db.queryArrays(
 			`SELECT seq FROM snapshot_chunks WHERE run_id = ? AND entity = ? AND (${like.map(() => "data LIKE ? ESCAPE '\\'").join(' OR ')}) ORDER BY seq`,
-			[runId, spec.entity, ...like],
+			[owner, spec.entity, ...like],
 		);
 		seqs = rows.map((row) => Number(row[0]));
 	}
-	for (const seq of seqs) for (const record of await readChunk(db, runId, spec, seq)) if (keep(record)) kept.push(record);
+	for (const seq of seqs) for (const record of await readChunk(db, owner, spec, seq)) if (keep(record)) kept.push(record);
 	return kept;
 }
 
@@ -533,7 +553,7 @@ export async function findSnapshotRecords<T>(
 export async function readSnapshotTallies<T>(db: SqlDb, runId: string, spec: SnapshotTable<T>): Promise<Map<string, number>> {
 	const tallies = new Map<string, number>();
 	const count = (key: string, n = 1) => tallies.set(key, (tallies.get(key) ?? 0) + n);
-	const rows = await db.queryArrays('SELECT tallies FROM snapshot_chunks WHERE run_id = ? AND entity = ?', [runId, spec.entity]);
+	const rows = await db.queryArrays('SELECT tallies FROM snapshot_chunks WHERE run_id = ? AND entity = ?', [await recordsOwner(db, runId), spec.entity]);
 	if (rows.length > 0) {
 		for (const [text] of rows) for (const [key, n] of Object.entries(fromJson<Record<string, number>>(text, {}))) count(key, n);
 		return tallies;
@@ -580,17 +600,23 @@ export async function findSnapshotByFingerprint(db: SqlDb, fingerprint: string, 
 }
 
 /**
- * Copies every record of `fromRunId`'s snapshot to `toRunId`: its chunks inside the database (no
- * record passes through JavaScript); a snapshot written before migration 4 is packed into chunks on
- * the way. The header is the caller's to write.
+ * Gives `toRunId` the snapshot of `fromRunId` (same schools, counts and records), with `fingerprint`.
+ * The records are shared, not copied (~100 MB at 100,000 students): the header names the run whose
+ * chunks hold them. A snapshot written before migration 4 has no chunks to share: it is packed into
+ * chunks of `toRunId`'s own.
  */
-export async function copySnapshotRows(db: SqlDb, fromRunId: string, toRunId: string): Promise<void> {
-	const columns = CHUNK_COLUMNS.slice(1).join(', ');
-	await db.execute(`INSERT INTO snapshot_chunks (run_id, ${columns}) SELECT ?, ${columns} FROM snapshot_chunks WHERE run_id = ?`, [toRunId, fromRunId]);
-	for (const spec of SNAPSHOT_TABLES as ReadonlyArray<SnapshotTable<unknown>>) {
-		if ((await chunksOf(db, fromRunId, spec)).length > 0) continue;
-		for await (const batch of readLegacyBatches(db, fromRunId, spec, 10_000)) await writeSnapshotRecords(db, toRunId, spec, batch);
+export async function shareSnapshot(db: SqlDb, fromRunId: string, toRunId: string, fingerprint: string | null): Promise<void> {
+	const from = await readSnapshotHeader(db, fromRunId);
+	if (!from) throw new Error(`run ${fromRunId} has no snapshot to share`);
+	const owner = await recordsOwner(db, fromRunId);
+	const [[chunks]] = await db.queryArrays('SELECT COUNT(*) FROM snapshot_chunks WHERE run_id = ?', [owner]);
+	if (Number(chunks) === 0) {
+		for (const spec of SNAPSHOT_TABLES as ReadonlyArray<SnapshotTable<unknown>>) {
+			for await (const batch of readLegacyBatches(db, fromRunId, spec, 10_000)) await writeSnapshotRecords(db, toRunId, spec, batch);
+		}
 	}
+	await writeSnapshotHeader(db, toRunId, from.schoolIds, from.counts, fingerprint);
+	if (Number(chunks) > 0) await db.execute('UPDATE snapshots SET records_from_run_id = ? WHERE run_id = ?', [owner, toRunId]);
 }
 
 export async function readSnapshotHeader(db: SqlDb, runId: string): Promise<SnapshotHeader | undefined> {
@@ -604,10 +630,15 @@ export async function readSnapshotHeader(db: SqlDb, runId: string): Promise<Snap
 	};
 }
 
+/** Deletes a run's snapshot; its records' chunks go unless another run's snapshot shares them (they go with the last). */
 export async function deleteSnapshot(db: SqlDb, runId: string): Promise<void> {
-	await db.execute('DELETE FROM snapshot_chunks WHERE run_id = ?', [runId]);
+	const owner = await recordsOwner(db, runId);
 	for (const spec of SNAPSHOT_TABLES) await db.execute(`DELETE FROM ${spec.table} WHERE run_id = ?`, [runId]);
 	await db.execute('DELETE FROM snapshots WHERE run_id = ?', [runId]);
+	for (const run of new Set([runId, owner])) {
+		const [[sharers]] = await db.queryArrays(`SELECT COUNT(*) FROM snapshots WHERE ${RECORDS_OWNER} = ?`, [run]);
+		if (Number(sharers) === 0) await db.execute('DELETE FROM snapshot_chunks WHERE run_id = ?', [run]);
+	}
 }
 
 /** The newest run that has a snapshot (run ids sort by time), for pickers such as "terms to sync". */

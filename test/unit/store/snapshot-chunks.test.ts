@@ -22,14 +22,16 @@ import {
 	SnapshotChunkWriter,
 	TERM_TABLE,
 	copySnapshotRecordsWhere,
-	copySnapshotRows,
 	countSnapshotRecords,
 	deleteSnapshot,
+	findSnapshotByFingerprint,
 	findSnapshotRecords,
 	readSnapshotBatches,
+	readSnapshotHeader,
 	readSnapshotRecords,
 	readSnapshotRecordsById,
 	readSnapshotTallies,
+	shareSnapshot,
 	writeSnapshotHeader,
 	writeSnapshotRecords,
 } from '../../../nodes/shared/store/snapshot';
@@ -188,18 +190,41 @@ describe.each(ENGINES)('snapshot chunks (%s)', (engine) => {
 		}
 	});
 
-	test('copy (inside the database) and delete', async () => {
+	test('share (no record copied) and delete: the records go with the last snapshot that shares them', async () => {
 		const people = students(CHUNK_RECORDS + 10);
 		await writeSnapshotRecords(store.db, 'run-a', PERSON_TABLE, people);
 		await writeSnapshotRecords(store.db, 'run-a', ORG_TABLE, day1().orgs);
-		await writeSnapshotHeader(store.db, 'run-a', [], {});
-		await copySnapshotRows(store.db, 'run-a', 'run-b');
+		await writeSnapshotHeader(store.db, 'run-a', ['sch-gbhs'], { people: 1 });
+		const allChunks = async () => Number((await store.db.queryArrays('SELECT COUNT(*) FROM snapshot_chunks'))[0][0]);
+		const stored = await allChunks();
+		await shareSnapshot(store.db, 'run-a', 'run-b', 'fp-1');
+		// run-c shares run-b's, which are run-a's.
+		await shareSnapshot(store.db, 'run-b', 'run-c', null);
+		expect(await allChunks()).toBe(stored);
+		expect(await readSnapshotHeader(store.db, 'run-c')).toMatchObject({ schoolIds: ['sch-gbhs'], counts: { people: 1 } });
+		expect(await findSnapshotByFingerprint(store.db, 'fp-1', 'run-x')).toMatchObject({ runId: 'run-b' });
+
 		await deleteSnapshot(store.db, 'run-a');
-		expect(await countSnapshotRecords(store.db, 'run-a', PERSON_TABLE)).toBe(0);
-		expect(await chunkRows(store.db, 'run-a', 'people')).toEqual([]);
-		expect(await readSnapshotRecords(store.db, 'run-b', PERSON_TABLE)).toEqual(byId(people));
-		expect(await readSnapshotRecords(store.db, 'run-b', ORG_TABLE)).toEqual(byId(day1().orgs));
-		expect(await readSnapshotTallies(store.db, 'run-b', ORG_TABLE)).toEqual(new Map([['type:district', 1], ['type:school', 1]]));
+		// Its header goes (what retention, delta nights and "roster as of" look for); its chunks stay for the sharers.
+		expect(await readSnapshotHeader(store.db, 'run-a')).toBeUndefined();
+		expect(await allChunks()).toBe(stored);
+		for (const runId of ['run-b', 'run-c']) {
+			expect(await readSnapshotRecords(store.db, runId, PERSON_TABLE)).toEqual(byId(people));
+			expect(await readSnapshotRecords(store.db, runId, ORG_TABLE)).toEqual(byId(day1().orgs));
+			expect(await countSnapshotRecords(store.db, runId, PERSON_TABLE)).toBe(people.length);
+			expect((await readSnapshotRecordsById(store.db, runId, PERSON_TABLE, [people[3].sourcedId])).get(people[3].sourcedId)).toEqual(people[3]);
+			expect(await findSnapshotRecords(store.db, runId, PERSON_TABLE, (p) => p.sourcedId === people[5].sourcedId, [people[5].sourcedId])).toEqual([people[5]]);
+			expect((await collect(readSnapshotBatches(store.db, runId, PERSON_TABLE, 1000))).flat()).toEqual(byId(people));
+			expect(await readSnapshotTallies(store.db, runId, ORG_TABLE)).toEqual(new Map([['type:district', 1], ['type:school', 1]]));
+		}
+		// A delta night keeps records of a shared snapshot the same way.
+		expect(await copySnapshotRecordsWhere(store.db, 'run-c', 'run-d', PERSON_TABLE, (p) => p.sourcedId !== people[0].sourcedId)).toBe(people.length - 1);
+		expect(await readSnapshotRecords(store.db, 'run-d', PERSON_TABLE)).toEqual(byId(people).slice(1));
+
+		await deleteSnapshot(store.db, 'run-b');
+		expect(await readSnapshotRecords(store.db, 'run-c', PERSON_TABLE)).toEqual(byId(people));
+		await deleteSnapshot(store.db, 'run-c');
+		expect(Number((await store.db.queryArrays("SELECT COUNT(*) FROM snapshot_chunks WHERE run_id <> 'run-d'"))[0][0])).toBe(0);
 	});
 
 	test('lookup by sourcedId, search with hints, and tallies', async () => {
@@ -261,8 +286,8 @@ describe.each(ENGINES)('snapshot chunks (%s)', (engine) => {
 		expect(Number((await store.db.query('SELECT COUNT(*) AS n FROM snapshot_people WHERE run_id = ?', [runId]))[0].n)).toBe(snapshot.people.length);
 		expect(await answers()).toEqual(fromChunks);
 
-		// Copied, it is packed into chunks; deleted, its old rows go.
-		await copySnapshotRows(store.db, runId, 'run-copy');
+		// Shared, it is packed into chunks of the sharer's own (it has none to share); deleted, its old rows go.
+		await shareSnapshot(store.db, runId, 'run-copy', null);
 		expect(await readSnapshot(store.db, 'run-copy')).toEqual(snapshot);
 		expect(await countSnapshotRecords(store.db, 'run-copy', PERSON_TABLE)).toBe(snapshot.people.length);
 		expect((await chunkRows(store.db, 'run-copy', 'people')).length).toBe(1);
