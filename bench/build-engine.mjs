@@ -53,6 +53,8 @@ export function buildEngine({ log = () => {} } = {}) {
 	const ts = require('typescript');
 	const hash = createHash('sha256');
 	hash.update(`typescript ${ts.version}\n`);
+	// The project folder too: the cache's node_modules link points into it (a removed worktree's link would dangle).
+	hash.update(`${projectRoot}\n`);
 	hash.update(readFileSync(fileURLToPath(import.meta.url)));
 	for (const file of tsFilesUnder(join(projectRoot, 'nodes', 'shared'))) {
 		hash.update(relative(projectRoot, file));

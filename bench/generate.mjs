@@ -46,6 +46,8 @@ function localModules(file, found = new Map()) {
 export function loadTypeScript(file) {
 	const modules = localModules(resolve(projectRoot, file));
 	const hash = createHash('sha256');
+	// The project folder too: the cache's node_modules link points into it (a removed worktree's link would dangle).
+	hash.update(`${projectRoot}\n`);
 	for (const [path, source] of modules) hash.update(`${relative(projectRoot, path)}\n${source}\n`);
 	const cacheDir = join(tmpdir(), 'rostersync-bench');
 	const base = relative(projectRoot, resolve(projectRoot, file)).replace(/[\/.]/g, '-');
