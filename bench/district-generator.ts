@@ -37,6 +37,11 @@ export interface DistrictOptions {
 	 * to userResources.csv and has no such column. Default true.
 	 */
 	resourceSourcedIdsColumn?: boolean;
+	/**
+	 * People's sourcedIds as GUIDs, 36 characters (as Infinite Campus and many other SIS export them),
+	 * instead of short ids like `stu-000001`. Default false.
+	 */
+	guidIds?: boolean;
 }
 
 export interface DistrictCounts {
@@ -988,20 +993,29 @@ function pad(n: number, width: number): string {
 	return String(n).padStart(width, '0');
 }
 
+/** Set from DistrictOptions.guidIds by buildPlan: the style of the people's sourcedIds below. */
+let guidIds = false;
+
+/** A GUID-shaped id (36 characters), unique per kind and number: `00000000-0000-4000-800<kind>-<number>`. */
+function guid(kind: number, number: string): string {
+	return `00000000-0000-4000-800${kind}-${number.padStart(12, '0')}`;
+}
+
 function studentId(index: number): string {
-	return `stu-${pad(index + 1, 6)}`;
+	return guidIds ? guid(1, String(index + 1)) : `stu-${pad(index + 1, 6)}`;
 }
 function teacherId(index: number): string {
-	return `tch-${pad(index + 1, 5)}`;
+	return guidIds ? guid(2, String(index + 1)) : `tch-${pad(index + 1, 5)}`;
 }
 function staffId(index: number): string {
-	return `stf-${pad(index + 1, 5)}`;
+	return guidIds ? guid(3, String(index + 1)) : `stf-${pad(index + 1, 5)}`;
 }
 function guardianId(root: number, k: number): string {
-	return `gdn-${pad(root + 1, 6)}-${k + 1}`;
+	return guidIds ? guid(4, `${root + 1}${pad(k + 1, 2)}`) : `gdn-${pad(root + 1, 6)}-${k + 1}`;
 }
 
 function buildPlan(options: DistrictOptions): Plan {
+	guidIds = options.guidIds ?? false;
 	const N = Math.floor(options.students);
 	if (!Number.isFinite(N) || N < 1) throw new Error('writeDistrict: students must be ≥ 1');
 	const seed = (options.seed ?? 1) | 0;

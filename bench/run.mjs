@@ -20,7 +20,8 @@
  * seconds, CPU seconds of the Node process, × floor, and peak RSS of the whole process.
  *
  * Flags: --students N[,N…] (default 5000) · --engines sqlite,postgres (default both) · --scenarios full,same,day2,delta
- *        --seed S (default 1) · --version 1.1|1.2 · --out FILE (default bench/results.json) · --repeat N
+ *        --seed S (default 1) · --version 1.1|1.2 · --guid-ids (people's sourcedIds as 36-character GUIDs)
+ *        --out FILE (default bench/results.json) · --repeat N
  *        (each scenario chain N times on fresh stores; median times, max memory) · --profile DIR (per-phase
  *        .cpuprofile files of the first repeat, with their top functions) · --engine-dir DIR (benchmark
  *        another compiled copy of the engine) · --keep · --pg-url postgres://user:pw@host:port/db (a server
@@ -47,7 +48,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
 
 const USAGE = `usage: npm run bench -- [--students 5000[,100000…]] [--engines sqlite,postgres] [--scenarios full,same,day2]
-                      [--seed 1] [--version 1.1|1.2] [--out bench/results.json] [--repeat N] [--profile DIR]
+                      [--seed 1] [--version 1.1|1.2] [--guid-ids] [--out bench/results.json] [--repeat N] [--profile DIR]
                       [--engine-dir DIR] [--keep] [--pg-url postgres://…] [--max-old-space MiB]
                       [--no-rest | --rest-only] [--rest-latency 30] [--rest-page-size 1000] [--rest-concurrency 4]
                       [--peer | --peer-only] [--peer-students 1000,5000,…] [--peer-limit 600]
@@ -95,6 +96,7 @@ function parseArgs(argv) {
 		scenarios: Object.keys(SCENARIOS),
 		seed: 1,
 		version: '1.1',
+		guidIds: false,
 		out: join(here, 'results.json'),
 		repeat: 1,
 		keep: false,
@@ -132,6 +134,9 @@ function parseArgs(argv) {
 				if (args.scenarios.includes('delta') && !(args.scenarios.indexOf('day2') >= 0 && args.scenarios.indexOf('day2') < args.scenarios.indexOf('delta'))) {
 					throw new Error('--scenarios: delta undoes day2, so it needs day2 before it');
 				}
+				break;
+			case '--guid-ids':
+				args.guidIds = true;
 				break;
 			case '--seed':
 				args.seed = Number(value(i++, arg));
@@ -568,6 +573,7 @@ async function main() {
 			scenarios: args.scenarios,
 			seed: args.seed,
 			version: args.version,
+			guidIds: args.guidIds,
 			repeat: args.repeat,
 			profiled: !!args.profile,
 			engineDir: args.engineDir ?? null,
@@ -598,7 +604,7 @@ async function main() {
 			const day2 = join(sizeDir, 'day2');
 			mkdirSync(sizeDir, { recursive: true });
 			process.stdout.write(`\n${int(students)} students: generating… `);
-			const options = { students, seed: args.seed, version: args.version };
+			const options = { students, seed: args.seed, version: args.version, guidIds: args.guidIds };
 			const back = join(sizeDir, 'day2-undone-delta');
 			const generated = await runChild({
 				mode: 'generate',
@@ -615,6 +621,7 @@ async function main() {
 				students,
 				seed: args.seed,
 				version: args.version,
+				guidIds: args.guidIds,
 				repeat: args.repeat,
 				profiled: !!args.profile,
 				generated: { seconds: generated.seconds, counts: generated.counts, csvBytes: csvBytes(district), day2: generated.day2 },

@@ -428,6 +428,38 @@ describe('writeDistrict (OneRoster 1.2)', () => {
 	});
 });
 
+describe('writeDistrict and writeDayTwo with GUID sourcedIds', () => {
+	it('gives every person a 36-character GUID, the same in users, enrollments, agents and day two; other ids stay', async () => {
+		const options = { students: 300, seed: 5, guidIds: true };
+		const dir1 = path.join(tmp, 'guid1');
+		const dir2 = path.join(tmp, 'guid2');
+		const counts = await writeDistrict(dir1, options);
+		const result = await writeDayTwo(dir1, dir2, { ...options, changedPercent: 2, gonePercent: 1, newPercent: 1 });
+		const day1 = readDir(dir1);
+		const day2 = readDir(dir2);
+		checkIntegrity(day1, counts, '1.1');
+		checkIntegrity(day2, result.counts, '1.1');
+		const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-8[0-9a-f]{3}-[0-9a-f]{12}$/;
+		for (const d of [day1, day2]) {
+			expect(d.rows.users.filter((u) => !GUID.test(u.sourcedId)).map((u) => u.sourcedId)).toEqual([]);
+			expect(d.rows.enrollments.filter((e) => !GUID.test(e.userSourcedId))).toEqual([]);
+			expect(d.rows.users.flatMap((u) => split(u.agentSourcedIds)).filter((id) => !GUID.test(id))).toEqual([]);
+			expect(new Set(d.rows.users.map((u) => u.sourcedId)).size).toBe(d.rows.users.length);
+		}
+		expect(day1.rows.classes.every((c) => !GUID.test(c.sourcedId))).toBe(true);
+		// Day two's people are day one's, less the gone, plus the added.
+		const ids1 = new Set(day1.rows.users.map((u) => u.sourcedId));
+		const ids2 = new Set(day2.rows.users.map((u) => u.sourcedId));
+		expect(result.gone.length).toBeGreaterThan(0);
+		expect(result.gone.every((id) => ids1.has(id) && !ids2.has(id))).toBe(true);
+		expect(result.added.every((id) => GUID.test(id) && ids2.has(id) && !ids1.has(id))).toBe(true);
+		expect([...ids1].filter((id) => !ids2.has(id)).sort()).toEqual([...result.gone, ...result.goneContacts].sort());
+		// The short style is the default.
+		expect((await writeDistrict(path.join(tmp, 'short'), { students: 50, seed: 5 })).students).toBe(50);
+		expect(readDir(path.join(tmp, 'short')).rows.users.some((u) => u.sourcedId.startsWith('stu-'))).toBe(true);
+	});
+});
+
 describe('writeDayTwo', () => {
 	const options = { students: 2000, seed: 3 };
 	let day1: Dir;
