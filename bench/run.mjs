@@ -658,7 +658,7 @@ async function main() {
 
 					process.stdout.write(`${engine} floor… `);
 					const floorStore = engine === 'postgres' ? await pg.database(`floor_s${students}_r${r}`) : { engine: 'sqlite', path: join(sizeDir, `floor-${r}.sqlite`) };
-					floors.push(await runChild({ mode: 'floor', district, store: floorStore }));
+					floors.push(await runChild({ mode: 'floor', engineDir, district, store: floorStore }));
 					if (floorStore.engine === 'sqlite') removeSqlite(floorStore.path);
 					else await pg.drop(floorStore);
 				}

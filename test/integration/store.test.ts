@@ -6,6 +6,7 @@ import { MIGRATIONS, migrate } from '../../nodes/shared/store/schema';
 import { completeStage, createRun, failRun, getRun, lastGoodRun, listRuns, requireStage } from '../../nodes/shared/store/runs';
 import { readStagedFiles, readStagedRows, StoreStagingSink } from '../../nodes/shared/store/staging';
 import type { RosterStore, StoreConfig } from '../../nodes/shared/store/store';
+import { SQLITE_PAGE_SIZE } from '../../nodes/shared/store/sqlite';
 import { defaultSqlitePath, describeStore, openStore } from '../../nodes/shared/store/store';
 import { testPostgresConfig } from '../support/pg-config';
 
@@ -95,4 +96,36 @@ describe.each(['sqlite', 'postgres'] as const)('store on %s', (engine) => {
 
 test('the default SQLite file lives under the n8n user folder', () => {
 	expect(defaultSqlitePath({ N8N_USER_FOLDER: '/srv/n8n' })).toBe('/srv/n8n/.n8n/rostersync/roster.sqlite');
+});
+
+test('a new SQLite store has 16 KiB pages; a store made with smaller pages keeps them and works', async () => {
+	const { DatabaseSync } = await import('node:sqlite');
+	const pageSize = async (store: RosterStore) => Number((await store.db.queryArrays('PRAGMA page_size'))[0][0]);
+	const fresh = await openStore(await configFor('sqlite'));
+	try {
+		expect(await pageSize(fresh)).toBe(SQLITE_PAGE_SIZE);
+	} finally {
+		await fresh.close();
+	}
+
+	const config = (await configFor('sqlite')) as StoreConfig & { path: string };
+	const older = new DatabaseSync(config.path);
+	older.exec('PRAGMA page_size = 4096; CREATE TABLE made_before (id INTEGER)');
+	older.close();
+	const store = await openStore(config);
+	try {
+		expect(await pageSize(store)).toBe(4096);
+		const run = await createRun(store.db, { source: 'test' });
+		expect((await getRun(store.db, run.id))?.status).toBe(run.status);
+	} finally {
+		await store.close();
+	}
+	// Reopened: still the same size, and the run is there.
+	const again = await openStore(config);
+	try {
+		expect(await pageSize(again)).toBe(4096);
+		expect((await listRuns(again.db, 10)).length).toBe(1);
+	} finally {
+		await again.close();
+	}
 });

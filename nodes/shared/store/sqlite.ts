@@ -31,6 +31,15 @@ const MAX_VARIABLES = 32_766;
  */
 export const SQLITE_CACHE_KIB = 32 * 1024;
 
+/**
+ * Page size of a new store, in bytes (SQLite's default is 4,096). A night writes big rows (staged and
+ * snapshot chunks of ~0.5–1 MB each) and ~800,000 list memberships; larger pages mean fewer overflow
+ * pages, page splits and WAL frames. The whole first night at 100,000 students (ingest to Build Lists,
+ * four alternating runs each): 13.6–14.7 s against 15.4–16.7 s with 4,096 (Build Lists and Reconcile gain
+ * most); the page cache stays SQLITE_CACHE_KIB. 32,768 was no faster than 16,384.
+ */
+export const SQLITE_PAGE_SIZE = 16_384;
+
 export class SqliteDb implements SqlDb {
 	readonly engine = 'sqlite' as const;
 	private readonly db: DatabaseSyncType;
@@ -40,6 +49,8 @@ export class SqliteDb implements SqlDb {
 		if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
 		const { DatabaseSync } = loadSqlite();
 		this.db = new DatabaseSync(path);
+		// A new store gets pages of SQLITE_PAGE_SIZE bytes (an existing one keeps the size it was made with).
+		this.db.exec(`PRAGMA page_size = ${SQLITE_PAGE_SIZE};`);
 		this.db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;');
 		// SQLite's default page cache is 2 MB: a night's bulk writes (snapshot rows, people, list members)
 		// then evict and re-read index pages on every insert, which doubles their cost at district size.
