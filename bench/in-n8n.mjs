@@ -15,8 +15,9 @@
  * term, role and grade lists); the email nodes and the approval branch are left out. The store is the SQLite
  * credential on a file.
  *
- * Per size, source and heap setting (`--n8n-heap default,512,384`: NODE_OPTIONS=--max-old-space-size=N for
- * n8n), on a fresh store: night 1 (the district into an empty store), then night 2 (the day-two set). Timed:
+ * Per size, source and heap setting (`--n8n-heap default,512,384,512/8`: NODE_OPTIONS=--max-old-space-size=N for
+ * n8n, and with /S --max-semi-space-size=S), on a fresh store: night 1 (the district into an empty store), then
+ * night 2 (the day-two set). Timed:
  * wall seconds and peak RSS (GNU time) of `n8n execute`, the execution's own seconds and each node's from the
  * run n8n prints, the highest RSS sampled while each node ran, and the wall seconds and peak RSS of a workflow
  * that does nothing (n8n's start-up and shut-down). Each night is checked against the store: the run completed
@@ -95,10 +96,27 @@ export function inN8nWorkflow(id, district, source = 'disk') {
 	return { id, name: `RosterSync bench in n8n ${id}`, nodes, connections, active: false, settings: template.settings };
 }
 
-/** NODE_OPTIONS for a heap setting ('default' or MiB of old space). */
+/**
+ * A heap setting: 'default', MiB of old space ('512'), and either with '/MiB' of young-generation semi-space
+ * ('512/8', 'default/8': --max-semi-space-size; V8's default young generation is several times larger).
+ */
+function parseHeap(heap) {
+	const [old, semi] = heap.split('/');
+	return { oldSpaceMiB: old === 'default' ? null : Number(old), semiSpaceMiB: semi === undefined ? null : Number(semi) };
+}
+
+/** NODE_OPTIONS for a heap setting (parseHeap). */
 function heapEnv(heap) {
-	if (heap === 'default') return {};
-	return { NODE_OPTIONS: [process.env.NODE_OPTIONS, `--max-old-space-size=${heap}`].filter(Boolean).join(' ') };
+	const { oldSpaceMiB, semiSpaceMiB } = parseHeap(heap);
+	const flags = [oldSpaceMiB === null ? null : `--max-old-space-size=${oldSpaceMiB}`, semiSpaceMiB === null ? null : `--max-semi-space-size=${semiSpaceMiB}`].filter(Boolean);
+	if (flags.length === 0) return {};
+	return { NODE_OPTIONS: [process.env.NODE_OPTIONS, ...flags].filter(Boolean).join(' ') };
+}
+
+/** A heap setting as the tables say it. */
+function heapLabel(heap) {
+	const { oldSpaceMiB, semiSpaceMiB } = parseHeap(heap);
+	return `${oldSpaceMiB === null ? 'default heap' : `heap ${oldSpaceMiB} MiB`}${semiSpaceMiB === null ? '' : `, semi-space ${semiSpaceMiB} MiB`}`;
 }
 
 /** The counts CHECKED of a run record (the store's) or of a bench scenario result. */
@@ -170,7 +188,7 @@ export async function runInN8n({ args, work, engineDir }) {
 		}
 		console.log(
 			`   n8n ${n8n.version}, \`n8n execute\` of a workflow that does nothing: ` +
-				args.n8nHeap.map((heap) => `${heap === 'default' ? 'default heap' : `heap ${heap} MiB`} ${secs(results.idle[heap].seconds)} s, ${mib(results.idle[heap].maxRssKB)}`).join('; '),
+				args.n8nHeap.map((heap) => `${heapLabel(heap)} ${secs(results.idle[heap].seconds)} s, ${mib(results.idle[heap].maxRssKB)}`).join('; '),
 		);
 
 		for (const students of args.students) {
@@ -261,7 +279,7 @@ export async function runInN8n({ args, work, engineDir }) {
 					int(s.students),
 					label,
 					SOURCES[run.source],
-					run.heap === 'default' ? 'default' : `${run.heap} MiB`,
+					heapLabel(run.heap).replace('default heap', 'default').replace('heap ', ''),
 					secs(r.seconds),
 					secs(r.executionSeconds),
 					mib(r.maxRssKB),
@@ -286,11 +304,11 @@ export async function runInN8n({ args, work, engineDir }) {
 		for (const run of s.runs) {
 			for (const night of ['full', 'day2']) {
 				const peaks = Object.entries(run[night]?.nodePeakRssKB ?? {}).filter(([, kb]) => kb);
-				if (peaks.length) console.log(indent(`${int(s.students)} · night ${night === 'full' ? 1 : 2} · ${SOURCES[run.source]} · heap ${run.heap}: highest RSS sampled while each node ran: ${peaks.map(([key, kb]) => `${key} ${mib(kb)}`).join(', ')}`));
+				if (peaks.length) console.log(indent(`${int(s.students)} · night ${night === 'full' ? 1 : 2} · ${SOURCES[run.source]} · ${heapLabel(run.heap)}: highest RSS sampled while each node ran: ${peaks.map(([key, kb]) => `${key} ${mib(kb)}`).join(', ')}`));
 			}
 		}
 		for (const source of args.n8nSource) {
-			const completed = s.runs.filter((run) => run.source === source && run.heap !== 'default' && run.full?.ok && run.day2?.ok).map((run) => Number(run.heap));
+			const completed = s.runs.filter((run) => run.source === source && parseHeap(run.heap).oldSpaceMiB !== null && run.full?.ok && run.day2?.ok).map((run) => parseHeap(run.heap).oldSpaceMiB);
 			if (completed.length) console.log(indent(`${int(s.students)} students, ${SOURCES[source]}: the smallest heap cap tried that completed both nights: ${Math.min(...completed)} MiB`));
 		}
 	}

@@ -28,7 +28,9 @@
  *        where that login may CREATE DATABASE; without it a throwaway server is started with
  *        test/support/postgres.ts) · --peer, --peer-only, --peer-students N[,N…], --peer-limit SECONDS (bench/peer.mjs)
  *        --no-rest, --rest-only, --rest-latency MS, --rest-page-size N, --rest-concurrency N (scenario 5, bench/rest-server.mjs)
- *        --in-n8n (only our nodes in the real n8n, bench/in-n8n.mjs), --n8n-heap default,512,384 (V8 heap caps for it),
+ *        --max-old-space MiB, --max-semi-space MiB (V8 heap flags of the scenario processes)
+ *        --in-n8n (only our nodes in the real n8n, bench/in-n8n.mjs), --n8n-heap default,512,384,512/8 (V8 old space and
+ *        semi-space for it),
  *        --n8n-source disk,sftp (where its CSV Ingest reads the district: Read Files From Disk, or SFTP from a local sshd)
  * See bench/README.md.
  */
@@ -49,10 +51,10 @@ const require = createRequire(import.meta.url);
 
 const USAGE = `usage: npm run bench -- [--students 5000[,100000…]] [--engines sqlite,postgres] [--scenarios full,same,day2]
                       [--seed 1] [--version 1.1|1.2] [--guid-ids] [--out bench/results.json] [--repeat N] [--profile DIR]
-                      [--engine-dir DIR] [--keep] [--pg-url postgres://…] [--max-old-space MiB]
+                      [--engine-dir DIR] [--keep] [--pg-url postgres://…] [--max-old-space MiB] [--max-semi-space MiB]
                       [--no-rest | --rest-only] [--rest-latency 30] [--rest-page-size 1000] [--rest-concurrency 4]
                       [--peer | --peer-only] [--peer-students 1000,5000,…] [--peer-limit 600]
-                      [--in-n8n] [--n8n-heap default,512,384] [--n8n-source disk,sftp]`;
+                      [--in-n8n] [--n8n-heap default,512,384,512/8] [--n8n-source disk,sftp]`;
 
 export const SCENARIOS = {
 	full: 'full sync into an empty store',
@@ -108,6 +110,7 @@ function parseArgs(argv) {
 		restPageSize: 1000,
 		restConcurrency: 4,
 		maxOldSpaceMiB: null,
+		maxSemiSpaceMiB: null,
 		inN8n: false,
 		n8nHeap: ['default', '512', '384'],
 		n8nSource: ['disk'],
@@ -196,7 +199,9 @@ function parseArgs(argv) {
 				break;
 			case '--n8n-heap':
 				args.n8nHeap = parseList(value(i++, arg), arg, (s) => {
-					if (s !== 'default' && !(Number.isInteger(Number(s)) && Number(s) >= 16)) throw new Error('--n8n-heap takes default and/or MiB, e.g. default,512,384');
+					if (!/^(default|\d+)(\/\d+)?$/.test(s) || (s.split('/')[0] !== 'default' && Number(s.split('/')[0]) < 16)) {
+						throw new Error('--n8n-heap takes default and/or MiB of old space, each with /MiB of semi-space or not, e.g. default,512,384,512/8');
+					}
 					return s;
 				});
 				break;
@@ -209,6 +214,9 @@ function parseArgs(argv) {
 				break;
 			case '--max-old-space':
 				args.maxOldSpaceMiB = positiveInt(arg)(value(i++, arg));
+				break;
+			case '--max-semi-space':
+				args.maxSemiSpaceMiB = positiveInt(arg)(value(i++, arg));
 				break;
 			case '--help':
 			case '-h':
@@ -239,14 +247,19 @@ function machineInfo() {
  * Node flags of the scenario processes. `--max-old-space MiB` caps their V8 heap: by default V8 sizes the
  * heap from the machine's memory and lets a run's garbage grow the process long before it collects it,
  * so the peak RSS measured with and without a cap tells live memory from garbage (see bench/README.md).
+ * `--max-semi-space MiB` bounds the young generation (V8's default grows it to several times that).
  */
 const scenarioExecArgv = ['--disable-warning=ExperimentalWarning'];
 
-/** The V8 heap limit the scenario processes get, as said in the header and results.json. */
-function heapLimit(maxOldSpaceMiB) {
-	return maxOldSpaceMiB === null
-		? { maxOldSpaceMiB: null, description: `V8 heap limit ${int(v8.getHeapStatistics().heap_size_limit / 2 ** 20)} MiB (default)` }
-		: { maxOldSpaceMiB, description: `V8 old space capped at ${int(maxOldSpaceMiB)} MiB (--max-old-space-size)` };
+/** The V8 heap the scenario processes get (their flags, and as said in the header and results.json). */
+function heapLimit(maxOldSpaceMiB, maxSemiSpaceMiB) {
+	const old =
+		maxOldSpaceMiB === null
+			? `V8 heap limit ${int(v8.getHeapStatistics().heap_size_limit / 2 ** 20)} MiB (default)`
+			: `V8 old space capped at ${int(maxOldSpaceMiB)} MiB (--max-old-space-size)`;
+	const semi = maxSemiSpaceMiB === null ? '' : `, semi-space ${int(maxSemiSpaceMiB)} MiB (--max-semi-space-size)`;
+	const flags = [maxOldSpaceMiB === null ? null : `--max-old-space-size=${maxOldSpaceMiB}`, maxSemiSpaceMiB === null ? null : `--max-semi-space-size=${maxSemiSpaceMiB}`];
+	return { maxOldSpaceMiB, maxSemiSpaceMiB, description: old + semi, flags: flags.filter(Boolean) };
 }
 
 /** Runs one scenario in a fresh child process; resolves with its result. */
@@ -549,8 +562,8 @@ async function main() {
 		process.exit(2);
 	}
 	const machine = machineInfo();
-	const heap = heapLimit(args.maxOldSpaceMiB);
-	if (heap.maxOldSpaceMiB !== null) scenarioExecArgv.push(`--max-old-space-size=${heap.maxOldSpaceMiB}`);
+	const heap = heapLimit(args.maxOldSpaceMiB, args.maxSemiSpaceMiB);
+	scenarioExecArgv.push(...heap.flags);
 	console.log(`rostersync bench · node ${machine.node} · ${machine.cpus} × ${machine.cpuModel} · ${machine.totalMemoryGiB} GiB · ${heap.description}`);
 
 	let engineDir;
