@@ -29,7 +29,7 @@ import { join } from 'node:path';
 
 import { loadTypeScript } from './generate.mjs';
 import { executeTimed, failureOf, loadN8n, nothingWorkflow } from './n8n-execute.mjs';
-import { indent, int, mib, projectRoot, runChild, secs, table, PIPELINE_SETTINGS } from './run.mjs';
+import { indent, int, mib, parseHeap, projectRoot, runChild, secs, table, v8HeapFlags, PIPELINE_SETTINGS } from './run.mjs';
 
 const TEMPLATE = join(projectRoot, 'workflows', 'nightly-sync-sftp.json');
 const READ = 'Read district files';
@@ -96,19 +96,10 @@ export function inN8nWorkflow(id, district, source = 'disk') {
 	return { id, name: `RosterSync bench in n8n ${id}`, nodes, connections, active: false, settings: template.settings };
 }
 
-/**
- * A heap setting: 'default', MiB of old space ('512'), and either with '/MiB' of young-generation semi-space
- * ('512/8', 'default/8': --max-semi-space-size; V8's default young generation is several times larger).
- */
-function parseHeap(heap) {
-	const [old, semi] = heap.split('/');
-	return { oldSpaceMiB: old === 'default' ? null : Number(old), semiSpaceMiB: semi === undefined ? null : Number(semi) };
-}
-
 /** NODE_OPTIONS for a heap setting (parseHeap). */
 function heapEnv(heap) {
 	const { oldSpaceMiB, semiSpaceMiB } = parseHeap(heap);
-	const flags = [oldSpaceMiB === null ? null : `--max-old-space-size=${oldSpaceMiB}`, semiSpaceMiB === null ? null : `--max-semi-space-size=${semiSpaceMiB}`].filter(Boolean);
+	const flags = v8HeapFlags(oldSpaceMiB, semiSpaceMiB);
 	if (flags.length === 0) return {};
 	return { NODE_OPTIONS: [process.env.NODE_OPTIONS, ...flags].filter(Boolean).join(' ') };
 }
@@ -279,7 +270,7 @@ export async function runInN8n({ args, work, engineDir }) {
 					int(s.students),
 					label,
 					SOURCES[run.source],
-					heapLabel(run.heap).replace('default heap', 'default').replace('heap ', ''),
+					heapLabel(run.heap),
 					secs(r.seconds),
 					secs(r.executionSeconds),
 					mib(r.maxRssKB),

@@ -199,7 +199,8 @@ function parseArgs(argv) {
 				break;
 			case '--n8n-heap':
 				args.n8nHeap = parseList(value(i++, arg), arg, (s) => {
-					if (!/^(default|\d+)(\/\d+)?$/.test(s) || (s.split('/')[0] !== 'default' && Number(s.split('/')[0]) < 16)) {
+					const heap = parseHeap(s);
+					if (!heap || (heap.oldSpaceMiB !== null && heap.oldSpaceMiB < 16)) {
 						throw new Error('--n8n-heap takes default and/or MiB of old space, each with /MiB of semi-space or not, e.g. default,512,384,512/8');
 					}
 					return s;
@@ -251,6 +252,21 @@ function machineInfo() {
  */
 const scenarioExecArgv = ['--disable-warning=ExperimentalWarning'];
 
+/** Node's V8 flags for MiB of old space and of young-generation semi-space (null: V8's default). */
+export function v8HeapFlags(maxOldSpaceMiB, maxSemiSpaceMiB) {
+	return [maxOldSpaceMiB === null ? null : `--max-old-space-size=${maxOldSpaceMiB}`, maxSemiSpaceMiB === null ? null : `--max-semi-space-size=${maxSemiSpaceMiB}`].filter(Boolean);
+}
+
+/**
+ * An --n8n-heap setting: 'default' or MiB of old space ('512'), either followed by '/MiB' of young-generation
+ * semi-space ('512/8', 'default/8'); undefined when it is not one.
+ */
+export function parseHeap(heap) {
+	const match = /^(default|\d+)(?:\/(\d+))?$/.exec(heap);
+	if (!match) return undefined;
+	return { oldSpaceMiB: match[1] === 'default' ? null : Number(match[1]), semiSpaceMiB: match[2] === undefined ? null : Number(match[2]) };
+}
+
 /** The V8 heap the scenario processes get (their flags, and as said in the header and results.json). */
 function heapLimit(maxOldSpaceMiB, maxSemiSpaceMiB) {
 	const old =
@@ -258,8 +274,7 @@ function heapLimit(maxOldSpaceMiB, maxSemiSpaceMiB) {
 			? `V8 heap limit ${int(v8.getHeapStatistics().heap_size_limit / 2 ** 20)} MiB (default)`
 			: `V8 old space capped at ${int(maxOldSpaceMiB)} MiB (--max-old-space-size)`;
 	const semi = maxSemiSpaceMiB === null ? '' : `, semi-space ${int(maxSemiSpaceMiB)} MiB (--max-semi-space-size)`;
-	const flags = [maxOldSpaceMiB === null ? null : `--max-old-space-size=${maxOldSpaceMiB}`, maxSemiSpaceMiB === null ? null : `--max-semi-space-size=${maxSemiSpaceMiB}`];
-	return { maxOldSpaceMiB, maxSemiSpaceMiB, description: old + semi, flags: flags.filter(Boolean) };
+	return { maxOldSpaceMiB, maxSemiSpaceMiB, description: old + semi, flags: v8HeapFlags(maxOldSpaceMiB, maxSemiSpaceMiB) };
 }
 
 /** Runs one scenario in a fresh child process; resolves with its result. */

@@ -4,7 +4,7 @@ import { NodeConnectionTypes } from 'n8n-workflow';
 import { executePerItem, executePerRun } from '../adapter/execute';
 import { runIdParameter } from '../adapter/run-id';
 import { rosterStoreConnectionTest } from '../adapter/store';
-import { reportAttachment } from '../shared/report/attachment';
+import { DEFAULT_ZIP_OVER_MB, reportAttachment } from '../shared/report/attachment';
 import { buildReport, listHistory, publishRun } from '../shared/report/report';
 
 export class RosterPublishReport implements INodeType {
@@ -68,7 +68,7 @@ export class RosterPublishReport implements INodeType {
 				name: 'zipOverMb',
 				type: 'number',
 				typeOptions: { minValue: 0 },
-				default: 5,
+				default: DEFAULT_ZIP_OVER_MB,
 				description:
 					'Attach the CSV zipped when it is larger than this, so that mail servers take it (a first night at 100,000 students is ~27 MB of CSV, ~3 MB zipped); 0 = never zipped',
 				displayOptions: { show: { operation: ['report'], attachCsv: [true] } },
@@ -101,7 +101,7 @@ export class RosterPublishReport implements INodeType {
 			const summary = { subject: report.subject, text: report.text, html: report.html, ...report.summary };
 			if (!(this.getNodeParameter('attachCsv', itemIndex) as boolean)) return { summary };
 			const field = this.getNodeParameter('binaryPropertyName', itemIndex) as string;
-			const zipOverMb = this.getNodeParameter('zipOverMb', itemIndex, 5) as number;
+			const zipOverMb = this.getNodeParameter('zipOverMb', itemIndex, DEFAULT_ZIP_OVER_MB) as number;
 			return { summary, files: { [field]: await reportAttachment(runId, report.csv, zipOverMb * 1_000_000) } };
 		});
 	}

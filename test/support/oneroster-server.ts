@@ -516,7 +516,8 @@ export async function startOneRosterServer(options: ServerOptions): Promise<OneR
 	if (options.frozenData) {
 		for (const records of Object.values(data)) {
 			renderedLists.set(records, renderList(records));
-			renderedLists.set(sortedBy(records, 'sourcedId'), renderList(sortedBy(records, 'sourcedId')));
+			const sorted = sortedBy(records, 'sourcedId');
+			renderedLists.set(sorted, renderList(sorted));
 		}
 	}
 

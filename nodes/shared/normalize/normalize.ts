@@ -256,8 +256,8 @@ async function buildSnapshot(
 	const files = new Map(stagedFiles.map((file) => [file.entity, new Columns(file)]));
 	const fingerprint = await snapshotFingerprint(db, runId, stagedFiles, options);
 	if (fingerprint !== null) {
-		const copied = await shareEarlierSnapshot(db, runId, fingerprint, files);
-		if (copied) return copied;
+		const shared = await shareEarlierSnapshot(db, runId, fingerprint, files);
+		if (shared) return shared;
 	}
 	const input: StagedInput = { files, db, runId, onProgress: options.onProgress };
 	const warnings: string[] = [];

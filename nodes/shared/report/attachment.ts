@@ -11,7 +11,8 @@ export interface ReportAttachment {
 }
 
 /** The CSV is zipped when larger than this by default: 5 MB, under the smallest common mail limits (10 MB) once base64 adds a third. */
-export const DEFAULT_ZIP_OVER_BYTES = 5_000_000;
+export const DEFAULT_ZIP_OVER_MB = 5;
+export const DEFAULT_ZIP_OVER_BYTES = DEFAULT_ZIP_OVER_MB * 1_000_000;
 
 /** The run's CSV as an attachment: `rostersync-<run>.csv`, or `rostersync-<run>.zip` holding it when larger than `zipOverBytes` (0: never zipped). */
 export async function reportAttachment(runId: string, csv: Buffer, zipOverBytes = DEFAULT_ZIP_OVER_BYTES): Promise<ReportAttachment> {

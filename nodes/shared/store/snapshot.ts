@@ -350,7 +350,7 @@ export async function copySnapshotRecordsWhere<T>(db: SqlDb, fromRunId: string, 
 	const { owner, chunks } = await chunksOf(db, fromRunId, spec);
 	let kept = 0;
 	if (chunks.length === 0) {
-		for await (const batch of readSnapshotBatches(db, fromRunId, spec)) {
+		for await (const batch of readLegacyBatches(db, fromRunId, spec, 10_000)) {
 			const records = batch.filter(keep);
 			await writeSnapshotRecords(db, runId, spec, records);
 			kept += records.length;
@@ -609,14 +609,14 @@ export async function shareSnapshot(db: SqlDb, fromRunId: string, toRunId: strin
 	const from = await readSnapshotHeader(db, fromRunId);
 	if (!from) throw new Error(`run ${fromRunId} has no snapshot to share`);
 	const owner = await recordsOwner(db, fromRunId);
-	const [[chunks]] = await db.queryArrays('SELECT COUNT(*) FROM snapshot_chunks WHERE run_id = ?', [owner]);
-	if (Number(chunks) === 0) {
+	const packed = (await db.queryArrays('SELECT 1 FROM snapshot_chunks WHERE run_id = ? LIMIT 1', [owner])).length > 0;
+	if (!packed) {
 		for (const spec of SNAPSHOT_TABLES as ReadonlyArray<SnapshotTable<unknown>>) {
 			for await (const batch of readLegacyBatches(db, fromRunId, spec, 10_000)) await writeSnapshotRecords(db, toRunId, spec, batch);
 		}
 	}
 	await writeSnapshotHeader(db, toRunId, from.schoolIds, from.counts, fingerprint);
-	if (Number(chunks) > 0) await db.execute('UPDATE snapshots SET records_from_run_id = ? WHERE run_id = ?', [owner, toRunId]);
+	if (packed) await db.execute('UPDATE snapshots SET records_from_run_id = ? WHERE run_id = ?', [owner, toRunId]);
 }
 
 export async function readSnapshotHeader(db: SqlDb, runId: string): Promise<SnapshotHeader | undefined> {
