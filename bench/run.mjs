@@ -510,6 +510,15 @@ function printRest(size) {
 				`ideal pages × latency ÷ concurrency = ${secs(r.idealSeconds)} s → ${(r.seconds / r.idealSeconds).toFixed(2)}× the ideal (goal ≤ 1.2×)`,
 		),
 	);
+	if (r.floor) {
+		const f = r.floor;
+		console.log(
+			indent(
+				`floor: the same ${int(f.pages)} pages fetched and JSON.parse'd, nothing staged: ${secs(f.seconds)} s (cpu ${secs(f.cpuSeconds)} s) = ${(f.seconds / r.idealSeconds).toFixed(2)}× the ideal; ` +
+					`the pull is ${(r.seconds / f.seconds).toFixed(2)}× its floor`,
+			),
+		);
+	}
 	if (r.serverCpuSeconds !== undefined) {
 		console.log(indent(`test server (its own process): cpu ${secs(r.serverCpuSeconds)} s during the pull; load average ${r.load.before.toFixed(2)} → ${r.load.after.toFixed(2)}`));
 	}
@@ -722,6 +731,16 @@ async function main() {
 					});
 					size.rest.serverRecords = server.records;
 					size.rest.serverCpuSeconds = (await server.cpuSeconds()) - serverCpuBefore;
+					const floorCpuBefore = await server.cpuSeconds();
+					size.rest.floor = await runChild({
+						mode: 'restFloor',
+						url: server.url,
+						token: server.token,
+						records: server.records,
+						pageSize: args.restPageSize,
+						concurrency: args.restConcurrency,
+					});
+					size.rest.floor.serverCpuSeconds = (await server.cpuSeconds()) - floorCpuBefore;
 					if (!args.keep) removeSqlite(store.path);
 				} catch (error) {
 					size.rest = { error: String(error.message).split('\n')[0] };

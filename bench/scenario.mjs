@@ -8,6 +8,7 @@
  *   { mode: 'floor', district, store }     naive CSV read + bulk insert into the same store engine: the lower bound
  *   { mode: 'parsers', engineDir, district }          csv-parse against the engine's CSV scanner, parse only
  *   { mode: 'rest', engineDir, store, url, token, latencyMs, pageSize, concurrency }   scenario 5: a full REST pull
+ *   { mode: 'restFloor', url, token, records, pageSize, concurrency }   the same pages fetched and JSON.parse'd, nothing else: the pull's lower bound
  *   { mode: 'generate', district, day2?, day2UndoneDelta?, options }   writes the synthetic district (its day two, and the delta
  *        set that undoes day two); not measured
  *   { mode: 'lastRun', engineDir, store }             the newest run in a store (bench/in-n8n.mjs checks n8n's nights with it)
@@ -423,6 +424,47 @@ async function runRest(task) {
 	}
 }
 
+/** The resources of scenario 5's pull, in its order (the engine's REST_RESOURCES). */
+const REST_PULL_ORDER = ['orgs', 'academicSessions', 'courses', 'classes', 'users', 'demographics', 'enrollments'];
+
+/**
+ * Scenario 5's floor: what fetching the pull's pages costs at least on this machine. Every page the
+ * pull reads (offsets from the server's record counts, so no paging logic), resource by resource,
+ * `concurrency` requests at a time, with the same fetch and bearer token, each body read as bytes,
+ * decoded and JSON.parse'd as the engine does (all-ASCII bodies as Latin-1) — and nothing else: no
+ * records flattened, checked or staged. The server's latency is the pull's; its ideal
+ * pages × latency ÷ concurrency leaves out the time a request takes besides the latency.
+ */
+async function runRestFloor(task) {
+	const { isAscii } = await import('node:buffer');
+	const headers = { authorization: `Bearer ${task.token}` };
+	const root = `${task.url}/ims/oneroster/v1p1`;
+	let pages = 0;
+	let records = 0;
+	const floor = await phase('restFloor', async () => {
+		for (const resource of REST_PULL_ORDER) {
+			const offsets = [];
+			for (let offset = 0; offset === 0 || offset < (task.records[resource] ?? 0); offset += task.pageSize) offsets.push(offset);
+			let next = 0;
+			const fetchPages = async () => {
+				while (next < offsets.length) {
+					const url = `${root}/${resource}?limit=${task.pageSize}&offset=${offsets[next++]}&sort=sourcedId`;
+					const response = await fetch(url, { headers });
+					if (response.status !== 200) throw new Error(`GET ${url} answered ${response.status}`);
+					const bytes = Buffer.from(await response.arrayBuffer());
+					const body = JSON.parse(isAscii(bytes) ? bytes.toString('latin1') : bytes.toString('utf8'));
+					records += body[resource].length;
+					pages++;
+				}
+			};
+			await Promise.all(Array.from({ length: task.concurrency }, fetchPages));
+		}
+	});
+	const expected = REST_PULL_ORDER.reduce((sum, resource) => sum + (task.records[resource] ?? 0), 0);
+	if (records !== expected) throw new Error(`the REST floor read ${records} records, the server has ${expected}`);
+	return { seconds: floor.stats.seconds, cpuSeconds: floor.stats.cpuSeconds, pages, records, phases: { restFloor: floor.stats } };
+}
+
 /** Writes the district and its day two (in its own process, so the bench's parent stays small). */
 async function runGenerate(task) {
 	const { loadGenerator } = await import('./generate.mjs');
@@ -462,7 +504,7 @@ async function runLastRun(task) {
 process.once('message', async (task) => {
 	const sampler = setInterval(sample, SAMPLE_MS);
 	try {
-		const modes = { generate: runGenerate, floor: runFloor, parsers: runParsers, pipeline: runPipeline, rest: runRest, lastRun: runLastRun };
+		const modes = { generate: runGenerate, floor: runFloor, parsers: runParsers, pipeline: runPipeline, rest: runRest, restFloor: runRestFloor, lastRun: runLastRun };
 		if (!modes[task.mode]) throw new Error(`unknown scenario mode ${task.mode}`);
 		const result = await modes[task.mode](task);
 		clearInterval(sampler);
