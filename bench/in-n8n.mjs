@@ -6,11 +6,14 @@
  *
  *   Run now → [source] → Roster CSV Ingest → Roster Normalize → Roster Reconcile Users → Roster Build Lists → Roster Publish Report
  *
- * Sources (`--n8n-source disk,sftp`): CSV Ingest has no local-folder source, so 'disk' reads the district with
+ * Sources (`--n8n-source disk,sftp,rest`): CSV Ingest has no local-folder source, so 'disk' reads the district with
  * n8n's own Read Files From Disk (<district>/*.csv), gathers the files into one item with Aggregate and passes
  * them as Binary Input (n8n keeps binary data on disk, its default; CSV Ingest then holds every file in memory
  * while it stages them); 'sftp' is the template as shipped, from a real sshd on 127.0.0.1 (test/support/sshd.ts)
- * serving a copy of the district. The template's settings are replaced by the bench's (PIPELINE_SETTINGS:
+ * serving a copy of the district; 'rest' is the API template (workflows/nightly-sync-api.json): OneRoster Fetch
+ * pulls scenario 5's resources from scenario 5's server (bench/rest-server.mjs, OAuth 2 client credentials through
+ * n8n's httpRequestWithAuthentication), night 1 only, beside scenario 5 itself on the same server. The template's
+ * settings are replaced by the bench's (PIPELINE_SETTINGS:
  * Include primary parent contact, Auto update and Archive on, Dry run off; class rosters of the school-year
  * term, role and grade lists); the email nodes and the approval branch are left out. The store is the SQLite
  * credential on a file.
@@ -29,12 +32,14 @@ import { join } from 'node:path';
 
 import { loadTypeScript } from './generate.mjs';
 import { executeTimed, failureOf, loadN8n, nothingWorkflow } from './n8n-execute.mjs';
-import { indent, int, mib, parseHeap, projectRoot, runChild, secs, table, v8HeapFlags, PIPELINE_SETTINGS } from './run.mjs';
+import { indent, int, mib, parseHeap, projectRoot, runChild, secs, startRestServer, table, v8HeapFlags, PIPELINE_SETTINGS } from './run.mjs';
 
 const TEMPLATE = join(projectRoot, 'workflows', 'nightly-sync-sftp.json');
+const API_TEMPLATE = join(projectRoot, 'workflows', 'nightly-sync-api.json');
 const READ = 'Read district files';
 const AGGREGATE = 'One item';
 const INGEST = 'Roster CSV Ingest';
+const FETCH = 'Roster OneRoster Fetch';
 const NORMALIZE = 'Roster Normalize';
 const RECONCILE = 'Roster Reconcile Users';
 const LISTS = 'Roster Build Lists';
@@ -44,6 +49,7 @@ const TIMED_NODES = [
 	[READ, 'read'],
 	[AGGREGATE, 'aggregate'],
 	[INGEST, 'ingest'],
+	[FETCH, 'fetch'],
 	[NORMALIZE, 'normalize'],
 	[RECONCILE, 'reconcile'],
 	[LISTS, 'lists'],
@@ -61,8 +67,9 @@ const CHECKED = {
  * ('sftp': `district` is then the remote path).
  */
 export function inN8nWorkflow(id, district, source = 'disk') {
-	const template = JSON.parse(readFileSync(TEMPLATE, 'utf8'));
-	const keep = ['Run now', INGEST, NORMALIZE, RECONCILE, LISTS, REPORT];
+	const first = source === 'rest' ? FETCH : INGEST;
+	const template = JSON.parse(readFileSync(source === 'rest' ? API_TEMPLATE : TEMPLATE, 'utf8'));
+	const keep = ['Run now', first, NORMALIZE, RECONCILE, LISTS, REPORT];
 	const nodes = template.nodes.filter((node) => keep.includes(node.name));
 	const node = (name) => nodes.find((n) => n.name === name);
 	Object.assign(node(RECONCILE).parameters, PIPELINE_SETTINGS.reconcile, { dryRun: false });
@@ -73,10 +80,16 @@ export function inN8nWorkflow(id, district, source = 'disk') {
 		if (!keep.includes(from)) continue;
 		connections[from] = { main: main.map((targets) => targets.filter((target) => keep.includes(target.node))) };
 	}
+	const workflow = { id, name: `RosterSync bench in n8n ${id}`, nodes, connections, active: false, settings: template.settings };
+	if (source === 'rest') {
+		// What scenario 5 pulls (the template leaves demographics out), page size and concurrency as the node's defaults.
+		Object.assign(node(FETCH).parameters, { resources: REST_RESOURCES, pull: 'full' });
+		return workflow;
+	}
 	const ingest = node(INGEST);
 	if (source === 'sftp') {
 		ingest.parameters.remotePath = district;
-		return { id, name: `RosterSync bench in n8n ${id}`, nodes, connections, active: false, settings: template.settings };
+		return workflow;
 	}
 	ingest.parameters = { source: 'binary', binaryPropertyNames: '*', options: {} };
 	delete ingest.credentials.rosterSftpApi;
@@ -93,7 +106,18 @@ export function inN8nWorkflow(id, district, source = 'disk') {
 	);
 	const to = (target) => ({ main: [[{ node: target, type: 'main', index: 0 }]] });
 	Object.assign(connections, { 'Run now': to(READ), [READ]: to(AGGREGATE), [AGGREGATE]: to(INGEST) });
-	return { id, name: `RosterSync bench in n8n ${id}`, nodes, connections, active: false, settings: template.settings };
+	return workflow;
+}
+
+/** An access token from the REST server's token endpoint, for scenario 5's bearer client. */
+async function oauthToken(url) {
+	const response = await fetch(`${url}${REST_CLIENT.tokenPath}`, {
+		method: 'POST',
+		headers: { 'content-type': 'application/x-www-form-urlencoded' },
+		body: new URLSearchParams({ grant_type: 'client_credentials', client_id: REST_CLIENT.clientId, client_secret: REST_CLIENT.clientSecret }),
+	});
+	if (!response.ok) throw new Error(`the REST server's token endpoint answered ${response.status}`);
+	return { accessToken: (await response.json()).access_token };
 }
 
 /** NODE_OPTIONS for a heap setting (parseHeap). */
@@ -141,13 +165,19 @@ function executionTimes(harness, stdout, rssSamples) {
 	};
 }
 
-/** Where CSV Ingest reads the district from, as the table says it. */
-const SOURCES = { disk: 'disk → binary', sftp: 'SFTP' };
+/** Where the roster comes from, as the table says it. */
+const SOURCES = { disk: 'disk → binary', sftp: 'SFTP', rest: 'REST' };
+/** The nights run per source: REST only pulls night 1 (the server serves one district). */
+const NIGHTS = { disk: ['full', 'day2'], sftp: ['full', 'day2'], rest: ['full'] };
+/** What scenario 5 (bench/scenario.mjs runRest) pulls, in the node's resource names. */
+const REST_RESOURCES = ['orgs', 'academicSessions', 'courses', 'classes', 'users', 'demographics', 'enrollments'];
+/** The OAuth 2 client of the generic OneRoster credential, as the REST server checks it. */
+const REST_CLIENT = { clientId: 'bench-client', clientSecret: 'bench-client-secret', tokenPath: '/oauth/token' };
 
 export async function runInN8n({ args, work, engineDir }) {
 	console.log('');
 	console.log(
-		`── ours in n8n: the template's chain (CSV Ingest ← ${args.n8nSource.map((source) => (source === 'disk' ? 'Read Files From Disk + Aggregate' : 'SFTP')).join(' | ')}; → Normalize → Reconcile → Build Lists → Publish Report), \`n8n execute\`, SQLite store`,
+		`── ours in n8n: the templates' chain (${args.n8nSource.map((source) => ({ disk: 'Read Files From Disk + Aggregate → CSV Ingest', sftp: 'SFTP → CSV Ingest', rest: 'OneRoster Fetch (REST)' })[source]).join(' | ')}; → Normalize → Reconcile → Build Lists → Publish Report), \`n8n execute\`, SQLite store`,
 	);
 	const { harness, n8n } = await loadN8n();
 	const tarball = await harness.preparePackage((line) => console.log(`   ${line}`));
@@ -169,6 +199,7 @@ export async function runInN8n({ args, work, engineDir }) {
 			const data = { host: sshd.host, port: sshd.port, username: sshd.username, authentication: 'password', password: sshd.password, hostKeyFingerprint: sshd.hostKeyFingerprint };
 			await harness.importCredentials(n8n, folder, [{ ...refs.rosterSftpApi, type: 'rosterSftpApi', data }]);
 		}
+		const apiRefs = JSON.parse(readFileSync(API_TEMPLATE, 'utf8')).nodes.find((node) => node.name === FETCH).credentials;
 		await harness.importWorkflow(n8n, folder, nothingWorkflow('rsBenchNothing01'));
 		// n8n's start-up alone varies by a second or two from run to run: the quicker of two.
 		for (const heap of args.n8nHeap) {
@@ -189,10 +220,17 @@ export async function runInN8n({ args, work, engineDir }) {
 			await runChild({ mode: 'generate', district: days.full, day2: days.day2, options: { students, seed: args.seed, version: args.version }, dayTwoOptions: {} });
 			const ids = {};
 			const workflows = [];
+			let restServer;
+			if (args.n8nSource.includes('rest')) {
+				// Scenario 5's server on night 1's district, with the OAuth 2 client of the generic OneRoster credential.
+				restServer = await startRestServer(days.full, args.restLatency, { kind: 'oauth2', clientAuth: 'body', ...REST_CLIENT });
+				const data = { baseUrl: restServer.url, version: '1.1', authentication: 'oauth2', tokenUrl: `${restServer.url}${REST_CLIENT.tokenPath}`, clientId: REST_CLIENT.clientId, clientSecret: REST_CLIENT.clientSecret, clientAuthentication: 'body', scope: '', schoolId: '' };
+				await harness.importCredentials(n8n, folder, [{ ...apiRefs.rosterOneRosterApi, type: 'rosterOneRosterApi', data }]);
+			}
 			for (const source of args.n8nSource) {
 				ids[source] = {};
-				for (const [night, tag] of [['full', '1'], ['day2', '2']]) {
-					ids[source][night] = `rsBench${source === 'disk' ? 'D' : 'S'}${tag}s${String(students).padStart(7, '0')}`;
+				for (const [night, tag] of [['full', '1'], ['day2', '2']].filter(([night]) => NIGHTS[source].includes(night))) {
+					ids[source][night] = `rsBench${{ disk: 'D', sftp: 'S', rest: 'R' }[source]}${tag}s${String(students).padStart(7, '0')}`;
 					const district = source === 'sftp' ? await loadTypeScript('test/support/sshd.ts').copyIntoServed(sshd, days[night], `students-${students}/${night}`) : days[night];
 					workflows.push(inN8nWorkflow(ids[source][night], district, source));
 				}
@@ -207,13 +245,19 @@ export async function runInN8n({ args, work, engineDir }) {
 				const r = await runChild({ mode: 'pipeline', engineDir, district: days[night], store: bareStore, settings: PIPELINE_SETTINGS });
 				entry.bare[night] = { seconds: r.seconds, cpuSeconds: r.cpuSeconds, maxRssKB: r.maxRssKB, counts: countsOfScenario(r), phases: Object.fromEntries(Object.entries(r.phases).map(([k, p]) => [k, p.seconds])) };
 			}
+			if (restServer) {
+				// Scenario 5 (the engine's pull with Node's fetch) from the same server: the fetch node's time compared.
+				const { accessToken } = await oauthToken(restServer.url);
+				const r = await runChild({ mode: 'rest', engineDir, store: { engine: 'sqlite', path: join(sizeDir, 'bare-rest.sqlite') }, url: restServer.url, token: accessToken, latencyMs: args.restLatency, pageSize: args.restPageSize, concurrency: args.restConcurrency });
+				entry.bareRest = { seconds: r.seconds, cpuSeconds: r.cpuSeconds, maxRssKB: r.maxRssKB, idealSeconds: r.idealSeconds, pages: r.pages };
+			}
 
 			for (const source of args.n8nSource) {
 				for (const heap of args.n8nHeap) {
 					process.stdout.write(`${source} heap ${heap}… `);
 					for (const suffix of ['', '-wal', '-shm']) rmSync(`${storePath}${suffix}`, { force: true });
 					const nights = { source, heap };
-					for (const night of ['full', 'day2']) {
+					for (const night of NIGHTS[source]) {
 						const run = await executeTimed(n8n, folder, ids[source][night], outDir, 30 * 60_000, heapEnv(heap));
 						const stored = run.code === 0 ? (await runChild({ mode: 'lastRun', engineDir, store: { engine: 'sqlite', path: storePath } })).run : undefined;
 						const counts = countsOfRun(stored);
@@ -246,6 +290,7 @@ export async function runInN8n({ args, work, engineDir }) {
 					entry.runs.push(nights);
 				}
 			}
+			if (restServer) await restServer.stop();
 			process.stdout.write('done\n');
 			rmSync(sizeDir, { recursive: true, force: true });
 			results.sizes.push(entry);
@@ -262,7 +307,9 @@ export async function runInN8n({ args, work, engineDir }) {
 		for (const night of ['full', 'day2']) {
 			const label = night === 'full' ? '1: full' : '2: day two';
 			const b = s.bare[night];
-			rows.push([int(s.students), label, 'folder', 'bare Node', secs(b.seconds), '', mib(b.maxRssKB), '', '', '', secs(b.phases.ingest), secs(b.phases.normalize), secs(b.phases.reconcile), secs(b.phases.lists), secs(b.phases.report), int(b.counts.created), int(b.counts.lists), int(b.counts.membersAdded), 'bench scenario']);
+			rows.push([int(s.students), label, 'folder', 'bare Node', secs(b.seconds), '', mib(b.maxRssKB), '', '', '', secs(b.phases.ingest), '', secs(b.phases.normalize), secs(b.phases.reconcile), secs(b.phases.lists), secs(b.phases.report), int(b.counts.created), int(b.counts.lists), int(b.counts.membersAdded), 'bench scenario']);
+			const rest = night === 'full' ? s.bareRest : undefined;
+			if (rest) rows.push([int(s.students), label, 'REST', 'bare Node', secs(rest.seconds), '', mib(rest.maxRssKB), '', '', '', '', secs(rest.seconds), '', '', '', '', '', '', '', `scenario 5 (fetch only; ideal ${secs(rest.idealSeconds)} s)`]);
 			for (const run of s.runs) {
 				const r = run[night];
 				if (!r) continue;

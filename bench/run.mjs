@@ -31,7 +31,8 @@
  *        --max-old-space MiB, --max-semi-space MiB (V8 heap flags of the scenario processes)
  *        --in-n8n (only our nodes in the real n8n, bench/in-n8n.mjs), --n8n-heap default,512,384,512/8 (V8 old space and
  *        semi-space for it),
- *        --n8n-source disk,sftp (where its CSV Ingest reads the district: Read Files From Disk, or SFTP from a local sshd)
+ *        --n8n-source disk,sftp,rest (where the roster comes from: Read Files From Disk or SFTP from a local sshd into CSV Ingest,
+ *        or OneRoster Fetch from the REST server of scenario 5)
  * See bench/README.md.
  */
 import { fork } from 'node:child_process';
@@ -54,7 +55,7 @@ const USAGE = `usage: npm run bench -- [--students 5000[,100000…]] [--engines 
                       [--engine-dir DIR] [--keep] [--pg-url postgres://…] [--max-old-space MiB] [--max-semi-space MiB]
                       [--no-rest | --rest-only] [--rest-latency 30] [--rest-page-size 1000] [--rest-concurrency 4]
                       [--peer | --peer-only] [--peer-students 1000,5000,…] [--peer-limit 600]
-                      [--in-n8n] [--n8n-heap default,512,384,512/8] [--n8n-source disk,sftp]`;
+                      [--in-n8n] [--n8n-heap default,512,384,512/8] [--n8n-source disk,sftp,rest]`;
 
 export const SCENARIOS = {
 	full: 'full sync into an empty store',
@@ -208,7 +209,7 @@ function parseArgs(argv) {
 				break;
 			case '--n8n-source':
 				args.n8nSource = parseList(value(i++, arg), arg);
-				if (args.n8nSource.some((s) => !['disk', 'sftp'].includes(s))) throw new Error('--n8n-source takes disk and/or sftp');
+				if (args.n8nSource.some((s) => !['disk', 'sftp', 'rest'].includes(s))) throw new Error('--n8n-source takes disk, sftp and/or rest');
 				break;
 			case '--peer-limit':
 				args.peerLimit = positiveInt(arg)(value(i++, arg));
@@ -299,8 +300,11 @@ export function runChild(task) {
 	});
 }
 
-/** Starts bench/rest-server.mjs for a district; resolves with its address, cpuSeconds() (its CPU so far) and a stop(). */
-function startRestServer(district, latencyMs) {
+/**
+ * Starts bench/rest-server.mjs for a district (`auth`: how the server checks requests, a bearer token by default);
+ * resolves with its address, cpuSeconds() (its CPU so far) and a stop().
+ */
+export function startRestServer(district, latencyMs, auth) {
 	return new Promise((resolvePromise, reject) => {
 		const child = fork(join(here, 'rest-server.mjs'), [], { execPath: process.execPath, execArgv: ['--disable-warning=ExperimentalWarning', '--expose-gc'], stdio: 'inherit' });
 		child.once('message', (message) => {
@@ -317,7 +321,7 @@ function startRestServer(district, latencyMs) {
 			resolvePromise({ ...message, cpuSeconds, stop: async () => { child.send('stop'); await exited; } });
 		});
 		child.once('error', reject);
-		child.send({ district, latencyMs });
+		child.send({ district, latencyMs, auth });
 	});
 }
 
