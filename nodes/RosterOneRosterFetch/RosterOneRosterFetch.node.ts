@@ -189,7 +189,8 @@ export class RosterOneRosterFetch implements INodeType {
 			const pull = this.getNodeParameter('pull', itemIndex, 'full') as 'full' | 'delta';
 			const options = this.getNodeParameter('options', itemIndex, {}) as FetchOptions;
 			const credentialType = SIS_CREDENTIALS[sis].credential;
-			const settings = sisApiSettings(sis, await this.getCredentials(credentialType, itemIndex));
+			const credentialData = await this.getCredentials(credentialType, itemIndex);
+			const settings = sisApiSettings(sis, credentialData);
 			const schoolIds = options.schoolIds?.trim() ? splitIds(options.schoolIds) : settings.schoolIds;
 			const pullOptions: Partial<PullOptions> = {
 				pageSize: options.pageSize ?? 1000,
@@ -199,7 +200,7 @@ export class RosterOneRosterFetch implements INodeType {
 				maxRowProblems: options.maxRowProblems ?? 10000,
 			};
 			// The credential authenticates each request (n8n's httpRequestWithAuthentication); stop ends the pull.
-			const client = apiClient(n8nTransport(this, credentialType, (options.timeoutSeconds ?? 120) * 1000), { kind: 'transport' });
+			const client = apiClient(n8nTransport(this, credentialType, credentialData, (options.timeoutSeconds ?? 120) * 1000), { kind: 'transport' });
 			const signal = this.getExecutionCancelSignal();
 
 			let source;
