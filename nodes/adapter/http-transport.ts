@@ -24,7 +24,7 @@ interface RequestFailure {
 	description?: string | null;
 	message?: string;
 	code?: string;
-	cause?: { code?: string; name?: string; message?: string; response?: { status?: number } };
+	cause?: { code?: string; name?: string; message?: string; response?: { status?: number; data?: unknown } };
 }
 
 export function n8nTransport(
@@ -49,7 +49,10 @@ export function n8nTransport(
 				ignoreHttpStatusErrors: { ignore: true, except: [401] },
 				disableFollowRedirect: request.followRedirects === false,
 				timeout: timeoutMs,
-				json: true,
+				// The body as bytes: the engine reads a page's JSON when its turn comes (pages fetched ahead wait as
+				// bytes, not as objects the garbage collector copies) and reads an all-ASCII page without UTF-8 decoding.
+				encoding: 'arraybuffer',
+				json: false,
 			};
 			try {
 				const response = (await context.helpers.httpRequestWithAuthentication.call(context, credentialType, options, credential)) as {
@@ -61,7 +64,7 @@ export function n8nTransport(
 			} catch (error) {
 				const failure = error as RequestFailure;
 				const status = Number(failure.httpCode) || failure.cause?.response?.status;
-				if (status === 401) return { status: 401, headers: {}, body: failure.description ?? failure.message ?? '' };
+				if (status === 401) return { status: 401, headers: {}, body: failure.cause?.response?.data ?? failure.description ?? failure.message ?? '' };
 				const code = failure.cause?.code ?? failure.code;
 				const name = failure.cause?.name;
 				// Keep what the engine needs to tell a network failure (retried) or a cancellation from the rest.

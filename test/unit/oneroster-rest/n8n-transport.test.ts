@@ -2,12 +2,13 @@
  * The OneRoster Fetch node's transport in n8n (nodes/adapter/http-transport.ts): every request goes
  * through httpRequestWithAuthentication with the credential data the node read once, so n8n does not
  * read and decrypt the credential again per request, and a token its preAuthentication writes into
- * that data is sent by every later request. (The real n8n, with tokens that expire every 3 requests,
+ * that data is sent by every later request; bodies come as bytes, read by the engine. (The real n8n, with tokens that expire every 3 requests,
  * is test/e2e/oneroster-fetch.test.ts.)
  */
 import type { IAdditionalCredentialOptions, IExecuteFunctions, IHttpRequestOptions, INode } from 'n8n-workflow';
 
 import { n8nTransport } from '../../../nodes/adapter/http-transport';
+import { readJson } from '../../../nodes/shared/sources/oneroster-rest/http';
 
 const CREDENTIAL_TYPE = 'rosterOneRosterApi';
 const NODE = {
@@ -39,7 +40,8 @@ function fakeN8n() {
 					Object.assign(data, { accessToken: `token-${tokensFetched}` });
 				}
 				calls.push({ options, sentToken: data?.accessToken, additional });
-				return { statusCode: 200, headers: { 'content-type': 'application/json' }, body: { users: [] } };
+				// encoding 'arraybuffer': n8n hands the body over as bytes.
+				return { statusCode: 200, headers: { 'Content-Type': 'application/json' }, body: Buffer.from('{"users":[]}') };
 			},
 		},
 	} as unknown as IExecuteFunctions;
@@ -67,7 +69,11 @@ describe('n8nTransport', () => {
 		expect(n8n.credentialReads()).toBe(0);
 		// The node's own copy of the credential is left as it was read.
 		expect(read.accessToken).toBe('');
-		expect(n8n.calls[0].options).toMatchObject({ method: 'GET', url: 'https://sis.example.org/users?offset=1', timeout: 5000, returnFullResponse: true });
+		expect(n8n.calls[0].options).toMatchObject({ method: 'GET', url: 'https://sis.example.org/users?offset=1', timeout: 5000, returnFullResponse: true, encoding: 'arraybuffer', json: false });
+		// The page stays bytes until the engine reads it (readJson), with its headers in lower case.
+		expect(Buffer.isBuffer(responses[0].body)).toBe(true);
+		expect(readJson(responses[0])).toEqual({ json: { users: [] } });
+		expect(responses[0].headers['content-type']).toBe('application/json');
 	});
 
 	it('a second transport (the next item) starts from the credential as read, not from another pull’s token', async () => {
