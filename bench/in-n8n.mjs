@@ -28,6 +28,7 @@
  * of the bench scenario (bench/scenario.mjs) run on the same files in a bare Node process, shown alongside.
  */
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
 import { loadTypeScript } from './generate.mjs';
@@ -66,7 +67,7 @@ const CHECKED = {
  * Read Files From Disk → Aggregate → CSV Ingest's Binary Input) or, as the template does, over SFTP
  * ('sftp': `district` is then the remote path).
  */
-export function inN8nWorkflow(id, district, source = 'disk') {
+export function inN8nWorkflow(id, district, source = 'disk', restResources = []) {
 	const first = source === 'rest' ? FETCH : INGEST;
 	const template = JSON.parse(readFileSync(source === 'rest' ? API_TEMPLATE : TEMPLATE, 'utf8'));
 	const keep = ['Run now', first, NORMALIZE, RECONCILE, LISTS, REPORT];
@@ -83,7 +84,7 @@ export function inN8nWorkflow(id, district, source = 'disk') {
 	const workflow = { id, name: `RosterSync bench in n8n ${id}`, nodes, connections, active: false, settings: template.settings };
 	if (source === 'rest') {
 		// What scenario 5 pulls (the template leaves demographics out), page size and concurrency as the node's defaults.
-		Object.assign(node(FETCH).parameters, { resources: REST_RESOURCES, pull: 'full' });
+		Object.assign(node(FETCH).parameters, { resources: restResources, pull: 'full' });
 		return workflow;
 	}
 	const ingest = node(INGEST);
@@ -169,12 +170,12 @@ function executionTimes(harness, stdout, rssSamples) {
 const SOURCES = { disk: 'disk → binary', sftp: 'SFTP', rest: 'REST' };
 /** The nights run per source: REST only pulls night 1 (the server serves one district). */
 const NIGHTS = { disk: ['full', 'day2'], sftp: ['full', 'day2'], rest: ['full'] };
-/** What scenario 5 (bench/scenario.mjs runRest) pulls, in the node's resource names. */
-const REST_RESOURCES = ['orgs', 'academicSessions', 'courses', 'classes', 'users', 'demographics', 'enrollments'];
 /** The OAuth 2 client of the generic OneRoster credential, as the REST server checks it. */
 const REST_CLIENT = { clientId: 'bench-client', clientSecret: 'bench-client-secret', tokenPath: '/oauth/token' };
 
 export async function runInN8n({ args, work, engineDir }) {
+	/** What scenario 5 pulls: everything the engine can. */
+	const { REST_RESOURCES } = createRequire(import.meta.url)(join(engineDir, 'nodes/shared/sources/oneroster-rest/source.js'));
 	console.log('');
 	console.log(
 		`── ours in n8n: the templates' chain (${args.n8nSource.map((source) => ({ disk: 'Read Files From Disk + Aggregate → CSV Ingest', sftp: 'SFTP → CSV Ingest', rest: 'OneRoster Fetch (REST)' })[source]).join(' | ')}; → Normalize → Reconcile → Build Lists → Publish Report), \`n8n execute\`, SQLite store`,
@@ -232,7 +233,7 @@ export async function runInN8n({ args, work, engineDir }) {
 				for (const [night, tag] of [['full', '1'], ['day2', '2']].filter(([night]) => NIGHTS[source].includes(night))) {
 					ids[source][night] = `rsBench${{ disk: 'D', sftp: 'S', rest: 'R' }[source]}${tag}s${String(students).padStart(7, '0')}`;
 					const district = source === 'sftp' ? await loadTypeScript('test/support/sshd.ts').copyIntoServed(sshd, days[night], `students-${students}/${night}`) : days[night];
-					workflows.push(inN8nWorkflow(ids[source][night], district, source));
+					workflows.push(inN8nWorkflow(ids[source][night], district, source, REST_RESOURCES));
 				}
 			}
 			await harness.importWorkflow(n8n, folder, workflows);

@@ -738,6 +738,7 @@ async function main() {
 					const floorCpuBefore = await server.cpuSeconds();
 					size.rest.floor = await runChild({
 						mode: 'restFloor',
+						engineDir,
 						url: server.url,
 						token: server.token,
 						records: server.records,

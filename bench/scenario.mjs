@@ -8,7 +8,7 @@
  *   { mode: 'floor', district, store }     naive CSV read + bulk insert into the same store engine: the lower bound
  *   { mode: 'parsers', engineDir, district }          csv-parse against the engine's CSV scanner, parse only
  *   { mode: 'rest', engineDir, store, url, token, latencyMs, pageSize, concurrency }   scenario 5: a full REST pull
- *   { mode: 'restFloor', url, token, records, pageSize, concurrency }   the same pages fetched and JSON.parse'd, nothing else: the pull's lower bound
+ *   { mode: 'restFloor', engineDir, url, token, records, pageSize, concurrency }   the same pages fetched and JSON.parse'd, nothing else: the pull's lower bound
  *   { mode: 'generate', district, day2?, day2UndoneDelta?, options }   writes the synthetic district (its day two, and the delta
  *        set that undoes day two); not measured
  *   { mode: 'lastRun', engineDir, store }             the newest run in a store (bench/in-n8n.mjs checks n8n's nights with it)
@@ -388,7 +388,7 @@ async function runRest(task) {
 	const { stageRun } = load('nodes/shared/sources/stage-run.js');
 	const { apiClient } = load('nodes/shared/sources/oneroster-rest/auth/api-auth.js');
 	const { fetchTransport } = load('nodes/shared/sources/oneroster-rest/http.js');
-	const { oneRosterApiSource } = load('nodes/shared/sources/oneroster-rest/source.js');
+	const { oneRosterApiSource, REST_RESOURCES } = load('nodes/shared/sources/oneroster-rest/source.js');
 	const profiler = await openProfiler(task.profileDir);
 	const open = await phase('open', () => openStore(task.store));
 	const store = open.result;
@@ -398,7 +398,8 @@ async function runRest(task) {
 			sisName: 'Bench SIS',
 			baseUrl: `${task.url}/ims/oneroster/v1p1`,
 			version: '1.1',
-			resources: ['orgs', 'academicSessions', 'courses', 'classes', 'users', 'demographics', 'enrollments'],
+			// Everything the engine can pull, in its order.
+			resources: [...REST_RESOURCES],
 			schoolIds: [],
 		};
 		const source = oneRosterApiSource(client, config, { mode: 'full', reason: 'benchmark' }, { pageSize: task.pageSize, concurrency: task.concurrency });
@@ -424,9 +425,6 @@ async function runRest(task) {
 	}
 }
 
-/** The resources of scenario 5's pull, in its order (the engine's REST_RESOURCES). */
-const REST_PULL_ORDER = ['orgs', 'academicSessions', 'courses', 'classes', 'users', 'demographics', 'enrollments'];
-
 /**
  * Scenario 5's floor: what fetching the pull's pages costs at least on this machine. Every page the
  * pull reads (offsets from the server's record counts, so no paging logic), resource by resource,
@@ -436,13 +434,14 @@ const REST_PULL_ORDER = ['orgs', 'academicSessions', 'courses', 'classes', 'user
  * pages × latency ÷ concurrency leaves out the time a request takes besides the latency.
  */
 async function runRestFloor(task) {
+	const { REST_RESOURCES } = require(join(task.engineDir, 'nodes/shared/sources/oneroster-rest/source.js'));
 	const { isAscii } = await import('node:buffer');
 	const headers = { authorization: `Bearer ${task.token}` };
 	const root = `${task.url}/ims/oneroster/v1p1`;
 	let pages = 0;
 	let records = 0;
 	const floor = await phase('restFloor', async () => {
-		for (const resource of REST_PULL_ORDER) {
+		for (const resource of REST_RESOURCES) {
 			const offsets = [];
 			for (let offset = 0; offset === 0 || offset < (task.records[resource] ?? 0); offset += task.pageSize) offsets.push(offset);
 			let next = 0;
@@ -460,7 +459,7 @@ async function runRestFloor(task) {
 			await Promise.all(Array.from({ length: task.concurrency }, fetchPages));
 		}
 	});
-	const expected = REST_PULL_ORDER.reduce((sum, resource) => sum + (task.records[resource] ?? 0), 0);
+	const expected = REST_RESOURCES.reduce((sum, resource) => sum + (task.records[resource] ?? 0), 0);
 	if (records !== expected) throw new Error(`the REST floor read ${records} records, the server has ${expected}`);
 	return { seconds: floor.stats.seconds, cpuSeconds: floor.stats.cpuSeconds, pages, records, phases: { restFloor: floor.stats } };
 }
