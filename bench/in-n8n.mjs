@@ -110,17 +110,6 @@ export function inN8nWorkflow(id, district, source = 'disk', restResources = [])
 	return workflow;
 }
 
-/** An access token from the REST server's token endpoint, for scenario 5's bearer client. */
-async function oauthToken(url) {
-	const response = await fetch(`${url}${REST_CLIENT.tokenPath}`, {
-		method: 'POST',
-		headers: { 'content-type': 'application/x-www-form-urlencoded' },
-		body: new URLSearchParams({ grant_type: 'client_credentials', client_id: REST_CLIENT.clientId, client_secret: REST_CLIENT.clientSecret }),
-	});
-	if (!response.ok) throw new Error(`the REST server's token endpoint answered ${response.status}`);
-	return { accessToken: (await response.json()).access_token };
-}
-
 /** NODE_OPTIONS for a heap setting (parseHeap). */
 function heapEnv(heap) {
 	const { oldSpaceMiB, semiSpaceMiB } = parseHeap(heap);
@@ -166,10 +155,15 @@ function executionTimes(harness, stdout, rssSamples) {
 	};
 }
 
-/** Where the roster comes from, as the table says it. */
-const SOURCES = { disk: 'disk → binary', sftp: 'SFTP', rest: 'REST' };
-/** The nights run per source: REST only pulls night 1 (the server serves one district). */
-const NIGHTS = { disk: ['full', 'day2'], sftp: ['full', 'day2'], rest: ['full'] };
+/**
+ * Where the roster comes from (--n8n-source): how the heading and the table say it, the letter in its
+ * workflow ids, and the nights run (REST only pulls night 1: the server serves one district).
+ */
+const SOURCES = {
+	disk: { chain: 'Read Files From Disk + Aggregate → CSV Ingest', label: 'disk → binary', tag: 'D', nights: ['full', 'day2'] },
+	sftp: { chain: 'SFTP → CSV Ingest', label: 'SFTP', tag: 'S', nights: ['full', 'day2'] },
+	rest: { chain: 'OneRoster Fetch (REST)', label: 'REST', tag: 'R', nights: ['full'] },
+};
 /** The OAuth 2 client of the generic OneRoster credential, as the REST server checks it. */
 const REST_CLIENT = { clientId: 'bench-client', clientSecret: 'bench-client-secret', tokenPath: '/oauth/token' };
 
@@ -178,7 +172,7 @@ export async function runInN8n({ args, work, engineDir }) {
 	const { REST_RESOURCES } = createRequire(import.meta.url)(join(engineDir, 'nodes/shared/sources/oneroster-rest/source.js'));
 	console.log('');
 	console.log(
-		`── ours in n8n: the templates' chain (${args.n8nSource.map((source) => ({ disk: 'Read Files From Disk + Aggregate → CSV Ingest', sftp: 'SFTP → CSV Ingest', rest: 'OneRoster Fetch (REST)' })[source]).join(' | ')}; → Normalize → Reconcile → Build Lists → Publish Report), \`n8n execute\`, SQLite store`,
+		`── ours in n8n: the templates' chain (${args.n8nSource.map((source) => SOURCES[source].chain).join(' | ')}; → Normalize → Reconcile → Build Lists → Publish Report), \`n8n execute\`, SQLite store`,
 	);
 	const { harness, n8n } = await loadN8n();
 	const tarball = await harness.preparePackage((line) => console.log(`   ${line}`));
@@ -188,6 +182,8 @@ export async function runInN8n({ args, work, engineDir }) {
 	const folder = await harness.createUserFolder({ env: { N8N_RESTRICT_FILE_ACCESS_TO: baseDir } });
 	const results = { n8n: n8n.version, package: tarball, heaps: args.n8nHeap, sources: args.n8nSource, idle: {}, sizes: [] };
 	let sshd;
+	/** Scenario 5's server of the size being run (--n8n-source rest). */
+	let restServer;
 	try {
 		await harness.installPackage(folder, tarball);
 		const template = JSON.parse(readFileSync(TEMPLATE, 'utf8'));
@@ -221,7 +217,6 @@ export async function runInN8n({ args, work, engineDir }) {
 			await runChild({ mode: 'generate', district: days.full, day2: days.day2, options: { students, seed: args.seed, version: args.version }, dayTwoOptions: {} });
 			const ids = {};
 			const workflows = [];
-			let restServer;
 			if (args.n8nSource.includes('rest')) {
 				// Scenario 5's server on night 1's district, with the OAuth 2 client of the generic OneRoster credential.
 				restServer = await startRestServer(days.full, args.restLatency, { kind: 'oauth2', clientAuth: 'body', ...REST_CLIENT });
@@ -230,8 +225,8 @@ export async function runInN8n({ args, work, engineDir }) {
 			}
 			for (const source of args.n8nSource) {
 				ids[source] = {};
-				for (const [night, tag] of [['full', '1'], ['day2', '2']].filter(([night]) => NIGHTS[source].includes(night))) {
-					ids[source][night] = `rsBench${{ disk: 'D', sftp: 'S', rest: 'R' }[source]}${tag}s${String(students).padStart(7, '0')}`;
+				for (const night of SOURCES[source].nights) {
+					ids[source][night] = `rsBench${SOURCES[source].tag}${night === 'full' ? 1 : 2}s${String(students).padStart(7, '0')}`;
 					const district = source === 'sftp' ? await loadTypeScript('test/support/sshd.ts').copyIntoServed(sshd, days[night], `students-${students}/${night}`) : days[night];
 					workflows.push(inN8nWorkflow(ids[source][night], district, source, REST_RESOURCES));
 				}
@@ -247,9 +242,9 @@ export async function runInN8n({ args, work, engineDir }) {
 				entry.bare[night] = { seconds: r.seconds, cpuSeconds: r.cpuSeconds, maxRssKB: r.maxRssKB, counts: countsOfScenario(r), phases: Object.fromEntries(Object.entries(r.phases).map(([k, p]) => [k, p.seconds])) };
 			}
 			if (restServer) {
-				// Scenario 5 (the engine's pull with Node's fetch) from the same server: the fetch node's time compared.
-				const { accessToken } = await oauthToken(restServer.url);
-				const r = await runChild({ mode: 'rest', engineDir, store: { engine: 'sqlite', path: join(sizeDir, 'bare-rest.sqlite') }, url: restServer.url, token: accessToken, latencyMs: args.restLatency, pageSize: args.restPageSize, concurrency: args.restConcurrency });
+				// Scenario 5 (the engine's pull with Node's fetch and its own OAuth 2 client) from the same server: the fetch node's time compared.
+				const oauth2 = { tokenUrl: `${restServer.url}${REST_CLIENT.tokenPath}`, clientId: REST_CLIENT.clientId, clientSecret: REST_CLIENT.clientSecret, clientAuthentication: 'body' };
+				const r = await runChild({ mode: 'rest', engineDir, store: { engine: 'sqlite', path: join(sizeDir, 'bare-rest.sqlite') }, url: restServer.url, auth: { kind: 'oauth2', oauth2 }, latencyMs: args.restLatency, pageSize: args.restPageSize, concurrency: args.restConcurrency });
 				entry.bareRest = { seconds: r.seconds, cpuSeconds: r.cpuSeconds, maxRssKB: r.maxRssKB, idealSeconds: r.idealSeconds, pages: r.pages };
 			}
 
@@ -258,7 +253,7 @@ export async function runInN8n({ args, work, engineDir }) {
 					process.stdout.write(`${source} heap ${heap}… `);
 					for (const suffix of ['', '-wal', '-shm']) rmSync(`${storePath}${suffix}`, { force: true });
 					const nights = { source, heap };
-					for (const night of NIGHTS[source]) {
+					for (const night of SOURCES[source].nights) {
 						const run = await executeTimed(n8n, folder, ids[source][night], outDir, 30 * 60_000, heapEnv(heap));
 						const stored = run.code === 0 ? (await runChild({ mode: 'lastRun', engineDir, store: { engine: 'sqlite', path: storePath } })).run : undefined;
 						const counts = countsOfRun(stored);
@@ -291,12 +286,16 @@ export async function runInN8n({ args, work, engineDir }) {
 					entry.runs.push(nights);
 				}
 			}
-			if (restServer) await restServer.stop();
+			if (restServer) {
+				await restServer.stop();
+				restServer = undefined;
+			}
 			process.stdout.write('done\n');
 			rmSync(sizeDir, { recursive: true, force: true });
 			results.sizes.push(entry);
 		}
 	} finally {
+		if (restServer) await restServer.stop();
 		if (sshd) await sshd.stop();
 		await folder.cleanup();
 	}
@@ -317,7 +316,7 @@ export async function runInN8n({ args, work, engineDir }) {
 				rows.push([
 					int(s.students),
 					label,
-					SOURCES[run.source],
+					SOURCES[run.source].label,
 					heapLabel(run.heap),
 					secs(r.seconds),
 					secs(r.executionSeconds),
@@ -343,12 +342,12 @@ export async function runInN8n({ args, work, engineDir }) {
 		for (const run of s.runs) {
 			for (const night of ['full', 'day2']) {
 				const peaks = Object.entries(run[night]?.nodePeakRssKB ?? {}).filter(([, kb]) => kb);
-				if (peaks.length) console.log(indent(`${int(s.students)} · night ${night === 'full' ? 1 : 2} · ${SOURCES[run.source]} · ${heapLabel(run.heap)}: highest RSS sampled while each node ran: ${peaks.map(([key, kb]) => `${key} ${mib(kb)}`).join(', ')}`));
+				if (peaks.length) console.log(indent(`${int(s.students)} · night ${night === 'full' ? 1 : 2} · ${SOURCES[run.source].label} · ${heapLabel(run.heap)}: highest RSS sampled while each node ran: ${peaks.map(([key, kb]) => `${key} ${mib(kb)}`).join(', ')}`));
 			}
 		}
 		for (const source of args.n8nSource) {
 			const completed = s.runs.filter((run) => run.source === source && parseHeap(run.heap).oldSpaceMiB !== null && run.full?.ok && run.day2?.ok).map((run) => parseHeap(run.heap).oldSpaceMiB);
-			if (completed.length) console.log(indent(`${int(s.students)} students, ${SOURCES[source]}: the smallest heap cap tried that completed both nights: ${Math.min(...completed)} MiB`));
+			if (completed.length) console.log(indent(`${int(s.students)} students, ${SOURCES[source].label}: the smallest heap cap tried that completed both nights: ${Math.min(...completed)} MiB`));
 		}
 	}
 	return results;

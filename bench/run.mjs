@@ -734,8 +734,8 @@ async function main() {
 						concurrency: args.restConcurrency,
 					});
 					size.rest.serverRecords = server.records;
-					size.rest.serverCpuSeconds = (await server.cpuSeconds()) - serverCpuBefore;
-					const floorCpuBefore = await server.cpuSeconds();
+					const serverCpuAfterPull = await server.cpuSeconds();
+					size.rest.serverCpuSeconds = serverCpuAfterPull - serverCpuBefore;
 					size.rest.floor = await runChild({
 						mode: 'restFloor',
 						engineDir,
@@ -745,7 +745,7 @@ async function main() {
 						pageSize: args.restPageSize,
 						concurrency: args.restConcurrency,
 					});
-					size.rest.floor.serverCpuSeconds = (await server.cpuSeconds()) - floorCpuBefore;
+					size.rest.floor.serverCpuSeconds = (await server.cpuSeconds()) - serverCpuAfterPull;
 					if (!args.keep) removeSqlite(store.path);
 				} catch (error) {
 					size.rest = { error: String(error.message).split('\n')[0] };

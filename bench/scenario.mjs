@@ -7,7 +7,7 @@
  *        one night: ingest (stageRun) → normalize → reconcile → lists → report (buildReport + publishRun)
  *   { mode: 'floor', district, store }     naive CSV read + bulk insert into the same store engine: the lower bound
  *   { mode: 'parsers', engineDir, district }          csv-parse against the engine's CSV scanner, parse only
- *   { mode: 'rest', engineDir, store, url, token, latencyMs, pageSize, concurrency }   scenario 5: a full REST pull
+ *   { mode: 'rest', engineDir, store, url, token | auth, latencyMs, pageSize, concurrency }   scenario 5: a full REST pull
  *   { mode: 'restFloor', engineDir, url, token, records, pageSize, concurrency }   the same pages fetched and JSON.parse'd, nothing else: the pull's lower bound
  *   { mode: 'generate', district, day2?, day2UndoneDelta?, options }   writes the synthetic district (its day two, and the delta
  *        set that undoes day two); not measured
@@ -393,7 +393,8 @@ async function runRest(task) {
 	const open = await phase('open', () => openStore(task.store));
 	const store = open.result;
 	try {
-		const client = apiClient(fetchTransport(), { kind: 'bearer', token: task.token });
+		// The server's bearer token, or `auth` as the engine's client takes it (bench/in-n8n.mjs: OAuth 2).
+		const client = apiClient(fetchTransport(), task.auth ?? { kind: 'bearer', token: task.token });
 		const config = {
 			sisName: 'Bench SIS',
 			baseUrl: `${task.url}/ims/oneroster/v1p1`,
@@ -428,14 +429,14 @@ async function runRest(task) {
 /**
  * Scenario 5's floor: what fetching the pull's pages costs at least on this machine. Every page the
  * pull reads (offsets from the server's record counts, so no paging logic), resource by resource,
- * `concurrency` requests at a time, with the same fetch and bearer token, each body read as bytes,
- * decoded and JSON.parse'd as the engine does (all-ASCII bodies as Latin-1) — and nothing else: no
+ * `concurrency` requests at a time, with the same fetch and bearer token, each body read as bytes and
+ * then by the engine's readJson (decoded, all-ASCII bodies as Latin-1, and JSON.parse'd) — and nothing else: no
  * records flattened, checked or staged. The server's latency is the pull's; its ideal
  * pages × latency ÷ concurrency leaves out the time a request takes besides the latency.
  */
 async function runRestFloor(task) {
 	const { REST_RESOURCES } = require(join(task.engineDir, 'nodes/shared/sources/oneroster-rest/source.js'));
-	const { isAscii } = await import('node:buffer');
+	const { readJson } = require(join(task.engineDir, 'nodes/shared/sources/oneroster-rest/http.js'));
 	const headers = { authorization: `Bearer ${task.token}` };
 	const root = `${task.url}/ims/oneroster/v1p1`;
 	let pages = 0;
@@ -450,9 +451,9 @@ async function runRestFloor(task) {
 					const url = `${root}/${resource}?limit=${task.pageSize}&offset=${offsets[next++]}&sort=sourcedId`;
 					const response = await fetch(url, { headers });
 					if (response.status !== 200) throw new Error(`GET ${url} answered ${response.status}`);
-					const bytes = Buffer.from(await response.arrayBuffer());
-					const body = JSON.parse(isAscii(bytes) ? bytes.toString('latin1') : bytes.toString('utf8'));
-					records += body[resource].length;
+					const read = readJson({ status: response.status, headers: {}, body: Buffer.from(await response.arrayBuffer()) });
+					if (!read || !('json' in read)) throw new Error(`GET ${url} answered no JSON`);
+					records += read.json[resource].length;
 					pages++;
 				}
 			};
