@@ -88,6 +88,33 @@ describe.each(['sqlite', 'postgres'] as const)('store on %s', (engine) => {
 		await expect(requireStage(store.db, second.id, 'staged', 'Normalize')).rejects.toThrow(/failed earlier/);
 	});
 
+	test('PostgreSQL stores staged and snapshot chunk texts with LZ4 when the server has it (pglz otherwise)', async () => {
+		if (engine !== 'postgres') return;
+		const [{ lz4 }] = await store.db.query<{ lz4: number }>(
+			"SELECT COUNT(*) AS lz4 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)",
+		);
+		// Debian's PostgreSQL (the tests' server) is built with LZ4: the rest of the test would prove nothing without it.
+		expect(Number(lz4)).toBe(1);
+		const columns = await store.db.query<{ relname: string; attcompression: string }>(
+			"SELECT c.relname, a.attcompression FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid WHERE a.attname = 'data' AND c.relname IN ('staging_chunks', 'snapshot_chunks') AND c.relnamespace = current_schema()::regnamespace ORDER BY c.relname",
+		);
+		expect(columns).toEqual([
+			{ relname: 'snapshot_chunks', attcompression: 'l' },
+			{ relname: 'staging_chunks', attcompression: 'l' },
+		]);
+		// A chunk as big as a night's (hundreds of KB) is written compressed with LZ4 and read back whole.
+		const run = await createRun(store.db, { source: 'test' });
+		const sink = new StoreStagingSink(store.db, run.id);
+		await sink.beginFile({ entity: 'users', fileName: 'users.csv', version: '1.1', mode: 'bulk', columns: ['sourcedId', 'givenName'] });
+		const rows = Array.from({ length: 5000 }, (_, i) => ({ rowNumber: i + 2, sourcedId: `u${i}`, cells: [`u${i}`, `Given name ${i % 50}`] }));
+		await sink.writeRows('users', rows);
+		const [{ method }] = await store.db.query<{ method: string }>('SELECT pg_column_compression(data) AS method FROM staging_chunks WHERE run_id = ?', [run.id]);
+		expect(method).toBe('lz4');
+		const read = [];
+		for await (const batch of readStagedRows(store.db, run.id, 'users')) read.push(...batch);
+		expect(read).toEqual(rows);
+	});
+
 	test('the store description never holds the password', () => {
 		expect(describeStore(config)).not.toContain('password');
 		if (config.engine === 'postgres') expect(describeStore(config)).not.toContain(config.password);
