@@ -7,6 +7,8 @@ import { completeStage, createRun, failRun, getRun, lastGoodRun, listRuns, requi
 import { readStagedFiles, readStagedRows, StoreStagingSink } from '../../nodes/shared/store/staging';
 import type { RosterStore, StoreConfig } from '../../nodes/shared/store/store';
 import { SQLITE_PAGE_SIZE } from '../../nodes/shared/store/sqlite';
+import type { SqlDb } from '../../nodes/shared/store/sql';
+import { withIndexesBuiltAfterFirstFill } from '../../nodes/shared/store/sql';
 import { defaultSqlitePath, describeStore, openStore } from '../../nodes/shared/store/store';
 import { testPostgresConfig } from '../support/pg-config';
 
@@ -113,6 +115,54 @@ describe.each(['sqlite', 'postgres'] as const)('store on %s', (engine) => {
 		const read = [];
 		for await (const batch of readStagedRows(store.db, run.id, 'users')) read.push(...batch);
 		expect(read).toEqual(rows);
+	});
+
+	test('a first fill of list_members builds its person index after the rows on PostgreSQL; rows already there, a failure and SQLite keep it', async () => {
+		const catalog =
+			engine === 'sqlite'
+				? "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'list_members' AND sql IS NOT NULL"
+				: "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'list_members' AND indexdef NOT LIKE 'CREATE UNIQUE %'";
+		const secondaryIndexes = async (db: SqlDb = store.db) => (await db.queryArrays(catalog)).map(([name]) => String(name));
+		const member = (i: number) => [`list-${i % 3}`, `person-${i}`, 'member', 'run-1'];
+		const fill = (tx: SqlDb, from: number) => tx.insertMany('list_members', ['list_id', 'person_id', 'membership', 'added_run_id'], Array.from({ length: 100 }, (_, i) => member(from + i)));
+		expect(await secondaryIndexes()).toEqual(['list_members_person']);
+
+		// A failed first fill: the rows and the dropped index roll back together.
+		await expect(
+			withIndexesBuiltAfterFirstFill(store.db, 'list_members', async (tx) => {
+				await fill(tx, 0);
+				throw new Error('boom');
+			}),
+		).rejects.toThrow('boom');
+		expect(await secondaryIndexes()).toEqual(['list_members_person']);
+		expect(Number((await store.db.query('SELECT COUNT(*) AS n FROM list_members'))[0].n)).toBe(0);
+
+		// The first fill: without the index while the rows go in (PostgreSQL), with it afterwards.
+		let during: string[] = [];
+		await withIndexesBuiltAfterFirstFill(store.db, 'list_members', async (tx) => {
+			during = await secondaryIndexes(tx);
+			await fill(tx, 0);
+		});
+		expect(during).toEqual(engine === 'postgres' ? [] : ['list_members_person']);
+		expect(await secondaryIndexes()).toEqual(['list_members_person']);
+		// The index is the one the schema made: a lookup by person uses it.
+		const planText = JSON.stringify(
+			await store.db.transaction(async (tx) => {
+				if (engine === 'postgres') await tx.execute('SET LOCAL enable_seqscan = off');
+				return tx.queryArrays(
+					`${engine === 'sqlite' ? 'EXPLAIN QUERY PLAN' : 'EXPLAIN (COSTS OFF)'} SELECT list_id FROM list_members WHERE person_id = 'person-7'`,
+				);
+			}),
+		);
+		expect(planText).toContain('list_members_person');
+
+		// A table that holds rows keeps its indexes while more go in.
+		await withIndexesBuiltAfterFirstFill(store.db, 'list_members', async (tx) => {
+			during = await secondaryIndexes(tx);
+			await fill(tx, 100);
+		});
+		expect(during).toEqual(['list_members_person']);
+		expect(Number((await store.db.query('SELECT COUNT(*) AS n FROM list_members'))[0].n)).toBe(200);
 	});
 
 	test('the store description never holds the password', () => {

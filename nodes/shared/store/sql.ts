@@ -74,3 +74,31 @@ export async function refreshStatistics(db: SqlDb, tables: readonly string[]): P
 	if (db.engine !== 'postgres') return;
 	for (const table of tables) await db.execute(`ANALYZE ${table}`);
 }
+
+/**
+ * PostgreSQL: runs `work` with `table`'s secondary indexes (not its key, nor unique ones) dropped when
+ * the table is empty at the start, and builds them again when it is done, in the same transaction. A
+ * first night fills an empty table in key order but in no order of its other indexes: each row then
+ * lands at a random page of such an index, where building it afterwards sorts once. Measured with
+ * list_members (796,000 rows by COPY, its person index): 3.2–4.2 s with the index, 2.1–2.4 s with the
+ * index built after (1.8–1.9 s + 0.35–0.45 s), on C and ICU en-US databases alike. SQLite keeps its
+ * indexes: the same there gained nothing (~0.6 s less inserting, 0.58 s to build the index) and would
+ * sort the index in memory (temp_store MEMORY). A table that already holds rows keeps its indexes.
+ * `work` runs in one transaction on either engine (the caller's, when it is in one) and must use `tx`.
+ * The definitions come from the catalog, so the schema stays the one place that says what they are.
+ */
+export async function withIndexesBuiltAfterFirstFill<T>(db: SqlDb, table: string, work: (tx: SqlDb) => Promise<T>): Promise<T> {
+	return db.transaction(async (tx) => {
+		if (tx.engine !== 'postgres') return work(tx);
+		const holdsRows = (await tx.queryArrays(`SELECT 1 FROM ${table} LIMIT 1`)).length > 0;
+		if (holdsRows) return work(tx);
+		const indexes = await tx.queryArrays(
+			"SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename = ? AND indexdef NOT LIKE 'CREATE UNIQUE %'",
+			[table],
+		);
+		for (const [name] of indexes) await tx.execute(`DROP INDEX ${String(name)}`);
+		const result = await work(tx);
+		for (const [, definition] of indexes) await tx.execute(String(definition));
+		return result;
+	});
+}
