@@ -69,6 +69,7 @@ export async function insertEach<T>(
  * PostgreSQL plans reads well only with statistics, and rows written a moment ago have none yet
  * (autovacuum has not analyzed them): a keyset-paged read of a table a run just filled is then
  * sorted whole for every page instead of read in index order. SQLite reads in index order anyway.
+ * A table may name the columns to sample, as ANALYZE takes them: `run_changes (run_id, seq)`.
  */
 export async function refreshStatistics(db: SqlDb, tables: readonly string[]): Promise<void> {
 	if (db.engine !== 'postgres') return;
