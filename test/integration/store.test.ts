@@ -10,7 +10,8 @@ import { SQLITE_PAGE_SIZE } from '../../nodes/shared/store/sqlite';
 import type { SqlDb } from '../../nodes/shared/store/sql';
 import { refreshStatistics, withIndexesBuiltAfterFirstFill } from '../../nodes/shared/store/sql';
 import { defaultSqlitePath, describeStore, openStore } from '../../nodes/shared/store/store';
-import { testPostgresConfig } from '../support/pg-config';
+import { testPostgresConfig, testPostgresServer } from '../support/pg-config';
+import { PostgresDb } from '../../nodes/shared/store/postgres';
 
 async function configFor(engine: 'sqlite' | 'postgres'): Promise<StoreConfig> {
 	if (engine === 'sqlite') return { engine, path: join(mkdtempSync(join(tmpdir(), 'rs-store-')), 'roster.sqlite') };
@@ -163,6 +164,31 @@ describe.each(['sqlite', 'postgres'] as const)('store on %s', (engine) => {
 		});
 		expect(during).toEqual(['list_members_person']);
 		expect(Number((await store.db.query('SELECT COUNT(*) AS n FROM list_members'))[0].n)).toBe(200);
+	});
+
+	test('on PostgreSQL a login that may not drop the index (the tables are owned by another role) fills list_members with the index in place', async () => {
+		if (engine !== 'postgres' || config.engine !== 'postgres') return;
+		const server = testPostgresServer();
+		const admin = new PostgresDb({ host: server.host, port: server.port, database: config.database, user: server.adminUser, password: server.adminPassword, ssl: false });
+		const role = `rows_only_${process.pid}_${Date.now()}`;
+		const password = 'rows-only-password';
+		await admin.executeScript(
+			`CREATE ROLE ${role} LOGIN PASSWORD '${password}'; GRANT USAGE ON SCHEMA public TO ${role}; GRANT SELECT, INSERT, DELETE ON ALL TABLES IN SCHEMA public TO ${role};`,
+		);
+		const rowsOnly = new PostgresDb({ host: server.host, port: server.port, database: config.database, user: role, password, ssl: false });
+		try {
+			let during: string[] = [];
+			await withIndexesBuiltAfterFirstFill(rowsOnly, 'list_members', async (tx) => {
+				during = (await tx.queryArrays("SELECT indexname FROM pg_indexes WHERE tablename = 'list_members' AND indexdef NOT LIKE 'CREATE UNIQUE %'")).map(([name]) => String(name));
+				await tx.insertMany('list_members', ['list_id', 'person_id', 'membership', 'added_run_id'], [['list-1', 'person-1', 'member', 'run-1']]);
+			});
+			expect(during).toEqual(['list_members_person']);
+			expect(Number((await store.db.query('SELECT COUNT(*) AS n FROM list_members'))[0].n)).toBe(1);
+		} finally {
+			await rowsOnly.close();
+			await admin.executeScript(`DROP OWNED BY ${role}; DROP ROLE ${role};`);
+			await admin.close();
+		}
 	});
 
 	test("on PostgreSQL the statistics of run_changes' run and seq alone make the report read its pages in key order", async () => {

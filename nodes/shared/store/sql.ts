@@ -95,8 +95,11 @@ export async function withIndexesBuiltAfterFirstFill<T>(db: SqlDb, table: string
 		if (tx.engine !== 'postgres') return work(tx);
 		const holdsRows = (await tx.queryArrays(`SELECT 1 FROM ${table} LIMIT 1`)).length > 0;
 		if (holdsRows) return work(tx);
+		// Only indexes this login may drop (it owns the table, or is a member of the role that does): a store
+		// whose tables a DBA owns, used through a login with row privileges only, keeps its indexes.
 		const indexes = await tx.queryArrays(
-			"SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename = ? AND indexdef NOT LIKE 'CREATE UNIQUE %'",
+			`SELECT i.indexname, i.indexdef FROM pg_indexes i JOIN pg_class t ON t.relname = i.tablename AND t.relnamespace = i.schemaname::regnamespace
+			 WHERE i.schemaname = current_schema() AND i.tablename = ? AND i.indexdef NOT LIKE 'CREATE UNIQUE %' AND pg_has_role(t.relowner, 'USAGE')`,
 			[table],
 		);
 		for (const [name] of indexes) await tx.execute(`DROP INDEX ${String(name)}`);
