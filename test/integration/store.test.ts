@@ -118,12 +118,17 @@ describe.each(['sqlite', 'postgres'] as const)('store on %s', (engine) => {
 		expect(read).toEqual(rows);
 	});
 
+	/** list_members' indexes besides its key, by name, as `db` sees them (inside a transaction, its view). */
+	const secondaryIndexes = async (db: SqlDb = store.db) =>
+		(
+			await db.queryArrays(
+				engine === 'sqlite'
+					? "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'list_members' AND sql IS NOT NULL"
+					: "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'list_members' AND indexdef NOT LIKE 'CREATE UNIQUE %'",
+			)
+		).map(([name]) => String(name));
+
 	test('a first fill of list_members builds its person index after the rows on PostgreSQL; rows already there, a failure and SQLite keep it', async () => {
-		const catalog =
-			engine === 'sqlite'
-				? "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'list_members' AND sql IS NOT NULL"
-				: "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'list_members' AND indexdef NOT LIKE 'CREATE UNIQUE %'";
-		const secondaryIndexes = async (db: SqlDb = store.db) => (await db.queryArrays(catalog)).map(([name]) => String(name));
 		const member = (i: number) => [`list-${i % 3}`, `person-${i}`, 'member', 'run-1'];
 		const fill = (tx: SqlDb, from: number) => tx.insertMany('list_members', ['list_id', 'person_id', 'membership', 'added_run_id'], Array.from({ length: 100 }, (_, i) => member(from + i)));
 		expect(await secondaryIndexes()).toEqual(['list_members_person']);
@@ -179,7 +184,7 @@ describe.each(['sqlite', 'postgres'] as const)('store on %s', (engine) => {
 		try {
 			let during: string[] = [];
 			await withIndexesBuiltAfterFirstFill(rowsOnly, 'list_members', async (tx) => {
-				during = (await tx.queryArrays("SELECT indexname FROM pg_indexes WHERE tablename = 'list_members' AND indexdef NOT LIKE 'CREATE UNIQUE %'")).map(([name]) => String(name));
+				during = await secondaryIndexes(tx);
 				await tx.insertMany('list_members', ['list_id', 'person_id', 'membership', 'added_run_id'], [['list-1', 'person-1', 'member', 'run-1']]);
 			});
 			expect(during).toEqual(['list_members_person']);
