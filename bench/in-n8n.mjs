@@ -182,8 +182,9 @@ export async function runInN8n({ args, work, engineDir }) {
 	const folder = await harness.createUserFolder({ env: { N8N_RESTRICT_FILE_ACCESS_TO: baseDir } });
 	const results = { n8n: n8n.version, package: tarball, heaps: args.n8nHeap, sources: args.n8nSource, idle: {}, sizes: [] };
 	let sshd;
-	/** Scenario 5's server of the size being run (--n8n-source rest). */
+	/** Scenario 5's server of the size being run (--n8n-source rest), and its OAuth 2 client as the credential and the engine take it. */
 	let restServer;
+	let restOAuth2;
 	try {
 		await harness.installPackage(folder, tarball);
 		const template = JSON.parse(readFileSync(TEMPLATE, 'utf8'));
@@ -220,7 +221,8 @@ export async function runInN8n({ args, work, engineDir }) {
 			if (args.n8nSource.includes('rest')) {
 				// Scenario 5's server on night 1's district, with the OAuth 2 client of the generic OneRoster credential.
 				restServer = await startRestServer(days.full, args.restLatency, { kind: 'oauth2', clientAuth: 'body', ...REST_CLIENT });
-				const data = { baseUrl: restServer.url, version: '1.1', authentication: 'oauth2', tokenUrl: `${restServer.url}${REST_CLIENT.tokenPath}`, clientId: REST_CLIENT.clientId, clientSecret: REST_CLIENT.clientSecret, clientAuthentication: 'body', scope: '', schoolId: '' };
+				restOAuth2 = { tokenUrl: `${restServer.url}${REST_CLIENT.tokenPath}`, clientId: REST_CLIENT.clientId, clientSecret: REST_CLIENT.clientSecret, clientAuthentication: 'body' };
+				const data = { baseUrl: restServer.url, version: '1.1', authentication: 'oauth2', ...restOAuth2, scope: '', schoolId: '' };
 				await harness.importCredentials(n8n, folder, [{ ...apiRefs.rosterOneRosterApi, type: 'rosterOneRosterApi', data }]);
 			}
 			for (const source of args.n8nSource) {
@@ -243,8 +245,7 @@ export async function runInN8n({ args, work, engineDir }) {
 			}
 			if (restServer) {
 				// Scenario 5 (the engine's pull with Node's fetch and its own OAuth 2 client) from the same server: the fetch node's time compared.
-				const oauth2 = { tokenUrl: `${restServer.url}${REST_CLIENT.tokenPath}`, clientId: REST_CLIENT.clientId, clientSecret: REST_CLIENT.clientSecret, clientAuthentication: 'body' };
-				const r = await runChild({ mode: 'rest', engineDir, store: { engine: 'sqlite', path: join(sizeDir, 'bare-rest.sqlite') }, url: restServer.url, auth: { kind: 'oauth2', oauth2 }, latencyMs: args.restLatency, pageSize: args.restPageSize, concurrency: args.restConcurrency });
+				const r = await runChild({ mode: 'rest', engineDir, store: { engine: 'sqlite', path: join(sizeDir, 'bare-rest.sqlite') }, url: restServer.url, auth: { kind: 'oauth2', oauth2: restOAuth2 }, latencyMs: args.restLatency, pageSize: args.restPageSize, concurrency: args.restConcurrency });
 				entry.bareRest = { seconds: r.seconds, cpuSeconds: r.cpuSeconds, maxRssKB: r.maxRssKB, idealSeconds: r.idealSeconds, pages: r.pages };
 			}
 
@@ -346,8 +347,8 @@ export async function runInN8n({ args, work, engineDir }) {
 			}
 		}
 		for (const source of args.n8nSource) {
-			const completed = s.runs.filter((run) => run.source === source && parseHeap(run.heap).oldSpaceMiB !== null && run.full?.ok && run.day2?.ok).map((run) => parseHeap(run.heap).oldSpaceMiB);
-			if (completed.length) console.log(indent(`${int(s.students)} students, ${SOURCES[source].label}: the smallest heap cap tried that completed both nights: ${Math.min(...completed)} MiB`));
+			const completed = s.runs.filter((run) => run.source === source && parseHeap(run.heap).oldSpaceMiB !== null && SOURCES[source].nights.every((night) => run[night]?.ok)).map((run) => parseHeap(run.heap).oldSpaceMiB);
+			if (completed.length) console.log(indent(`${int(s.students)} students, ${SOURCES[source].label}: the smallest heap cap tried that completed every night run: ${Math.min(...completed)} MiB`));
 		}
 	}
 	return results;

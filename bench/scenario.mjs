@@ -382,6 +382,9 @@ async function runParsers(task) {
  * from bench/rest-server.mjs into a fresh store: stageRun with oneRosterApiSource, page size and
  * concurrency as given. Reports the pull's requests and pages and the ideal time, pages × latency ÷ concurrency.
  */
+/** Where the bench's REST server (test/support/oneroster-server.ts) serves OneRoster 1.1: scenario 5 and its floor read the same pages. */
+const ONEROSTER_1_1_ROOT = '/ims/oneroster/v1p1';
+
 async function runRest(task) {
 	const load = (path) => require(join(task.engineDir, path));
 	const { openStore } = load('nodes/shared/store/store.js');
@@ -397,7 +400,7 @@ async function runRest(task) {
 		const client = apiClient(fetchTransport(), task.auth ?? { kind: 'bearer', token: task.token });
 		const config = {
 			sisName: 'Bench SIS',
-			baseUrl: `${task.url}/ims/oneroster/v1p1`,
+			baseUrl: `${task.url}${ONEROSTER_1_1_ROOT}`,
 			version: '1.1',
 			// Everything the engine can pull, in its order.
 			resources: [...REST_RESOURCES],
@@ -438,7 +441,7 @@ async function runRestFloor(task) {
 	const { REST_RESOURCES } = require(join(task.engineDir, 'nodes/shared/sources/oneroster-rest/source.js'));
 	const { readJson } = require(join(task.engineDir, 'nodes/shared/sources/oneroster-rest/http.js'));
 	const headers = { authorization: `Bearer ${task.token}` };
-	const root = `${task.url}/ims/oneroster/v1p1`;
+	const root = `${task.url}${ONEROSTER_1_1_ROOT}`;
 	let pages = 0;
 	let records = 0;
 	const floor = await phase('restFloor', async () => {
