@@ -82,6 +82,22 @@ describe.each(ENGINES)('a delta set against the bulk set it was cut from, on %s'
 		expect(comparable(delta)).toEqual(comparable(bulk));
 		expect(delta.reconciled.counts).toEqual(bulk.reconciled.counts);
 		expect(bulk.reconciled.counts).toMatchObject({ created: 8, archived: expect.any(Number), updated: expect.any(Number) });
+
+		// The delta night stored its snapshot as changes over day 1's: every entity, a few records of its own.
+		const storedRecords = async (runId: string) =>
+			Number((await store.db.queryArrays('SELECT COALESCE(SUM(row_count), 0) FROM snapshot_chunks WHERE run_id = ?', [runId]))[0][0]);
+		const layers = await store.db.queryArrays('SELECT entity, base_run_id FROM snapshot_layers WHERE run_id = ? ORDER BY entity', [delta.runId]);
+		expect(layers.map(([entity]) => entity)).toEqual(['classes', 'contacts', 'courses', 'enrollments', 'orgs', 'people', 'terms']);
+		const dayOne = await storedRecords(layers[0][1] as string);
+		expect(await storedRecords(delta.runId)).toBeGreaterThan(0);
+		expect(await storedRecords(delta.runId)).toBeLessThan(dayOne * 0.05);
+		// A delta night after it stores changes over the same day 1 records: undoing day 2 leaves no person changed.
+		const undone = await night('back');
+		expect(undone.snapshot).toEqual(back.snapshot);
+		expect(undone.reconciled.counts).toEqual(back.reconciled.counts);
+		expect(await store.db.queryArrays("SELECT base_run_id, removed_count FROM snapshot_layers WHERE run_id = ? AND entity = 'people'", [undone.runId])).toEqual([
+			[layers[0][1], 0],
+		]);
 	});
 
 	test('day 2 as a delta set onto a snapshot from before migration 4 (one row per record): the same snapshot', async () => {

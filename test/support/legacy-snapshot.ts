@@ -11,4 +11,5 @@ export async function moveToLegacyTables(db: SqlDb, runId: string): Promise<void
 	};
 	for (const spec of SNAPSHOT_TABLES as ReadonlyArray<SnapshotTable<unknown>>) await move(spec);
 	await db.execute('DELETE FROM snapshot_chunks WHERE run_id = ?', [runId]);
+	await db.execute('DELETE FROM snapshot_layers WHERE run_id = ?', [runId]);
 }

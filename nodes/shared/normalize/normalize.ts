@@ -376,10 +376,11 @@ async function buildSnapshot(
 	});
 	// Orgs, terms, courses and classes are complete: written now, so that only the classes' ids are
 	// held while the users and enrollments are read (the class objects took 11 MB at 100k students).
-	await writeSnapshotRecords(db, runId, ORG_TABLE, orgs.values());
-	await writeSnapshotRecords(db, runId, TERM_TABLE, terms.values());
-	await writeSnapshotRecords(db, runId, COURSE_TABLE, courses.values());
-	await writeSnapshotRecords(db, runId, CLASS_TABLE, classes.values());
+	// On a delta night each entity is stored as its changes over the last snapshot's (store/snapshot.ts).
+	await writeSnapshotRecords(db, runId, ORG_TABLE, orgs.values(), previousId);
+	await writeSnapshotRecords(db, runId, TERM_TABLE, terms.values(), previousId);
+	await writeSnapshotRecords(db, runId, COURSE_TABLE, courses.values(), previousId);
+	await writeSnapshotRecords(db, runId, CLASS_TABLE, classes.values(), previousId);
 	const classIds = new Set(classes.keys());
 	classes.clear();
 
@@ -564,7 +565,7 @@ async function buildSnapshot(
 	const usedContacts = new Set<string>();
 	/** The people's sourcedIds, as JSON.parse made them (strings of their own, not cut from the staged text). */
 	const personIds = new Set<string>();
-	const peopleWriter = new SnapshotChunkWriter(db, runId, PERSON_TABLE);
+	const peopleWriter = new SnapshotChunkWriter(db, runId, PERSON_TABLE, previousId);
 	// sort(): UTF-16 code unit order, the snapshot's sourcedId order.
 	for (const id of [...people.keys()].sort()) {
 		const person = unpackRecord(PERSON_TABLE, held.get(people.get(id) as number));
@@ -580,7 +581,7 @@ async function buildSnapshot(
 	}
 	await peopleWriter.finish();
 	studentContacts.clear();
-	const contactsWriter = new SnapshotChunkWriter(db, runId, CONTACT_TABLE);
+	const contactsWriter = new SnapshotChunkWriter(db, runId, CONTACT_TABLE, previousId);
 	let contactCount = 0;
 	for (const id of [...usedContacts].filter((contactId) => contacts.has(contactId)).sort()) {
 		await contactsWriter.add(unpackRecord(CONTACT_TABLE, held.get(contacts.get(id) as number)));
@@ -662,15 +663,17 @@ async function buildSnapshot(
 		}
 	}
 	if (enrollmentDelta) {
-		// The previous snapshot's enrollments the delta leaves alone, while their class and person are still here.
+		// The previous snapshot's enrollments the delta leaves alone, while their class and person are still
+		// here, and the delta's; stored as changes over the previous snapshot's.
+		const added = [...deltaEnrollments.values()].filter((enrollment): enrollment is CanonicalEnrollment => enrollment !== null);
 		enrollmentCount += await copySnapshotRecordsWhere(
 			db,
 			previousId,
 			runId,
 			ENROLLMENT_TABLE,
 			(enrollment) => !deltaEnrollments.has(enrollment.sourcedId) && classIds.has(enrollment.classId) && personIds.has(enrollment.personId),
+			{ added, asChanges: true },
 		);
-		for (const enrollment of deltaEnrollments.values()) if (enrollment && queue(enrollment)) await flush();
 		deltaEnrollments.clear();
 	}
 	await flush();

@@ -18,7 +18,10 @@
  *
  * Sharing: a run whose export is one an earlier run normalized shares that run's records (shareSnapshot):
  * its `snapshots` row names the run whose chunks hold them in `records_from_run_id`, every reader here
- * reads that run's chunks (chunksOf), and the chunks go with the last snapshot that names them.
+ * reads that run's chunks (entityRecords), and the chunks go with the last snapshot that names them.
+ *
+ * Changes over a base (migration 9): an entity may be stored as the records that changed since a
+ * base; see the section of that name below.
  */
 import type {
 	CanonicalClass,
@@ -239,6 +242,13 @@ export const SNAPSHOT_TABLES = [ORG_TABLE, TERM_TABLE, COURSE_TABLE, CLASS_TABLE
 /** Records per chunk: a few hundred KB of JSON at most, so a reader holds little at a time. */
 export const CHUNK_RECORDS = 2000;
 
+/**
+ * An entity is stored as changes over its base while they stay within this share of the base's records
+ * (records changed or added, plus records removed); past it, the next run writes the entity whole again,
+ * so readers never merge more than a quarter on top of a base.
+ */
+const MAX_CHANGES_SHARE = 0.25;
+
 const CHUNK_COLUMNS = ['run_id', 'entity', 'seq', 'row_count', 'first_key', 'last_key', 'tallies', 'data'] as const;
 
 /** Every canonical record has a sourcedId: the snapshot's key. */
@@ -247,13 +257,17 @@ const sourcedIdOf = (record: unknown): string => (record as { sourcedId: string 
 /** sourcedId order: JavaScript's string order (the same in both engines, unlike their collations). */
 const compareKeys = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
+const byKey = (a: unknown, b: unknown): number => compareKeys(sourcedIdOf(a), sourcedIdOf(b));
+
 /**
  * Writes records of one entity into `runId`'s snapshot, sorted by sourcedId, in chunks after any the
  * run already has for that entity (a caller may stream a large entity in several calls).
+ * `changesOver`: the run whose snapshot this one follows; when given, the records are the entity's
+ * whole set and are stored as changes over that snapshot's where they can be (see SnapshotChunkWriter).
  */
-export async function writeSnapshotRecords<T>(db: SqlDb, runId: string, spec: SnapshotTable<T>, records: Iterable<T>): Promise<void> {
-	const sorted = Array.from(records).sort((a, b) => compareKeys(sourcedIdOf(a), sourcedIdOf(b)));
-	const chunks = new SnapshotChunkWriter(db, runId, spec);
+export async function writeSnapshotRecords<T>(db: SqlDb, runId: string, spec: SnapshotTable<T>, records: Iterable<T>, changesOver?: string): Promise<void> {
+	const sorted = Array.from(records).sort(byKey);
+	const chunks = new SnapshotChunkWriter(db, runId, spec, changesOver);
 	for (const record of sorted) await chunks.add(record);
 	await chunks.finish();
 }
@@ -272,17 +286,25 @@ export function unpackRecord<T>(spec: SnapshotTable<T>, packed: string): T {
  * Writes records that arrive in sourcedId order into `runId`'s snapshot a chunk at a time: the same
  * chunks as writeSnapshotRecords given them all, while the caller holds only one chunk's records as
  * objects (Normalize keeps its people packed until they are written: see normalize.ts).
+ *
+ * With `changesOver` (the run whose snapshot this one follows), the records added are the entity's
+ * whole set, and where that snapshot's entity gives a base in sourcedId order (see changesBase), they
+ * are compared with the base's as they come and only the differences are written ("Changes over a
+ * base" below); otherwise they are written whole as without it.
  */
 export class SnapshotChunkWriter<T> {
 	private chunk: T[] = [];
 	private seq: number | undefined;
 	/** The sourcedId of the record added last. */
 	private lastKey: string | undefined;
+	/** When storing changes: what is written, and the base's records in order (undefined: not decided yet; null: whole). */
+	private changes: { layer: SnapshotChanges<T>; base: BaseCursor } | null | undefined;
 
 	constructor(
 		private readonly db: SqlDb,
 		private readonly runId: string,
 		private readonly spec: SnapshotTable<T>,
+		private readonly changesOver?: string,
 	) {}
 
 	async add(record: T): Promise<void> {
@@ -293,13 +315,45 @@ export class SnapshotChunkWriter<T> {
 			if (compareKeys(this.lastKey, key) > 0) throw new Error(`snapshot ${this.spec.entity}: sourcedId "${key}" after "${this.lastKey}" (records must come in sourcedId order)`);
 		}
 		this.lastKey = key;
+		const changes = this.changes === undefined ? await this.decide() : this.changes;
+		if (changes) return this.addChange(changes, record, key);
 		this.chunk.push(record);
 		if (this.chunk.length >= CHUNK_RECORDS) await this.flush();
 	}
 
-	/** Writes the last, partial chunk. */
+	/** Writes the last, partial chunk (or, when storing changes, the changes). */
 	async finish(): Promise<void> {
-		await this.flush();
+		const changes = this.changes === undefined ? await this.decide() : this.changes;
+		if (!changes) return this.flush();
+		// Base records past the last one added are not in the new set.
+		for (let values = await changes.base.peek(); values; values = await changes.base.peek()) {
+			changes.layer.remove(values);
+			changes.base.skip();
+		}
+		await changes.layer.finish();
+	}
+
+	private async decide(): Promise<SnapshotChunkWriter<T>['changes']> {
+		const over = this.changesOver === undefined ? undefined : await changesBase(this.db, this.changesOver, this.runId, this.spec);
+		this.changes = over && inKeyOrder(over.base.chunks) ? { layer: new SnapshotChanges(this.db, this.runId, this.spec, over.base), base: new BaseCursor(this.db, over.base, this.spec) } : null;
+		return this.changes;
+	}
+
+	/** `record` against the base's records in sourcedId order: those before it were removed; one with its key is kept when it is the same. */
+	private async addChange({ layer, base }: { layer: SnapshotChanges<T>; base: BaseCursor }, record: T, key: string): Promise<void> {
+		const row = this.spec.toRow(record);
+		for (let values = await base.peek(); values; values = await base.peek()) {
+			const order = compareKeys(String(values[0]), key);
+			if (order > 0) break;
+			base.skip();
+			if (order === 0) {
+				if (sameValues(values, row)) return;
+				layer.remove(values);
+				break;
+			}
+			layer.remove(values);
+		}
+		layer.add(record);
 	}
 
 	private async flush(): Promise<void> {
@@ -309,6 +363,13 @@ export class SnapshotChunkWriter<T> {
 		this.chunk = [];
 		await insertChunk(db, runId, spec, ++this.seq, chunk);
 	}
+}
+
+/** Whether two rows of values (toRow's, or a chunk's as JSON.parse gives them) are the same. */
+function sameValues(a: SqlValue[], b: SqlValue[]): boolean {
+	if (a.length !== b.length) return false;
+	for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+	return true;
 }
 
 /** The highest chunk number `runId` has for the entity (0 for none). */
@@ -339,17 +400,46 @@ async function insertChunk<T>(db: SqlDb, runId: string, spec: SnapshotTable<T>, 
 	]);
 }
 
+/** Writes records (each array in sourcedId order) as the run's next chunks of the entity, at most CHUNK_RECORDS each; returns the last seq. */
+async function insertChunks<T>(db: SqlDb, runId: string, spec: SnapshotTable<T>, seq: number, records: T[]): Promise<number> {
+	for (let start = 0; start < records.length; start += CHUNK_RECORDS) await insertChunk(db, runId, spec, ++seq, records.slice(start, start + CHUNK_RECORDS));
+	return seq;
+}
+
 /**
- * Copies the records of `fromRunId`'s snapshot that `keep` accepts into `runId`'s, appended after any
- * chunks the run already has for the entity, and returns how many it kept. A chunk whose records are
- * all kept is copied as it is (its JSON is not made again); any other is written with the records kept.
- * For a delta night, which keeps nearly every record of the last run. (Each chunk stays in sourcedId
- * order; the entity as a whole then is in chunk order, as when written in several calls.)
+ * Copies the records of `fromRunId`'s snapshot that `keep` accepts into `runId`'s, with `added`
+ * replacing or adding records by sourcedId, and returns how many records that makes (kept + added).
+ * For a delta night, which keeps nearly every record of the last run.
+ *
+ * Whole (default): appended after any chunks the run already has for the entity; a chunk whose records
+ * are all kept is copied as it is (its JSON is not made again), any other is written with the records
+ * kept; `added` come last. (Each chunk stays in sourcedId order; the entity as a whole then is in chunk
+ * order, as when written in several calls.)
+ * `asChanges`: stored as changes over the base of `fromRunId`'s entity where it has one (changesBase),
+ * so only what differs from the base is written; otherwise whole.
  */
-export async function copySnapshotRecordsWhere<T>(db: SqlDb, fromRunId: string, runId: string, spec: SnapshotTable<T>, keep: (record: T) => boolean): Promise<number> {
-	const { owner, chunks } = await chunksOf(db, fromRunId, spec);
+export async function copySnapshotRecordsWhere<T>(
+	db: SqlDb,
+	fromRunId: string,
+	runId: string,
+	spec: SnapshotTable<T>,
+	keep: (record: T) => boolean,
+	options: { added?: T[]; asChanges?: boolean } = {},
+): Promise<number> {
+	const added = options.added ?? [];
+	const addedKeys = new Set(added.map(sourcedIdOf));
+	const kept = addedKeys.size === 0 ? keep : (record: T) => !addedKeys.has(sourcedIdOf(record)) && keep(record);
+	const over = options.asChanges ? await changesBase(db, fromRunId, runId, spec) : undefined;
+	if (over) return (await copyAsChanges(db, over, runId, spec, kept, added)) + added.length;
+	const count = await copyWhole(db, fromRunId, runId, spec, kept);
+	if (added.length > 0) await writeSnapshotRecords(db, runId, spec, added);
+	return count + added.length;
+}
+
+async function copyWhole<T>(db: SqlDb, fromRunId: string, runId: string, spec: SnapshotTable<T>, keep: (record: T) => boolean): Promise<number> {
+	const from = await entityRecords(db, fromRunId, spec);
 	let kept = 0;
-	if (chunks.length === 0) {
+	if (isLegacy(from)) {
 		for await (const batch of readLegacyBatches(db, fromRunId, spec, 10_000)) {
 			const records = batch.filter(keep);
 			await writeSnapshotRecords(db, runId, spec, records);
@@ -358,19 +448,55 @@ export async function copySnapshotRecordsWhere<T>(db: SqlDb, fromRunId: string, 
 		return kept;
 	}
 	let seq = await lastChunkSeq(db, runId, spec);
-	for (const chunk of chunks) {
-		const records = await readChunk(db, owner, spec, chunk.seq);
+	if (from.layer) {
+		for await (const records of recordChunks(db, from, spec)) {
+			const keptRecords = records.filter(keep);
+			seq = await insertChunks(db, runId, spec, seq, keptRecords);
+			kept += keptRecords.length;
+		}
+		return kept;
+	}
+	for (const chunk of from.chunks) {
+		const records = await readChunk(db, from.owner, spec, chunk.seq);
 		const keptRecords = records.filter(keep);
 		if (keptRecords.length === records.length) {
 			await db.execute(
 				`INSERT INTO snapshot_chunks (${CHUNK_COLUMNS.join(', ')}) SELECT ?, entity, ?, row_count, first_key, last_key, tallies, data FROM snapshot_chunks WHERE run_id = ? AND entity = ? AND seq = ?`,
-				[runId, ++seq, owner, spec.entity, chunk.seq],
+				[runId, ++seq, from.owner, spec.entity, chunk.seq],
 			);
 		} else if (keptRecords.length > 0) {
 			await insertChunk(db, runId, spec, ++seq, keptRecords);
 		}
 		kept += keptRecords.length;
 	}
+	return kept;
+}
+
+/**
+ * copySnapshotRecordsWhere as changes over `over.base`: each base record is removed unless the
+ * snapshot copied from has it unchanged and it is kept; the records that snapshot changed or added
+ * over the same base are added when kept; then `added`. Returns the number kept.
+ */
+async function copyAsChanges<T>(db: SqlDb, over: ChangesBase, runId: string, spec: SnapshotTable<T>, keep: (record: T) => boolean, added: T[]): Promise<number> {
+	const layer = new SnapshotChanges(db, runId, spec, over.base);
+	const changedByFrom = over.from.layer?.removed ?? new Set<string>();
+	let kept = 0;
+	for (const chunk of over.base.chunks) {
+		for (const values of await readChunkValues(db, over.base.owner, spec, chunk.seq)) {
+			if (!changedByFrom.has(String(values[0])) && keep(spec.fromValues(values))) kept++;
+			else layer.remove(values);
+		}
+	}
+	if (over.from.layer) {
+		for (const record of await readRecords(db, over.from.owner, over.from.chunks, spec)) {
+			if (keep(record)) {
+				layer.add(record);
+				kept++;
+			}
+		}
+	}
+	for (const record of added) layer.add(record);
+	await layer.finish();
 	return kept;
 }
 
@@ -381,6 +507,30 @@ interface ChunkInfo {
 	lastKey: string;
 }
 
+/** Stored records of one entity: the chunks of one run (`owner`). */
+interface StoredChunks {
+	owner: string;
+	chunks: ChunkInfo[];
+}
+
+/**
+ * Where a snapshot's records of one entity are: `owner`'s chunks, which hold either all of them or,
+ * with `layer`, the records that are new or changed over the whole records of `layer.base` ("Changes
+ * over a base" below). Neither chunks nor a layer: a snapshot written before migration 4 (or none).
+ */
+interface EntityRecords extends StoredChunks {
+	layer?: {
+		base: StoredChunks;
+		/** The base's sourcedIds that are not the snapshot's records: removed, or changed (the new record is in `owner`'s chunks). */
+		removed: Set<string>;
+		removedCount: number;
+		/** The tallies of the base's records in `removed`. */
+		removedTallies: Record<string, number>;
+	};
+}
+
+const rowsIn = (chunks: ChunkInfo[]): number => chunks.reduce((sum, chunk) => sum + chunk.rowCount, 0);
+
 /** The run whose chunks hold the records of a `snapshots` row: its own, or the run it shares them with. */
 const RECORDS_OWNER = 'COALESCE(records_from_run_id, run_id)';
 
@@ -390,21 +540,33 @@ async function recordsOwner(db: SqlDb, runId: string): Promise<string> {
 	return rows[0] ? String(rows[0][0]) : runId;
 }
 
-/**
- * The run's chunks of one entity, without their data, and the run they are stored under (`owner`,
- * for readChunk); no chunks for a snapshot written before migration 4.
- */
-async function chunksOf(db: SqlDb, runId: string, spec: { entity: string }): Promise<{ owner: string; chunks: ChunkInfo[] }> {
+/** One run's chunks of one entity, without their data. */
+async function chunkInfos(db: SqlDb, owner: string, spec: { entity: string }): Promise<ChunkInfo[]> {
+	const rows = await db.queryArrays('SELECT seq, row_count, first_key, last_key FROM snapshot_chunks WHERE run_id = ? AND entity = ? ORDER BY seq', [owner, spec.entity]);
+	return rows.map(([seq, rowCount, firstKey, lastKey]) => ({ seq: Number(seq), rowCount: Number(rowCount), firstKey: String(firstKey), lastKey: String(lastKey) }));
+}
+
+/** Where `runId`'s snapshot keeps its records of one entity (see EntityRecords). */
+async function entityRecords(db: SqlDb, runId: string, spec: { entity: string }): Promise<EntityRecords> {
 	const owner = await recordsOwner(db, runId);
-	const rows = await db.queryArrays('SELECT seq, row_count, first_key, last_key FROM snapshot_chunks WHERE run_id = ? AND entity = ? ORDER BY seq', [
-		owner,
-		spec.entity,
-	]);
+	const chunks = await chunkInfos(db, owner, spec);
+	const [layer] = await db.queryArrays('SELECT base_run_id, removed_count, removed_tallies, removed FROM snapshot_layers WHERE run_id = ? AND entity = ?', [owner, spec.entity]);
+	if (!layer) return { owner, chunks };
+	const [base, removedCount, removedTallies, removed] = layer;
 	return {
 		owner,
-		chunks: rows.map(([seq, rowCount, firstKey, lastKey]) => ({ seq: Number(seq), rowCount: Number(rowCount), firstKey: String(firstKey), lastKey: String(lastKey) })),
+		chunks,
+		layer: {
+			base: { owner: String(base), chunks: await chunkInfos(db, String(base), spec) },
+			removed: new Set(fromJson<string[]>(removed, [])),
+			removedCount: Number(removedCount),
+			removedTallies: fromJson<Record<string, number>>(removedTallies, {}),
+		},
 	};
 }
+
+/** A snapshot written before migration 4: its records are rows of the spec's table. */
+const isLegacy = (records: EntityRecords): boolean => !records.layer && records.chunks.length === 0;
 
 /** Whether the chunks, in seq order, are also in sourcedId order (see "Order" above). */
 function inKeyOrder(chunks: ChunkInfo[]): boolean {
@@ -412,26 +574,73 @@ function inKeyOrder(chunks: ChunkInfo[]): boolean {
 	return true;
 }
 
-/** One chunk's records (one chunk's JSON in memory at a time); `owner` as chunksOf gave it. */
-async function readChunk<T>(db: SqlDb, owner: string, spec: SnapshotTable<T>, seq: number): Promise<T[]> {
+/** One chunk's rows of values, as toRow made them (one chunk's JSON in memory at a time). */
+async function readChunkValues(db: SqlDb, owner: string, spec: { entity: string }, seq: number): Promise<SqlValue[][]> {
 	const rows = await db.queryArrays('SELECT data FROM snapshot_chunks WHERE run_id = ? AND entity = ? AND seq = ?', [owner, spec.entity, seq]);
-	if (!rows[0]) return [];
-	const values = JSON.parse(String(rows[0][0])) as SqlValue[][];
+	return rows[0] ? (JSON.parse(String(rows[0][0])) as SqlValue[][]) : [];
+}
+
+/** One chunk's records; `owner` as entityRecords gave it. */
+async function readChunk<T>(db: SqlDb, owner: string, spec: SnapshotTable<T>, seq: number): Promise<T[]> {
+	const values = await readChunkValues(db, owner, spec, seq);
 	const records = new Array<T>(values.length);
 	for (let i = 0; i < values.length; i++) records[i] = spec.fromValues(values[i]);
 	return records;
 }
 
+/** The records of some chunks of one run, in chunk order. */
+async function readRecords<T>(db: SqlDb, owner: string, chunks: ChunkInfo[], spec: SnapshotTable<T>): Promise<T[]> {
+	const records: T[] = [];
+	for (const chunk of chunks) for (const record of await readChunk(db, owner, spec, chunk.seq)) records.push(record);
+	return records;
+}
+
+/**
+ * The entity's records a chunk at a time, in chunk order. Changes over a base: the base's chunks
+ * without the records removed, with the changed and added records merged in sourcedId order when the
+ * base is in that order (else after the base's).
+ */
+async function* recordChunks<T>(db: SqlDb, records: EntityRecords, spec: SnapshotTable<T>): AsyncGenerator<T[]> {
+	const { layer } = records;
+	if (!layer) {
+		for (const chunk of records.chunks) yield await readChunk(db, records.owner, spec, chunk.seq);
+		return;
+	}
+	const changed = await readRecords(db, records.owner, records.chunks, spec);
+	const ordered = inKeyOrder(layer.base.chunks);
+	let next = 0;
+	for (const chunk of layer.base.chunks) {
+		let kept = (await readChunk(db, layer.base.owner, spec, chunk.seq)).filter((record) => !layer.removed.has(sourcedIdOf(record)));
+		if (ordered) {
+			let end = next;
+			while (end < changed.length && compareKeys(sourcedIdOf(changed[end]), chunk.lastKey) <= 0) end++;
+			if (end > next) kept = mergeByKey(kept, changed.slice(next, end));
+			next = end;
+		}
+		if (kept.length > 0) yield kept;
+	}
+	if (next < changed.length) yield next === 0 ? changed : changed.slice(next);
+}
+
+/** Two arrays in sourcedId order (no key in both) as one. */
+function mergeByKey<T>(a: T[], b: T[]): T[] {
+	const out = new Array<T>(a.length + b.length);
+	let i = 0;
+	let j = 0;
+	for (let k = 0; k < out.length; k++) out[k] = j >= b.length || (i < a.length && byKey(a[i], b[j]) < 0) ? a[i++] : b[j++];
+	return out;
+}
+
 /** All records of one entity, in sourcedId order. */
 export async function readSnapshotRecords<T>(db: SqlDb, runId: string, spec: SnapshotTable<T>): Promise<T[]> {
-	const { owner, chunks } = await chunksOf(db, runId, spec);
-	if (chunks.length === 0) {
+	const stored = await entityRecords(db, runId, spec);
+	if (isLegacy(stored)) {
 		const rows = await db.queryArrays(`SELECT ${spec.columns.join(', ')} FROM ${spec.table} WHERE run_id = ? ORDER BY sourced_id`, [runId]);
 		return rows.map(spec.fromValues);
 	}
 	const records: T[] = [];
-	for (const chunk of chunks) for (const record of await readChunk(db, owner, spec, chunk.seq)) records.push(record);
-	if (!inKeyOrder(chunks)) records.sort((a, b) => compareKeys(sourcedIdOf(a), sourcedIdOf(b)));
+	for await (const chunk of recordChunks(db, stored, spec)) for (const record of chunk) records.push(record);
+	if (!inKeyOrder(stored.layer ? stored.layer.base.chunks : stored.chunks)) records.sort(byKey);
 	return records;
 }
 
@@ -445,13 +654,12 @@ export async function* readSnapshotBatches<T>(
 	spec: SnapshotTable<T>,
 	batchSize = 10_000,
 ): AsyncGenerator<T[]> {
-	const { owner, chunks } = await chunksOf(db, runId, spec);
-	if (chunks.length === 0) {
+	const stored = await entityRecords(db, runId, spec);
+	if (isLegacy(stored)) {
 		yield* readLegacyBatches(db, runId, spec, batchSize);
 		return;
 	}
-	for (const chunk of chunks) {
-		const records = await readChunk(db, owner, spec, chunk.seq);
+	for await (const records of recordChunks(db, stored, spec)) {
 		for (let start = 0; start < records.length; start += batchSize) {
 			yield start === 0 && records.length <= batchSize ? records : records.slice(start, start + batchSize);
 		}
@@ -475,10 +683,13 @@ async function* readLegacyBatches<T>(db: SqlDb, runId: string, spec: SnapshotTab
 
 /** How many records of one entity the snapshot holds (from the chunks' counts: no record is read). */
 export async function countSnapshotRecords(db: SqlDb, runId: string, spec: SnapshotTable<unknown>): Promise<number> {
-	const { chunks } = await chunksOf(db, runId, spec);
-	if (chunks.length > 0) return chunks.reduce((sum, chunk) => sum + chunk.rowCount, 0);
-	const rows = await db.query<{ n: number }>(`SELECT COUNT(*) AS n FROM ${spec.table} WHERE run_id = ?`, [runId]);
-	return Number(rows[0].n);
+	const stored = await entityRecords(db, runId, spec);
+	if (isLegacy(stored)) {
+		const rows = await db.query<{ n: number }>(`SELECT COUNT(*) AS n FROM ${spec.table} WHERE run_id = ?`, [runId]);
+		return Number(rows[0].n);
+	}
+	const { layer } = stored;
+	return rowsIn(stored.chunks) + (layer ? rowsIn(layer.base.chunks) - layer.removedCount : 0);
 }
 
 /** The records with these sourcedIds (those the snapshot has), by sourcedId; only chunks whose key range holds one are read. */
@@ -486,8 +697,8 @@ export async function readSnapshotRecordsById<T>(db: SqlDb, runId: string, spec:
 	const wanted = [...new Set(sourcedIds)].sort(compareKeys);
 	const found = new Map<string, T>();
 	if (wanted.length === 0) return found;
-	const { owner, chunks } = await chunksOf(db, runId, spec);
-	if (chunks.length === 0) {
+	const stored = await entityRecords(db, runId, spec);
+	if (isLegacy(stored)) {
 		for (let start = 0; start < wanted.length; start += 500) {
 			const ids = wanted.slice(start, start + 500);
 			const rows = await db.queryArrays(
@@ -498,8 +709,17 @@ export async function readSnapshotRecordsById<T>(db: SqlDb, runId: string, spec:
 		}
 		return found;
 	}
+	const { layer } = stored;
+	if (layer) await findInChunks(db, layer.base, spec, wanted.filter((id) => !layer.removed.has(id)), found);
+	await findInChunks(db, stored, spec, wanted, found);
+	return found;
+}
+
+/** Adds to `found` the records of `stored`'s chunks with the `wanted` sourcedIds (in sourcedId order); a chunk is read only when its key range holds one. */
+async function findInChunks<T>(db: SqlDb, stored: StoredChunks, spec: SnapshotTable<T>, wanted: string[], found: Map<string, T>): Promise<void> {
+	if (wanted.length === 0) return;
 	const wantedSet = new Set(wanted);
-	for (const chunk of chunks) {
+	for (const chunk of stored.chunks) {
 		// The first wanted id at or after the chunk's first key: the chunk is read when that id is within its range.
 		let low = 0;
 		let high = wanted.length;
@@ -509,15 +729,15 @@ export async function readSnapshotRecordsById<T>(db: SqlDb, runId: string, spec:
 			else high = middle;
 		}
 		if (low === wanted.length || compareKeys(wanted[low], chunk.lastKey) > 0) continue;
-		for (const record of await readChunk(db, owner, spec, chunk.seq)) if (wantedSet.has(sourcedIdOf(record))) found.set(sourcedIdOf(record), record);
+		for (const record of await readChunk(db, stored.owner, spec, chunk.seq)) if (wantedSet.has(sourcedIdOf(record))) found.set(sourcedIdOf(record), record);
 	}
-	return found;
 }
 
 /**
- * The records `keep` accepts, in chunk order. `hints`, when given, are texts at least one of which
- * any kept record's JSON row holds (a value as JSON.stringify writes it, or a part of one): only
- * chunks that contain a hint are read (found in SQL, a superset: SQLite's LIKE ignores ASCII case).
+ * The records `keep` accepts, in chunk order (sourcedId order for an entity written in one call).
+ * `hints`, when given, are texts at least one of which any kept record's JSON row holds (a value as
+ * JSON.stringify writes it, or a part of one): only chunks that contain a hint are read (found in SQL,
+ * a superset: SQLite's LIKE ignores ASCII case).
  */
 export async function findSnapshotRecords<T>(
 	db: SqlDb,
@@ -527,21 +747,27 @@ export async function findSnapshotRecords<T>(
 	hints: string[] = [],
 ): Promise<T[]> {
 	const kept: T[] = [];
-	const { owner, chunks } = await chunksOf(db, runId, spec);
-	if (chunks.length === 0) {
+	const stored = await entityRecords(db, runId, spec);
+	if (isLegacy(stored)) {
 		for await (const batch of readLegacyBatches(db, runId, spec, 10_000)) for (const record of batch) if (keep(record)) kept.push(record);
 		return kept;
 	}
-	let seqs = chunks.map((chunk) => chunk.seq);
-	if (hints.length > 0) {
-		const like = hints.map((hint) => `%${hint.replace(/[\\%_]/g, (char) => `\\${char}`)}%`);
-		const rows = await db.queryArrays(
-			`SELECT seq FROM snapshot_chunks WHERE run_id = ? AND entity = ? AND (${like.map(() => "data LIKE ? ESCAPE '\\'").join(' OR ')}) ORDER BY seq`,
-			[owner, spec.entity, ...like],
-		);
-		seqs = rows.map((row) => Number(row[0]));
-	}
-	for (const seq of seqs) for (const record of await readChunk(db, owner, spec, seq)) if (keep(record)) kept.push(record);
+	const search = async ({ owner, chunks }: StoredChunks, removed?: Set<string>) => {
+		let seqs = chunks.map((chunk) => chunk.seq);
+		if (hints.length > 0 && seqs.length > 0) {
+			const like = hints.map((hint) => `%${hint.replace(/[\\%_]/g, (char) => `\\${char}`)}%`);
+			const rows = await db.queryArrays(
+				`SELECT seq FROM snapshot_chunks WHERE run_id = ? AND entity = ? AND (${like.map(() => "data LIKE ? ESCAPE '\\'").join(' OR ')}) ORDER BY seq`,
+				[owner, spec.entity, ...like],
+			);
+			seqs = rows.map((row) => Number(row[0]));
+		}
+		for (const seq of seqs) for (const record of await readChunk(db, owner, spec, seq)) if (!removed?.has(sourcedIdOf(record)) && keep(record)) kept.push(record);
+	};
+	const { layer } = stored;
+	if (layer) await search(layer.base, layer.removed);
+	await search(stored);
+	if (layer && inKeyOrder(layer.base.chunks)) kept.sort(byKey);
 	return kept;
 }
 
@@ -553,14 +779,123 @@ export async function findSnapshotRecords<T>(
 export async function readSnapshotTallies<T>(db: SqlDb, runId: string, spec: SnapshotTable<T>): Promise<Map<string, number>> {
 	const tallies = new Map<string, number>();
 	const count = (key: string, n = 1) => tallies.set(key, (tallies.get(key) ?? 0) + n);
-	const rows = await db.queryArrays('SELECT tallies FROM snapshot_chunks WHERE run_id = ? AND entity = ?', [await recordsOwner(db, runId), spec.entity]);
-	if (rows.length > 0) {
-		for (const [text] of rows) for (const [key, n] of Object.entries(fromJson<Record<string, number>>(text, {}))) count(key, n);
+	const stored = await entityRecords(db, runId, spec);
+	if (isLegacy(stored)) {
+		const tally = spec.tally;
+		if (tally) for await (const batch of readLegacyBatches(db, runId, spec, 10_000)) for (const record of batch) tally(record, count);
 		return tallies;
 	}
-	const tally = spec.tally;
-	if (tally) for await (const batch of readLegacyBatches(db, runId, spec, 10_000)) for (const record of batch) tally(record, count);
+	const { layer } = stored;
+	for (const { owner } of layer ? [stored, layer.base] : [stored]) {
+		const rows = await db.queryArrays('SELECT tallies FROM snapshot_chunks WHERE run_id = ? AND entity = ?', [owner, spec.entity]);
+		for (const [text] of rows) for (const [key, n] of Object.entries(fromJson<Record<string, number>>(text, {}))) count(key, n);
+	}
+	if (layer) {
+		for (const [key, n] of Object.entries(layer.removedTallies)) count(key, -n);
+		for (const [key, n] of tallies) if (n === 0) tallies.delete(key);
+	}
 	return tallies;
+}
+
+/*
+ * Changes over a base (migration 9). A delta night's snapshot differs from the last one by a few
+ * records in a million; writing all of them again cost ~100 MB a night. So a snapshot entity may be
+ * stored as changes: its run's chunks hold only the records that are new or changed, and its
+ * snapshot_layers row names the base (a run whose chunks hold the entity whole) and the base's
+ * sourcedIds that are removed or changed, with those records' tallies. Readers merge the two
+ * (recordChunks); counts and tallies add up without reading records. A base is always whole, so a
+ * read merges at most one layer, and the changes are kept under MAX_CHANGES_SHARE of it: the run
+ * after a delta night stores its changes over the same base, and once they pass that share it writes
+ * the entity whole (the next base). A base's chunks stay while a snapshot's changes are over them.
+ */
+
+/** The base a new snapshot of `runId` stores its entity's changes over, as the last snapshot (`fromRunId`) has it. */
+interface ChangesBase {
+	base: StoredChunks;
+	/** The entity in the snapshot the new one follows: the base itself, or changes over it. */
+	from: EntityRecords;
+}
+
+/**
+ * What `runId`'s entity can be stored as changes over, following `fromRunId`'s snapshot: that
+ * snapshot's whole records, or the base its changes are over while they stay small. None (write it
+ * whole) when that entity has no chunks (none, or from before migration 4), its changes are past
+ * MAX_CHANGES_SHARE, or `runId` already has records of the entity.
+ */
+async function changesBase(db: SqlDb, fromRunId: string, runId: string, spec: { entity: string }): Promise<ChangesBase | undefined> {
+	const from = await entityRecords(db, fromRunId, spec);
+	if (isLegacy(from)) return undefined;
+	if ((await lastChunkSeq(db, runId, spec)) > 0) return undefined;
+	if (!from.layer) return { base: from, from };
+	const changes = rowsIn(from.chunks) + from.layer.removedCount;
+	if (changes > rowsIn(from.layer.base.chunks) * MAX_CHANGES_SHARE) return undefined;
+	return { base: from.layer.base, from };
+}
+
+/** A base's rows of values in chunk order, read a chunk at a time. */
+class BaseCursor {
+	private rows: SqlValue[][] = [];
+	private at = 0;
+	private nextChunk = 0;
+
+	constructor(
+		private readonly db: SqlDb,
+		private readonly base: StoredChunks,
+		private readonly spec: { entity: string },
+	) {}
+
+	/** The current row (undefined past the last). */
+	async peek(): Promise<SqlValue[] | undefined> {
+		while (this.at >= this.rows.length) {
+			if (this.nextChunk >= this.base.chunks.length) return undefined;
+			this.rows = await readChunkValues(this.db, this.base.owner, this.spec, this.base.chunks[this.nextChunk++].seq);
+			this.at = 0;
+		}
+		return this.rows[this.at];
+	}
+
+	skip(): void {
+		this.at++;
+	}
+}
+
+/** One entity's changes over a base, collected and then written: the records added (new or changed) and the base's rows removed. */
+class SnapshotChanges<T> {
+	private readonly added: T[] = [];
+	private readonly removed: string[] = [];
+	private readonly removedTallies: Record<string, number> = {};
+
+	constructor(
+		private readonly db: SqlDb,
+		private readonly runId: string,
+		private readonly spec: SnapshotTable<T>,
+		private readonly base: StoredChunks,
+	) {}
+
+	add(record: T): void {
+		this.added.push(record);
+	}
+
+	/** A base row (its values) that is not in the new snapshot as it is. */
+	remove(values: SqlValue[]): void {
+		this.removed.push(String(values[0]));
+		this.spec.tally?.(this.spec.fromValues(values), (key) => (this.removedTallies[key] = (this.removedTallies[key] ?? 0) + 1));
+	}
+
+	async finish(): Promise<void> {
+		const { db, runId, spec } = this;
+		const added = this.added.sort(byKey);
+		for (let i = 1; i < added.length; i++) if (sourcedIdOf(added[i - 1]) === sourcedIdOf(added[i])) throw new Error(`snapshot ${spec.entity}: sourcedId "${sourcedIdOf(added[i])}" twice`);
+		await insertChunks(db, runId, spec, 0, added);
+		await db.execute('INSERT INTO snapshot_layers (run_id, entity, base_run_id, removed_count, removed_tallies, removed) VALUES (?, ?, ?, ?, ?, ?)', [
+			runId,
+			spec.entity,
+			this.base.owner,
+			this.removed.length,
+			spec.tally ? toJson(this.removedTallies) : null,
+			toJson(this.removed),
+		]);
+	}
 }
 
 export interface SnapshotHeader {
@@ -609,7 +944,9 @@ export async function shareSnapshot(db: SqlDb, fromRunId: string, toRunId: strin
 	const from = await readSnapshotHeader(db, fromRunId);
 	if (!from) throw new Error(`run ${fromRunId} has no snapshot to share`);
 	const owner = await recordsOwner(db, fromRunId);
-	const packed = (await db.queryArrays('SELECT 1 FROM snapshot_chunks WHERE run_id = ? LIMIT 1', [owner])).length > 0;
+	const packed =
+		(await db.queryArrays('SELECT 1 FROM snapshot_chunks WHERE run_id = ? LIMIT 1', [owner])).length > 0 ||
+		(await db.queryArrays('SELECT 1 FROM snapshot_layers WHERE run_id = ? LIMIT 1', [owner])).length > 0;
 	if (!packed) {
 		for (const spec of SNAPSHOT_TABLES as ReadonlyArray<SnapshotTable<unknown>>) {
 			for await (const batch of readLegacyBatches(db, fromRunId, spec, 10_000)) await writeSnapshotRecords(db, toRunId, spec, batch);
@@ -630,15 +967,26 @@ export async function readSnapshotHeader(db: SqlDb, runId: string): Promise<Snap
 	};
 }
 
-/** Deletes a run's snapshot; its records' chunks go unless another run's snapshot shares them (they go with the last). */
+/**
+ * Deletes a run's snapshot; its records' chunks go unless another run's snapshot shares them, or
+ * stores changes over them (they go with the last).
+ */
 export async function deleteSnapshot(db: SqlDb, runId: string): Promise<void> {
 	const owner = await recordsOwner(db, runId);
 	for (const spec of SNAPSHOT_TABLES) await db.execute(`DELETE FROM ${spec.table} WHERE run_id = ?`, [runId]);
 	await db.execute('DELETE FROM snapshots WHERE run_id = ?', [runId]);
-	for (const run of new Set([runId, owner])) {
-		const [[sharers]] = await db.queryArrays(`SELECT COUNT(*) FROM snapshots WHERE ${RECORDS_OWNER} = ?`, [run]);
-		if (Number(sharers) === 0) await db.execute('DELETE FROM snapshot_chunks WHERE run_id = ?', [run]);
-	}
+	for (const run of new Set([runId, owner])) await deleteRecordsUnused(db, run);
+}
+
+/** Deletes `run`'s chunks and changes when no snapshot reads them any more; then so for the bases its changes were over. */
+async function deleteRecordsUnused(db: SqlDb, run: string): Promise<void> {
+	const [[sharers]] = await db.queryArrays(`SELECT COUNT(*) FROM snapshots WHERE ${RECORDS_OWNER} = ?`, [run]);
+	const [[changesOver]] = await db.queryArrays('SELECT COUNT(*) FROM snapshot_layers WHERE base_run_id = ?', [run]);
+	if (Number(sharers) + Number(changesOver) > 0) return;
+	const bases = await db.queryArrays('SELECT DISTINCT base_run_id FROM snapshot_layers WHERE run_id = ?', [run]);
+	await db.execute('DELETE FROM snapshot_chunks WHERE run_id = ?', [run]);
+	await db.execute('DELETE FROM snapshot_layers WHERE run_id = ?', [run]);
+	for (const [base] of bases) await deleteRecordsUnused(db, String(base));
 }
 
 /** The newest run that has a snapshot (run ids sort by time), for pickers such as "terms to sync". */

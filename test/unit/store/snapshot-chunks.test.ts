@@ -262,6 +262,109 @@ describe.each(ENGINES)('snapshot chunks (%s)', (engine) => {
 		});
 	});
 
+	describe('changes over a base (a delta night)', () => {
+		const enrollmentsOf = (ids: string[]) => ids.map((id, i) => enroll(`cls-${i % 5}`, id, 'student', false, { sourcedId: `enr-${id}` }));
+		const layerRow = async (runId: string, entity: string) =>
+			store.db.queryArrays('SELECT base_run_id, removed_count FROM snapshot_layers WHERE run_id = ? AND entity = ?', [runId, entity]);
+		/** Everything a reader can ask of a run's people and enrollments: the layered run must answer as the whole one. */
+		const answers = async (runId: string, probeIds: string[]) => ({
+			people: await readSnapshotRecords(store.db, runId, PERSON_TABLE),
+			peopleBatches: (await collect(readSnapshotBatches(store.db, runId, PERSON_TABLE, 1500))).flat(),
+			enrollments: await readSnapshotRecords(store.db, runId, ENROLLMENT_TABLE),
+			enrollmentBatches: byId((await collect(readSnapshotBatches(store.db, runId, ENROLLMENT_TABLE))).flat()),
+			counts: [await countSnapshotRecords(store.db, runId, PERSON_TABLE), await countSnapshotRecords(store.db, runId, ENROLLMENT_TABLE)],
+			tallies: Object.fromEntries(await readSnapshotTallies(store.db, runId, PERSON_TABLE)),
+			byId: [...(await readSnapshotRecordsById(store.db, runId, PERSON_TABLE, probeIds))].sort(),
+			enrollmentsById: [...(await readSnapshotRecordsById(store.db, runId, ENROLLMENT_TABLE, probeIds.map((id) => `enr-${id}`)))].sort(),
+			grade10: await findSnapshotRecords(store.db, runId, PERSON_TABLE, (p) => p.grade === '10'),
+			hinted: await findSnapshotRecords(store.db, runId, PERSON_TABLE, (p) => p.givenName.startsWith('Changed'), ['Changed']),
+			class3: byId(await findSnapshotRecords(store.db, runId, ENROLLMENT_TABLE, (e) => e.classId === 'cls-3', ['"cls-3"'])),
+		});
+
+		/** Night 1 whole (people in one call, enrollments in two as Normalize streams them); night 2 = night 1 with `change` applied. */
+		async function twoNights(change: (people: CanonicalPerson[]) => CanonicalPerson[]) {
+			const night1 = students(2 * CHUNK_RECORDS + 7, 's1-');
+			await writeSnapshotRecords(store.db, 'run-1', PERSON_TABLE, shuffled(night1));
+			const enrollments1 = enrollmentsOf(night1.map((p) => p.sourcedId));
+			await writeSnapshotRecords(store.db, 'run-1', ENROLLMENT_TABLE, enrollments1.slice(3000));
+			await writeSnapshotRecords(store.db, 'run-1', ENROLLMENT_TABLE, enrollments1.slice(0, 3000));
+			await writeSnapshotHeader(store.db, 'run-1', [], {});
+			return { night1, night2: byId(change(night1)) };
+		}
+
+		/** Writes `people` (and one enrollment each, none for the gone) as run `runId` both ways: as changes over `overRunId`, and whole as `runId`-whole. */
+		async function writeBothWays(runId: string, overRunId: string, people: CanonicalPerson[]) {
+			await writeSnapshotRecords(store.db, runId, PERSON_TABLE, people, overRunId);
+			await writeSnapshotRecords(store.db, `${runId}-whole`, PERSON_TABLE, people);
+			const ids = new Set(people.map((p) => p.sourcedId));
+			// Enrollments as a delta night writes them: the last run's, less the gone people's, and one for each new person, given as `added`.
+			const previous = new Set((await readSnapshotRecords(store.db, overRunId, ENROLLMENT_TABLE)).map((e) => e.personId));
+			const added = enrollmentsOf(people.filter((p) => !previous.has(p.sourcedId)).map((p) => p.sourcedId));
+			for (const [target, asChanges] of [[runId, true], [`${runId}-whole`, false]] as const) {
+				const count = await copySnapshotRecordsWhere(store.db, overRunId, target, ENROLLMENT_TABLE, (e) => ids.has(e.personId), { added, asChanges });
+				expect(count).toBe(people.length);
+			}
+			await writeSnapshotHeader(store.db, runId, [], {});
+		}
+
+		test('a few changed, gone and new records: only they are written, and every reader answers as from the whole records', async () => {
+			const { night1, night2 } = await twoNights((people) => {
+				const out = people.filter((_, i) => i % 97 !== 5); // gone, across every chunk
+				for (const i of [0, 1, 2000, 2001, out.length - 1]) out[i] = { ...out[i], givenName: `Changed${i}`, grade: '10' }; // at chunk edges
+				// New: before the first key, between chunks, after the last.
+				out.push(student('s0-first', 'New', 'First', '9', '9'), student('s1-01999a', 'Changed', 'Between', '10', '10'), student('s9-last', 'New', 'Last', '12', '12'));
+				// Unchanged but given again as a new object: not written.
+				out[10] = { ...out[10] };
+				return out;
+			});
+			await writeBothWays('run-2', 'run-1', night2);
+			const gone = night1.length - (night2.length - 3);
+			// Only the 5 changed and 3 new people are run-2's own records; the gone and the changed are removed from the base.
+			expect((await chunkRows(store.db, 'run-2', 'people')).reduce((n, row) => n + Number(row[1]), 0)).toBe(8);
+			expect(await layerRow('run-2', 'people')).toEqual([['run-1', gone + 5]]);
+			expect((await layerRow('run-2', 'enrollments'))[0][0]).toBe('run-1');
+			const probe = ['s1-00000', 's1-00005', 's1-02000', 's0-first', 's1-01999a', 's9-last', 'nobody', night1[102].sourcedId];
+			const expected = await answers('run-2-whole', probe);
+			expect(expected.people).toEqual(night2);
+			expect(expected.hinted).toEqual(night2.filter((p) => p.givenName.startsWith('Changed')));
+			expect(expected.hinted).toHaveLength(6);
+			expect(await answers('run-2', probe)).toEqual(expected);
+
+			// Night 3 follows night 2: its changes are over night 1's records (one layer deep), and undo night 2's.
+			await writeBothWays('run-3', 'run-2', byId(night1));
+			expect(await layerRow('run-3', 'people')).toEqual([['run-1', 0]]);
+			expect(await chunkRows(store.db, 'run-3', 'people')).toEqual([]);
+			expect(await answers('run-3', probe)).toEqual(await answers('run-3-whole', probe));
+			expect(await readSnapshotRecords(store.db, 'run-3', PERSON_TABLE)).toEqual(byId(night1));
+
+			// The base's chunks stay while a snapshot's changes are over them, and go with the last.
+			await deleteSnapshot(store.db, 'run-1');
+			expect((await chunkRows(store.db, 'run-1', 'people')).length).toBe(3);
+			expect(await readSnapshotRecords(store.db, 'run-2', PERSON_TABLE)).toEqual(night2);
+			await deleteSnapshot(store.db, 'run-2');
+			expect(await readSnapshotRecords(store.db, 'run-3', PERSON_TABLE)).toEqual(byId(night1));
+			await deleteSnapshot(store.db, 'run-3');
+			const left = await store.db.queryArrays("SELECT DISTINCT run_id FROM snapshot_chunks WHERE run_id NOT LIKE '%-whole'");
+			expect(left).toEqual([]);
+			expect(await store.db.queryArrays('SELECT run_id FROM snapshot_layers')).toEqual([]);
+		});
+
+		test('shared, a snapshot stored as changes reads the same; past a quarter of the base, the next night is written whole', async () => {
+			const { night2 } = await twoNights((people) => people.map((p, i) => (i % 5 === 0 ? { ...p, familyName: 'Moved' } : p)));
+			await writeBothWays('run-2', 'run-1', night2);
+			// A fifth changed: 20 %, stored as changes.
+			expect(await layerRow('run-2', 'people')).toEqual([['run-1', Math.ceil(night2.length / 5)]]);
+			await shareSnapshot(store.db, 'run-2', 'run-2-shared', null);
+			expect(await answers('run-2-shared', ['s1-00000'])).toEqual(await answers('run-2-whole', ['s1-00000']));
+			// Night 3 changes a further tenth: over night 1's records that is 30 %, past the quarter, so it is written whole.
+			const night3 = night2.map((p, i) => (i % 10 === 1 ? { ...p, familyName: 'Moved again' } : p));
+			await writeBothWays('run-3', 'run-2', night3);
+			expect(await layerRow('run-3', 'people')).toEqual([]);
+			expect(await countSnapshotRecords(store.db, 'run-3', PERSON_TABLE)).toBe(night3.length);
+			expect(await answers('run-3', ['s1-00001'])).toEqual(await answers('run-3-whole', ['s1-00001']));
+		});
+	});
+
 	test('a snapshot written before migration 4 reads the same: readers, lookups, tallies, roster as of; copied into chunks; deleted', async () => {
 		const runId = await writeRoster(store.db, day1());
 		await reconcileRun(store.db, runId, { archive: true });
