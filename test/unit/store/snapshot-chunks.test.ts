@@ -289,7 +289,7 @@ describe.each(ENGINES)('snapshot chunks (%s)', (engine) => {
 			await writeSnapshotRecords(store.db, 'run-1', ENROLLMENT_TABLE, enrollments1.slice(3000));
 			await writeSnapshotRecords(store.db, 'run-1', ENROLLMENT_TABLE, enrollments1.slice(0, 3000));
 			await writeSnapshotHeader(store.db, 'run-1', [], {});
-			return { night1, night2: byId(change(night1)) };
+			return { night1, night2: byId(change(night1)), enrollments1 };
 		}
 
 		/** Writes `people` (and one enrollment each, none for the gone) as run `runId` both ways: as changes over `overRunId`, and whole as `runId`-whole. */
@@ -350,7 +350,7 @@ describe.each(ENGINES)('snapshot chunks (%s)', (engine) => {
 		});
 
 		test('shared, a snapshot stored as changes reads the same; past a quarter of the base, the next night is written whole', async () => {
-			const { night2 } = await twoNights((people) => people.map((p, i) => (i % 5 === 0 ? { ...p, familyName: 'Moved' } : p)));
+			const { night2, enrollments1 } = await twoNights((people) => people.map((p, i) => (i % 5 === 0 ? { ...p, familyName: 'Moved' } : p)));
 			await writeBothWays('run-2', 'run-1', night2);
 			// A fifth changed: 20 %, stored as changes.
 			expect(await layerRow('run-2', 'people')).toEqual([['run-1', Math.ceil(night2.length / 5)]]);
@@ -361,6 +361,16 @@ describe.each(ENGINES)('snapshot chunks (%s)', (engine) => {
 			await writeBothWays('run-3', 'run-2', night3);
 			expect(await layerRow('run-3', 'people')).toEqual([]);
 			expect(await countSnapshotRecords(store.db, 'run-3', PERSON_TABLE)).toBe(night3.length);
+			expect(await readSnapshotRecords(store.db, 'run-3', PERSON_TABLE)).toEqual(night3);
+			// The cap is per entity: night 2 changed no enrollment, so night 3's stay changes (none) over night 1's.
+			expect(await layerRow('run-3', 'enrollments')).toEqual([['run-1', 0]]);
+			expect(await readSnapshotRecords(store.db, 'run-3', ENROLLMENT_TABLE)).toEqual(byId(enrollments1));
+			// Copied whole out of night 2's changes: the records night 2 reads, in chunks of the copy's own.
+			for (const [spec, expected] of [[PERSON_TABLE, night2], [ENROLLMENT_TABLE, byId(enrollments1)]] as const) {
+				expect(await copySnapshotRecordsWhere(store.db, 'run-2', 'run-copy', spec as SnapshotTable<unknown>, () => true)).toBe(expected.length);
+				expect(await layerRow('run-copy', spec.entity)).toEqual([]);
+				expect(await readSnapshotRecords(store.db, 'run-copy', spec as SnapshotTable<unknown>)).toEqual(expected);
+			}
 			expect(await answers('run-3', ['s1-00001'])).toEqual(await answers('run-3-whole', ['s1-00001']));
 		});
 	});
