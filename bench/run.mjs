@@ -476,6 +476,9 @@ function printEngine(size, engine) {
 		const own = PHASES.filter((p) => s.phases[p]?.ownPeakRssKB).map((p) => `${p} ${mib(s.phases[p].ownPeakRssKB)}`);
 		if (own.length > 0) console.log(indent(`${name}: peak RSS within each phase: ${own.join(', ')}`));
 	}
+	const nights = Object.entries(e.scenarios);
+	const grown = nights.map(([name, s], i) => `${name} ${i === 0 ? '' : '+'}${((s.storeBytesInUse - (i === 0 ? 0 : nights[i - 1][1].storeBytesInUse)) / 2 ** 20).toFixed(1)} MiB`);
+	console.log(indent(`store in use after each night (what the night added, kept for the retention): ${grown.join(', ')}`));
 	for (const name of ['day2', 'delta']) {
 		const s = e.scenarios[name];
 		if (!s) continue;

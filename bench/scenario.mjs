@@ -121,6 +121,17 @@ async function phase(name, work, profiler) {
 	};
 }
 
+/**
+ * What the store holds after a night (not timed): SQLite's pages in use (its file never shrinks, and
+ * freed pages are used again), PostgreSQL's database size. The difference between nights is what a
+ * night adds to the store (its staged rows, snapshot, changes …), kept for the retention period.
+ */
+async function storeBytesInUse(db) {
+	if (db.engine === 'postgres') return Number((await db.queryArrays('SELECT pg_database_size(current_database())'))[0][0]);
+	const pragma = async (name) => Number((await db.queryArrays(`PRAGMA ${name}`))[0][0]);
+	return ((await pragma('page_count')) - (await pragma('freelist_count'))) * (await pragma('page_size'));
+}
+
 /** One night of the nightly workflow, as the shipped template chains the nodes. */
 async function runPipeline(task) {
 	const load = (path) => require(join(task.engineDir, path));
@@ -159,6 +170,7 @@ async function runPipeline(task) {
 		return {
 			runId: run.id,
 			seconds: wall,
+			storeBytesInUse: await storeBytesInUse(store.db),
 			cpuSeconds: (cpuAfter.userMicros - cpuBefore.userMicros + cpuAfter.systemMicros - cpuBefore.systemMicros) / 1e6,
 			staged: {
 				rows: summary.files.reduce((sum, file) => sum + file.rows, 0),
