@@ -15,11 +15,13 @@
  *   day2  — a day-two set: 1 % of people changed, 0.5 % gone, 0.5 % new (bench/district-generator.ts writeDayTwo)
  *   delta — after day2: the day-two changes undone, as a OneRoster delta set (writeDeltaSet), the night a SIS
  *           that exports deltas (or OneRoster Fetch's "Changes Since the Last Run") gives
+ *   delta2 — after delta: the day-two changes again, as a delta set: a delta night after a delta night, as such
+ *           a SIS gives every night (its snapshot's changes are over the same base as the last night's)
  * and the floor: a naive read of the same CSV bytes (split on newline and comma) plus a bulk insert
  * of as many rows into the same store engine, in a fresh process. Each scenario is printed as wall
  * seconds, CPU seconds of the Node process, × floor, and peak RSS of the whole process.
  *
- * Flags: --students N[,N…] (default 5000) · --engines sqlite,postgres (default both) · --scenarios full,same,day2,delta
+ * Flags: --students N[,N…] (default 5000) · --engines sqlite,postgres (default both) · --scenarios full,same,day2,delta,delta2
  *        --seed S (default 1) · --version 1.1|1.2 · --guid-ids (people's sourcedIds as 36-character GUIDs)
  *        --out FILE (default bench/results.json) · --repeat N
  *        (each scenario chain N times on fresh stores; median times, max memory) · --profile DIR (per-phase
@@ -62,6 +64,7 @@ export const SCENARIOS = {
 	same: 'the same files again (unchanged)',
 	day2: 'day 2: 1 % changed, 0.5 % gone, 0.5 % new',
 	delta: 'day 2 undone, as a OneRoster delta set (after day2)',
+	delta2: 'day 2 again, as a delta set: a second delta night (after delta)',
 };
 
 /** What the nightly template would run with, everything that costs work switched on. */
@@ -137,6 +140,9 @@ function parseArgs(argv) {
 				if (args.scenarios.some((s) => !(s in SCENARIOS))) throw new Error(`--scenarios takes ${Object.keys(SCENARIOS).join(', ')}`);
 				if (args.scenarios.includes('delta') && !(args.scenarios.indexOf('day2') >= 0 && args.scenarios.indexOf('day2') < args.scenarios.indexOf('delta'))) {
 					throw new Error('--scenarios: delta undoes day2, so it needs day2 before it');
+				}
+				if (args.scenarios.includes('delta2') && !(args.scenarios.indexOf('delta') >= 0 && args.scenarios.indexOf('delta') < args.scenarios.indexOf('delta2'))) {
+					throw new Error('--scenarios: delta2 redoes what delta undid, so it needs delta before it');
 				}
 				break;
 			case '--guid-ids':
@@ -479,7 +485,7 @@ function printEngine(size, engine) {
 	const nights = Object.entries(e.scenarios);
 	const grown = nights.map(([name, s], i) => `${name} ${i === 0 ? '' : '+'}${((s.storeBytesInUse - (i === 0 ? 0 : nights[i - 1][1].storeBytesInUse)) / 2 ** 20).toFixed(1)} MiB`);
 	console.log(indent(`store in use after each night (what the night added, kept for the retention): ${grown.join(', ')}`));
-	for (const name of ['day2', 'delta']) {
+	for (const name of ['day2', 'delta', 'delta2']) {
 		const s = e.scenarios[name];
 		if (!s) continue;
 		const { created, restored, updated, archived } = s.reconciled;
@@ -568,6 +574,7 @@ function evaluateGoals(results) {
 		check('unchanged re-sync seconds', e.scenarios.same?.seconds, GOALS.sameSeconds, 's', engine);
 		check('1 % delta seconds', e.scenarios.day2?.seconds, GOALS.day2Seconds, 's', engine);
 		check('1 % delta seconds, as a delta set', e.scenarios.delta?.seconds, GOALS.day2Seconds, 's', engine);
+		check('1 % delta seconds, a second delta night', e.scenarios.delta2?.seconds, GOALS.day2Seconds, 's', engine);
 		if (e.floor && e.scenarios.full) check('full sync ÷ floor', e.scenarios.full.seconds / e.floor.seconds, GOALS.floorRatio, '×', engine);
 	}
 	if (size.rest && !size.rest.error) check('REST fetch ÷ ideal', size.rest.seconds / size.rest.idealSeconds, GOALS.restRatio, '×', 'rest');
@@ -650,11 +657,13 @@ async function main() {
 			process.stdout.write(`\n${int(students)} students: generating… `);
 			const options = { students, seed: args.seed, version: args.version, guidIds: args.guidIds };
 			const back = join(sizeDir, 'day2-undone-delta');
+			const again = join(sizeDir, 'day2-delta');
 			const generated = await runChild({
 				mode: 'generate',
 				district,
 				day2: args.scenarios.includes('day2') ? day2 : undefined,
 				day2UndoneDelta: args.scenarios.includes('delta') ? back : undefined,
+				day2Delta: args.scenarios.includes('delta2') ? again : undefined,
 				options,
 				dayTwoOptions: {},
 			});
@@ -688,7 +697,7 @@ async function main() {
 						chain[name] = await runChild({
 							mode: 'pipeline',
 							engineDir,
-							district: { day2, delta: back }[name] ?? district,
+							district: { day2, delta: back, delta2: again }[name] ?? district,
 							store,
 							settings: PIPELINE_SETTINGS,
 							profileDir,

@@ -9,8 +9,8 @@
  *   { mode: 'parsers', engineDir, district }          csv-parse against the engine's CSV scanner, parse only
  *   { mode: 'rest', engineDir, store, url, token | auth, latencyMs, pageSize, concurrency }   scenario 5: a full REST pull
  *   { mode: 'restFloor', engineDir, url, token, records, pageSize, concurrency }   the same pages fetched and JSON.parse'd, nothing else: the pull's lower bound
- *   { mode: 'generate', district, day2?, day2UndoneDelta?, options }   writes the synthetic district (its day two, and the delta
- *        set that undoes day two); not measured
+ *   { mode: 'generate', district, day2?, day2UndoneDelta?, day2Delta?, options }   writes the synthetic district (its day two, and the delta
+ *        set that undoes day two, and day two again as a delta set); not measured
  *   { mode: 'lastRun', engineDir, store }             the newest run in a store (bench/in-n8n.mjs checks n8n's nights with it)
  *
  * Memory: `maxRssKB` is process.resourceUsage().maxRSS, the kernel's high-water mark of the process
@@ -500,6 +500,8 @@ async function runGenerate(task) {
 		};
 		// The day-2 changes undone, as a OneRoster delta set: a 1 % delta night to run after day 2.
 		if (task.day2UndoneDelta) day2.undoneDelta = generator.writeDeltaSet(task.day2, task.district, task.day2UndoneDelta);
+		// And day 2's changes again, as a delta set: a second delta night, to run after that one.
+		if (task.day2Delta) day2.delta = generator.writeDeltaSet(task.district, task.day2, task.day2Delta);
 	}
 	return { counts, seconds, day2 };
 }
