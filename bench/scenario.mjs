@@ -389,14 +389,14 @@ async function runParsers(task) {
 	return { parsers: best, phases: {} };
 }
 
+/** Where the bench's REST server (test/support/oneroster-server.ts) serves OneRoster 1.1: scenario 5 and its floor read the same pages. */
+const ONEROSTER_1_1_ROOT = '/ims/oneroster/v1p1';
+
 /**
  * Scenario 5: a full OneRoster REST pull (the OneRoster Fetch engine, nodes/shared/sources/oneroster-rest)
  * from bench/rest-server.mjs into a fresh store: stageRun with oneRosterApiSource, page size and
  * concurrency as given. Reports the pull's requests and pages and the ideal time, pages × latency ÷ concurrency.
  */
-/** Where the bench's REST server (test/support/oneroster-server.ts) serves OneRoster 1.1: scenario 5 and its floor read the same pages. */
-const ONEROSTER_1_1_ROOT = '/ims/oneroster/v1p1';
-
 async function runRest(task) {
 	const load = (path) => require(join(task.engineDir, path));
 	const { openStore } = load('nodes/shared/store/store.js');
