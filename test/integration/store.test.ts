@@ -30,7 +30,7 @@ describe.each(['sqlite', 'postgres'] as const)('store on %s', (engine) => {
 
 	test('migrations run on first open and not again', async () => {
 		const versions = await store.db.query('SELECT version FROM schema_migrations');
-		expect(versions.map((row) => Number(row.version)).sort()).toEqual(MIGRATIONS.map((migration) => migration.version));
+		expect(versions.map((row) => Number(row.version)).sort((a, b) => a - b)).toEqual(MIGRATIONS.map((migration) => migration.version));
 		expect(await migrate(store.db)).toBe(0);
 		for (const table of ['people', 'user_lists', 'list_members', 'sync_runs', 'run_changes', 'snapshots', 'staging_rows', 'staging_chunks']) {
 			const rows = await store.db.query(`SELECT COUNT(*) AS n FROM ${table}`);

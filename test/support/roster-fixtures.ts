@@ -191,17 +191,22 @@ export function day2(): Roster {
 }
 
 /** Writes `roster` as the canonical snapshot of a new run, which is then at stage 'normalized'. */
-export async function writeRoster(db: SqlDb, roster: Roster, options: { source?: string; dryRun?: boolean } = {}): Promise<string> {
+/**
+ * A run with `roster` as its normalized snapshot. `changesOver`: a run whose snapshot this one follows, as
+ * a delta night's Normalize writes it (each entity stored as changes over that snapshot's base).
+ */
+export async function writeRoster(db: SqlDb, roster: Roster, options: { source?: string; dryRun?: boolean; changesOver?: string } = {}): Promise<string> {
 	const run = await createRun(db, { source: options.source ?? 'fixture:grand-bend', dryRun: options.dryRun });
 	await completeStage(db, run.id, 'staged', { files: {} });
 	await addProblems(db, run.id, 'staged', roster.problems);
-	await writeSnapshotRecords(db, run.id, ORG_TABLE, roster.orgs);
-	await writeSnapshotRecords(db, run.id, TERM_TABLE, roster.terms);
-	await writeSnapshotRecords(db, run.id, COURSE_TABLE, roster.courses);
-	await writeSnapshotRecords(db, run.id, CLASS_TABLE, roster.classes);
-	await writeSnapshotRecords(db, run.id, PERSON_TABLE, roster.people);
-	await writeSnapshotRecords(db, run.id, CONTACT_TABLE, roster.contacts);
-	await writeSnapshotRecords(db, run.id, ENROLLMENT_TABLE, roster.enrollments);
+	const over = options.changesOver;
+	await writeSnapshotRecords(db, run.id, ORG_TABLE, roster.orgs, over);
+	await writeSnapshotRecords(db, run.id, TERM_TABLE, roster.terms, over);
+	await writeSnapshotRecords(db, run.id, COURSE_TABLE, roster.courses, over);
+	await writeSnapshotRecords(db, run.id, CLASS_TABLE, roster.classes, over);
+	await writeSnapshotRecords(db, run.id, PERSON_TABLE, roster.people, over);
+	await writeSnapshotRecords(db, run.id, CONTACT_TABLE, roster.contacts, over);
+	await writeSnapshotRecords(db, run.id, ENROLLMENT_TABLE, roster.enrollments, over);
 	const peopleCounts: Record<string, number> = { student: 0, teacher: 0, staff: 0, admin: 0 };
 	for (const p of roster.people) peopleCounts[p.role]++;
 	const schools = roster.orgs.filter((org) => org.type === 'school').map((org) => org.sourcedId);

@@ -11,29 +11,42 @@ import { addChanges, deleteChanges, listChanges } from '../store/changes';
 import {
 	archivePeople,
 	countManagedPeople,
+	emailKey,
 	insertPeople,
 	loadPackedPeople,
+	loadPackedPeopleWhere,
+	lockPeopleSyncState,
 	markPeopleMissing,
 	markPeopleFoundAgain,
+	peopleAsLeftBy,
 	replacePeople,
+	setPeopleAsLeftBy,
 } from '../store/people';
 import type { RunRecord } from '../store/runs';
-import { completeStage, failRun, getRun, markDryRun, recordStageSettings, requireStage } from '../store/runs';
-import { CONTACT_TABLE, PERSON_TABLE, readSnapshotBatches, readSnapshotRecords, refreshSnapshotStatistics } from '../store/snapshot';
+import { completeStage, failRun, findRun, getRun, markDryRun, recordStageSettings, requireStage } from '../store/runs';
+import { CONTACT_TABLE, PERSON_TABLE, changedSourcedIds, readSnapshotBatches, readSnapshotRecords, refreshSnapshotStatistics } from '../store/snapshot';
 import type { SqlDb, SqlValue } from '../store/sql';
 import { nowIso } from '../store/sql';
-import type { ParentContact, PeopleWrites, ReconcileSummary } from './plan';
+import type { ParentContact, PeopleWrites, PersonAction, PlannerInput, ReconcileSummary } from './plan';
 import { ReconcilePlanner, parentContact } from './plan';
 import type { ReconcileSettings, ThresholdOverrides } from './settings';
-import { reconcileSettings } from './settings';
+import { reconcileSettings, rosteredRoles, samePlanSettings } from './settings';
 import type { HoldRecord, MassChange } from './thresholds';
 import { describeMassChange, findMassChanges } from './thresholds';
 
 /** What stage 'reconciled' keeps in the run's counts. */
 export interface ReconcileStageCounts extends ReconcileSummary {
 	dryRun: boolean;
+	/** Planned from changes (see matchChangedRecords): since which run, how many records were planned and people read. */
+	plannedFromChanges?: PlannedFromChanges;
 	/** Why the run was held (or, in a dry run, would be), and the decision on it. */
 	hold?: HoldRecord;
+}
+
+export interface PlannedFromChanges {
+	since: string;
+	records: number;
+	people: number;
 }
 
 export interface ReconcileResult {
@@ -120,26 +133,14 @@ async function planAndApply(
 ): Promise<ReconcileResult> {
 	// Running again on a dry run (or approving a held run) replaces the earlier plan.
 	await deleteChanges(tx, runId, ['person']);
+	await lockPeopleSyncState(tx);
 	await refreshSnapshotStatistics(tx, [PERSON_TABLE]);
 	// Counted before anything is written: the base of the mass-change thresholds.
 	const managed = await countManagedPeople(tx);
-	const people = await loadPackedPeople(tx);
 	const contacts = settings.includePrimaryParentContact ? await readParentContacts(tx, runId) : new Map<string, ParentContact>();
-	const rowProblems = await readRowProblems(tx, runId);
-	const newPlanner = () => new ReconcilePlanner({ runId, now, settings, contacts, people, holdArchives: options.holdArchives, ...rowProblems });
-
-	let planner = newPlanner();
-	// A snapshot written in several calls may not read in sourcedId order: then it is read whole and sorted.
-	let sorted: CanonicalPerson[] | undefined;
-	for await (const batch of readSnapshotBatches(tx, runId, PERSON_TABLE)) {
-		if (!planner.match(batch)) {
-			sorted = await readSnapshotRecords(tx, runId, PERSON_TABLE);
-			planner = newPlanner();
-			planner.match(sorted);
-			break;
-		}
-	}
-	planner.finishMatching();
+	const input = { runId, now, settings, contacts, holdArchives: options.holdArchives, ...(await readRowProblems(tx, runId)) };
+	const roster = (options.holdArchives ? undefined : await matchChangedRecords(tx, input)) ?? (await matchWholeRoster(tx, input));
+	const { planner } = roster;
 
 	const held = heldFor !== undefined;
 	const writeBatch = async () => {
@@ -147,7 +148,7 @@ async function planAndApply(
 		await addChanges(tx, runId, held ? changes.map((change) => ({ ...change, applied: false })) : changes);
 		if (!settings.dryRun && !held) await writePeople(tx, runId, writes, now);
 	};
-	for await (const batch of sorted ? [sorted] : readSnapshotBatches(tx, runId, PERSON_TABLE)) {
+	for await (const batch of roster.batches) {
 		planner.plan(batch);
 		await writeBatch();
 	}
@@ -164,10 +165,101 @@ async function planAndApply(
 		warnings.push(`${held ? 'held for approval' : 'a real run would be held for approval'}: ${reasons.join('; ')}`);
 	}
 	if (settings.dryRun) await markDryRun(tx, runId);
+	else if (!held) await setPeopleAsLeftBy(tx, !options.holdArchives && planner.isBasisForNextPlan ? runId : null);
 	await recordStageSettings(tx, runId, 'reconciled', settings as unknown as Record<string, unknown>);
-	const counts: ReconcileStageCounts = { ...planner.summary, dryRun: settings.dryRun, ...(hold ? { hold } : {}) };
+	const counts: ReconcileStageCounts = {
+		...planner.summary,
+		dryRun: settings.dryRun,
+		...(hold ? { hold } : {}),
+		...(roster.fromChanges ? { plannedFromChanges: roster.fromChanges } : {}),
+	};
 	const run = await completeStage(tx, runId, 'reconciled', counts as unknown as Record<string, unknown>, warnings, held ? 'held' : 'running');
 	return { run, counts, warnings, dryRun: settings.dryRun, held };
+}
+
+/** The roster matched to the people table, ready to be planned batch by batch. */
+interface MatchedRoster {
+	planner: ReconcilePlanner;
+	/** The records to plan, in the order they were matched. */
+	batches: AsyncIterable<CanonicalPerson[]> | Iterable<CanonicalPerson[]>;
+	fromChanges?: PlannedFromChanges;
+}
+
+/** The whole roster against the whole people table. */
+async function matchWholeRoster(tx: SqlDb, input: Omit<PlannerInput, 'people'>): Promise<MatchedRoster> {
+	const people = await loadPackedPeople(tx);
+	let planner = new ReconcilePlanner({ ...input, people });
+	// A snapshot written in several calls may not read in sourcedId order: then it is read whole and sorted.
+	let sorted: CanonicalPerson[] | undefined;
+	for await (const batch of readSnapshotBatches(tx, input.runId, PERSON_TABLE)) {
+		if (!planner.match(batch)) {
+			sorted = await readSnapshotRecords(tx, input.runId, PERSON_TABLE);
+			planner = new ReconcilePlanner({ ...input, people });
+			planner.match(sorted);
+			break;
+		}
+	}
+	planner.finishMatching();
+	return { planner, batches: sorted ? [sorted] : readSnapshotBatches(tx, input.runId, PERSON_TABLE) };
+}
+
+/** Past this share of the roster planned again, a plan from changes reads the whole people table instead. */
+const MAX_CHANGED_SHARE = 0.2;
+
+/** Actions that leave a person as they were, so the next plan must look at them again (the rest make the person the record). */
+const UNSETTLED_ACTIONS: PersonAction[] = ['skip', 'ambiguous', 'keep', 'pending', 'relink'];
+
+/**
+ * The plan from changes: when the people table is as an earlier run's plan left it (migration 10:
+ * nothing else wrote it since) and that plan was made under the same settings, a record whose
+ * snapshot record (and primary contact) is the same as in that run, and whom that plan did not name
+ * in an unsettled change, is unchanged: its person is the record, linked by sourcedId. Only the rest
+ * is matched and planned, against the people they may match and the people that plan kept though
+ * missing; the unchanged are counted. The plan is the one the whole roster gives (equivalence tests:
+ * test/unit/reconcile/plan-from-changes.test.ts) at a fraction of the reading on a delta night.
+ * Undefined when that cannot be known from how the snapshots are stored, or too much changed.
+ */
+async function matchChangedRecords(tx: SqlDb, input: Omit<PlannerInput, 'people'>): Promise<MatchedRoster | undefined> {
+	const { runId, settings } = input;
+	const since = await peopleAsLeftBy(tx);
+	if (since === null || since === runId) return undefined;
+	const sinceSettings = (await findRun(tx, since))?.settings.reconciled as ReconcileSettings | undefined;
+	if (!sinceSettings || !samePlanSettings(sinceSettings, settings)) return undefined;
+	const changed = await changedSourcedIds(tx, since, runId, PERSON_TABLE);
+	const changedContacts = settings.includePrimaryParentContact ? await changedSourcedIds(tx, since, runId, CONTACT_TABLE) : new Set<string>();
+	if (!changed || !changedContacts) return undefined;
+	const unsettled = await listChanges(tx, since, { entities: ['person'], actions: UNSETTLED_ACTIONS, withValues: false });
+	for (const change of unsettled) if (change.sourcedId !== null) changed.add(change.sourcedId);
+
+	const roles = rosteredRoles(settings);
+	const records: CanonicalPerson[] = [];
+	const unchanged = new Set<string>();
+	const unchangedByRole = new Map<PersonRole, number>();
+	for await (const batch of readSnapshotBatches(tx, runId, PERSON_TABLE)) {
+		for (const record of batch) {
+			if (changed.has(record.sourcedId) || !roles.has(record.role) || (record.primaryContactId !== null && changedContacts.has(record.primaryContactId))) {
+				records.push(record);
+			} else {
+				unchanged.add(record.sourcedId);
+				unchangedByRole.set(record.role, (unchangedByRole.get(record.role) ?? 0) + 1);
+			}
+		}
+	}
+	if (records.length > (records.length + unchanged.size) * MAX_CHANGED_SHARE) return undefined;
+	records.sort((a, b) => (a.sourcedId < b.sourcedId ? -1 : a.sourcedId > b.sourcedId ? 1 : 0));
+
+	const people = await loadPackedPeopleWhere(tx, {
+		ids: unsettled.map((change) => change.entityId).filter((id) => id !== ''),
+		sourcedIds: [...changed, ...records.map((record) => record.sourcedId)],
+		sisIds: records.flatMap((record) => (record.sisId ? [record.sisId] : [])),
+		emailKeys: records.flatMap((record) => emailKey(record.email) ?? []),
+	});
+	const planner = new ReconcilePlanner({ ...input, people });
+	planner.markMatched((sourcedId) => unchanged.has(sourcedId));
+	for (const [role, count] of unchangedByRole) planner.countUnchanged(role, count);
+	planner.match(records);
+	planner.finishMatching();
+	return { planner, batches: [records], fromChanges: { since, records: records.length, people: people.size } };
 }
 
 /** The run's parent contacts by sourcedId, as the three values the store takes from them (not whole records). */

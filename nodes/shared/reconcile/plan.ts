@@ -295,6 +295,11 @@ class PeopleMatcher {
 		this.pending = [];
 	}
 
+	/** Marks a stored person as matched by an SIS record that is not planned here (by sourcedId: see ReconcilePlanner.countUnchanged). */
+	markMatched(person: number): void {
+		this.matched[person] = 1;
+	}
+
 	/** Whether an SIS record matched the stored person. */
 	isMatched(person: number): boolean {
 		return this.matched[person] === 1;
@@ -492,6 +497,8 @@ export class ReconcilePlanner {
 	/** Stored people an ambiguous record may be (their numbers): not archived. */
 	private readonly protectedPeople = new Set<number>();
 	private lastCreateFields: string[] = [];
+	/** A person the plan does not name in a change, besides the unchanged (see `isBasisForNextPlan`). */
+	private unnamed = false;
 	private readonly roles: Set<PersonRole>;
 	private readonly newId: () => string;
 
@@ -500,6 +507,36 @@ export class ReconcilePlanner {
 		this.matcher = new PeopleMatcher(this.people);
 		this.roles = rosteredRoles(input.settings);
 		this.newId = input.newId ?? newRecordId;
+	}
+
+	/**
+	 * Whether a plan of the next run may start from this one (Reconcile Users' plan from changes,
+	 * reconcile/apply.ts): every SIS record and stored person it leaves out of its changes is either
+	 * unchanged (the person's SIS values are the record's, linked by sourcedId) or a record of a role
+	 * not synced matched by sourcedId. Not so when people the SIS no longer lists were kept without a
+	 * change (archiving skipped for the whole run), or a record of a role not synced matched somebody
+	 * by SIS id or email.
+	 */
+	get isBasisForNextPlan(): boolean {
+		return !this.unnamed;
+	}
+
+	/**
+	 * Counts SIS records that are not planned because nothing about them changed since the run the
+	 * store is as it left it (each unchanged; its stored person is marked matched by `markMatched`).
+	 */
+	countUnchanged(role: PersonRole, records: number): void {
+		this.rosterCount.set(role, (this.rosterCount.get(role) ?? 0) + records);
+		this.summary.unchanged += records;
+		this.summary.byRole[role].unchanged += records;
+	}
+
+	/** Marks the stored people `isMatched` accepts as matched by SIS records that are not planned (counted by `countUnchanged`). */
+	markMatched(isMatched: (sourcedId: string) => boolean): void {
+		for (let person = 0; person < this.people.size; person++) {
+			const sourcedId = this.people.sourcedIdOf(person);
+			if (sourcedId !== null && isMatched(sourcedId)) this.matcher.markMatched(person);
+		}
 	}
 
 	/** Matches a batch by sourcedId; false (nothing matched) when it is not after the last batch in sourcedId order. */
@@ -566,6 +603,7 @@ export class ReconcilePlanner {
 			const matched = match?.kind === 'matched' ? this.people.row(match.person) : undefined;
 			this.rosterCount.set(record.role, (this.rosterCount.get(record.role) ?? 0) + 1);
 			if (!this.roles.has(record.role)) {
+				if (match !== undefined && match.by !== 'sourcedId') this.unnamed = true;
 				if (matched && matched.include_in_sis_sync === 1) this.foundAgain(matched);
 				this.count(record.role, 'skipped');
 				continue;
@@ -695,6 +733,7 @@ export class ReconcilePlanner {
 		for (const { person, number } of missing) {
 			const base = { entityId: person.id, role: person.role, label: personName(person.given_name, person.family_name), sourcedId: person.sourced_id, fields: null };
 			if (heldRoles.has(person.role) || unidentified > 0 || unlisted > 0) {
+				this.unnamed = true;
 				this.count(person.role, 'archiveBlocked');
 				continue;
 			}

@@ -121,3 +121,20 @@ export function rosteredRoles(settings: ReconcileSettings): Set<PersonRole> {
 	if (settings.rosterAdmins) roles.add('admin');
 	return roles;
 }
+
+/** The settings a plan depends on; the rest (dry run, holding, thresholds) decide only whether it is applied. */
+const PLAN_SETTINGS = [
+	'rosterStudents',
+	'rosterTeachers',
+	'rosterStaff',
+	'rosterAdmins',
+	'includePrimaryParentContact',
+	'autoUpdate',
+	'archive',
+	'graceRuns',
+] as const satisfies ReadonlyArray<keyof ReconcileSettings>;
+
+/** Whether the same roster and people table give the same plan under both settings. */
+export function samePlanSettings(a: ReconcileSettings, b: ReconcileSettings): boolean {
+	return PLAN_SETTINGS.every((key) => a[key] === b[key]);
+}

@@ -375,6 +375,36 @@ CREATE TABLE snapshot_layers (
 CREATE INDEX snapshot_layers_base ON snapshot_layers (base_run_id);
 `,
 	},
+	{
+		version: 10,
+		name: 'performance: whether the people table is as the last sync left it',
+		// Reconcile Users plans a delta night from the records that changed since the run that last wrote the
+		// people table, instead of comparing the whole district with the whole table (reconcile/apply.ts). That
+		// holds only while nothing else wrote the table since: this row names that run, and any write to
+		// people by anybody else (an operator's edit, a rollback, another tool) clears it, by these triggers.
+		sql: {
+			sqlite: `
+CREATE TABLE people_sync_state (id INTEGER PRIMARY KEY, as_left_by_run_id TEXT);
+INSERT INTO people_sync_state (id, as_left_by_run_id) VALUES (1, NULL);
+CREATE TRIGGER people_written_insert AFTER INSERT ON people WHEN (SELECT as_left_by_run_id FROM people_sync_state) IS NOT NULL
+BEGIN UPDATE people_sync_state SET as_left_by_run_id = NULL; END;
+CREATE TRIGGER people_written_update AFTER UPDATE ON people WHEN (SELECT as_left_by_run_id FROM people_sync_state) IS NOT NULL
+BEGIN UPDATE people_sync_state SET as_left_by_run_id = NULL; END;
+CREATE TRIGGER people_written_delete AFTER DELETE ON people WHEN (SELECT as_left_by_run_id FROM people_sync_state) IS NOT NULL
+BEGIN UPDATE people_sync_state SET as_left_by_run_id = NULL; END;
+`,
+			postgres: `
+CREATE TABLE people_sync_state (id INTEGER PRIMARY KEY, as_left_by_run_id TEXT);
+INSERT INTO people_sync_state (id, as_left_by_run_id) VALUES (1, NULL);
+CREATE FUNCTION people_written() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	UPDATE people_sync_state SET as_left_by_run_id = NULL WHERE as_left_by_run_id IS NOT NULL;
+	RETURN NULL;
+END $$;
+CREATE TRIGGER people_written AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON people FOR EACH STATEMENT EXECUTE FUNCTION people_written();
+`,
+		},
+	},
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

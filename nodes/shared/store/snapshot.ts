@@ -772,6 +772,28 @@ export async function findSnapshotRecords<T>(
 }
 
 /**
+ * The sourcedIds whose record may differ between two runs' snapshots of one entity (a superset: in one
+ * and not the other, or changed), found from how they are stored, without reading their whole records:
+ * the same records (a shared snapshot), or changes over the same base (one of them may be that base).
+ * Undefined when they are stored otherwise (two whole snapshots, a snapshot before migration 4, none):
+ * then only reading both would tell.
+ */
+export async function changedSourcedIds(db: SqlDb, fromRunId: string, toRunId: string, spec: SnapshotTable<unknown>): Promise<Set<string> | undefined> {
+	const from = await entityRecords(db, fromRunId, spec);
+	const to = await entityRecords(db, toRunId, spec);
+	if (isLegacy(from) || isLegacy(to)) return undefined;
+	const baseOf = (records: EntityRecords) => (records.layer ? records.layer.base.owner : records.owner);
+	if (baseOf(from) !== baseOf(to)) return undefined;
+	const changed = new Set<string>();
+	for (const records of from.owner === to.owner ? [] : [from, to]) {
+		if (!records.layer) continue;
+		for (const id of records.layer.removed) changed.add(id);
+		for (const chunk of records.chunks) for (const record of await readChunk(db, records.owner, spec, chunk.seq)) changed.add(sourcedIdOf(record));
+	}
+	return changed;
+}
+
+/**
  * The entity's tallies summed over the snapshot (see each spec's `tally`): e.g. people per role
  * (`role:student`), with an email (`email:student`), per primary school (`school:<id>`), orgs per
  * type (`type:school`). Snapshots written before migration 4 are tallied from their records.
