@@ -15,17 +15,15 @@ import {
 	insertPeople,
 	loadPackedPeople,
 	loadPackedPeopleWhere,
-	lockPeopleSyncState,
 	markPeopleMissing,
 	markPeopleFoundAgain,
-	peopleAsLeftBy,
 	replacePeople,
-	setPeopleAsLeftBy,
 } from '../store/people';
 import type { RunRecord } from '../store/runs';
 import { completeStage, failRun, findRun, getRun, markDryRun, recordStageSettings, requireStage } from '../store/runs';
 import { CONTACT_TABLE, PERSON_TABLE, changedSourcedIds, readSnapshotBatches, readSnapshotRecords, refreshSnapshotStatistics } from '../store/snapshot';
 import type { SqlDb, SqlValue } from '../store/sql';
+import { holdAsLeftBy, setAsLeftBy, withoutWriteTriggers } from '../store/sync-state';
 import { nowIso } from '../store/sql';
 import type { ParentContact, PeopleWrites, PersonAction, PlannerInput, ReconcileSummary } from './plan';
 import { ReconcilePlanner, parentContact } from './plan';
@@ -37,6 +35,8 @@ import { describeMassChange, findMassChanges } from './thresholds';
 /** What stage 'reconciled' keeps in the run's counts. */
 export interface ReconcileStageCounts extends ReconcileSummary {
 	dryRun: boolean;
+	/** The run that had left the people table as it was when this plan was made (store/sync-state.ts); absent: unknown. */
+	peopleAsLeftBy?: string;
 	/** Planned from changes (see matchChangedRecords): since which run, how many records were planned and people read. */
 	plannedFromChanges?: PlannedFromChanges;
 	/** Why the run was held (or, in a dry run, would be), and the decision on it. */
@@ -133,13 +133,13 @@ async function planAndApply(
 ): Promise<ReconcileResult> {
 	// Running again on a dry run (or approving a held run) replaces the earlier plan.
 	await deleteChanges(tx, runId, ['person']);
-	await lockPeopleSyncState(tx);
+	const peopleAsLeftBy = await holdAsLeftBy(tx, 'people');
 	await refreshSnapshotStatistics(tx, [PERSON_TABLE]);
 	// Counted before anything is written: the base of the mass-change thresholds.
 	const managed = await countManagedPeople(tx);
 	const contacts = settings.includePrimaryParentContact ? await readParentContacts(tx, runId) : new Map<string, ParentContact>();
 	const input = { runId, now, settings, contacts, holdArchives: options.holdArchives, ...(await readRowProblems(tx, runId)) };
-	const roster = (options.holdArchives ? undefined : await matchChangedRecords(tx, input)) ?? (await matchWholeRoster(tx, input));
+	const roster = (options.holdArchives || !peopleAsLeftBy ? undefined : await matchChangedRecords(tx, input, peopleAsLeftBy)) ?? (await matchWholeRoster(tx, input));
 	const { planner } = roster;
 
 	const held = heldFor !== undefined;
@@ -148,12 +148,14 @@ async function planAndApply(
 		await addChanges(tx, runId, held ? changes.map((change) => ({ ...change, applied: false })) : changes);
 		if (!settings.dryRun && !held) await writePeople(tx, runId, writes, now);
 	};
-	for await (const batch of roster.batches) {
-		planner.plan(batch);
+	await withoutWriteTriggers(tx, 'people', async () => {
+		for await (const batch of roster.batches) {
+			planner.plan(batch);
+			await writeBatch();
+		}
+		planner.planMissing();
 		await writeBatch();
-	}
-	planner.planMissing();
-	await writeBatch();
+	});
 
 	const massChanges = heldFor ?? (options.enforceThresholds ? findMassChanges(planner.summary, managed, settings) : []);
 	if (massChanges.length > 0 && !settings.dryRun && !held) throw new PlanHeld(massChanges);
@@ -165,12 +167,13 @@ async function planAndApply(
 		warnings.push(`${held ? 'held for approval' : 'a real run would be held for approval'}: ${reasons.join('; ')}`);
 	}
 	if (settings.dryRun) await markDryRun(tx, runId);
-	else if (!held) await setPeopleAsLeftBy(tx, !options.holdArchives && planner.isBasisForNextPlan ? runId : null);
+	else if (!held) await setAsLeftBy(tx, 'people', !options.holdArchives && planner.isBasisForNextPlan ? runId : null);
 	await recordStageSettings(tx, runId, 'reconciled', settings as unknown as Record<string, unknown>);
 	const counts: ReconcileStageCounts = {
 		...planner.summary,
 		dryRun: settings.dryRun,
 		...(hold ? { hold } : {}),
+		...(peopleAsLeftBy ? { peopleAsLeftBy } : {}),
 		...(roster.fromChanges ? { plannedFromChanges: roster.fromChanges } : {}),
 	};
 	const run = await completeStage(tx, runId, 'reconciled', counts as unknown as Record<string, unknown>, warnings, held ? 'held' : 'running');
@@ -210,8 +213,8 @@ const MAX_CHANGED_SHARE = 0.2;
 const UNSETTLED_ACTIONS: PersonAction[] = ['skip', 'ambiguous', 'keep', 'pending', 'relink'];
 
 /**
- * The plan from changes: when the people table is as an earlier run's plan left it (migration 10:
- * nothing else wrote it since) and that plan was made under the same settings, a record whose
+ * The plan from changes: when the people table is as an earlier run's plan left it (`since`,
+ * store/sync-state.ts: nothing else wrote it since) and that plan was made under the same settings, a record whose
  * snapshot record (and primary contact) is the same as in that run, and whom that plan did not name
  * in an unsettled change, is unchanged: its person is the record, linked by sourcedId. Only the rest
  * is matched and planned, against the people they may match and the people that plan kept though
@@ -219,10 +222,9 @@ const UNSETTLED_ACTIONS: PersonAction[] = ['skip', 'ambiguous', 'keep', 'pending
  * test/unit/reconcile/plan-from-changes.test.ts) at a fraction of the reading on a delta night.
  * Undefined when that cannot be known from how the snapshots are stored, or too much changed.
  */
-async function matchChangedRecords(tx: SqlDb, input: Omit<PlannerInput, 'people'>): Promise<MatchedRoster | undefined> {
+async function matchChangedRecords(tx: SqlDb, input: Omit<PlannerInput, 'people'>, since: string): Promise<MatchedRoster | undefined> {
 	const { runId, settings } = input;
-	const since = await peopleAsLeftBy(tx);
-	if (since === null || since === runId) return undefined;
+	if (since === runId) return undefined;
 	const sinceSettings = (await findRun(tx, since))?.settings.reconciled as ReconcileSettings | undefined;
 	if (!sinceSettings || !samePlanSettings(sinceSettings, settings)) return undefined;
 	const changed = await changedSourcedIds(tx, since, runId, PERSON_TABLE);

@@ -249,29 +249,6 @@ export async function loadPackedPeopleWhere(db: SqlDb, wanted: PeopleWanted): Pr
 	return people;
 }
 
-/**
- * The run that left the people table as it is (migration 10): Reconcile Users names its run after it
- * applied a whole plan, and any other write to the table clears it. Null: unknown (written since).
- */
-export async function peopleAsLeftBy(db: SqlDb): Promise<string | null> {
-	const [row] = await db.queryArrays('SELECT as_left_by_run_id FROM people_sync_state WHERE id = 1');
-	return row && row[0] !== null ? String(row[0]) : null;
-}
-
-/** Names the run that left the people table as it is (after its own writes in the same transaction), or null. */
-export async function setPeopleAsLeftBy(db: SqlDb, runId: string | null): Promise<void> {
-	await db.execute('UPDATE people_sync_state SET as_left_by_run_id = ? WHERE id = 1', [runId]);
-}
-
-/**
- * Locks the people table's sync state for the caller's transaction (PostgreSQL: the row lock; a
- * concurrent write to people then waits in its trigger until the transaction ends, so it clears the
- * run named at the end). SQLite's transactions already take the write lock at their start.
- */
-export async function lockPeopleSyncState(db: SqlDb): Promise<void> {
-	if (db.engine === 'postgres') await db.queryArrays('SELECT as_left_by_run_id FROM people_sync_state WHERE id = 1 FOR UPDATE');
-}
-
 /** How many people of each role the sync manages now (active, included in SIS sync). */
 export async function countManagedPeople(db: SqlDb): Promise<Map<string, number>> {
 	const rows = await db.queryArrays('SELECT role, COUNT(*) FROM people WHERE archived_at IS NULL AND include_in_sis_sync = 1 GROUP BY role');

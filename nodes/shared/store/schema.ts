@@ -5,6 +5,7 @@
  */
 import type { SqlDb } from './sql';
 import { nowIso } from './sql';
+import { SYNC_STATE_TABLES, sqliteWriteTriggers } from './sync-state';
 
 export interface Migration {
 	version: number;
@@ -377,31 +378,30 @@ CREATE INDEX snapshot_layers_base ON snapshot_layers (base_run_id);
 	},
 	{
 		version: 10,
-		name: 'performance: whether the people table is as the last sync left it',
-		// Reconcile Users plans a delta night from the records that changed since the run that last wrote the
-		// people table, instead of comparing the whole district with the whole table (reconcile/apply.ts). That
-		// holds only while nothing else wrote the table since: this row names that run, and any write to
-		// people by anybody else (an operator's edit, a rollback, another tool) clears it, by these triggers.
+		name: 'performance: whether the people and lists are as the last sync left them',
+		// Reconcile Users and Build Lists plan a delta night from what changed since the run that last wrote their
+		// tables, instead of comparing the whole district with them (reconcile/apply.ts, lists/apply.ts). That holds
+		// only while nothing else wrote them since: a row per table group names that run, and any other write (an
+		// operator's edit, a rollback, another tool) clears it, by these triggers (store/sync-state.ts). On PostgreSQL
+		// the trigger's function runs as its owner: a login that may write people clears the state without rights on it.
 		sql: {
 			sqlite: `
-CREATE TABLE people_sync_state (id INTEGER PRIMARY KEY, as_left_by_run_id TEXT);
-INSERT INTO people_sync_state (id, as_left_by_run_id) VALUES (1, NULL);
-CREATE TRIGGER people_written_insert AFTER INSERT ON people WHEN (SELECT as_left_by_run_id FROM people_sync_state) IS NOT NULL
-BEGIN UPDATE people_sync_state SET as_left_by_run_id = NULL; END;
-CREATE TRIGGER people_written_update AFTER UPDATE ON people WHEN (SELECT as_left_by_run_id FROM people_sync_state) IS NOT NULL
-BEGIN UPDATE people_sync_state SET as_left_by_run_id = NULL; END;
-CREATE TRIGGER people_written_delete AFTER DELETE ON people WHEN (SELECT as_left_by_run_id FROM people_sync_state) IS NOT NULL
-BEGIN UPDATE people_sync_state SET as_left_by_run_id = NULL; END;
+CREATE TABLE sync_state (name TEXT PRIMARY KEY, as_left_by_run_id TEXT);
+INSERT INTO sync_state (name, as_left_by_run_id) VALUES ('people', NULL), ('lists', NULL);
+${SYNC_STATE_TABLES.map(({ table, name }) => sqliteWriteTriggers(table, name)).join('\n')}
 `,
 			postgres: `
-CREATE TABLE people_sync_state (id INTEGER PRIMARY KEY, as_left_by_run_id TEXT);
-INSERT INTO people_sync_state (id, as_left_by_run_id) VALUES (1, NULL);
-CREATE FUNCTION people_written() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE TABLE sync_state (name TEXT PRIMARY KEY, as_left_by_run_id TEXT);
+INSERT INTO sync_state (name, as_left_by_run_id) VALUES ('people', NULL), ('lists', NULL);
+CREATE FUNCTION sync_state_written() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 BEGIN
-	UPDATE people_sync_state SET as_left_by_run_id = NULL WHERE as_left_by_run_id IS NOT NULL;
+	UPDATE sync_state SET as_left_by_run_id = NULL WHERE name = TG_ARGV[0] AND as_left_by_run_id IS NOT NULL;
 	RETURN NULL;
 END $$;
-CREATE TRIGGER people_written AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON people FOR EACH STATEMENT EXECUTE FUNCTION people_written();
+${SYNC_STATE_TABLES.map(
+	({ table, name }) =>
+		`CREATE TRIGGER ${table}_written AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${table} FOR EACH STATEMENT EXECUTE FUNCTION sync_state_written('${name}');`,
+).join('\n')}
 `,
 		},
 	},
