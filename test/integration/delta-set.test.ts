@@ -12,10 +12,12 @@ import { join } from 'node:path';
 import { writeDayTwo, writeDeltaSet, writeDistrict } from '../../bench/district-generator';
 import { normalizeRun, readSnapshot } from '../../nodes/shared/normalize/normalize';
 import { reconcileRun } from '../../nodes/shared/reconcile/apply';
+import { listChanges } from '../../nodes/shared/store/changes';
 import { openFolderFileSet } from '../../nodes/shared/sources/oneroster-csv/file-set';
 import { oneRosterCsvSource } from '../../nodes/shared/sources/oneroster-csv/source';
 import { stageRun } from '../../nodes/shared/sources/stage-run';
 import type { RosterStore } from '../../nodes/shared/store/store';
+import { setAsLeftBy } from '../../nodes/shared/store/sync-state';
 import { ENGINES, openTestStore } from '../support/engines';
 import { moveToLegacyTables } from '../support/legacy-snapshot';
 
@@ -86,7 +88,8 @@ describe.each(ENGINES)('a delta set against the bulk set it was cut from, on %s'
 		// The delta night's snapshot is stored as changes over day 1's, and the people table is as day 1 left it:
 		// Reconcile Users planned only the records that changed; day 2 in bulk (a whole snapshot) planned all.
 		expect(delta.reconciled.counts.plannedFromChanges?.records).toBeLessThan(50);
-		expect(bulk.reconciled.counts.plannedFromChanges).toBeUndefined();
+		// Day 2 in bulk stores its people as changes over day 1's too, so it was planned from changes as well.
+		expect(bulk.reconciled.counts.plannedFromChanges?.records).toBeLessThan(50);
 		expect(bulk.reconciled.counts).toMatchObject({ created: 8, archived: expect.any(Number), updated: expect.any(Number) });
 
 		// The delta night stored its snapshot as changes over day 1's: every entity, a few records of its own.
@@ -104,6 +107,31 @@ describe.each(ENGINES)('a delta set against the bulk set it was cut from, on %s'
 		expect(await store.db.queryArrays("SELECT base_run_id, removed_count FROM snapshot_layers WHERE run_id = ? AND entity = 'people'", [undone.runId])).toEqual([
 			[layers[0][1], 0],
 		]);
+	});
+
+	test('day 2 in bulk planned from changes records and applies what the whole plan does', async () => {
+		const changesOf = async (runId: string) =>
+			(await listChanges(store.db, runId, { entities: ['person'] })).map(({ action, sourcedId, fields, before, after, reason, applied }) => ({ action, sourcedId, fields, before, after, reason, applied }));
+		const peopleBySourcedId = async () => (await store.db.queryArrays('SELECT sourced_id, given_name, family_name, email, grade, archived_at IS NULL, missing_runs, parent_phone FROM people ORDER BY sourced_id'));
+		await night('day1');
+		const fromChanges = await night('day2');
+		expect(fromChanges.reconciled.counts.plannedFromChanges).toBeDefined();
+		const expected = { counts: planCounts(fromChanges), changes: await changesOf(fromChanges.runId), people: await peopleBySourcedId() };
+
+		await store.close();
+		store = await openTestStore(engine);
+		await night('day1');
+		// As if something else had written the people table since day 1: day 2 plans the whole roster.
+		await setAsLeftBy(store.db, 'people', null);
+		const whole = await night('day2');
+		expect(whole.reconciled.counts.plannedFromChanges).toBeUndefined();
+		// Archives are stamped with the time of the night.
+		const stamped = (changes: Awaited<ReturnType<typeof changesOf>>) =>
+			changes.map((change) => (change.action === 'archive' ? { ...change, after: { archived_at: typeof change.after?.archived_at } } : change));
+		expect({ counts: planCounts(whole), changes: stamped(await changesOf(whole.runId)), people: await peopleBySourcedId() }).toEqual({
+			...expected,
+			changes: stamped(expected.changes),
+		});
 	});
 
 	test('day 2 as a delta set onto a snapshot from before migration 4 (one row per record): the same snapshot', async () => {

@@ -276,6 +276,11 @@ async function buildSnapshot(
 		);
 	}
 	const previousId = previous?.id;
+	// Each night's snapshot is stored as its changes over the last one's where that stays small
+	// (store/snapshot.ts): a delta night's entities, and a bulk night's orgs to contacts (a bulk night's
+	// enrollments stream in file order, not sourcedId order, and are written whole). Reconcile Users then
+	// plans from what changed (reconcile/apply.ts) after a bulk export too.
+	const changesOver = previousId ?? (await lastGoodRun(db, 'normalized', runId))?.id;
 
 	// Orgs and school scoping.
 	const orgs = await previousRecords(db, previousId, files.get('orgs'), ORG_TABLE, (o) => o.sourcedId);
@@ -376,11 +381,10 @@ async function buildSnapshot(
 	});
 	// Orgs, terms, courses and classes are complete: written now, so that only the classes' ids are
 	// held while the users and enrollments are read (the class objects took 11 MB at 100k students).
-	// On a delta night each entity is stored as its changes over the last snapshot's (store/snapshot.ts).
-	await writeSnapshotRecords(db, runId, ORG_TABLE, orgs.values(), previousId);
-	await writeSnapshotRecords(db, runId, TERM_TABLE, terms.values(), previousId);
-	await writeSnapshotRecords(db, runId, COURSE_TABLE, courses.values(), previousId);
-	await writeSnapshotRecords(db, runId, CLASS_TABLE, classes.values(), previousId);
+	await writeSnapshotRecords(db, runId, ORG_TABLE, orgs.values(), changesOver);
+	await writeSnapshotRecords(db, runId, TERM_TABLE, terms.values(), changesOver);
+	await writeSnapshotRecords(db, runId, COURSE_TABLE, courses.values(), changesOver);
+	await writeSnapshotRecords(db, runId, CLASS_TABLE, classes.values(), changesOver);
 	const classIds = new Set(classes.keys());
 	classes.clear();
 
@@ -565,7 +569,7 @@ async function buildSnapshot(
 	const usedContacts = new Set<string>();
 	/** The people's sourcedIds, as JSON.parse made them (strings of their own, not cut from the staged text). */
 	const personIds = new Set<string>();
-	const peopleWriter = new SnapshotChunkWriter(db, runId, PERSON_TABLE, previousId);
+	const peopleWriter = new SnapshotChunkWriter(db, runId, PERSON_TABLE, changesOver);
 	// sort(): UTF-16 code unit order, the snapshot's sourcedId order.
 	for (const id of [...people.keys()].sort()) {
 		const person = unpackRecord(PERSON_TABLE, held.get(people.get(id) as number));
@@ -581,7 +585,7 @@ async function buildSnapshot(
 	}
 	await peopleWriter.finish();
 	studentContacts.clear();
-	const contactsWriter = new SnapshotChunkWriter(db, runId, CONTACT_TABLE, previousId);
+	const contactsWriter = new SnapshotChunkWriter(db, runId, CONTACT_TABLE, changesOver);
 	let contactCount = 0;
 	for (const id of [...usedContacts].filter((contactId) => contacts.has(contactId)).sort()) {
 		await contactsWriter.add(unpackRecord(CONTACT_TABLE, held.get(contacts.get(id) as number)));
