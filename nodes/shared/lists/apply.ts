@@ -6,19 +6,21 @@
  * Counts go to the run under stage 'lists'.
  */
 import { RosterRunError } from '../model/errors';
+import type { ReconcileStageCounts } from '../reconcile/apply';
 import { readRowProblems } from '../reconcile/apply';
 import { addChanges, deleteChanges, listChanges } from '../store/changes';
 import { insertLists, insertMemberGroups, loadStoredMembers, loadSyncedLists, removeMembers, replaceLists } from '../store/lists';
 import type { PersonLink } from '../store/people';
 import { loadPersonLinks } from '../store/people';
 import type { RunRecord } from '../store/runs';
-import { completeStage, failRun, recordStageSettings, requireStage } from '../store/runs';
+import { completeStage, failRun, findRun, getRun, recordStageSettings, requireStage } from '../store/runs';
 import {
 	CLASS_TABLE,
 	COURSE_TABLE,
 	ENROLLMENT_TABLE,
 	PERSON_TABLE,
 	TERM_TABLE,
+	changedSourcedIds,
 	countSnapshotRecords,
 	readSnapshotBatches,
 	readSnapshotRecords,
@@ -26,15 +28,18 @@ import {
 } from '../store/snapshot';
 import type { SqlDb } from '../store/sql';
 import { nowIso, refreshStatistics, withIndexesBuiltAfterFirstFill } from '../store/sql';
+import { asLeftBy, holdAsLeftBy, setAsLeftBy, withoutWriteTriggers } from '../store/sync-state';
 import type { DesiredList, ListsCounts, ListsPlanPart, SyncedKind } from './plan';
-import { DesiredLists, ListsPlanner, PersonIndex, selectClasses } from './plan';
+import { DesiredLists, ListsPlanner, PersonIndex, emptyListsCounts, selectClasses } from './plan';
 import type { ListSettings } from './settings';
-import { listSettings } from './settings';
+import { listSettings, sameListSettings } from './settings';
 
 export interface ListsStageCounts extends ListsCounts {
 	/** Lists the sync wants this run (all kinds built). */
 	lists: number;
 	dryRun: boolean;
+	/** Nothing the lists are built from changed since this run (see unchangedSince): no list was planned. */
+	unchangedSince?: string;
 }
 
 export interface BuildListsResult {
@@ -60,6 +65,14 @@ export async function buildListsRun(db: SqlDb, runId: string, given: Partial<Lis
 	try {
 		return await db.transaction(async (tx) => {
 			await deleteChanges(tx, runId, ['list', 'list_member']);
+			const listsAsLeftBy = await holdAsLeftBy(tx, 'lists');
+			const unchanged = !dryRun && listsAsLeftBy ? await unchangedSince(tx, runId, settings, listsAsLeftBy) : undefined;
+			if (unchanged) {
+				await setAsLeftBy(tx, 'lists', runId);
+				await recordStageSettings(tx, runId, 'lists', settings as unknown as Record<string, unknown>);
+				const counts: ListsStageCounts = { ...unchanged, dryRun };
+				return { run: await completeStage(tx, runId, 'lists', counts as unknown as Record<string, unknown>, []), counts, warnings: [], dryRun };
+			}
 			const now = nowIso();
 			const { people, sourcedIds, activeNumbers, protectedPeople } = await numberPeople(tx, runId, dryRun);
 			const { wanted, builtKinds, roster, enrollmentsWithoutPerson, warnings: selectionWarnings } = await readDesiredLists(tx, runId, settings, activeNumbers);
@@ -82,14 +95,21 @@ export async function buildListsRun(db: SqlDb, runId: string, given: Partial<Lis
 			// ago, before autovacuum) it scans all ~800,000 memberships per slice (measured: 100–220 ms a slice
 			// against 48 ms, 24 slices at 100,000 students; ANALYZE takes ~150 ms).
 			await refreshStatistics(tx, ['list_members']);
-			await withIndexesBuiltAfterFirstFill(tx, 'list_members', async (tx) => {
-				for (let start = 0; start < planner.desired.length; start += LISTS_PER_SLICE) {
-					const slice = planner.desired.slice(start, start + LISTS_PER_SLICE);
-					const stored = await loadStoredMembers(tx, slice.map((want) => planner.storedListOf(want)?.id).filter((id): id is string => id !== undefined));
-					await writePlanPart(tx, runId, dryRun, planner.planSlice(slice, (listId) => stored.get(listId)));
-				}
-				await writePlanPart(tx, runId, dryRun, planner.planArchives());
-			});
+			const writeLists = () =>
+				withIndexesBuiltAfterFirstFill(tx, 'list_members', async (tx) => {
+					for (let start = 0; start < planner.desired.length; start += LISTS_PER_SLICE) {
+						const slice = planner.desired.slice(start, start + LISTS_PER_SLICE);
+						const stored = await loadStoredMembers(tx, slice.map((want) => planner.storedListOf(want)?.id).filter((id): id is string => id !== undefined));
+						await writePlanPart(tx, runId, dryRun, planner.planSlice(slice, (listId) => stored.get(listId)));
+					}
+					await writePlanPart(tx, runId, dryRun, planner.planArchives());
+				});
+			await withoutWriteTriggers(tx, 'user_lists', () => withoutWriteTriggers(tx, 'list_members', writeLists));
+			if (!dryRun) {
+				// The lists are as this plan wanted them, from the people as this run's Reconcile Users left them.
+				const basis = planner.isBasisForNextPlan && selectionWarnings.length === 0 && (await asLeftBy(tx, 'people')) === runId;
+				await setAsLeftBy(tx, 'lists', basis ? runId : null);
+			}
 			await recordStageSettings(tx, runId, 'lists', settings as unknown as Record<string, unknown>);
 			const counts: ListsStageCounts = {
 				...planner.counts,
@@ -105,6 +125,35 @@ export async function buildListsRun(db: SqlDb, runId: string, given: Partial<Lis
 		await failRun(db, runId, `${STEP}: ${(error as Error).message}`);
 		throw Object.assign(error as Error, { runId });
 	}
+}
+
+/** What a run's lists depend on (Build Lists reads these entities of its snapshot). */
+const LIST_INPUTS = [TERM_TABLE, CLASS_TABLE, COURSE_TABLE, PERSON_TABLE, ENROLLMENT_TABLE] as const;
+/** Reconcile Users' actions that change who is linked to a sourcedId, or whether they can be on lists. */
+const LINK_ACTIONS = ['create', 'update', 'restore', 'archive', 'relink'];
+
+/**
+ * A night whose lists would be as they are: the counts of the run that left the lists as they are
+ * (`since`), when nothing they are built from changed since it. That is: the same settings; the
+ * lists and members as its plan left them (store/sync-state.ts); the people table as that run left it
+ * when this run's Reconcile Users began, which then linked, restored or archived nobody and wrote last;
+ * and this run's terms, classes, courses, people and enrollments the same records as that run's (an
+ * unchanged export shares its snapshot). Undefined otherwise: Build Lists then plans every list.
+ */
+async function unchangedSince(tx: SqlDb, runId: string, settings: ListSettings, since: string): Promise<Omit<ListsStageCounts, 'dryRun'> | undefined> {
+	const sinceRun = await findRun(tx, since);
+	const sinceSettings = sinceRun?.settings.lists as ListSettings | undefined;
+	if (!sinceRun || !sinceSettings || !sameListSettings(sinceSettings, settings) || since === runId) return undefined;
+	const reconciled = (await getRun(tx, runId)).counts.reconciled as Partial<ReconcileStageCounts> | undefined;
+	if (reconciled?.peopleAsLeftBy !== since || (await asLeftBy(tx, 'people')) !== runId) return undefined;
+	const linked = await listChanges(tx, runId, { entities: ['person'], actions: LINK_ACTIONS, withValues: false });
+	if (linked.some((change) => change.applied)) return undefined;
+	for (const spec of LIST_INPUTS) {
+		const changed = await changedSourcedIds(tx, since, runId, spec);
+		if (!changed || changed.size > 0) return undefined;
+	}
+	const counts = sinceRun.counts.lists as unknown as ListsStageCounts;
+	return { ...emptyListsCounts(), lists: counts.lists, enrollmentsWithoutPerson: counts.enrollmentsWithoutPerson, unchangedSince: since };
 }
 
 interface RunDesiredLists {

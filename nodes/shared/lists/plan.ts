@@ -484,6 +484,8 @@ export class ListsPlanner {
 	readonly desired: DesiredList[];
 	private readonly stored: Map<string, UserListRow>;
 	private readonly frozen = new Set<SyncedKind>();
+	/** A person the plan would have removed from a list but kept (their SIS row had a problem this run). */
+	private keptProtected = false;
 	private readonly applied: boolean;
 	private readonly newId: () => string;
 
@@ -503,6 +505,15 @@ export class ListsPlanner {
 			PEOPLE_KINDS.forEach((k) => this.frozen.add(k));
 			this.warnings.push('no people in the roster; role and grade lists were left as they are');
 		}
+	}
+
+	/**
+	 * Whether, once applied, every synced list is the list this plan wanted: no kind was left as it was
+	 * (an export without classes or people), nobody was kept on a list for a row problem, and no warning
+	 * was given. Build Lists may then skip a night whose inputs are all the same (lists/apply.ts).
+	 */
+	get isBasisForNextPlan(): boolean {
+		return this.frozen.size === 0 && !this.keptProtected && this.warnings.length === 0;
 	}
 
 	/** The stored list whose members planList needs (read as StoredMembers), if the desired list has one of a kind built. */
@@ -577,6 +588,7 @@ export class ListsPlanner {
 			}
 			if (this.frozen.has(want.kind)) continue;
 			const removable = removed.filter((n) => !input.protectedPeople.has(n));
+			if (removable.length < removed.length) this.keptProtected = true;
 			if (removable.length === 0) continue;
 			part.memberRemoves.push(this.memberChange(part, list, 'remove', membership, removable));
 			counts[membership === 'member' ? 'membersRemoved' : 'managersRemoved'] += removable.length;

@@ -46,3 +46,8 @@ export function listSettings(given: Partial<ListSettings> = {}): ListSettings {
 	for (const flag of FLAGS) if (given[flag] !== undefined) settings[flag] = Boolean(given[flag]);
 	return settings;
 }
+
+/** Whether two settings build the same lists the same way. */
+export function sameListSettings(a: ListSettings, b: ListSettings): boolean {
+	return JSON.stringify(listSettings(a)) === JSON.stringify(listSettings(b));
+}

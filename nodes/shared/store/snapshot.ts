@@ -772,11 +772,11 @@ export async function findSnapshotRecords<T>(
 }
 
 /**
- * The sourcedIds whose record may differ between two runs' snapshots of one entity (a superset: in one
- * and not the other, or changed), found from how they are stored, without reading their whole records:
- * the same records (a shared snapshot), or changes over the same base (one of them may be that base).
- * Undefined when they are stored otherwise (two whole snapshots, a snapshot before migration 4, none):
- * then only reading both would tell.
+ * The sourcedIds whose record differs between two runs' snapshots of one entity (in one and not the
+ * other, or changed), found from how they are stored, reading only changes: the same records (a shared
+ * snapshot), or changes over the same base (one of them may be that base). Undefined when they are
+ * stored otherwise (two whole snapshots, a snapshot before migration 4, none): then only reading both
+ * would tell.
  */
 export async function changedSourcedIds(db: SqlDb, fromRunId: string, toRunId: string, spec: SnapshotTable<unknown>): Promise<Set<string> | undefined> {
 	const from = await entityRecords(db, fromRunId, spec);
@@ -785,11 +785,19 @@ export async function changedSourcedIds(db: SqlDb, fromRunId: string, toRunId: s
 	const baseOf = (records: EntityRecords) => (records.layer ? records.layer.base.owner : records.owner);
 	if (baseOf(from) !== baseOf(to)) return undefined;
 	const changed = new Set<string>();
-	for (const records of from.owner === to.owner ? [] : [from, to]) {
-		if (!records.layer) continue;
-		for (const id of records.layer.removed) changed.add(id);
-		for (const chunk of records.chunks) for (const record of await readChunk(db, records.owner, spec, chunk.seq)) changed.add(sourcedIdOf(record));
-	}
+	if (from.owner === to.owner) return changed;
+	// Each side's records that are not the base's: the record's values as JSON, or null where it is removed.
+	const overBase = async (records: EntityRecords): Promise<Map<string, string | null>> => {
+		const own = new Map<string, string | null>();
+		if (!records.layer) return own;
+		for (const id of records.layer.removed) own.set(id, null);
+		for (const chunk of records.chunks) for (const values of await readChunkValues(db, records.owner, spec, chunk.seq)) own.set(String(values[0]), JSON.stringify(values));
+		return own;
+	};
+	const fromOwn = await overBase(from);
+	const toOwn = await overBase(to);
+	for (const [id, values] of fromOwn) if (toOwn.get(id) !== values) changed.add(id);
+	for (const id of toOwn.keys()) if (!fromOwn.has(id)) changed.add(id);
 	return changed;
 }
 
