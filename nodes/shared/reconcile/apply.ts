@@ -23,10 +23,10 @@ import type { RunRecord } from '../store/runs';
 import { completeStage, failRun, findRun, getRun, markDryRun, recordStageSettings, requireStage } from '../store/runs';
 import { CONTACT_TABLE, PERSON_TABLE, changedSourcedIds, readSnapshotBatches, readSnapshotRecords, refreshSnapshotStatistics } from '../store/snapshot';
 import type { SqlDb, SqlValue } from '../store/sql';
-import { holdAsLeftBy, setAsLeftBy, withoutWriteTriggers } from '../store/sync-state';
 import { nowIso } from '../store/sql';
+import { holdAsLeftBy, setAsLeftBy, withoutWriteTriggers } from '../store/sync-state';
 import type { ParentContact, PeopleWrites, PersonAction, PlannerInput, ReconcileSummary } from './plan';
-import { ReconcilePlanner, parentContact } from './plan';
+import { ReconcilePlanner, bySourcedId, parentContact } from './plan';
 import type { ReconcileSettings, ThresholdOverrides } from './settings';
 import { reconcileSettings, rosteredRoles, samePlanSettings } from './settings';
 import type { HoldRecord, MassChange } from './thresholds';
@@ -248,7 +248,7 @@ async function matchChangedRecords(tx: SqlDb, input: Omit<PlannerInput, 'people'
 		}
 	}
 	if (records.length > (records.length + unchanged.size) * MAX_CHANGED_SHARE) return undefined;
-	records.sort((a, b) => (a.sourcedId < b.sourcedId ? -1 : a.sourcedId > b.sourcedId ? 1 : 0));
+	records.sort(bySourcedId);
 
 	const people = await loadPackedPeopleWhere(tx, {
 		ids: unsettled.map((change) => change.entityId).filter((id) => id !== ''),

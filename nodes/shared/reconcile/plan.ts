@@ -444,7 +444,8 @@ function sameStrings(a: readonly string[], b: readonly string[]): boolean {
 	return true;
 }
 
-const bySourcedId = (a: CanonicalPerson, b: CanonicalPerson) => (a.sourcedId < b.sourcedId ? -1 : a.sourcedId > b.sourcedId ? 1 : 0);
+/** Records in sourcedId order (UTF-16 code units, the snapshot's order). */
+export const bySourcedId = (a: CanonicalPerson, b: CanonicalPerson) => (a.sourcedId < b.sourcedId ? -1 : a.sourcedId > b.sourcedId ? 1 : 0);
 
 /** The records in sourcedId order (the order of the plan's changes); as given when they already are (a snapshot is read in that order). */
 function inSourcedIdOrder(records: CanonicalPerson[]): CanonicalPerson[] {

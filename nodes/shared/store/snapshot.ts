@@ -456,8 +456,9 @@ async function copyWhole<T>(db: SqlDb, fromRunId: string, runId: string, spec: S
 		}
 		return kept;
 	}
-	for (const chunk of from.chunks) {
-		const records = await readChunk(db, from.owner, spec, chunk.seq);
+	let index = 0;
+	for await (const records of chunkRecords(db, from.owner, spec, seqsOf(from.chunks))) {
+		const chunk = from.chunks[index++];
 		const keptRecords = records.filter(keep);
 		if (keptRecords.length === records.length) {
 			await db.execute(
@@ -481,8 +482,8 @@ async function copyAsChanges<T>(db: SqlDb, over: ChangesBase, runId: string, spe
 	const layer = new SnapshotChanges(db, runId, spec, over.base);
 	const changedByFrom = over.from.layer?.removed ?? new Set<string>();
 	let kept = 0;
-	for (const chunk of over.base.chunks) {
-		for (const values of await readChunkValues(db, over.base.owner, spec, chunk.seq)) {
+	for await (const rows of chunkValues(db, over.base.owner, spec, seqsOf(over.base.chunks))) {
+		for (const values of rows) {
 			if (!changedByFrom.has(String(values[0])) && keep(spec.fromValues(values))) kept++;
 			else layer.remove(values);
 		}
@@ -574,24 +575,50 @@ function inKeyOrder(chunks: ChunkInfo[]): boolean {
 	return true;
 }
 
-/** One chunk's rows of values, as toRow made them (one chunk's JSON in memory at a time). */
-async function readChunkValues(db: SqlDb, owner: string, spec: { entity: string }, seq: number): Promise<SqlValue[][]> {
-	const rows = await db.queryArrays('SELECT data FROM snapshot_chunks WHERE run_id = ? AND entity = ? AND seq = ?', [owner, spec.entity, seq]);
-	return rows[0] ? (JSON.parse(String(rows[0][0])) as SqlValue[][]) : [];
+/**
+ * Chunks read per query. Readers go through a snapshot's chunks in order, and on PostgreSQL each query
+ * waits a round trip: a 100,000-student night reads ~800 chunks. A few MB of JSON text at most.
+ */
+const CHUNKS_PER_QUERY = 4;
+
+/**
+ * The rows of values of chunks `seqs` of one run (`owner` as entityRecords gave it), as toRow made
+ * them, chunk by chunk in the order given: CHUNKS_PER_QUERY chunks a query, each chunk's JSON parsed
+ * when it is its turn. A chunk that is not there gives no rows.
+ */
+async function* chunkValues(db: SqlDb, owner: string, spec: { entity: string }, seqs: readonly number[]): AsyncGenerator<SqlValue[][]> {
+	for (let start = 0; start < seqs.length; start += CHUNKS_PER_QUERY) {
+		const group = seqs.slice(start, start + CHUNKS_PER_QUERY);
+		const texts = new Map<number, string>();
+		const rows = await db.queryArrays(`SELECT seq, data FROM snapshot_chunks WHERE run_id = ? AND entity = ? AND seq IN (${group.map(() => '?').join(', ')})`, [
+			owner,
+			spec.entity,
+			...group,
+		]);
+		for (const [seq, data] of rows) texts.set(Number(seq), String(data));
+		for (const seq of group) {
+			const text = texts.get(seq);
+			texts.delete(seq);
+			yield text === undefined ? [] : (JSON.parse(text) as SqlValue[][]);
+		}
+	}
 }
 
-/** One chunk's records; `owner` as entityRecords gave it. */
-async function readChunk<T>(db: SqlDb, owner: string, spec: SnapshotTable<T>, seq: number): Promise<T[]> {
-	const values = await readChunkValues(db, owner, spec, seq);
-	const records = new Array<T>(values.length);
-	for (let i = 0; i < values.length; i++) records[i] = spec.fromValues(values[i]);
-	return records;
+/** The records of chunks `seqs` of one run, chunk by chunk (see chunkValues). */
+async function* chunkRecords<T>(db: SqlDb, owner: string, spec: SnapshotTable<T>, seqs: readonly number[]): AsyncGenerator<T[]> {
+	for await (const values of chunkValues(db, owner, spec, seqs)) {
+		const records = new Array<T>(values.length);
+		for (let i = 0; i < values.length; i++) records[i] = spec.fromValues(values[i]);
+		yield records;
+	}
 }
+
+const seqsOf = (chunks: readonly ChunkInfo[]): number[] => chunks.map((chunk) => chunk.seq);
 
 /** The records of some chunks of one run, in chunk order. */
 async function readRecords<T>(db: SqlDb, owner: string, chunks: ChunkInfo[], spec: SnapshotTable<T>): Promise<T[]> {
 	const records: T[] = [];
-	for (const chunk of chunks) for (const record of await readChunk(db, owner, spec, chunk.seq)) records.push(record);
+	for await (const chunk of chunkRecords(db, owner, spec, seqsOf(chunks))) for (const record of chunk) records.push(record);
 	return records;
 }
 
@@ -603,14 +630,16 @@ async function readRecords<T>(db: SqlDb, owner: string, chunks: ChunkInfo[], spe
 async function* recordChunks<T>(db: SqlDb, records: EntityRecords, spec: SnapshotTable<T>): AsyncGenerator<T[]> {
 	const { layer } = records;
 	if (!layer) {
-		for (const chunk of records.chunks) yield await readChunk(db, records.owner, spec, chunk.seq);
+		yield* chunkRecords(db, records.owner, spec, seqsOf(records.chunks));
 		return;
 	}
 	const changed = await readRecords(db, records.owner, records.chunks, spec);
 	const ordered = inKeyOrder(layer.base.chunks);
 	let next = 0;
-	for (const chunk of layer.base.chunks) {
-		let kept = (await readChunk(db, layer.base.owner, spec, chunk.seq)).filter((record) => !layer.removed.has(sourcedIdOf(record)));
+	let index = 0;
+	for await (const baseRecords of chunkRecords(db, layer.base.owner, spec, seqsOf(layer.base.chunks))) {
+		const chunk = layer.base.chunks[index++];
+		let kept = baseRecords.filter((record) => !layer.removed.has(sourcedIdOf(record)));
 		if (ordered) {
 			let end = next;
 			while (end < changed.length && compareKeys(sourcedIdOf(changed[end]), chunk.lastKey) <= 0) end++;
@@ -719,8 +748,8 @@ export async function readSnapshotRecordsById<T>(db: SqlDb, runId: string, spec:
 async function findInChunks<T>(db: SqlDb, stored: StoredChunks, spec: SnapshotTable<T>, wanted: string[], found: Map<string, T>): Promise<void> {
 	if (wanted.length === 0) return;
 	const wantedSet = new Set(wanted);
-	for (const chunk of stored.chunks) {
-		// The first wanted id at or after the chunk's first key: the chunk is read when that id is within its range.
+	// A chunk is read when the first wanted id at or after its first key is within its range.
+	const holdsWanted = (chunk: ChunkInfo) => {
 		let low = 0;
 		let high = wanted.length;
 		while (low < high) {
@@ -728,8 +757,10 @@ async function findInChunks<T>(db: SqlDb, stored: StoredChunks, spec: SnapshotTa
 			if (compareKeys(wanted[middle], chunk.firstKey) < 0) low = middle + 1;
 			else high = middle;
 		}
-		if (low === wanted.length || compareKeys(wanted[low], chunk.lastKey) > 0) continue;
-		for (const record of await readChunk(db, stored.owner, spec, chunk.seq)) if (wantedSet.has(sourcedIdOf(record))) found.set(sourcedIdOf(record), record);
+		return low < wanted.length && compareKeys(wanted[low], chunk.lastKey) <= 0;
+	};
+	for await (const records of chunkRecords(db, stored.owner, spec, seqsOf(stored.chunks.filter(holdsWanted)))) {
+		for (const record of records) if (wantedSet.has(sourcedIdOf(record))) found.set(sourcedIdOf(record), record);
 	}
 }
 
@@ -762,7 +793,7 @@ export async function findSnapshotRecords<T>(
 			);
 			seqs = rows.map((row) => Number(row[0]));
 		}
-		for (const seq of seqs) for (const record of await readChunk(db, owner, spec, seq)) if (!removed?.has(sourcedIdOf(record)) && keep(record)) kept.push(record);
+		for await (const records of chunkRecords(db, owner, spec, seqs)) for (const record of records) if (!removed?.has(sourcedIdOf(record)) && keep(record)) kept.push(record);
 	};
 	const { layer } = stored;
 	if (layer) await search(layer.base, layer.removed);
@@ -791,7 +822,7 @@ export async function changedSourcedIds(db: SqlDb, fromRunId: string, toRunId: s
 		const own = new Map<string, string | null>();
 		if (!records.layer) return own;
 		for (const id of records.layer.removed) own.set(id, null);
-		for (const chunk of records.chunks) for (const values of await readChunkValues(db, records.owner, spec, chunk.seq)) own.set(String(values[0]), JSON.stringify(values));
+		for await (const rows of chunkValues(db, records.owner, spec, seqsOf(records.chunks))) for (const values of rows) own.set(String(values[0]), JSON.stringify(values));
 		return own;
 	};
 	const fromOwn = await overBase(from);
@@ -866,19 +897,18 @@ async function changesBase(db: SqlDb, fromRunId: string, runId: string, spec: { 
 class BaseCursor {
 	private rows: SqlValue[][] = [];
 	private at = 0;
-	private nextChunk = 0;
+	private readonly chunks: AsyncGenerator<SqlValue[][]>;
 
-	constructor(
-		private readonly db: SqlDb,
-		private readonly base: StoredChunks,
-		private readonly spec: { entity: string },
-	) {}
+	constructor(db: SqlDb, base: StoredChunks, spec: { entity: string }) {
+		this.chunks = chunkValues(db, base.owner, spec, seqsOf(base.chunks));
+	}
 
 	/** The current row (undefined past the last). */
 	async peek(): Promise<SqlValue[] | undefined> {
 		while (this.at >= this.rows.length) {
-			if (this.nextChunk >= this.base.chunks.length) return undefined;
-			this.rows = await readChunkValues(this.db, this.base.owner, this.spec, this.base.chunks[this.nextChunk++].seq);
+			const next = await this.chunks.next();
+			if (next.done) return undefined;
+			this.rows = next.value;
 			this.at = 0;
 		}
 		return this.rows[this.at];
