@@ -67,17 +67,10 @@ export const DEFAULT_RECONCILE_SETTINGS: Readonly<ReconcileSettings> = {
 	graceRuns: 1,
 };
 
-const FLAGS = [
-	'rosterStudents',
-	'rosterTeachers',
-	'rosterStaff',
-	'rosterAdmins',
-	'includePrimaryParentContact',
-	'autoUpdate',
-	'archive',
-	'dryRun',
-	'holdMassChanges',
-] as const;
+/** The switches a plan depends on (see samePlanSettings). */
+const PLAN_FLAGS = ['rosterStudents', 'rosterTeachers', 'rosterStaff', 'rosterAdmins', 'includePrimaryParentContact', 'autoUpdate', 'archive'] as const;
+
+const FLAGS = [...PLAN_FLAGS, 'dryRun', 'holdMassChanges'] as const;
 
 /** Per-role thresholds given in part (e.g. only students' archive percent): the rest from `base`. */
 export type ThresholdOverrides = Partial<Record<PersonRole, Partial<Record<ChangeKind, Partial<ChangeLimit>>>>>;
@@ -123,16 +116,7 @@ export function rosteredRoles(settings: ReconcileSettings): Set<PersonRole> {
 }
 
 /** The settings a plan depends on; the rest (dry run, holding, thresholds) decide only whether it is applied. */
-const PLAN_SETTINGS = [
-	'rosterStudents',
-	'rosterTeachers',
-	'rosterStaff',
-	'rosterAdmins',
-	'includePrimaryParentContact',
-	'autoUpdate',
-	'archive',
-	'graceRuns',
-] as const satisfies ReadonlyArray<keyof ReconcileSettings>;
+const PLAN_SETTINGS = [...PLAN_FLAGS, 'graceRuns'] as const satisfies ReadonlyArray<keyof ReconcileSettings>;
 
 /** Whether the same roster and people table give the same plan under both settings. */
 export function samePlanSettings(a: ReconcileSettings, b: ReconcileSettings): boolean {
