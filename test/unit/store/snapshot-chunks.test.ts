@@ -21,6 +21,7 @@ import {
 	SNAPSHOT_TABLES,
 	SnapshotChunkWriter,
 	TERM_TABLE,
+	changedSourcedIds,
 	copySnapshotRecordsWhere,
 	countSnapshotRecords,
 	deleteSnapshot,
@@ -347,6 +348,38 @@ describe.each(ENGINES)('snapshot chunks (%s)', (engine) => {
 			const left = await store.db.queryArrays("SELECT DISTINCT run_id FROM snapshot_chunks WHERE run_id NOT LIKE '%-whole'");
 			expect(left).toEqual([]);
 			expect(await store.db.queryArrays('SELECT run_id FROM snapshot_layers')).toEqual([]);
+		});
+
+		test('changedSourcedIds: the records that differ between two snapshots, from their changes alone; undefined when they are not over the same base', async () => {
+			/** What differs, found the slow way: both snapshots read whole and compared record by record. */
+			const differing = async (from: string, to: string) => {
+				const a = new Map((await readSnapshotRecords(store.db, from, PERSON_TABLE)).map((p) => [p.sourcedId, JSON.stringify(p)]));
+				const b = new Map((await readSnapshotRecords(store.db, to, PERSON_TABLE)).map((p) => [p.sourcedId, JSON.stringify(p)]));
+				return new Set([...a.keys(), ...b.keys()].filter((id) => a.get(id) !== b.get(id)));
+			};
+			const { night2 } = await twoNights((people) => {
+				const out = people.filter((_, i) => i % 301 !== 7);
+				for (const i of [3, 2500]) out[i] = { ...out[i], familyName: 'Renamed' };
+				out.push(student('s2-new', 'New', 'Person', '9', '9'));
+				return out;
+			});
+			await writeBothWays('run-2', 'run-1', night2);
+			// Night 3: night 2 again, one more rename (both stored as changes over night 1's records).
+			const night3 = night2.map((p, i) => (i === 40 ? { ...p, familyName: 'Third' } : p));
+			await writeBothWays('run-3', 'run-2', night3);
+			await shareSnapshot(store.db, 'run-3', 'run-3-shared', null);
+
+			const twoAfterOne = await changedSourcedIds(store.db, 'run-1', 'run-2', PERSON_TABLE);
+			expect(twoAfterOne).toEqual(await differing('run-1', 'run-2'));
+			expect(twoAfterOne!.size).toBe(Math.ceil((2 * CHUNK_RECORDS + 7) / 301) + 3);
+			// The same changes in both layers are no change: only night 3's rename.
+			expect(await changedSourcedIds(store.db, 'run-2', 'run-3', PERSON_TABLE)).toEqual(new Set([night2[40].sourcedId]));
+			expect(await changedSourcedIds(store.db, 'run-3', 'run-2', PERSON_TABLE)).toEqual(new Set([night2[40].sourcedId]));
+			expect(await changedSourcedIds(store.db, 'run-3', 'run-3-shared', PERSON_TABLE)).toEqual(new Set());
+			expect(await changedSourcedIds(store.db, 'run-1', 'run-3', PERSON_TABLE)).toEqual(await differing('run-1', 'run-3'));
+			// Whole snapshots of their own, or none: only reading them would tell.
+			expect(await changedSourcedIds(store.db, 'run-2-whole', 'run-3', PERSON_TABLE)).toBeUndefined();
+			expect(await changedSourcedIds(store.db, 'run-1', 'no-such-run', PERSON_TABLE)).toBeUndefined();
 		});
 
 		test('shared, a snapshot stored as changes reads the same; past a quarter of the base, the next night is written whole', async () => {
