@@ -13,7 +13,7 @@ import { insertLists, insertMemberGroups, loadStoredMembers, loadSyncedLists, re
 import type { PersonLink } from '../store/people';
 import { loadPersonLinks } from '../store/people';
 import type { RunRecord } from '../store/runs';
-import { completeStage, failRun, findRun, getRun, recordStageSettings, requireStage } from '../store/runs';
+import { completeStage, failRun, findRun, recordStageSettings, requireStage } from '../store/runs';
 import {
 	CLASS_TABLE,
 	COURSE_TABLE,
@@ -66,58 +66,10 @@ export async function buildListsRun(db: SqlDb, runId: string, given: Partial<Lis
 		return await db.transaction(async (tx) => {
 			await deleteChanges(tx, runId, ['list', 'list_member']);
 			const listsAsLeftBy = await holdAsLeftBy(tx, 'lists');
-			const unchanged = !dryRun && listsAsLeftBy ? await unchangedSince(tx, runId, settings, listsAsLeftBy) : undefined;
-			if (unchanged) {
-				await setAsLeftBy(tx, 'lists', runId);
-				await recordStageSettings(tx, runId, 'lists', settings as unknown as Record<string, unknown>);
-				const counts: ListsStageCounts = { ...unchanged, dryRun };
-				return { run: await completeStage(tx, runId, 'lists', counts as unknown as Record<string, unknown>, []), counts, warnings: [], dryRun };
-			}
-			const now = nowIso();
-			const { people, sourcedIds, activeNumbers, protectedPeople } = await numberPeople(tx, runId, dryRun);
-			const { wanted, builtKinds, roster, enrollmentsWithoutPerson, warnings: selectionWarnings } = await readDesiredLists(tx, runId, settings, activeNumbers);
-			const planner = new ListsPlanner({
-				now,
-				dryRun,
-				settings,
-				builtKinds,
-				desired: wanted,
-				lists: await loadSyncedLists(tx),
-				people,
-				roster,
-				protectedPeople,
-				sourcedIdOf: (person) => sourcedIds[person],
-			});
-
-			// Planned and written a slice of lists at a time, in plan order (the change log's order, as one
-			// plan would write it): only one slice's changes and member groups exist at once. PostgreSQL reads
-			// each slice's members by list id well only with statistics: without them (a store filled moments
-			// ago, before autovacuum) it scans all ~800,000 memberships per slice (measured: 100–220 ms a slice
-			// against 48 ms, 24 slices at 100,000 students; ANALYZE takes ~150 ms).
-			await refreshStatistics(tx, ['list_members']);
-			const writeLists = () =>
-				withIndexesBuiltAfterFirstFill(tx, 'list_members', async (tx) => {
-					for (let start = 0; start < planner.desired.length; start += LISTS_PER_SLICE) {
-						const slice = planner.desired.slice(start, start + LISTS_PER_SLICE);
-						const stored = await loadStoredMembers(tx, slice.map((want) => planner.storedListOf(want)?.id).filter((id): id is string => id !== undefined));
-						await writePlanPart(tx, runId, dryRun, planner.planSlice(slice, (listId) => stored.get(listId)));
-					}
-					await writePlanPart(tx, runId, dryRun, planner.planArchives());
-				});
-			await withoutWriteTriggers(tx, 'user_lists', () => withoutWriteTriggers(tx, 'list_members', writeLists));
-			if (!dryRun) {
-				// The lists are as this plan wanted them, from the people as this run's Reconcile Users left them.
-				const basis = planner.isBasisForNextPlan && selectionWarnings.length === 0 && (await asLeftBy(tx, 'people')) === runId;
-				await setAsLeftBy(tx, 'lists', basis ? runId : null);
-			}
+			const unchanged = !dryRun && listsAsLeftBy ? await unchangedSince(tx, before, settings, listsAsLeftBy) : undefined;
+			if (unchanged) await setAsLeftBy(tx, 'lists', runId);
+			const { counts, warnings } = unchanged ? { counts: { ...unchanged, dryRun }, warnings: [] } : await planAndWriteLists(tx, runId, settings, dryRun);
 			await recordStageSettings(tx, runId, 'lists', settings as unknown as Record<string, unknown>);
-			const counts: ListsStageCounts = {
-				...planner.counts,
-				enrollmentsWithoutPerson,
-				lists: wanted.length,
-				dryRun,
-			};
-			const warnings = [...selectionWarnings, ...planner.warnings];
 			const run = await completeStage(tx, runId, 'lists', counts as unknown as Record<string, unknown>, warnings);
 			return { run, counts, warnings, dryRun };
 		});
@@ -125,6 +77,50 @@ export async function buildListsRun(db: SqlDb, runId: string, given: Partial<Lis
 		await failRun(db, runId, `${STEP}: ${(error as Error).message}`);
 		throw Object.assign(error as Error, { runId });
 	}
+}
+
+/** Plans every list the run's roster asks for against the stored ones and, unless a dry run, applies the plan and notes whether it is a basis for the next night's. */
+async function planAndWriteLists(tx: SqlDb, runId: string, settings: ListSettings, dryRun: boolean): Promise<{ counts: ListsStageCounts; warnings: string[] }> {
+	const { people, sourcedIds, activeNumbers, protectedPeople } = await numberPeople(tx, runId, dryRun);
+	const { wanted, builtKinds, roster, enrollmentsWithoutPerson, warnings: selectionWarnings } = await readDesiredLists(tx, runId, settings, activeNumbers);
+	const planner = new ListsPlanner({
+		now: nowIso(),
+		dryRun,
+		settings,
+		builtKinds,
+		desired: wanted,
+		lists: await loadSyncedLists(tx),
+		people,
+		roster,
+		protectedPeople,
+		sourcedIdOf: (person) => sourcedIds[person],
+	});
+
+	// Planned and written a slice of lists at a time, in plan order (the change log's order, as one
+	// plan would write it): only one slice's changes and member groups exist at once. PostgreSQL reads
+	// each slice's members by list id well only with statistics: without them (a store filled moments
+	// ago, before autovacuum) it scans all ~800,000 memberships per slice (measured: 100–220 ms a slice
+	// against 48 ms, 24 slices at 100,000 students; ANALYZE takes ~150 ms).
+	await refreshStatistics(tx, ['list_members']);
+	const writeLists = () =>
+		withIndexesBuiltAfterFirstFill(tx, 'list_members', async (tx) => {
+			for (let start = 0; start < planner.desired.length; start += LISTS_PER_SLICE) {
+				const slice = planner.desired.slice(start, start + LISTS_PER_SLICE);
+				const stored = await loadStoredMembers(tx, slice.map((want) => planner.storedListOf(want)?.id).filter((id): id is string => id !== undefined));
+				await writePlanPart(tx, runId, dryRun, planner.planSlice(slice, (listId) => stored.get(listId)));
+			}
+			await writePlanPart(tx, runId, dryRun, planner.planArchives());
+		});
+	await withoutWriteTriggers(tx, 'user_lists', () => withoutWriteTriggers(tx, 'list_members', writeLists));
+	if (!dryRun) {
+		// The lists are as this plan wanted them, from the people as this run's Reconcile Users left them.
+		const basis = planner.isBasisForNextPlan && selectionWarnings.length === 0 && (await asLeftBy(tx, 'people')) === runId;
+		await setAsLeftBy(tx, 'lists', basis ? runId : null);
+	}
+	return {
+		counts: { ...planner.counts, enrollmentsWithoutPerson, lists: wanted.length, dryRun },
+		warnings: [...selectionWarnings, ...planner.warnings],
+	};
 }
 
 /** What a run's lists depend on (Build Lists reads these entities of its snapshot). */
@@ -140,11 +136,12 @@ const LINK_ACTIONS = ['create', 'update', 'restore', 'archive', 'relink'];
  * and this run's terms, classes, courses, people and enrollments the same records as that run's (an
  * unchanged export shares its snapshot). Undefined otherwise: Build Lists then plans every list.
  */
-async function unchangedSince(tx: SqlDb, runId: string, settings: ListSettings, since: string): Promise<Omit<ListsStageCounts, 'dryRun'> | undefined> {
+async function unchangedSince(tx: SqlDb, run: RunRecord, settings: ListSettings, since: string): Promise<Omit<ListsStageCounts, 'dryRun'> | undefined> {
+	const runId = run.id;
 	const sinceRun = await findRun(tx, since);
 	const sinceSettings = sinceRun?.settings.lists as ListSettings | undefined;
 	if (!sinceRun || !sinceSettings || !sameListSettings(sinceSettings, settings) || since === runId) return undefined;
-	const reconciled = (await getRun(tx, runId)).counts.reconciled as Partial<ReconcileStageCounts> | undefined;
+	const reconciled = run.counts.reconciled as Partial<ReconcileStageCounts> | undefined;
 	if (reconciled?.peopleAsLeftBy !== since || (await asLeftBy(tx, 'people')) !== runId) return undefined;
 	const linked = await listChanges(tx, runId, { entities: ['person'], actions: LINK_ACTIONS, withValues: false });
 	if (linked.some((change) => change.applied)) return undefined;

@@ -29,7 +29,11 @@ BEGIN UPDATE sync_state SET as_left_by_run_id = NULL WHERE name = '${name}'; END
 
 /** The run that left the tables as they are; null: unknown (written since by something else). */
 export async function asLeftBy(db: SqlDb, name: SyncStateName): Promise<string | null> {
-	const [row] = await db.queryArrays('SELECT as_left_by_run_id FROM sync_state WHERE name = ?', [name]);
+	return readAsLeftBy(db, name, false);
+}
+
+async function readAsLeftBy(db: SqlDb, name: SyncStateName, forUpdate: boolean): Promise<string | null> {
+	const [row] = await db.queryArrays(`SELECT as_left_by_run_id FROM sync_state WHERE name = ?${forUpdate ? ' FOR UPDATE' : ''}`, [name]);
 	return row && row[0] !== null ? String(row[0]) : null;
 }
 
@@ -44,9 +48,7 @@ export async function setAsLeftBy(db: SqlDb, name: SyncStateName, runId: string 
  * the step names at its end. SQLite's transactions hold the write lock from their start.
  */
 export async function holdAsLeftBy(db: SqlDb, name: SyncStateName): Promise<string | null> {
-	if (db.engine !== 'postgres') return asLeftBy(db, name);
-	const [row] = await db.queryArrays('SELECT as_left_by_run_id FROM sync_state WHERE name = ? FOR UPDATE', [name]);
-	return row && row[0] !== null ? String(row[0]) : null;
+	return readAsLeftBy(db, name, db.engine === 'postgres');
 }
 
 /**
