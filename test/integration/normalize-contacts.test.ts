@@ -178,6 +178,61 @@ describe.each(ENGINES)('Normalize: primary contacts on %s', (engine) => {
 		expect(counts).toMatchObject({ people: { student: 3, teacher: 1, staff: 0, admin: 0 }, contacts: 2 });
 	});
 
+	test('delta nights in a row: a new contact that lists an untouched student becomes its contact, a rejected row changes nothing, an enrollment of someone deleted is a problem', async () => {
+		const first = await stageRun(store.db, source(bulkSet()));
+		await normalizeRun(store.db, first.run.id);
+		const before = await readSnapshot(store.db, first.run.id);
+		const previous = (id: string) => before.people.find((p) => p.sourcedId === id);
+		const night = async (users: string[], enrollments = ENROLLMENTS) => {
+			const { run } = await stageRun(
+				store.db,
+				source({ ...bulkSet(), 'manifest.csv': manifest('delta'), 'users.csv': [USERS_HEADER, ...users, ''].join('\n'), 'enrollments.csv': enrollments }),
+			);
+			const { counts } = await normalizeRun(store.db, run.id);
+			const snapshot = await readSnapshot(store.db, run.id);
+			const problems = (await listProblems(store.db, run.id)).filter((p) => p.stage === 'normalized' || p.stage === 'staged').map((p) => `${p.field}: ${p.message}`);
+			return { counts, snapshot, problems, contactOf: Object.fromEntries(snapshot.people.map((p) => [p.sourcedId, p.primaryContactId])) };
+		};
+		// Night 2: G5 (new) lists U1, whose row is not in the file: the first contact to list it wins over the one it had (G1,
+		// then nobody's contact: dropped). U4 is new and lists nobody. U3's row names an org not in orgs.csv: rejected, U3 stays as it was.
+		const two = await night([
+			'G5,active,2025-01-10T10:00:00Z,true,S1,guardian,g5,,Gwen,Archer,,,g5@example.org,,,U1,,',
+			'U4,active,2025-01-10T10:00:00Z,true,S1,student,u4,,Dan,Dale,,1004,,,,,11,',
+			'U3,active,2025-01-10T10:00:00Z,true,S9,student,u3,,Cat,Cole,,1003,,,,T1,12,',
+		]);
+		expect(two.contactOf).toEqual({ T1: null, U1: 'G5', U2: 'G2', U3: 'G3', U4: null });
+		expect(two.snapshot.people.find((p) => p.sourcedId === 'U3')).toEqual(previous('U3'));
+		expect(two.snapshot.contacts.map((c) => c.sourcedId)).toEqual(['G2', 'G3', 'G5']);
+		expect(two.counts).toMatchObject({ people: { student: 4, teacher: 1, staff: 0, admin: 0 }, contacts: 3, studentsWithPrimaryContact: 3 });
+		expect(two.problems).toEqual([
+			'orgSourcedIds: user U3 names org "S9", which is not in orgs.csv',
+			'userSourcedId: enrollment names "G2", a guardian, not a student or staff member',
+		]);
+		// Night 3 (over night 2, itself changes over night 1): G2 and U1 deleted; U2 then has no contact left; E1 names U1.
+		const three = await night(
+			['G2,tobedeleted,2025-01-11T10:00:00Z,true,S1,guardian,g2,,Gus,Baker,,,g2@example.org,,,"U1,U2",,', 'U1,tobedeleted,2025-01-11T10:00:00Z,true,S1,student,u1,,Ann,Archer,,1001,,,,"G1,G2",09,'],
+		);
+		expect(three.contactOf).toEqual({ T1: null, U2: null, U3: 'G3', U4: null });
+		expect(three.snapshot.contacts.map((c) => c.sourcedId)).toEqual(['G3']);
+		expect(three.counts).toMatchObject({ people: { student: 3, teacher: 1, staff: 0, admin: 0 }, contacts: 1, studentsWithPrimaryContact: 1, enrollments: 0 });
+		expect(three.problems).toEqual([
+			'userSourcedId: enrollment names user "U1", who is not in users.csv',
+			'userSourcedId: enrollment names user "G2", who is not in users.csv',
+		]);
+		// Night 4: U1 back, listing G1 (a contact no more: not in the snapshot, nor in this file); G1 comes back and lists U1.
+		const four = await night([
+			'U1,active,2025-01-12T10:00:00Z,true,S1,student,u1,,Ann,Archer,,1001,,,,"G1,G2",09,',
+			'G1,active,2025-01-12T10:00:00Z,true,S1,parent,g1,,Gail,Archer,,,g1@example.org,,,U1,,',
+		]);
+		expect(four.contactOf).toEqual({ T1: null, U1: 'G1', U2: null, U3: 'G3', U4: null });
+		expect(four.snapshot.contacts.map((c) => [c.sourcedId, c.relationship])).toEqual([
+			['G1', 'parent'],
+			['G3', 'guardian'],
+		]);
+		expect(four.snapshot.people.find((p) => p.sourcedId === 'U1')).toEqual(previous('U1'));
+		expect(four.counts).toMatchObject({ people: { student: 4, teacher: 1, staff: 0, admin: 0 }, contacts: 2, studentsWithPrimaryContact: 2, enrollments: 1 });
+	});
+
 	test('names and ids outside Latin-1 come back as they were read, people in UTF-16 code unit order of their ids', async () => {
 		const users = [
 			USERS_HEADER,

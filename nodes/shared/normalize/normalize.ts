@@ -46,6 +46,7 @@ import {
 	findSnapshotByFingerprint,
 	readSnapshotHeader,
 	readSnapshotRecords,
+	writeSnapshotChanges,
 	writeSnapshotHeader,
 	writeSnapshotRecords,
 } from '../store/snapshot';
@@ -413,22 +414,33 @@ async function buildSnapshot(
 	// (packRecord) and each agentSourcedIds cell, as bytes outside the V8 heap (`held`), found by the
 	// number the maps below give. On the heap they were ~90 MB live at 100k students (258k users),
 	// and V8 lets the heap grow to ~4× what is live at a full collection (see OffHeapStrings).
+	//
+	// A delta users file is applied onto the previous snapshot's people and contacts from changes: the
+	// maps below then hold only what its rows set, `removedPeople` what they delete, and the previous
+	// snapshot's people are read once, after the rows, to decide what else changed (finishPeopleFromChanges).
+	// Only the contacts' relationships are read before (a contact's existence decides primary contacts).
 	const usersFile = files.get('users');
+	const usersDelta = usersFile?.file.mode === 'delta' && previousId !== undefined;
 	const held = new OffHeapStrings();
 	/** sourcedId → the person's packed row in `held` (its primaryContactId is decided below for students). */
 	const people = new Map<string, number>();
-	/** The students among `people`, with the primary contact their row has (null, or a previous snapshot's for a delta). */
+	/** A delta's people its rows delete (or turn into contacts), of those the previous snapshot may have. */
+	const removedPeople = new Set<string>();
+	/** The students among `people`, with the primary contact their row has (null). */
 	const studentContacts = new Map<string, string | null>();
 	/** sourcedId → the contact's packed row in `held`. */
 	const contacts = new Map<string, number>();
+	/** Every contact there is (for a delta, the previous snapshot's too), and its relationship. */
 	const contactRelationships = new Map<string, ContactRelationship>();
 	const setPerson = (person: CanonicalPerson) => {
 		people.set(person.sourcedId, held.add(packRecord(PERSON_TABLE, person)));
+		removedPeople.delete(person.sourcedId);
 		if (person.role === 'student') studentContacts.set(person.sourcedId, person.primaryContactId);
 		else studentContacts.delete(person.sourcedId);
 	};
 	const deletePerson = (sourcedId: string) => {
 		people.delete(sourcedId);
+		if (usersDelta) removedPeople.add(sourcedId);
 		studentContacts.delete(sourcedId);
 	};
 	/** `person` and `contact` have sourcedIds of their own (detached): they are kept as keys. */
@@ -440,9 +452,15 @@ async function buildSnapshot(
 		contacts.delete(sourcedId);
 		contactRelationships.delete(sourcedId);
 	};
-	if (usersFile?.file.mode === 'delta' && previousId) {
-		for await (const batch of readSnapshotBatches(db, previousId, PERSON_TABLE)) for (const person of batch) setPerson(person);
-		for await (const batch of readSnapshotBatches(db, previousId, CONTACT_TABLE)) for (const contact of batch) setContact(contact);
+	/** The previous snapshot's contacts (a delta's). */
+	const previousContacts = new Set<string>();
+	if (usersDelta) {
+		for await (const batch of readSnapshotBatches(db, previousId, CONTACT_TABLE)) {
+			for (const contact of batch) {
+				previousContacts.add(contact.sourcedId);
+				contactRelationships.set(contact.sourcedId, contact.relationship);
+			}
+		}
 	}
 	/** sourcedId → agentSourcedIds as listed on the user's row (the cell in `held`, split when used), for primary contacts. */
 	const agentsOf = new Map<string, number>();
@@ -537,29 +555,26 @@ async function buildSnapshot(
 		}
 	}
 
-	// Primary parent contact: the first parent/guardian the student lists; else the first that lists the student.
-	const withoutOwnContact: string[] = [];
-	for (const studentId of studentContacts.keys()) {
-		const agents = agentsOf.get(studentId);
-		const own = agents === undefined ? undefined : splitList(held.get(agents)).find((agentId) => contacts.has(agentId));
-		if (own !== undefined) studentContacts.set(studentId, own);
-		else withoutOwnContact.push(studentId);
-	}
-	if (withoutOwnContact.length > 0) {
-		// Who lists each of these students first (in file order): only they are looked for.
-		const listedBy = new Map<string, string | null>(withoutOwnContact.map((studentId) => [studentId, null]));
+	// Primary parent contact: the student's own first listed contact; else the first contact that lists
+	// the student (in file order); else, for a delta, the one the previous snapshot gives while still a contact.
+	let listers: Map<string, string> | undefined;
+	/** Who lists each student first among the contacts' rows (gathered when first needed). */
+	const firstListers = (): Map<string, string> => {
+		if (listers) return listers;
+		listers = new Map();
 		for (const [userId, agents] of agentsOf) {
-			if (!contacts.has(userId)) continue;
-			for (const studentId of splitList(held.get(agents))) if (listedBy.get(studentId) === null) listedBy.set(studentId, userId);
+			if (!contactRelationships.has(userId)) continue;
+			for (const studentId of splitList(held.get(agents))) if (!listers.has(studentId)) listers.set(studentId, userId);
 		}
-		for (const studentId of withoutOwnContact) {
-			const ownContact = studentContacts.get(studentId) ?? null;
-			const contactId = listedBy.get(studentId) ?? (contacts.has(ownContact ?? '') ? ownContact : null);
-			studentContacts.set(studentId, contactId ?? null);
-		}
-	}
-	agentsOf.clear();
-	withoutOwnContact.length = 0;
+		return listers;
+	};
+	const primaryContactOf = (studentId: string, had: string | null): string | null => {
+		const agents = agentsOf.get(studentId);
+		const own = agents === undefined ? undefined : splitList(held.get(agents)).find((agentId) => contactRelationships.has(agentId));
+		if (own !== undefined) return own;
+		return firstListers().get(studentId) ?? (had !== null && contactRelationships.has(had) ? had : null);
+	};
+	for (const [studentId, had] of studentContacts) studentContacts.set(studentId, primaryContactOf(studentId, had));
 
 	// People and contacts are complete: write them now (a chunk of objects at a time, in sourcedId
 	// order) and keep only what the enrollments are checked against (ids, relationships).
@@ -569,32 +584,76 @@ async function buildSnapshot(
 	const usedContacts = new Set<string>();
 	/** The people's sourcedIds, as JSON.parse made them (strings of their own, not cut from the staged text). */
 	const personIds = new Set<string>();
-	const peopleWriter = new SnapshotChunkWriter(db, runId, PERSON_TABLE, changesOver);
-	// sort(): UTF-16 code unit order, the snapshot's sourcedId order.
-	for (const id of [...people.keys()].sort()) {
-		const person = unpackRecord(PERSON_TABLE, held.get(people.get(id) as number));
-		people.delete(id);
-		if (studentContacts.has(id)) person.primaryContactId = studentContacts.get(id) ?? null;
+	/** Counts a person of this run's snapshot. */
+	const countPerson = (person: CanonicalPerson) => {
 		personIds.add(person.sourcedId);
 		peopleCounts[person.role]++;
 		if (person.primaryContactId) {
 			usedContacts.add(person.primaryContactId);
 			if (person.role === 'student') studentsWithPrimaryContact++;
 		}
-		await peopleWriter.add(person);
-	}
-	await peopleWriter.finish();
-	studentContacts.clear();
-	const contactsWriter = new SnapshotChunkWriter(db, runId, CONTACT_TABLE, changesOver);
+	};
+	/** The person `people` holds as `id`, with the primary contact decided above. */
+	const heldPerson = (id: string): CanonicalPerson => {
+		const person = unpackRecord(PERSON_TABLE, held.get(people.get(id) as number));
+		if (studentContacts.has(id)) person.primaryContactId = studentContacts.get(id) ?? null;
+		return person;
+	};
 	let contactCount = 0;
-	for (const id of [...usedContacts].filter((contactId) => contacts.has(contactId)).sort()) {
-		await contactsWriter.add(unpackRecord(CONTACT_TABLE, held.get(contacts.get(id) as number)));
-		contactCount++;
+	if (usersDelta) {
+		// The previous snapshot's people stay as they were, but for what the rows set or delete and the
+		// students whose primary contact the rows change: only those are written (writeSnapshotChanges).
+		const changedPeople = new Map<string, CanonicalPerson | null>();
+		for (const id of removedPeople) changedPeople.set(id, null);
+		for (const id of people.keys()) {
+			const person = heldPerson(id);
+			changedPeople.set(id, person);
+			countPerson(person);
+		}
+		for await (const batch of readSnapshotBatches(db, previousId, PERSON_TABLE)) {
+			for (const person of batch) {
+				const id = person.sourcedId;
+				if (people.has(id) || removedPeople.has(id)) continue;
+				if (person.role === 'student') {
+					const primaryContactId = primaryContactOf(id, person.primaryContactId);
+					if (primaryContactId !== person.primaryContactId) {
+						person.primaryContactId = primaryContactId;
+						changedPeople.set(id, person);
+					}
+				}
+				countPerson(person);
+			}
+		}
+		await writeSnapshotChanges(db, previousId, runId, PERSON_TABLE, changedPeople);
+		const changedContacts = new Map<string, CanonicalContact | null>();
+		for (const id of previousContacts) if (!usedContacts.has(id) || !contactRelationships.has(id)) changedContacts.set(id, null);
+		for (const [id, packed] of contacts) changedContacts.set(id, usedContacts.has(id) ? unpackRecord(CONTACT_TABLE, held.get(packed)) : null);
+		await writeSnapshotChanges(db, previousId, runId, CONTACT_TABLE, changedContacts);
+		for (const id of usedContacts) if (contactRelationships.has(id)) contactCount++;
+	} else {
+		const peopleWriter = new SnapshotChunkWriter(db, runId, PERSON_TABLE, changesOver);
+		// sort(): UTF-16 code unit order, the snapshot's sourcedId order.
+		for (const id of [...people.keys()].sort()) {
+			const person = heldPerson(id);
+			people.delete(id);
+			countPerson(person);
+			await peopleWriter.add(person);
+		}
+		await peopleWriter.finish();
+		const contactsWriter = new SnapshotChunkWriter(db, runId, CONTACT_TABLE, changesOver);
+		for (const id of [...usedContacts].filter((contactId) => contacts.has(contactId)).sort()) {
+			await contactsWriter.add(unpackRecord(CONTACT_TABLE, held.get(contacts.get(id) as number)));
+			contactCount++;
+		}
+		await contactsWriter.finish();
 	}
-	await contactsWriter.finish();
+	agentsOf.clear();
+	people.clear();
+	studentContacts.clear();
 	contacts.clear();
 	held.clear();
 	usedContacts.clear();
+	previousContacts.clear();
 
 	/** Users whose row the ingest skipped (read when an enrollment names someone unknown). */
 	let skippedUsers: Set<string> | undefined;

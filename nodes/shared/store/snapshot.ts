@@ -501,6 +501,57 @@ async function copyAsChanges<T>(db: SqlDb, over: ChangesBase, runId: string, spe
 	return kept;
 }
 
+/**
+ * Writes `runId`'s snapshot of an entity as `fromRunId`'s with some records changed: `changes` maps a
+ * sourcedId to its record in the new snapshot (new, or in place of the old one) or to null (not in it);
+ * every other record is the same as `fromRunId`'s. For a delta night, which changes a few records in a
+ * hundred thousand: stored as changes over the base of `fromRunId`'s entity (changesBase), only the
+ * records named are read (that snapshot's own changes, and the base's records with these sourcedIds),
+ * and a record the same as the base's is no change. Without such a base, written whole.
+ */
+export async function writeSnapshotChanges<T>(db: SqlDb, fromRunId: string, runId: string, spec: SnapshotTable<T>, changes: ReadonlyMap<string, T | null>): Promise<void> {
+	const over = await changesBase(db, fromRunId, runId, spec);
+	if (!over) return writeWholeWithChanges(db, fromRunId, runId, spec, changes);
+	/** The new snapshot's record of each sourcedId that may differ from the base's (null: none). */
+	const records = new Map<string, T | null>();
+	const { layer: fromLayer } = over.from;
+	if (fromLayer) {
+		for (const id of fromLayer.removed) records.set(id, null);
+		for (const record of await readRecords(db, over.from.owner, over.from.chunks, spec)) records.set(sourcedIdOf(record), record);
+	}
+	for (const [id, record] of changes) records.set(id, record);
+	const ids = [...records.keys()].sort(compareKeys);
+	const baseValues = await findValuesInChunks(db, over.base, spec, ids);
+	const layer = new SnapshotChanges(db, runId, spec, over.base);
+	for (const id of ids) {
+		const record = records.get(id) as T | null;
+		const base = baseValues.get(id);
+		if (record !== null && base !== undefined && sameValues(base, spec.toRow(record))) continue;
+		if (base !== undefined) layer.remove(base);
+		if (record !== null) layer.add(record);
+	}
+	await layer.finish();
+}
+
+/** writeSnapshotChanges without a base: `fromRunId`'s records and the changes merged in sourcedId order, written whole. */
+async function writeWholeWithChanges<T>(db: SqlDb, fromRunId: string, runId: string, spec: SnapshotTable<T>, changes: ReadonlyMap<string, T | null>): Promise<void> {
+	const added = [...changes.values()].filter((record): record is T => record !== null).sort(byKey);
+	const writer = new SnapshotChunkWriter(db, runId, spec);
+	let next = 0;
+	const stored = await entityRecords(db, fromRunId, spec);
+	const ordered = isLegacy(stored) || inKeyOrder(stored.layer ? stored.layer.base.chunks : stored.chunks);
+	const batches = ordered ? readSnapshotBatches(db, fromRunId, spec) : [await readSnapshotRecords(db, fromRunId, spec)];
+	for await (const batch of batches) {
+		for (const record of batch) {
+			const id = sourcedIdOf(record);
+			while (next < added.length && compareKeys(sourcedIdOf(added[next]), id) < 0) await writer.add(added[next++]);
+			if (!changes.has(id)) await writer.add(record);
+		}
+	}
+	while (next < added.length) await writer.add(added[next++]);
+	await writer.finish();
+}
+
 interface ChunkInfo {
 	seq: number;
 	rowCount: number;
@@ -746,7 +797,13 @@ export async function readSnapshotRecordsById<T>(db: SqlDb, runId: string, spec:
 
 /** Adds to `found` the records of `stored`'s chunks with the `wanted` sourcedIds (in sourcedId order); a chunk is read only when its key range holds one. */
 async function findInChunks<T>(db: SqlDb, stored: StoredChunks, spec: SnapshotTable<T>, wanted: string[], found: Map<string, T>): Promise<void> {
-	if (wanted.length === 0) return;
+	for (const [id, values] of await findValuesInChunks(db, stored, spec, wanted)) found.set(id, spec.fromValues(values));
+}
+
+/** findInChunks' rows of values, by sourcedId. */
+async function findValuesInChunks(db: SqlDb, stored: StoredChunks, spec: { entity: string }, wanted: string[]): Promise<Map<string, SqlValue[]>> {
+	const found = new Map<string, SqlValue[]>();
+	if (wanted.length === 0) return found;
 	const wantedSet = new Set(wanted);
 	// A chunk is read when the first wanted id at or after its first key is within its range.
 	const holdsWanted = (chunk: ChunkInfo) => {
@@ -759,9 +816,10 @@ async function findInChunks<T>(db: SqlDb, stored: StoredChunks, spec: SnapshotTa
 		}
 		return low < wanted.length && compareKeys(wanted[low], chunk.lastKey) <= 0;
 	};
-	for await (const records of chunkRecords(db, stored.owner, spec, seqsOf(stored.chunks.filter(holdsWanted)))) {
-		for (const record of records) if (wantedSet.has(sourcedIdOf(record))) found.set(sourcedIdOf(record), record);
+	for await (const rows of chunkValues(db, stored.owner, spec, seqsOf(stored.chunks.filter(holdsWanted)))) {
+		for (const values of rows) if (wantedSet.has(String(values[0]))) found.set(String(values[0]), values);
 	}
+	return found;
 }
 
 /**

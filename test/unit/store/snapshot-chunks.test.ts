@@ -33,6 +33,7 @@ import {
 	readSnapshotRecordsById,
 	readSnapshotTallies,
 	shareSnapshot,
+	writeSnapshotChanges,
 	writeSnapshotHeader,
 	writeSnapshotRecords,
 } from '../../../nodes/shared/store/snapshot';
@@ -405,6 +406,64 @@ describe.each(ENGINES)('snapshot chunks (%s)', (engine) => {
 				expect(await readSnapshotRecords(store.db, 'run-copy', spec as SnapshotTable<unknown>)).toEqual(expected);
 			}
 			expect(await answers('run-3', ['s1-00001'])).toEqual(await answers('run-3-whole', ['s1-00001']));
+		});
+		test('writeSnapshotChanges (only the changed records given) stores what writing the whole set over the same snapshot stores', async () => {
+			const ownRecords = async (runId: string) => (await chunkRows(store.db, runId, 'people')).reduce((n, row) => n + Number(row[1]), 0);
+			/** Night `runId` from `fromRunId` both ways: the changes alone, and the whole set through SnapshotChunkWriter as `runId`-whole. */
+			const bothWays = async (runId: string, fromRunId: string, changes: Map<string, CanonicalPerson | null>) => {
+				const before = new Map((await readSnapshotRecords(store.db, fromRunId, PERSON_TABLE)).map((p) => [p.sourcedId, p]));
+				for (const [id, record] of changes) if (record === null) before.delete(id);
+				else before.set(id, record);
+				const whole = byId([...before.values()]);
+				await writeSnapshotChanges(store.db, fromRunId, runId, PERSON_TABLE, changes);
+				await writeSnapshotRecords(store.db, `${runId}-whole`, PERSON_TABLE, whole, fromRunId);
+				for (const id of [runId, `${runId}-whole`]) await writeSnapshotHeader(store.db, id, [], {});
+				expect(await readSnapshotRecords(store.db, runId, PERSON_TABLE)).toEqual(whole);
+				expect(await layerRow(runId, 'people')).toEqual(await layerRow(`${runId}-whole`, 'people'));
+				expect(await ownRecords(runId)).toBe(await ownRecords(`${runId}-whole`));
+				expect(Object.fromEntries(await readSnapshotTallies(store.db, runId, PERSON_TABLE))).toEqual(Object.fromEntries(await readSnapshotTallies(store.db, `${runId}-whole`, PERSON_TABLE)));
+				expect(await changedSourcedIds(store.db, fromRunId, runId, PERSON_TABLE)).toEqual(await changedSourcedIds(store.db, fromRunId, `${runId}-whole`, PERSON_TABLE));
+				return whole;
+			};
+			const { night1 } = await twoNights((people) => people);
+			const at = (i: number) => night1[i];
+			// Night 2 over night 1 (whole): changed at chunk edges, gone, new, one given again unchanged, one removed that is not there.
+			const night2 = await bothWays(
+				'run-2',
+				'run-1',
+				new Map<string, CanonicalPerson | null>([
+					[at(0).sourcedId, { ...at(0), givenName: 'Changed0' }],
+					[at(1999).sourcedId, { ...at(1999), grade: 'KG' }],
+					[at(2000).sourcedId, null],
+					[at(7).sourcedId, { ...at(7) }],
+					['s0-first', student('s0-first', 'New', 'First', '9', '9')],
+					['s9-last', student('s9-last', 'New', 'Last', '12', '12')],
+					['nobody', null],
+				]),
+			);
+			expect(await layerRow('run-2', 'people')).toEqual([['run-1', 3]]);
+			expect(await ownRecords('run-2')).toBe(4);
+			// Night 3 over night 2 (itself changes over night 1): undoes one change, keeps the others, removes a new one, changes another.
+			await bothWays(
+				'run-3',
+				'run-2',
+				new Map<string, CanonicalPerson | null>([
+					[at(0).sourcedId, at(0)],
+					['s9-last', null],
+					[at(3000).sourcedId, { ...at(3000), familyName: 'Third' }],
+				]),
+			);
+			expect(await layerRow('run-3', 'people')).toEqual([['run-1', 3]]);
+			// Past a quarter of the base, the next night is written whole, in sourcedId order.
+			const many = new Map<string, CanonicalPerson | null>(night2.filter((_, i) => i % 3 === 0).map((p) => [p.sourcedId, { ...p, familyName: 'Moved' }]));
+			await bothWays('run-4', 'run-2', many);
+			await bothWays('run-5', 'run-4', new Map([[at(5).sourcedId, null]]));
+			expect(await layerRow('run-5', 'people')).toEqual([]);
+			expect((await layerRow('run-6-whole', 'people')).length).toBe(0);
+			// From a snapshot written before migration 4: written whole.
+			await moveToLegacyTables(store.db, 'run-1');
+			await bothWays('run-6', 'run-1', new Map([[at(9).sourcedId, { ...at(9), givenName: 'Legacy' }]]));
+			expect(await layerRow('run-6', 'people')).toEqual([]);
 		});
 	});
 
