@@ -868,26 +868,73 @@ export async function findSnapshotRecords<T>(
  * would tell.
  */
 export async function changedSourcedIds(db: SqlDb, fromRunId: string, toRunId: string, spec: SnapshotTable<unknown>): Promise<Set<string> | undefined> {
+	return (await compareLayers(db, fromRunId, toRunId, spec))?.changed;
+}
+
+/**
+ * The records that differ between two runs' snapshots of one entity (changedSourcedIds), each as each
+ * snapshot has it (`from`, `to`; absent where that snapshot has no record of the sourcedId). Read from
+ * the two layers alone: a base record either takes is kept with the layer that replaces it (migration
+ * 11); only for layers written before that are base records read from the base. Undefined as
+ * changedSourcedIds.
+ */
+export async function changedRecords<T>(db: SqlDb, fromRunId: string, toRunId: string, spec: SnapshotTable<T>): Promise<Map<string, { from?: T; to?: T }> | undefined> {
+	const compared = await compareLayers(db, fromRunId, toRunId, spec);
+	if (!compared) return undefined;
+	const { changed, sides, base } = compared;
+	// The base's records of the changed sourcedIds that a layer removes or replaces: kept with the layer, or else read from the base.
+	const baseValues = new Map<string, SqlValue[]>();
+	const unkept: string[] = [];
+	for (const side of sides) {
+		if (!side.layer) continue;
+		const [[kept]] = await db.queryArrays('SELECT removed_records FROM snapshot_layers WHERE run_id = ? AND entity = ?', [side.owner, spec.entity]);
+		if (kept === null || kept === undefined) {
+			for (const id of side.layer.removed) if (changed.has(id)) unkept.push(id);
+			continue;
+		}
+		for (const values of JSON.parse(String(kept)) as SqlValue[][]) if (changed.has(String(values[0]))) baseValues.set(String(values[0]), values);
+	}
+	const missing = unkept.filter((id) => !baseValues.has(id));
+	if (missing.length > 0) for (const [id, values] of await findValuesInChunks(db, base, spec, [...new Set(missing)].sort(compareKeys))) baseValues.set(id, values);
+	const versions = new Map<string, { from?: T; to?: T }>();
+	for (const id of changed) {
+		const [from, to] = sides.map((side) => {
+			// A side's own record, or none where its layer removes it; else the base's (a sourcedId neither layer removes is not in the base).
+			const own = side.own.get(id);
+			const values = own === undefined ? baseValues.get(id) : own;
+			return values === null || values === undefined ? undefined : spec.fromValues(values);
+		});
+		versions.set(id, { ...(from ? { from } : {}), ...(to ? { to } : {}) });
+	}
+	return versions;
+}
+
+/** A snapshot's records of one entity (entityRecords), with those that are not the base's: by sourcedId, the record's values, or null where it is removed. */
+type LayerSide = EntityRecords & { own: Map<string, SqlValue[] | null> };
+
+/** Two snapshots of one entity over the same base (or sharing their records): what differs, and each side's records that are not the base's. */
+async function compareLayers(db: SqlDb, fromRunId: string, toRunId: string, spec: { entity: string }): Promise<{ changed: Set<string>; base: StoredChunks; sides: [LayerSide, LayerSide] } | undefined> {
 	const from = await entityRecords(db, fromRunId, spec);
 	const to = await entityRecords(db, toRunId, spec);
 	if (isLegacy(from) || isLegacy(to)) return undefined;
-	const baseOf = (records: EntityRecords) => (records.layer ? records.layer.base.owner : records.owner);
-	if (baseOf(from) !== baseOf(to)) return undefined;
-	const changed = new Set<string>();
-	if (from.owner === to.owner) return changed;
-	// Each side's records that are not the base's: the record's values as JSON, or null where it is removed.
-	const overBase = async (records: EntityRecords): Promise<Map<string, string | null>> => {
-		const own = new Map<string, string | null>();
-		if (!records.layer) return own;
-		for (const id of records.layer.removed) own.set(id, null);
-		for await (const rows of chunkValues(db, records.owner, spec, seqsOf(records.chunks))) for (const values of rows) own.set(String(values[0]), JSON.stringify(values));
-		return own;
+	const baseOf = (records: EntityRecords): StoredChunks => (records.layer ? records.layer.base : records);
+	if (baseOf(from).owner !== baseOf(to).owner) return undefined;
+	const shared = from.owner === to.owner;
+	const side = async (records: EntityRecords): Promise<LayerSide> => {
+		const own = new Map<string, SqlValue[] | null>();
+		if (records.layer && !shared) {
+			for (const id of records.layer.removed) own.set(id, null);
+			for await (const rows of chunkValues(db, records.owner, spec, seqsOf(records.chunks))) for (const values of rows) own.set(String(values[0]), values);
+		}
+		return { ...records, own };
 	};
-	const fromOwn = await overBase(from);
-	const toOwn = await overBase(to);
-	for (const [id, values] of fromOwn) if (toOwn.get(id) !== values) changed.add(id);
+	const sides: [LayerSide, LayerSide] = [await side(from), await side(to)];
+	const [fromOwn, toOwn] = [sides[0].own, sides[1].own];
+	const same = (a: SqlValue[] | null | undefined, b: SqlValue[] | null | undefined) => (a && b ? sameValues(a, b) : a === b);
+	const changed = new Set<string>();
+	for (const [id, values] of fromOwn) if (!same(toOwn.get(id), values)) changed.add(id);
 	for (const id of toOwn.keys()) if (!fromOwn.has(id)) changed.add(id);
-	return changed;
+	return { changed, base: baseOf(from), sides };
 }
 
 /**
@@ -981,6 +1028,8 @@ class BaseCursor {
 class SnapshotChanges<T> {
 	private readonly added: T[] = [];
 	private readonly removed: string[] = [];
+	/** The base's rows in `removed`, as they were. */
+	private readonly removedRows: SqlValue[][] = [];
 	private readonly removedTallies: Record<string, number> = {};
 
 	constructor(
@@ -997,6 +1046,7 @@ class SnapshotChanges<T> {
 	/** A base row (its values) that is not in the new snapshot as it is. */
 	remove(values: SqlValue[]): void {
 		this.removed.push(String(values[0]));
+		this.removedRows.push(values);
 		this.spec.tally?.(this.spec.fromValues(values), (key) => (this.removedTallies[key] = (this.removedTallies[key] ?? 0) + 1));
 	}
 
@@ -1005,13 +1055,14 @@ class SnapshotChanges<T> {
 		const added = this.added.sort(byKey);
 		for (let i = 1; i < added.length; i++) if (sourcedIdOf(added[i - 1]) === sourcedIdOf(added[i])) throw new Error(`snapshot ${spec.entity}: sourcedId "${sourcedIdOf(added[i])}" twice`);
 		await insertChunks(db, runId, spec, 0, added);
-		await db.execute('INSERT INTO snapshot_layers (run_id, entity, base_run_id, removed_count, removed_tallies, removed) VALUES (?, ?, ?, ?, ?, ?)', [
+		await db.execute('INSERT INTO snapshot_layers (run_id, entity, base_run_id, removed_count, removed_tallies, removed, removed_records) VALUES (?, ?, ?, ?, ?, ?, ?)', [
 			runId,
 			spec.entity,
 			this.base.owner,
 			this.removed.length,
 			spec.tally ? toJson(this.removedTallies) : null,
 			toJson(this.removed),
+			JSON.stringify(this.removedRows),
 		]);
 	}
 }

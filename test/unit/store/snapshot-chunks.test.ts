@@ -21,6 +21,7 @@ import {
 	SNAPSHOT_TABLES,
 	SnapshotChunkWriter,
 	TERM_TABLE,
+	changedRecords,
 	changedSourcedIds,
 	copySnapshotRecordsWhere,
 	countSnapshotRecords,
@@ -378,6 +379,22 @@ describe.each(ENGINES)('snapshot chunks (%s)', (engine) => {
 			expect(await changedSourcedIds(store.db, 'run-3', 'run-2', PERSON_TABLE)).toEqual(new Set([night2[40].sourcedId]));
 			expect(await changedSourcedIds(store.db, 'run-3', 'run-3-shared', PERSON_TABLE)).toEqual(new Set());
 			expect(await changedSourcedIds(store.db, 'run-1', 'run-3', PERSON_TABLE)).toEqual(await differing('run-1', 'run-3'));
+
+			// changedRecords: each changed record as each snapshot has it, from the layers alone, or (layers written before
+			// migration 11, which do not keep the base records they replace) with the base read.
+			const versions = async (from: string, to: string) => {
+				const [a, b] = [from, to].map(async (run) => new Map((await readSnapshotRecords(store.db, run, PERSON_TABLE)).map((p) => [p.sourcedId, p])));
+				const [fromRecords, toRecords] = [await a, await b];
+				return new Map([...(await differing(from, to))].map((id) => [id, { ...(fromRecords.has(id) ? { from: fromRecords.get(id) } : {}), ...(toRecords.has(id) ? { to: toRecords.get(id) } : {}) }]));
+			};
+			for (const [from, to] of [['run-1', 'run-2'], ['run-2', 'run-3'], ['run-3', 'run-1'], ['run-3', 'run-3-shared']]) {
+				const expected = await versions(from, to);
+				expect(await changedRecords(store.db, from, to, PERSON_TABLE)).toEqual(expected);
+			}
+			expect((await changedRecords(store.db, 'run-1', 'run-2', PERSON_TABLE))!.size).toBeGreaterThan(10);
+			await store.db.execute('UPDATE snapshot_layers SET removed_records = NULL');
+			for (const [from, to] of [['run-1', 'run-2'], ['run-2', 'run-3'], ['run-3', 'run-1']]) expect(await changedRecords(store.db, from, to, PERSON_TABLE)).toEqual(await versions(from, to));
+			expect(await changedRecords(store.db, 'run-2-whole', 'run-3', PERSON_TABLE)).toBeUndefined();
 			// Whole snapshots of their own, or none: only reading them would tell.
 			expect(await changedSourcedIds(store.db, 'run-2-whole', 'run-3', PERSON_TABLE)).toBeUndefined();
 			expect(await changedSourcedIds(store.db, 'run-1', 'no-such-run', PERSON_TABLE)).toBeUndefined();
