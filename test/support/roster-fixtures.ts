@@ -206,7 +206,11 @@ export async function writeRoster(db: SqlDb, roster: Roster, options: { source?:
 	await writeSnapshotRecords(db, run.id, CLASS_TABLE, roster.classes, over);
 	await writeSnapshotRecords(db, run.id, PERSON_TABLE, roster.people, over);
 	await writeSnapshotRecords(db, run.id, CONTACT_TABLE, roster.contacts, over);
-	await writeSnapshotRecords(db, run.id, ENROLLMENT_TABLE, roster.enrollments, over);
+	// As Normalize keeps them: only enrollments whose class and person are in the roster.
+	const personIds = new Set(roster.people.map((person) => person.sourcedId));
+	const classIds = new Set(roster.classes.map((klass) => klass.sourcedId));
+	const enrollments = roster.enrollments.filter((enrollment) => personIds.has(enrollment.personId) && classIds.has(enrollment.classId));
+	await writeSnapshotRecords(db, run.id, ENROLLMENT_TABLE, enrollments, over);
 	const peopleCounts: Record<string, number> = { student: 0, teacher: 0, staff: 0, admin: 0 };
 	for (const p of roster.people) peopleCounts[p.role]++;
 	const schools = roster.orgs.filter((org) => org.type === 'school').map((org) => org.sourcedId);
@@ -215,7 +219,7 @@ export async function writeRoster(db: SqlDb, roster: Roster, options: { source?:
 		schools: schools.length,
 		classes: roster.classes.length,
 		people: peopleCounts,
-		enrollments: roster.enrollments.length,
+		enrollments: enrollments.length,
 		skippedRows: roster.problems.length,
 	});
 	return run.id;

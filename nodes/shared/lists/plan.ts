@@ -249,8 +249,41 @@ export interface DesiredListsContext {
 	personNumbers: Map<string, number>;
 }
 
+/** What a desired list is, besides its people. */
+export type ListShape = Omit<DesiredList, 'members' | 'managers'>;
+
+/** The list of one role (members: its active people). */
+export function roleList(role: PersonRole): ListShape {
+	return { sourceKey: `role:${role}`, kind: 'role', title: ROLE_LIST_TITLES[role], termId: null, classId: null, grade: null };
+}
+
+/** The list of one grade, as the snapshot spells it (members: its active students); titled by the first student's spelling. */
+export function gradeList(grade: string): ListShape {
+	const key = gradeKey(grade);
+	return { sourceKey: `grade:${key}`, kind: 'grade', title: gradeTitle(grade), termId: null, classId: null, grade: key };
+}
+
+/** Whether every spelling of a grade gives its list the same title (a number, or a grade Minga names). */
+export function gradeTitleIsFixed(grade: string): boolean {
+	const key = gradeKey(grade);
+	return /^\d+$/.test(key) || key in GRADE_NAMES;
+}
+
+/** The list of a class that gets a class list (members: its students; managers: its teachers). */
+export function classList(klass: CanonicalClass, selection: ClassSelection): ListShape {
+	const grades = klass.grades.map(gradeKey);
+	return {
+		sourceKey: `class:${klass.sourcedId}`,
+		kind: 'class',
+		title: classListTitle(klass),
+		termId: klass.termIds.find((t) => selection.selectedTermIds.has(t)) ?? klass.termIds[0] ?? null,
+		classId: klass.sourcedId,
+		grade: grades.length === 1 ? grades[0] : null,
+	};
+}
+
 /** A desired list while it is built: members and managers gathered, duplicates and all. */
-type GatheredList = Omit<DesiredList, 'members' | 'managers'> & { members: number[]; managers: number[] };
+type GatheredList = ListShape & { members: number[]; managers: number[] };
 
 /**
  * The lists the sync wants, built from the run's enrollments fed in batches. Every enrollment in
@@ -323,15 +356,12 @@ export class DesiredLists {
 			if (n === undefined) continue;
 			if (settings.autoListsByRole) {
 				let list = this.roleLists.get(p.role);
-				if (!list) this.roleLists.set(p.role, (list = gatheredList(this.peopleLists, `role:${p.role}`, 'role', ROLE_LIST_TITLES[p.role])));
+				if (!list) this.roleLists.set(p.role, (list = gatheredList(this.peopleLists, roleList(p.role))));
 				list.members.push(n);
 			}
 			if (settings.autoListsByGrade && p.role === 'student' && p.grade) {
 				let list = this.gradeLists.get(p.grade);
-				if (!list) {
-					const key = gradeKey(p.grade);
-					this.gradeLists.set(p.grade, (list = gatheredList(this.peopleLists, `grade:${key}`, 'grade', gradeTitle(p.grade), { grade: key })));
-				}
+				if (!list) this.gradeLists.set(p.grade, (list = gatheredList(this.peopleLists, gradeList(p.grade))));
 				list.members.push(n);
 			}
 		}
@@ -341,22 +371,14 @@ export class DesiredLists {
 	build(): DesiredList[] {
 		const { settings, selection, personNumbers } = this.context;
 		const lists = new Map<string, GatheredList>();
-		const list = (sourceKey: string, kind: SyncedKind, title: string, extra: Partial<GatheredList> = {}): GatheredList =>
-			gatheredList(lists, sourceKey, kind, title, extra);
+		const list = (sourceKey: string, kind: SyncedKind, title: string): GatheredList =>
+			gatheredList(lists, { sourceKey, kind, title, termId: null, classId: null, grade: null });
 		const teacherNumbers = (teachers: string[]) => teachers.map((t) => personNumbers.get(t)).filter((n): n is number => n !== undefined);
 		const empty = { students: [] as number[], teachers: [] as string[] };
 
 		for (const classId of [...selection.classListClasses].sort()) {
-			const klass = this.classById.get(classId)!;
 			const roster = this.rosters.get(classId) ?? empty;
-			const grades = klass.grades.map(gradeKey);
-			list(`class:${classId}`, 'class', classListTitle(klass), {
-				termId: klass.termIds.find((t) => selection.selectedTermIds.has(t)) ?? klass.termIds[0] ?? null,
-				classId,
-				grade: grades.length === 1 ? grades[0] : null,
-				members: roster.students,
-				managers: teacherNumbers(roster.teachers),
-			});
+			lists.set(`class:${classId}`, { ...classList(this.classById.get(classId)!, selection), members: roster.students, managers: teacherNumbers(roster.teachers) });
 		}
 
 		const current = [...selection.currentClasses].sort();
@@ -395,11 +417,11 @@ export class DesiredLists {
 	}
 }
 
-function gatheredList(lists: Map<string, GatheredList>, sourceKey: string, kind: SyncedKind, title: string, extra: Partial<GatheredList> = {}): GatheredList {
-	let found = lists.get(sourceKey);
+function gatheredList(lists: Map<string, GatheredList>, shape: ListShape): GatheredList {
+	let found = lists.get(shape.sourceKey);
 	if (!found) {
-		found = { sourceKey, kind, title, termId: null, classId: null, grade: null, members: [], managers: [], ...extra };
-		lists.set(sourceKey, found);
+		found = { ...shape, members: [], managers: [] };
+		lists.set(shape.sourceKey, found);
 	}
 	return found;
 }

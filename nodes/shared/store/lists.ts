@@ -126,6 +126,41 @@ async function joinedMembers(db: SqlDb, where: string, params: SqlValue[]): Prom
 	return byList;
 }
 
+/**
+ * The memberships of these people only, per list id, as loadStoredMembers gives a list's (ids joined in
+ * id order): read through list_members' person index, not list by list.
+ */
+export async function loadMembershipsOf(db: SqlDb, personIds: readonly string[]): Promise<Map<string, StoredMembers>> {
+	const byList = new Map<string, Record<Membership, string[]>>();
+	for (let start = 0; start < personIds.length; start += ID_CHUNK) {
+		const chunk = personIds.slice(start, start + ID_CHUNK);
+		const rows = await db.queryArrays(`SELECT list_id, membership, person_id FROM list_members WHERE person_id IN (${chunk.map(() => '?').join(', ')})`, chunk);
+		for (const [listId, membership, personId] of rows) {
+			let lists = byList.get(String(listId));
+			if (!lists) byList.set(String(listId), (lists = { member: [], manager: [] }));
+			lists[membership === 'manager' ? 'manager' : 'member'].push(String(personId));
+		}
+	}
+	const joined = new Map<string, StoredMembers>();
+	for (const [listId, lists] of byList) {
+		const stored: StoredMembers = {};
+		for (const membership of ['member', 'manager'] as const) if (lists[membership].length > 0) stored[membership] = lists[membership].sort().join(PERSON_ID_SEPARATOR);
+		joined.set(listId, stored);
+	}
+	return joined;
+}
+
+/** How many members each of these lists has. */
+export async function countMembers(db: SqlDb, listIds: readonly string[]): Promise<Map<string, number>> {
+	const counts = new Map<string, number>();
+	for (let start = 0; start < listIds.length; start += ID_CHUNK) {
+		const chunk = listIds.slice(start, start + ID_CHUNK);
+		const rows = await db.queryArrays(`SELECT list_id, COUNT(*) FROM list_members WHERE membership = 'member' AND list_id IN (${chunk.map(() => '?').join(', ')}) GROUP BY list_id`, chunk);
+		for (const [listId, count] of rows) counts.set(String(listId), Number(count));
+	}
+	return counts;
+}
+
 export async function loadListMembers(db: SqlDb, listId: string): Promise<ListMemberRow[]> {
 	const rows = await db.query(
 		'SELECT list_id, person_id, membership, added_run_id FROM list_members WHERE list_id = ? ORDER BY membership, person_id',

@@ -231,12 +231,15 @@ export interface PeopleWanted {
 	emailKeys: Iterable<string>;
 }
 
+/** SQL for a list of texts given as one parameter, a JSON array: `column IN ${jsonList(db)}`. */
+const jsonList = (db: SqlDb) => (db.engine === 'sqlite' ? '(SELECT value FROM json_each(?))' : '(SELECT json_array_elements_text(?::json))');
+
 /**
  * The people `wanted` names, in the table's own order (as loadPackedPeople reads them: SQLite's rowid
  * order, PostgreSQL's physical order), packed: one scan of the table with the values as JSON lists.
  */
 export async function loadPackedPeopleWhere(db: SqlDb, wanted: PeopleWanted): Promise<PackedPeople> {
-	const list = db.engine === 'sqlite' ? '(SELECT value FROM json_each(?))' : '(SELECT json_array_elements_text(?::json))';
+	const list = jsonList(db);
 	const sisIds = JSON.stringify([...wanted.sisIds]);
 	const rows = await db.queryArrays(
 		`SELECT ${PEOPLE_COLUMNS.join(', ')} FROM people
@@ -316,12 +319,27 @@ export interface PersonLink {
 export async function loadPersonLinks(db: SqlDb): Promise<PersonLink[]> {
 	// Read as arrays: a row object per person allocates ~3× the memory (52 against 18 MB at 108,000 people).
 	const rows = await db.queryArrays('SELECT id, sourced_id, archived_at, include_in_sis_sync FROM people WHERE sourced_id IS NOT NULL');
-	return rows.map(([id, sourcedId, archivedAt, includeInSync]) => ({
-		id: String(id),
-		sourcedId: String(sourcedId),
-		archived: archivedAt !== null,
-		includeInSync: Number(includeInSync) === 1,
-	}));
+	return rows.map(toPersonLink);
+}
+
+function toPersonLink([id, sourcedId, archivedAt, includeInSync]: SqlValue[]): PersonLink {
+	return { id: String(id), sourcedId: String(sourcedId), archived: archivedAt !== null, includeInSync: Number(includeInSync) === 1 };
+}
+
+/** The links of the people with these sourcedIds, and of everybody sharing a sourcedId with a person of these ids (Build Lists from changes). */
+export async function loadPersonLinksOf(db: SqlDb, sourcedIds: Iterable<string>, ids: Iterable<string>): Promise<PersonLink[]> {
+	const list = jsonList(db);
+	const rows = await db.queryArrays(
+		`SELECT id, sourced_id, archived_at, include_in_sis_sync FROM people WHERE sourced_id IN ${list} OR sourced_id IN (SELECT sourced_id FROM people WHERE id IN ${list})`,
+		[JSON.stringify([...sourcedIds]), JSON.stringify([...ids])],
+	);
+	return rows.filter(([, sourcedId]) => sourcedId !== null).map(toPersonLink);
+}
+
+/** The sourcedIds that exactly one active person in SIS sync is linked to: who can be on lists (see PersonLink). */
+export async function loadListableSourcedIds(db: SqlDb): Promise<Set<string>> {
+	const rows = await db.queryArrays('SELECT sourced_id FROM people WHERE archived_at IS NULL AND include_in_sis_sync = 1 AND sourced_id IS NOT NULL GROUP BY sourced_id HAVING COUNT(*) = 1');
+	return new Set(rows.map(([sourcedId]) => String(sourcedId)));
 }
 
 /** Deletes people (only a rollback does: people its run created) and their list memberships. */
