@@ -12,13 +12,12 @@ import type { SqlDb } from '../../../nodes/shared/store/sql';
 import type { RosterStore } from '../../../nodes/shared/store/store';
 import { asLeftBy, setAsLeftBy } from '../../../nodes/shared/store/sync-state';
 import { ENGINES, openTestStore } from '../../support/engines';
+import { rolledBack } from '../../support/rolled-back';
 import type { Roster } from '../../support/roster-fixtures';
 import { student, syntheticRoster, writeRoster } from '../../support/roster-fixtures';
 
 const RECONCILE = { autoUpdate: true, archive: true, holdMassChanges: false };
 const LISTS = { syncClassRosters: true, terms: ['y2027'], autoListsByRole: true, autoListsByGrade: true };
-
-class RolledBack extends Error {}
 
 /** The lists, their members and the run's list changes, as comparable values. */
 async function observe(db: SqlDb, runId: string, nightStart: string) {
@@ -50,22 +49,16 @@ describe.each(ENGINES)('Build Lists planned from changes equals the plan of ever
 		const runId = await writeRoster(store.db, roster, { changesOver: after });
 		await reconcileRun(store.db, runId, RECONCILE);
 		const nightStart = new Date().toISOString();
-		let whole: { result: BuildListsResult; observed: unknown } | undefined;
-		await store.db
-			.transaction(async (tx) => {
-				await setAsLeftBy(tx, 'lists', null);
-				const result = await buildListsRun(tx, runId, lists);
-				whole = { result, observed: await observe(tx, runId, nightStart) };
-				throw new RolledBack();
-			})
-			.catch((error: unknown) => {
-				if (!(error instanceof RolledBack)) throw error;
-			});
-		expect(whole!.result.counts.plannedFromChanges).toBeUndefined();
+		const whole = await rolledBack(store.db, async (tx) => {
+			await setAsLeftBy(tx, 'lists', null);
+			const result = await buildListsRun(tx, runId, lists);
+			return { result, observed: await observe(tx, runId, nightStart) };
+		});
+		expect(whole.result.counts.plannedFromChanges).toBeUndefined();
 		const result = await buildListsRun(store.db, runId, lists);
-		expect(await observe(store.db, runId, nightStart)).toEqual(whole!.observed);
-		expect(withoutHow(result)).toEqual(withoutHow(whole!.result));
-		expect(result.warnings).toEqual(whole!.result.warnings);
+		expect(await observe(store.db, runId, nightStart)).toEqual(whole.observed);
+		expect(withoutHow(result)).toEqual(withoutHow(whole.result));
+		expect(result.warnings).toEqual(whole.result.warnings);
 		return { runId, result };
 	}
 
@@ -179,12 +172,10 @@ describe.each(ENGINES)('Build Lists planned from changes equals the plan of ever
 		const n2 = await graceTwo(gone, n1);
 		await buildListsRun(store.db, n2, LISTS);
 		const n3 = await graceTwo(gone, n2);
-		const whole = await store.db
-			.transaction(async (tx) => {
-				await setAsLeftBy(tx, 'lists', null);
-				throw Object.assign(new RolledBack(), { result: await buildListsRun(tx, n3, LISTS) });
-			})
-			.catch((error: RolledBack & { result: BuildListsResult }) => error.result);
+		const whole = await rolledBack(store.db, async (tx) => {
+			await setAsLeftBy(tx, 'lists', null);
+			return buildListsRun(tx, n3, LISTS);
+		});
 		const result = await buildListsRun(store.db, n3, LISTS);
 		// The archived student is in neither roster: the night's enrollments are read for theirs (there are none).
 		expect(result.counts.plannedFromChanges).toMatchObject({ since: n2, readEnrollments: true });

@@ -9,13 +9,12 @@ import { reconcileRun } from '../../../nodes/shared/reconcile/apply';
 import type { RosterStore } from '../../../nodes/shared/store/store';
 import { asLeftBy, setAsLeftBy } from '../../../nodes/shared/store/sync-state';
 import { ENGINES, openTestStore } from '../../support/engines';
+import { rolledBack } from '../../support/rolled-back';
 import type { Roster } from '../../support/roster-fixtures';
 import { syntheticRoster, writeRoster } from '../../support/roster-fixtures';
 
 const RECONCILE = { autoUpdate: true, archive: true, holdMassChanges: false };
 const LISTS = { syncClassRosters: true, terms: ['y2027'], autoListsByRole: true, autoListsByGrade: true };
-
-class RolledBack extends Error {}
 
 const withoutHow = (result: BuildListsResult) => ({ ...result.counts, unchangedSince: undefined, plannedFromChanges: undefined });
 
@@ -30,19 +29,13 @@ describe.each(ENGINES)('Build Lists on a night when nothing changed (%s)', (engi
 	async function night(roster: Roster, after?: string, lists: Record<string, unknown> = LISTS, reconcile: Record<string, unknown> = RECONCILE) {
 		const runId = await writeRoster(store.db, roster, { changesOver: after });
 		await reconcileRun(store.db, runId, reconcile);
-		let whole: BuildListsResult | undefined;
-		await store.db
-			.transaction(async (tx) => {
-				await setAsLeftBy(tx, 'lists', null);
-				whole = await buildListsRun(tx, runId, lists);
-				throw new RolledBack();
-			})
-			.catch((error: unknown) => {
-				if (!(error instanceof RolledBack)) throw error;
-			});
+		const whole = await rolledBack(store.db, async (tx) => {
+			await setAsLeftBy(tx, 'lists', null);
+			return buildListsRun(tx, runId, lists);
+		});
 		const result = await buildListsRun(store.db, runId, lists);
-		expect(withoutHow(result)).toEqual(withoutHow(whole!));
-		expect(result.warnings).toEqual(whole!.warnings);
+		expect(withoutHow(result)).toEqual(withoutHow(whole));
+		expect(result.warnings).toEqual(whole.warnings);
 		return { runId, result };
 	}
 	const members = async () => Number((await store.db.queryArrays('SELECT COUNT(*) FROM list_members'))[0][0]);

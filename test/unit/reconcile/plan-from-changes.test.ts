@@ -13,12 +13,11 @@ import { asLeftBy, setAsLeftBy } from '../../../nodes/shared/store/sync-state';
 import type { SqlDb } from '../../../nodes/shared/store/sql';
 import type { RosterStore } from '../../../nodes/shared/store/store';
 import { ENGINES, openTestStore } from '../../support/engines';
+import { rolledBack } from '../../support/rolled-back';
 import type { Roster } from '../../support/roster-fixtures';
 import { manualPerson, student, syntheticRoster, writeRoster } from '../../support/roster-fixtures';
 
 const SETTINGS = { includePrimaryParentContact: true, autoUpdate: true, archive: true, graceRuns: 2, rosterAdmins: false, holdMassChanges: false };
-
-class RolledBack extends Error {}
 
 /** What a night left: the people table and the run's person changes, as comparable values. */
 async function observe(db: SqlDb, runId: string, nightStart: string) {
@@ -49,22 +48,16 @@ describe.each(ENGINES)('Reconcile Users planned from changes equals the whole pl
 	async function night(roster: Roster, options: { changesOver?: string; dryRun?: boolean } = {}) {
 		const runId = await writeRoster(store.db, roster, options);
 		const nightStart = new Date().toISOString();
-		let whole: { result: ReconcileResult; observed: unknown } | undefined;
-		await store.db
-			.transaction(async (tx) => {
-				await setAsLeftBy(tx, 'people', null);
-				const result = await reconcileRun(tx, runId, SETTINGS);
-				whole = { result, observed: await observe(tx, runId, nightStart) };
-				throw new RolledBack();
-			})
-			.catch((error: unknown) => {
-				if (!(error instanceof RolledBack)) throw error;
-			});
-		expect(whole!.result.counts.plannedFromChanges).toBeUndefined();
+		const whole = await rolledBack(store.db, async (tx) => {
+			await setAsLeftBy(tx, 'people', null);
+			const result = await reconcileRun(tx, runId, SETTINGS);
+			return { result, observed: await observe(tx, runId, nightStart) };
+		});
+		expect(whole.result.counts.plannedFromChanges).toBeUndefined();
 		const result = await reconcileRun(store.db, runId, SETTINGS);
-		expect(await observe(store.db, runId, nightStart)).toEqual(whole!.observed);
-		expect(withoutHow(result)).toEqual(withoutHow(whole!.result));
-		expect(result.warnings).toEqual(whole!.result.warnings);
+		expect(await observe(store.db, runId, nightStart)).toEqual(whole.observed);
+		expect(withoutHow(result)).toEqual(withoutHow(whole.result));
+		expect(result.warnings).toEqual(whole.result.warnings);
 		return { runId, result };
 	}
 
