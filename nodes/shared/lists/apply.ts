@@ -99,8 +99,9 @@ async function planAndWriteLists(tx: SqlDb, runId: string, settings: ListSetting
 	// plan would write it): only one slice's changes and member groups exist at once. PostgreSQL reads
 	// each slice's members by list id well only with statistics: without them (a store filled moments
 	// ago, before autovacuum) it scans all ~800,000 memberships per slice (measured: 100–220 ms a slice
-	// against 48 ms, 24 slices at 100,000 students; ANALYZE takes ~150 ms).
-	await refreshStatistics(tx, ['list_members']);
+	// against 48 ms, 24 slices at 100,000 students; ANALYZE takes ~150 ms). A plan from changes follows a
+	// night whose Build Lists analyzed the table, and changes a few of its rows.
+	if (!runLists.fromChanges) await refreshStatistics(tx, ['list_members']);
 	const writeLists = () =>
 		withIndexesBuiltAfterFirstFill(tx, 'list_members', async (tx) => {
 			for (let start = 0; start < planner.desired.length; start += LISTS_PER_SLICE) {
