@@ -610,21 +610,13 @@ async function buildSnapshot(
 			changedPeople.set(id, person);
 			countPerson(person);
 		}
-		for await (const batch of readSnapshotBatches(db, previousId, PERSON_TABLE)) {
-			for (const person of batch) {
-				const id = person.sourcedId;
-				if (people.has(id) || removedPeople.has(id)) continue;
-				if (person.role === 'student') {
-					const primaryContactId = primaryContactOf(id, person.primaryContactId);
-					if (primaryContactId !== person.primaryContactId) {
-						person.primaryContactId = primaryContactId;
-						changedPeople.set(id, person);
-					}
-				}
-				countPerson(person);
-			}
-		}
-		await writeSnapshotChanges(db, previousId, runId, PERSON_TABLE, changedPeople);
+		// Every other person of the previous snapshot, read once as the changes are written.
+		await writeSnapshotChanges(db, previousId, runId, PERSON_TABLE, changedPeople, (person) => {
+			const primaryContactId = person.role === 'student' ? primaryContactOf(person.sourcedId, person.primaryContactId) : person.primaryContactId;
+			const kept = primaryContactId === person.primaryContactId ? person : { ...person, primaryContactId };
+			countPerson(kept);
+			return kept;
+		});
 		const changedContacts = new Map<string, CanonicalContact | null>();
 		for (const id of previousContacts) if (!usedContacts.has(id) || !contactRelationships.has(id)) changedContacts.set(id, null);
 		for (const [id, packed] of contacts) changedContacts.set(id, usedContacts.has(id) ? unpackRecord(CONTACT_TABLE, held.get(packed)) : null);

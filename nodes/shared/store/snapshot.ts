@@ -430,7 +430,7 @@ export async function copySnapshotRecordsWhere<T>(
 	const addedKeys = new Set(added.map(sourcedIdOf));
 	const kept = addedKeys.size === 0 ? keep : (record: T) => !addedKeys.has(sourcedIdOf(record)) && keep(record);
 	const over = options.asChanges ? await changesBase(db, fromRunId, runId, spec) : undefined;
-	if (over) return (await copyAsChanges(db, over, runId, spec, kept, added)) + added.length;
+	if (over) return writeChangesOverBase(db, over, runId, spec, new Map(added.map((record) => [sourcedIdOf(record), record])), (record) => (kept(record) ? record : null));
 	const count = await copyWhole(db, fromRunId, runId, spec, kept);
 	if (added.length > 0) await writeSnapshotRecords(db, runId, spec, added);
 	return count + added.length;
@@ -474,82 +474,118 @@ async function copyWhole<T>(db: SqlDb, fromRunId: string, runId: string, spec: S
 }
 
 /**
- * copySnapshotRecordsWhere as changes over `over.base`: each base record is removed unless the
- * snapshot copied from has it unchanged and it is kept; the records that snapshot changed or added
- * over the same base are added when kept; then `added`. Returns the number kept.
- */
-async function copyAsChanges<T>(db: SqlDb, over: ChangesBase, runId: string, spec: SnapshotTable<T>, keep: (record: T) => boolean, added: T[]): Promise<number> {
-	const layer = new SnapshotChanges(db, runId, spec, over.base);
-	const changedByFrom = over.from.layer?.removed ?? new Set<string>();
-	let kept = 0;
-	for await (const rows of chunkValues(db, over.base.owner, spec, seqsOf(over.base.chunks))) {
-		for (const values of rows) {
-			if (!changedByFrom.has(String(values[0])) && keep(spec.fromValues(values))) kept++;
-			else layer.remove(values);
-		}
-	}
-	if (over.from.layer) {
-		for (const record of await readRecords(db, over.from.owner, over.from.chunks, spec)) {
-			if (keep(record)) {
-				layer.add(record);
-				kept++;
-			}
-		}
-	}
-	for (const record of added) layer.add(record);
-	await layer.finish();
-	return kept;
-}
-
-/**
  * Writes `runId`'s snapshot of an entity as `fromRunId`'s with some records changed: `changes` maps a
  * sourcedId to its record in the new snapshot (new, or in place of the old one) or to null (not in it);
- * every other record is the same as `fromRunId`'s. For a delta night, which changes a few records in a
- * hundred thousand: stored as changes over the base of `fromRunId`'s entity (changesBase), only the
- * records named are read (that snapshot's own changes, and the base's records with these sourcedIds),
- * and a record the same as the base's is no change. Without such a base, written whole.
+ * every other record of `fromRunId`'s is given to `revise` when there is one, which returns the record
+ * the new snapshot has (the same object when it is unchanged, another, or null for none), and is kept
+ * as it is when there is none. For a delta night, which changes a few records in a hundred thousand:
+ * stored as changes over the base of `fromRunId`'s entity (changesBase), a record the same as the
+ * base's being no change; without `revise` only the records named are read (that snapshot's own changes,
+ * and the base's records with these sourcedIds), with it the base is read once. Without such a base,
+ * written whole. Returns how many records the new snapshot has.
  */
-export async function writeSnapshotChanges<T>(db: SqlDb, fromRunId: string, runId: string, spec: SnapshotTable<T>, changes: ReadonlyMap<string, T | null>): Promise<void> {
+export async function writeSnapshotChanges<T>(
+	db: SqlDb,
+	fromRunId: string,
+	runId: string,
+	spec: SnapshotTable<T>,
+	changes: ReadonlyMap<string, T | null>,
+	revise?: (record: T) => T | null,
+): Promise<number> {
 	const over = await changesBase(db, fromRunId, runId, spec);
-	if (!over) return writeWholeWithChanges(db, fromRunId, runId, spec, changes);
-	/** The new snapshot's record of each sourcedId that may differ from the base's (null: none). */
-	const records = new Map<string, T | null>();
+	if (!over) return writeWholeWithChanges(db, fromRunId, runId, spec, changes, revise);
+	return writeChangesOverBase(db, over, runId, spec, changes, revise);
+}
+
+/** writeSnapshotChanges over a base (and copySnapshotRecordsWhere's, with `revise` as its filter). */
+async function writeChangesOverBase<T>(
+	db: SqlDb,
+	over: ChangesBase,
+	runId: string,
+	spec: SnapshotTable<T>,
+	changes: ReadonlyMap<string, T | null>,
+	revise?: (record: T) => T | null,
+): Promise<number> {
+	/** The new snapshot's record of each sourcedId that the last snapshot's changes or `changes` name (null: none), to compare with the base's. */
+	const named = new Map<string, T | null>();
 	const { layer: fromLayer } = over.from;
 	if (fromLayer) {
-		for (const id of fromLayer.removed) records.set(id, null);
-		for (const record of await readRecords(db, over.from.owner, over.from.chunks, spec)) records.set(sourcedIdOf(record), record);
+		for (const id of fromLayer.removed) named.set(id, null);
+		for (const record of await readRecords(db, over.from.owner, over.from.chunks, spec)) {
+			const id = sourcedIdOf(record);
+			named.set(id, revise && !changes.has(id) ? revise(record) : record);
+		}
 	}
-	for (const [id, record] of changes) records.set(id, record);
-	const ids = [...records.keys()].sort(compareKeys);
-	const baseValues = await findValuesInChunks(db, over.base, spec, ids);
+	for (const [id, record] of changes) named.set(id, record);
 	const layer = new SnapshotChanges(db, runId, spec, over.base);
-	for (const id of ids) {
-		const record = records.get(id) as T | null;
+	let count = 0;
+	let baseValues: Map<string, SqlValue[]>;
+	if (revise) {
+		// Every base record not named is the last snapshot's as it is: revised here, in one pass over the base.
+		baseValues = new Map();
+		for await (const rows of chunkValues(db, over.base.owner, spec, seqsOf(over.base.chunks))) {
+			for (const values of rows) {
+				const id = String(values[0]);
+				if (named.has(id)) {
+					baseValues.set(id, values);
+					continue;
+				}
+				const record = spec.fromValues(values);
+				const revised = revise(record);
+				if (revised !== null) count++;
+				if (revised === record || (revised !== null && sameValues(values, spec.toRow(revised)))) continue;
+				layer.remove(values);
+				if (revised !== null) layer.add(revised);
+			}
+		}
+	} else {
+		baseValues = await findValuesInChunks(db, over.base, spec, [...named.keys()].sort(compareKeys));
+		count = rowsIn(over.base.chunks) - baseValues.size;
+	}
+	for (const id of [...named.keys()].sort(compareKeys)) {
+		const record = named.get(id) as T | null;
 		const base = baseValues.get(id);
+		if (record !== null) count++;
 		if (record !== null && base !== undefined && sameValues(base, spec.toRow(record))) continue;
 		if (base !== undefined) layer.remove(base);
 		if (record !== null) layer.add(record);
 	}
 	await layer.finish();
+	return count;
 }
 
-/** writeSnapshotChanges without a base: `fromRunId`'s records and the changes merged in sourcedId order, written whole. */
-async function writeWholeWithChanges<T>(db: SqlDb, fromRunId: string, runId: string, spec: SnapshotTable<T>, changes: ReadonlyMap<string, T | null>): Promise<void> {
+/** writeSnapshotChanges without a base: `fromRunId`'s records (revised) and the changes merged in sourcedId order, written whole. */
+async function writeWholeWithChanges<T>(
+	db: SqlDb,
+	fromRunId: string,
+	runId: string,
+	spec: SnapshotTable<T>,
+	changes: ReadonlyMap<string, T | null>,
+	revise?: (record: T) => T | null,
+): Promise<number> {
 	const added = [...changes.values()].filter((record): record is T => record !== null).sort(byKey);
 	const writer = new SnapshotChunkWriter(db, runId, spec);
+	let count = 0;
 	let next = 0;
+	const write = async (record: T) => {
+		await writer.add(record);
+		count++;
+	};
 	const stored = await entityRecords(db, fromRunId, spec);
 	const ordered = isLegacy(stored) || inKeyOrder(stored.layer ? stored.layer.base.chunks : stored.chunks);
 	const batches = ordered ? readSnapshotBatches(db, fromRunId, spec) : [await readSnapshotRecords(db, fromRunId, spec)];
 	for await (const batch of batches) {
 		for (const record of batch) {
 			const id = sourcedIdOf(record);
-			while (next < added.length && compareKeys(sourcedIdOf(added[next]), id) < 0) await writer.add(added[next++]);
-			if (!changes.has(id)) await writer.add(record);
+			while (next < added.length && compareKeys(sourcedIdOf(added[next]), id) < 0) await write(added[next++]);
+			if (changes.has(id)) continue;
+			const revised = revise ? revise(record) : record;
+			if (revised !== null) await write(revised);
 		}
 	}
-	while (next < added.length) await writer.add(added[next++]);
+	while (next < added.length) await write(added[next++]);
 	await writer.finish();
+	return count;
 }
 
 interface ChunkInfo {
