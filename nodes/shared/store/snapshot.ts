@@ -427,10 +427,11 @@ export async function copySnapshotRecordsWhere<T>(
 	options: { added?: T[]; asChanges?: boolean } = {},
 ): Promise<number> {
 	const added = options.added ?? [];
+	if (options.asChanges && (await changesBase(db, fromRunId, runId, spec))) {
+		return writeSnapshotChanges(db, fromRunId, runId, spec, new Map(added.map((record) => [sourcedIdOf(record), record])), (record) => (keep(record) ? record : null));
+	}
 	const addedKeys = new Set(added.map(sourcedIdOf));
 	const kept = addedKeys.size === 0 ? keep : (record: T) => !addedKeys.has(sourcedIdOf(record)) && keep(record);
-	const over = options.asChanges ? await changesBase(db, fromRunId, runId, spec) : undefined;
-	if (over) return writeChangesOverBase(db, over, runId, spec, new Map(added.map((record) => [sourcedIdOf(record), record])), (record) => (kept(record) ? record : null));
 	const count = await copyWhole(db, fromRunId, runId, spec, kept);
 	if (added.length > 0) await writeSnapshotRecords(db, runId, spec, added);
 	return count + added.length;
@@ -493,19 +494,10 @@ export async function writeSnapshotChanges<T>(
 	revise?: (record: T) => T | null,
 ): Promise<number> {
 	const over = await changesBase(db, fromRunId, runId, spec);
-	if (!over) return writeWholeWithChanges(db, fromRunId, runId, spec, changes, revise);
-	return writeChangesOverBase(db, over, runId, spec, changes, revise);
-}
-
-/** writeSnapshotChanges over a base (and copySnapshotRecordsWhere's, with `revise` as its filter). */
-async function writeChangesOverBase<T>(
-	db: SqlDb,
-	over: ChangesBase,
-	runId: string,
-	spec: SnapshotTable<T>,
-	changes: ReadonlyMap<string, T | null>,
-	revise?: (record: T) => T | null,
-): Promise<number> {
+	if (!over) {
+		const added = [...changes.values()].filter((record): record is T => record !== null);
+		return writeWholeMerged(db, fromRunId, runId, spec, added, (record) => (changes.has(sourcedIdOf(record)) ? null : revise ? revise(record) : record));
+	}
 	/** The new snapshot's record of each sourcedId that the last snapshot's changes or `changes` name (null: none), to compare with the base's. */
 	const named = new Map<string, T | null>();
 	const { layer: fromLayer } = over.from;
@@ -554,16 +546,9 @@ async function writeChangesOverBase<T>(
 	return count;
 }
 
-/** writeSnapshotChanges without a base: `fromRunId`'s records (revised) and the changes merged in sourcedId order, written whole. */
-async function writeWholeWithChanges<T>(
-	db: SqlDb,
-	fromRunId: string,
-	runId: string,
-	spec: SnapshotTable<T>,
-	changes: ReadonlyMap<string, T | null>,
-	revise?: (record: T) => T | null,
-): Promise<number> {
-	const added = [...changes.values()].filter((record): record is T => record !== null).sort(byKey);
+/** writeSnapshotChanges without a base: `fromRunId`'s records as `kept` gives them (null: dropped) and `added`, merged in sourcedId order, written whole. */
+async function writeWholeMerged<T>(db: SqlDb, fromRunId: string, runId: string, spec: SnapshotTable<T>, added: T[], kept: (record: T) => T | null): Promise<number> {
+	added.sort(byKey);
 	const writer = new SnapshotChunkWriter(db, runId, spec);
 	let count = 0;
 	let next = 0;
@@ -578,8 +563,7 @@ async function writeWholeWithChanges<T>(
 		for (const record of batch) {
 			const id = sourcedIdOf(record);
 			while (next < added.length && compareKeys(sourcedIdOf(added[next]), id) < 0) await write(added[next++]);
-			if (changes.has(id)) continue;
-			const revised = revise ? revise(record) : record;
+			const revised = kept(record);
 			if (revised !== null) await write(revised);
 		}
 	}
