@@ -276,7 +276,7 @@ async function revertMembers(db: SqlDb, runId: string, rollbackRunId: string, ch
 		}
 		if (undo.length === 0) continue;
 		if (change.action === 'add') {
-			await removeMembers(db, change.entityId, membership, undo);
+			await removeMembers(db, [{ listId: change.entityId, membership, personIds: undo }]);
 			undo.forEach((id) => members.delete(id));
 		} else {
 			await insertMembers(db, undo.map((id) => ({ list_id: change.entityId, person_id: id, membership, added_run_id: rollbackRunId })));

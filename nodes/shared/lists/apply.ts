@@ -513,7 +513,7 @@ async function writePlanPart(db: SqlDb, runId: string, dryRun: boolean, part: Li
 	if (dryRun) return;
 	await insertLists(db, part.creates);
 	await replaceLists(db, part.rewrites);
-	for (const removal of part.memberRemoves) await removeMembers(db, removal.listId, removal.membership, removal.personIds);
+	await removeMembers(db, part.memberRemoves);
 	await insertMemberGroups(db, part.memberAdds, runId);
 }
 

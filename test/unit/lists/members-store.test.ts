@@ -2,7 +2,19 @@
  * list_members as Build Lists writes and reads it: members added by groups, read back per list as
  * one id text per membership, and migration 5 (SQLite: one WITHOUT ROWID table) keeping every row.
  */
-import { PERSON_ID_SEPARATOR, insertLists, insertMemberGroups, insertMembers, loadListMembers, loadStoredMembers, loadSyncedMemberships } from '../../../nodes/shared/store/lists';
+import { INSERT_SLICE } from '../../../nodes/shared/store/sql';
+import {
+	PERSON_ID_SEPARATOR,
+	countMembers,
+	insertLists,
+	insertMemberGroups,
+	insertMembers,
+	loadListMembers,
+	loadMembershipsOf,
+	loadStoredMembers,
+	loadSyncedMemberships,
+	removeMembers,
+} from '../../../nodes/shared/store/lists';
 import { deletePeople } from '../../../nodes/shared/store/people';
 import { MIGRATIONS, migrate } from '../../../nodes/shared/store/schema';
 import type { SqlDb } from '../../../nodes/shared/store/sql';
@@ -46,6 +58,37 @@ describe.each(ENGINES)('list members (%s)', (engine) => {
 			{ list_id: 'l-class', person_id: 'p-a', membership: 'member', added_run_id: 'run-1' },
 			{ list_id: 'l-class', person_id: 'p-c', membership: 'member', added_run_id: 'run-1' },
 		]);
+	});
+
+	test('removals by groups: only the memberships named go, across lists and memberships, more than a statement’s slice at once', async () => {
+		const personIds = Array.from({ length: INSERT_SLICE + 700 }, (_, i) => `p-${String(i).padStart(6, '0')}`);
+		await insertMemberGroups(
+			store.db,
+			[
+				{ listId: 'l-class', membership: 'manager', personIds: ['p-000001', 'p-000002'] },
+				{ listId: 'l-class', membership: 'member', personIds },
+				{ listId: 'l-role', membership: 'member', personIds: personIds.slice(0, 10) },
+			],
+			'run-1',
+		);
+		const removedFromClass = personIds.filter((_, i) => i % 3 !== 0);
+		await removeMembers(store.db, [
+			{ listId: 'l-class', membership: 'member', personIds: removedFromClass },
+			// A manager removed, the same person stays a member; a membership that is not there changes nothing.
+			{ listId: 'l-class', membership: 'manager', personIds: ['p-000001', 'p-999999'] },
+			{ listId: 'l-role', membership: 'member', personIds: ['p-000003'] },
+		]);
+		const stored = await loadStoredMembers(store.db, ['l-class', 'l-role']);
+		expect(stored.get('l-class')).toEqual({ manager: 'p-000002', member: personIds.filter((_, i) => i % 3 === 0).join(PERSON_ID_SEPARATOR) });
+		expect(stored.get('l-role')).toEqual({ member: personIds.slice(0, 10).filter((id) => id !== 'p-000003').join(PERSON_ID_SEPARATOR) });
+		expect(await countMembers(store.db, ['l-class', 'l-role', 'l-manual'])).toEqual(new Map([['l-class', Math.ceil(personIds.length / 3)], ['l-role', 9]]));
+		// A person's own memberships, through the person index.
+		expect(await loadMembershipsOf(store.db, ['p-000002', 'p-000000'])).toEqual(
+			new Map([
+				['l-class', { manager: 'p-000002', member: 'p-000000' }],
+				['l-role', { member: ['p-000000', 'p-000002'].join(PERSON_ID_SEPARATOR) }],
+			]),
+		);
 	});
 
 	test('many adds in slices all go in, and a person’s memberships are found by the person index', async () => {
