@@ -324,7 +324,8 @@ async function changedRunLists(tx: SqlDb, runId: string, settings: ListSettings,
 	// A pass over the night's enrollments is needed for someone in both rosters whose person changed (their unchanged
 	// enrollments count or place them differently), or who lost a class place another unchanged enrollment may still give.
 	// (Normalize keeps no enrollment whose person is not in the roster; a moved person in neither roster is read for all the same.)
-	const needsPass = [...classTouched].some((sourcedId) => {
+	// So is a basis run that did not count the enrollments nobody can be on a list for (recorded by an earlier version).
+	const needsPass = typeof since.counts.enrollmentsWithoutPerson !== 'number' || [...classTouched].some((sourcedId) => {
 		if (moved.has(sourcedId) && !changedPeople.has(sourcedId) && !records.has(sourcedId)) return true;
 		if (!inBoth(sourcedId)) return false;
 		if (activeNow.get(sourcedId) !== activeBefore.get(sourcedId)) return true;
