@@ -28,13 +28,13 @@ const SAMPLE_MS = 50;
 
 let peak = 0;
 /** The V8 heap at the sample of the highest RSS: what of the RSS is JavaScript objects (the rest is SQLite's cache, buffers, code). */
-let heapAtPeak = { heapTotal: 0, heapUsed: 0 };
+let heapAtPeak = { heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
 const sample = () => {
 	const rss = process.memoryUsage.rss();
 	if (rss > peak) {
 		peak = rss;
-		const { heapTotal, heapUsed } = process.memoryUsage();
-		heapAtPeak = { heapTotal, heapUsed };
+		const { heapTotal, heapUsed, external, arrayBuffers } = process.memoryUsage();
+		heapAtPeak = { heapTotal, heapUsed, external, arrayBuffers };
 	}
 	return rss;
 };
@@ -95,7 +95,7 @@ async function openProfiler(profileDir) {
 async function phase(name, work, profiler) {
 	const before = resourceSnapshot();
 	peak = 0;
-	heapAtPeak = { heapTotal: 0, heapUsed: 0 };
+	heapAtPeak = { heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
 	const ownHighWater = resetRssHighWater();
 	const rssAtStartKB = Math.round(process.memoryUsage.rss() / 1024);
 	sample();
