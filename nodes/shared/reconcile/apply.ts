@@ -21,7 +21,7 @@ import {
 } from '../store/people';
 import type { RunRecord } from '../store/runs';
 import { completeStage, failRun, findRun, getRun, markDryRun, recordStageSettings, requireStage } from '../store/runs';
-import { CONTACT_TABLE, PERSON_TABLE, changedSourcedIds, readSnapshotBatches, readSnapshotRecords, refreshSnapshotStatistics } from '../store/snapshot';
+import { CONTACT_TABLE, PERSON_TABLE, changedSourcedIds, readSnapshotBatches, readSnapshotRecords, readSnapshotRecordsById, refreshSnapshotStatistics } from '../store/snapshot';
 import type { SqlDb, SqlValue } from '../store/sql';
 import { nowIso } from '../store/sql';
 import { holdAsLeftBy, setAsLeftBy, withoutWriteTriggers } from '../store/sync-state';
@@ -137,10 +137,12 @@ async function planAndApply(
 	await refreshSnapshotStatistics(tx, [PERSON_TABLE]);
 	// Counted before anything is written: the base of the mass-change thresholds.
 	const managed = await countManagedPeople(tx);
-	const contacts = settings.includePrimaryParentContact ? await readParentContacts(tx, runId) : new Map<string, ParentContact>();
+	const contacts = new Map<string, ParentContact>();
 	const input = { runId, now, settings, contacts, holdArchives: options.holdArchives, ...(await readRowProblems(tx, runId)) };
 	const roster = (options.holdArchives || !peopleAsLeftBy ? undefined : await matchChangedRecords(tx, input, peopleAsLeftBy)) ?? (await matchWholeRoster(tx, input));
 	const { planner } = roster;
+	// The parent contacts the records to plan name (all of them for the whole roster), before any is planned.
+	if (settings.includePrimaryParentContact) await readParentContacts(tx, runId, contacts, roster.contactIds);
 
 	const held = heldFor !== undefined;
 	const writeBatch = async () => {
@@ -186,6 +188,8 @@ interface MatchedRoster {
 	/** The records to plan, in the order they were matched. */
 	batches: AsyncIterable<CanonicalPerson[]> | Iterable<CanonicalPerson[]>;
 	fromChanges?: PlannedFromChanges;
+	/** The parent contacts the records name, when only some records are planned (undefined: every contact may be). */
+	contactIds?: string[];
 }
 
 /** The whole roster against the whole people table. */
@@ -261,14 +265,17 @@ async function matchChangedRecords(tx: SqlDb, input: Omit<PlannerInput, 'people'
 	for (const [role, count] of unchangedByRole) planner.countUnchanged(role, count);
 	planner.match(records);
 	planner.finishMatching();
-	return { planner, batches: [records], fromChanges: { since, records: records.length, people: people.size } };
+	const contactIds = records.flatMap((record) => record.primaryContactId ?? []);
+	return { planner, batches: [records], fromChanges: { since, records: records.length, people: people.size }, contactIds };
 }
 
-/** The run's parent contacts by sourcedId, as the three values the store takes from them (not whole records). */
-async function readParentContacts(db: SqlDb, runId: string): Promise<Map<string, ParentContact>> {
-	const contacts = new Map<string, ParentContact>();
+/** Adds to `contacts` the run's parent contacts by sourcedId (those of `ids`, or all), as the three values the store takes from them (not whole records). */
+async function readParentContacts(db: SqlDb, runId: string, contacts: Map<string, ParentContact>, ids?: string[]): Promise<void> {
+	if (ids) {
+		for (const [id, contact] of await readSnapshotRecordsById(db, runId, CONTACT_TABLE, ids)) contacts.set(id, parentContact(contact));
+		return;
+	}
 	for await (const batch of readSnapshotBatches(db, runId, CONTACT_TABLE)) for (const contact of batch) contacts.set(contact.sourcedId, parentContact(contact));
-	return contacts;
 }
 
 /**
