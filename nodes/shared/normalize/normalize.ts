@@ -417,7 +417,7 @@ async function buildSnapshot(
 	//
 	// A delta users file is applied onto the previous snapshot's people and contacts from changes: the
 	// maps below then hold only what its rows set, `removedPeople` what they delete, and the previous
-	// snapshot's people are read once, after the rows, to decide what else changed (finishPeopleFromChanges).
+	// snapshot's people are read once, after the rows, as the changes are written (writeSnapshotChanges below).
 	// Only the contacts' relationships are read before (a contact's existence decides primary contacts).
 	const usersFile = files.get('users');
 	const usersDelta = usersFile?.file.mode === 'delta' && previousId !== undefined;
