@@ -491,6 +491,16 @@ function printEngine(size, engine) {
 		const { created, restored, updated, archived } = s.reconciled;
 		console.log(indent(`${name}: created ${int(created)}, restored ${int(restored)}, updated ${int(updated)}, archived ${int(archived)}; members +${int(s.lists.membersAdded)} −${int(s.lists.membersRemoved)}`));
 	}
+	// Which way Reconcile Users and Build Lists planned each night (results from before these fields: not shown).
+	const how = nights
+		.filter(([, s]) => s.reconciled.plannedFromChanges !== undefined)
+		.map(([name, s]) => {
+			const reconcile = s.reconciled.plannedFromChanges ? `${int(s.reconciled.plannedFromChanges.records)} records from changes` : 'whole roster';
+			const from = s.lists.plannedFromChanges;
+			const lists = s.lists.unchangedSince ? 'nothing (unchanged)' : from ? `${int(from.lists)} lists from changes${from.readEnrollments ? ', enrollments read' : ''}` : 'every list';
+			return `${name} ${reconcile} / ${lists}`;
+		});
+	if (how.length > 0) console.log(indent(`planned (Reconcile Users / Build Lists): ${how.join('; ')}`));
 	if (engine === 'postgres') console.log(indent('(PostgreSQL: cpu s and RSS are the Node process only; the server’s work shows in wall s)'));
 }
 

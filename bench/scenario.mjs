@@ -186,6 +186,8 @@ async function runPipeline(task) {
 				archived: reconcile.result.counts.archived,
 				restored: reconcile.result.counts.restored,
 				skipped: reconcile.result.counts.skipped,
+				// How it planned: from the changes since a run (reconcile/apply.ts), or the whole roster (absent).
+				plannedFromChanges: reconcile.result.counts.plannedFromChanges ?? null,
 			},
 			lists: {
 				lists: lists.result.counts.lists,
@@ -194,6 +196,9 @@ async function runPipeline(task) {
 				membersAdded: lists.result.counts.membersAdded,
 				membersRemoved: lists.result.counts.membersRemoved,
 				managersAdded: lists.result.counts.managersAdded,
+				// How it planned: nothing (an unchanged night), from changes (lists/apply.ts), or every list (both absent).
+				unchangedSince: lists.result.counts.unchangedSince ?? null,
+				plannedFromChanges: lists.result.counts.plannedFromChanges ?? null,
 			},
 			report: { subject: report.result.subject, csvBytes: report.result.csv.length },
 			phases: {
