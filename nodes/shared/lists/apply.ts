@@ -12,7 +12,7 @@ import { addChanges, deleteChanges, listChanges } from '../store/changes';
 import type { StoredMembers } from '../store/lists';
 import { PERSON_ID_SEPARATOR, countMembers, insertLists, insertMemberGroups, loadMembershipsOf, loadStoredMembers, loadSyncedLists, removeMembers, replaceLists } from '../store/lists';
 import type { PersonLink } from '../store/people';
-import { loadListableSourcedIds, loadPersonLinks, loadPersonLinksOf } from '../store/people';
+import { loadPersonLinks, loadPersonLinksOf } from '../store/people';
 import type { RunRecord } from '../store/runs';
 import { completeStage, failRun, findRun, recordStageSettings, requireStage } from '../store/runs';
 import {
@@ -208,12 +208,18 @@ async function wholeRunLists(tx: SqlDb, runId: string, settings: ListSettings, d
 /** Past this share of the roster's people touched, the lists are planned whole. */
 const MAX_TOUCHED_SHARE = 0.2;
 
-/** A changed enrollment's class list and place on it, when it gives one: `${classId}\0member` (a student) or `\0manager` (a teacher). */
+/** An enrollment's class list and place on it, when it gives one: `${classId}\0member` (a student) or `\0manager` (a teacher). */
 function classPlace(enrollment: CanonicalEnrollment | undefined, classListClasses: Set<string>): string | undefined {
 	if (!enrollment || !classListClasses.has(enrollment.classId)) return undefined;
 	if (enrollment.role === 'student') return `${enrollment.classId}\0member`;
 	if (enrollment.role === 'teacher') return `${enrollment.classId}\0manager`;
 	return undefined;
+}
+
+/** A class place (classPlace) as its list's source key and the membership. */
+function placeOnList(place: string): [key: string, membership: 'member' | 'manager'] {
+	const at = place.indexOf('\0');
+	return [`class:${place.slice(0, at)}`, place.slice(at + 1) === 'manager' ? 'manager' : 'member'];
 }
 
 /**
@@ -287,13 +293,8 @@ async function changedRunLists(tx: SqlDb, runId: string, settings: ListSettings,
 		if (typeof sourcedId !== 'string') return [];
 		return [{ ...link, sourcedId, archived: 'archived_at' in was ? was.archived_at !== null : link.archived }];
 	});
-	const people = new PersonIndex(links.map((link) => link.id));
-	const sourcedIds: string[] = [];
-	for (const link of links) sourcedIds[people.numberOf(link.id)!] = link.sourcedId;
-	const activeNow = activePersonNumbers(links, people);
+	const { people, sourcedIds, activeNumbers: activeNow, protectedPeople } = await numberLinks(tx, runId, links);
 	const activeBefore = activePersonNumbers(linksBefore, people);
-	const { problemSourcedIds } = await readRowProblems(tx, runId);
-	const protectedPeople = new Set(links.filter((link) => problemSourcedIds.has(link.sourcedId)).map((link) => people.numberOf(link.id)!));
 
 	// Tonight's records of the people touched for role and grade lists (changed ones from changedRecords; a moved one's unchanged record looked up).
 	const records = new Map<string, CanonicalPerson>();
@@ -336,15 +337,25 @@ async function changedRunLists(tx: SqlDb, runId: string, settings: ListSettings,
 	// The touched people's own memberships (their rows only): for class lists, everybody touched; for role and grade lists, those touched for them.
 	const storedForClasses = await loadMembershipsOf(tx, links.map((link) => link.id));
 	const sourcedIdBefore = new Map(linksBefore.map((link) => [link.id, link.sourcedId]));
-	const peopleLinkIds = links.filter((link) => peopleTouched.has(link.sourcedId) || peopleTouched.has(sourcedIdBefore.get(link.id) ?? '')).map((link) => link.id);
-	const storedForPeople = await loadMembershipsOf(tx, peopleLinkIds);
+	const touchedForPeopleLists = new Set(links.filter((link) => peopleTouched.has(link.sourcedId) || peopleTouched.has(sourcedIdBefore.get(link.id) ?? '')).map((link) => link.id));
 	const stored = await loadSyncedLists(tx);
 	const storedByKey = new Map(stored.map((list) => [list.source_key as string, list]));
 	const storedById = new Map(stored.map((list) => [list.id, list]));
 	const isClassList = (listId: string) => storedById.get(listId)?.kind === 'class';
 	const touchedStored = new Map<string, StoredMembers>();
-	for (const [listId, members] of storedForClasses) if (isClassList(listId)) touchedStored.set(listId, members);
-	for (const [listId, members] of storedForPeople) if (!isClassList(listId)) touchedStored.set(listId, members);
+	for (const [listId, members] of storedForClasses) {
+		if (isClassList(listId)) {
+			touchedStored.set(listId, members);
+			continue;
+		}
+		// Other lists: only the memberships of those touched for role and grade lists.
+		const own: StoredMembers = {};
+		for (const membership of ['member', 'manager'] as const) {
+			const ids = members[membership]?.split(PERSON_ID_SEPARATOR).filter((id) => touchedForPeopleLists.has(id)) ?? [];
+			if (ids.length > 0) own[membership] = ids.join(PERSON_ID_SEPARATOR);
+		}
+		if (own.member !== undefined || own.manager !== undefined) touchedStored.set(listId, own);
+	}
 
 	// Where the touched belong tonight, list by list: members and managers (only the one active person of a sourcedId).
 	const belonging = new Map<string, Record<'member' | 'manager', number[]>>();
@@ -356,14 +367,14 @@ async function changedRunLists(tx: SqlDb, runId: string, settings: ListSettings,
 	let enrollmentsWithoutPerson = since.counts.enrollmentsWithoutPerson;
 	if (needsPass) {
 		enrollmentsWithoutPerson = 0;
-		const listable = await loadListableSourcedIds(tx);
+		const listable = listablePeople(await loadPersonLinks(tx));
 		for await (const batch of readSnapshotBatches(tx, runId, ENROLLMENT_TABLE)) {
 			for (const enrollment of batch) {
 				if (!selection.classListClasses.has(enrollment.classId)) continue;
 				if (enrollment.role === 'student' && !listable.has(enrollment.personId)) enrollmentsWithoutPerson++;
 				const person = classTouched.has(enrollment.personId) ? activeNow.get(enrollment.personId) : undefined;
 				const place = classPlace(enrollment, selection.classListClasses);
-				if (person !== undefined && place !== undefined) belongs(`class:${place.slice(0, place.indexOf('\0'))}`, place.endsWith('manager') ? 'manager' : 'member', person);
+				if (person !== undefined && place !== undefined) belongs(...placeOnList(place), person);
 			}
 		}
 	} else {
@@ -389,7 +400,7 @@ async function changedRunLists(tx: SqlDb, runId: string, settings: ListSettings,
 			const places = new Set(newPlaces.get(sourcedId));
 			// Someone in both rosters with the same person before and after: their unchanged enrollments' lists are those the basis plan left them on.
 			if (inBoth(sourcedId)) for (const place of storedPlaces.get(people.idOf(person)) ?? []) places.add(place);
-			for (const place of places) belongs(`class:${place.slice(0, place.indexOf('\0'))}`, place.endsWith('manager') ? 'manager' : 'member', person);
+			for (const place of places) belongs(...placeOnList(place), person);
 		}
 	}
 	for (const sourcedId of peopleTouched) {
@@ -530,7 +541,11 @@ interface NumberedPeople {
 
 /** The store's linked people as numbers (their links, one object per person, are let go before the lists are built). */
 async function numberPeople(db: SqlDb, runId: string, dryRun: boolean): Promise<NumberedPeople> {
-	const links = await personLinks(db, runId, dryRun);
+	return numberLinks(db, runId, await personLinks(db, runId, dryRun));
+}
+
+/** Numbers the people of these links (numberPeople's, or a plan from changes' touched people's). */
+async function numberLinks(db: SqlDb, runId: string, links: PersonLink[]): Promise<NumberedPeople> {
 	const people = new PersonIndex(links.map((link) => link.id));
 	const sourcedIds: string[] = [];
 	for (const link of links) sourcedIds[people.numberOf(link.id)!] = link.sourcedId;
@@ -561,12 +576,19 @@ async function personLinks(db: SqlDb, runId: string, dryRun: boolean): Promise<P
 
 /** sourcedId → person number of people who can be on lists: active, in SIS sync, and the only one with that sourcedId. */
 function activePersonNumbers(links: PersonLink[], people: PersonIndex): Map<string, number> {
-	const ids = new Map<string, number>();
+	const numbers = new Map<string, number>();
+	for (const [sourcedId, id] of listablePeople(links)) numbers.set(sourcedId, people.numberOf(id)!);
+	return numbers;
+}
+
+/** sourcedId → id of the person who can be on lists: active, in SIS sync, and the only one of these links with that sourcedId. */
+function listablePeople(links: PersonLink[]): Map<string, string> {
+	const ids = new Map<string, string>();
 	const duplicated = new Set<string>();
 	for (const link of links) {
 		if (link.archived || !link.includeInSync) continue;
 		if (ids.has(link.sourcedId)) duplicated.add(link.sourcedId);
-		ids.set(link.sourcedId, people.numberOf(link.id)!);
+		ids.set(link.sourcedId, link.id);
 	}
 	for (const sourcedId of duplicated) ids.delete(sourcedId);
 	return ids;

@@ -336,12 +336,6 @@ export async function loadPersonLinksOf(db: SqlDb, sourcedIds: Iterable<string>,
 	return rows.filter(([, sourcedId]) => sourcedId !== null).map(toPersonLink);
 }
 
-/** The sourcedIds that exactly one active person in SIS sync is linked to: who can be on lists (see PersonLink). */
-export async function loadListableSourcedIds(db: SqlDb): Promise<Set<string>> {
-	const rows = await db.queryArrays('SELECT sourced_id FROM people WHERE archived_at IS NULL AND include_in_sis_sync = 1 AND sourced_id IS NOT NULL GROUP BY sourced_id HAVING COUNT(*) = 1');
-	return new Set(rows.map(([sourcedId]) => String(sourcedId)));
-}
-
 /** Deletes people (only a rollback does: people its run created) and their list memberships. */
 export async function deletePeople(db: SqlDb, ids: string[]): Promise<void> {
 	await forChunks(ids, async (chunk) => {
