@@ -18,3 +18,14 @@ export async function rolledBack<T>(db: SqlDb, work: (tx: SqlDb) => Promise<T>):
 		});
 	return result!.value;
 }
+
+/**
+ * `value` as the two plans of a night are compared: ids the night made (random) named by what they
+ * stand for (`renamed`), and the night's own timestamps (at or after `nightStart`) as TONIGHT.
+ */
+export function comparable(value: unknown, renamed: ReadonlyMap<string, string>, nightStart: string): unknown {
+	const text = JSON.stringify(value)
+		.replace(/"([0-9A-Za-z_-]{8,})"/g, (whole, id: string) => (renamed.has(id) ? JSON.stringify(renamed.get(id)) : whole))
+		.replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/g, (stamp) => (stamp >= nightStart ? 'TONIGHT' : stamp));
+	return JSON.parse(text) as unknown;
+}

@@ -12,7 +12,7 @@ import type { SqlDb } from '../../../nodes/shared/store/sql';
 import type { RosterStore } from '../../../nodes/shared/store/store';
 import { asLeftBy, setAsLeftBy } from '../../../nodes/shared/store/sync-state';
 import { ENGINES, openTestStore } from '../../support/engines';
-import { rolledBack } from '../../support/rolled-back';
+import { comparable, rolledBack } from '../../support/rolled-back';
 import type { Roster } from '../../support/roster-fixtures';
 import { student, syntheticRoster, writeRoster } from '../../support/roster-fixtures';
 
@@ -30,10 +30,7 @@ async function observe(db: SqlDb, runId: string, nightStart: string) {
 		[runId],
 	);
 	const keyOf = new Map(lists.map(([id, key]) => [String(id), `list:${String(key)}`]));
-	const text = JSON.stringify({ lists: lists.map((row) => row.slice(1)), members, changes })
-		.replace(/"([0-9A-Za-z_-]{8,})"/g, (whole, id: string) => (keyOf.has(id) ? JSON.stringify(keyOf.get(id)) : whole))
-		.replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/g, (stamp) => (stamp >= nightStart ? 'TONIGHT' : stamp));
-	return JSON.parse(text) as unknown;
+	return comparable({ lists: lists.map((row) => row.slice(1)), members, changes }, keyOf, nightStart);
 }
 
 const withoutHow = (result: BuildListsResult) => ({ ...result.counts, plannedFromChanges: undefined, unchangedSince: undefined });

@@ -13,7 +13,7 @@ import { asLeftBy, setAsLeftBy } from '../../../nodes/shared/store/sync-state';
 import type { SqlDb } from '../../../nodes/shared/store/sql';
 import type { RosterStore } from '../../../nodes/shared/store/store';
 import { ENGINES, openTestStore } from '../../support/engines';
-import { rolledBack } from '../../support/rolled-back';
+import { comparable, rolledBack } from '../../support/rolled-back';
 import type { Roster } from '../../support/roster-fixtures';
 import { manualPerson, student, syntheticRoster, writeRoster } from '../../support/roster-fixtures';
 
@@ -29,10 +29,7 @@ async function observe(db: SqlDb, runId: string, nightStart: string) {
 	// People created tonight have new random ids: named by their sourcedId instead.
 	const createdAt = PEOPLE_COLUMNS.indexOf('created_at');
 	const newIds = new Map(people.filter((row) => String(row[createdAt]) >= nightStart).map((row) => [String(row[0]), `new:${String(row[PEOPLE_COLUMNS.indexOf('sourced_id')])}`]));
-	const text = JSON.stringify({ people, changes })
-		.replace(/"([0-9A-Za-z_-]{8,})"/g, (whole, id: string) => (newIds.has(id) ? JSON.stringify(newIds.get(id)) : whole))
-		.replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/g, (stamp) => (stamp >= nightStart ? 'TONIGHT' : stamp));
-	return JSON.parse(text) as unknown;
+	return comparable({ people, changes }, newIds, nightStart);
 }
 
 const withoutHow = (result: ReconcileResult) => ({ ...result.counts, plannedFromChanges: undefined, peopleAsLeftBy: undefined });
