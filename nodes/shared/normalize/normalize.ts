@@ -39,6 +39,7 @@ import {
 	TERM_TABLE,
 	SnapshotChunkWriter,
 	copySnapshotRecordsWhere,
+	countSnapshotRecords,
 	packRecord,
 	unpackRecord,
 	readSnapshotBatches,
@@ -56,6 +57,7 @@ import { readStagedContentHashes, readStagedFiles, readStagedRows } from '../sto
 import { DEFAULT_KEEP_SNAPSHOTS_DAYS, pruneSnapshots } from '../store/retention';
 import type { DriftReport, DriftSettings } from './drift';
 import { checkDrift } from './drift';
+import { EarlierRows, LOOKAHEAD, sameCells } from './earlier-rows';
 
 export interface NormalizeOptions {
 	/** School ID scoping: sourcedIds or identifiers of the schools to keep. Empty = every school. */
@@ -278,9 +280,9 @@ async function buildSnapshot(
 	}
 	const previousId = previous?.id;
 	// Each night's snapshot is stored as its changes over the last one's where that stays small
-	// (store/snapshot.ts): a delta night's entities, and a bulk night's orgs to contacts (a bulk night's
-	// enrollments stream in file order, not sourcedId order, and are written whole). Reconcile Users then
-	// plans from what changed (reconcile/apply.ts) after a bulk export too.
+	// (store/snapshot.ts): a delta night's entities, and a bulk night's too (its enrollments, which stream
+	// in file order, by matching them to the last run's rows: see Enrollments below). Reconcile Users and
+	// Build Lists then plan from what changed (reconcile/apply.ts, lists/apply.ts) after a bulk export too.
 	const changesOver = previousId ?? (await lastGoodRun(db, 'normalized', runId))?.id;
 
 	// Orgs and school scoping.
@@ -647,20 +649,24 @@ async function buildSnapshot(
 	usedContacts.clear();
 	previousContacts.clear();
 
-	/** Users whose row the ingest skipped (read when an enrollment names someone unknown). */
-	let skippedUsers: Set<string> | undefined;
-	const wasSkipped = async (userId: string) => {
-		skippedUsers ??= new Set(
-			(
-				await db.query("SELECT sourced_id FROM run_problems WHERE run_id = ? AND stage = 'staged' AND file = 'users.csv' AND sourced_id IS NOT NULL", [runId])
-			).map((row) => String(row.sourced_id)),
-		);
-		return skippedUsers.has(userId);
-	};
+	/** Users whose row the ingest skipped (an enrollment naming one is told apart from one naming someone unknown). */
+	const skippedUsers = new Set(
+		(await db.query("SELECT sourced_id FROM run_problems WHERE run_id = ? AND stage = 'staged' AND file = 'users.csv' AND sourced_id IS NOT NULL", [runId])).map((row) =>
+			String(row.sourced_id),
+		),
+	);
 
-	// Enrollments, streamed: checked against classes and people, written in batches. A delta file's
-	// rows are held (sourcedId → the record, or null when deleted) and the previous snapshot's
-	// enrollments streamed past them, so a delta night never holds the district's enrollments.
+	// Enrollments, streamed, each row checked against classes and people. Three ways to store them:
+	// - a delta file's rows are held (sourcedId → the record, or null when deleted) and the previous
+	//   snapshot's enrollments streamed past them, stored as changes over the previous snapshot's;
+	// - a bulk file that follows a run which staged the same file in bulk is matched to that run's
+	//   rows (EarlierRows): a row with the same cells as there, whose enrollment that snapshot has,
+	//   is that enrollment; only the others are held, and stored as changes over that snapshot
+	//   (writeSnapshotChanges). Build Lists then plans from what changed (lists/apply.ts) after a
+	//   bulk export too. Past MAX_CHANGED_SHARE changed (or a file in another order), the rows are
+	//   read again and written whole;
+	// - otherwise written whole, in batches, in file order.
+	// Every row is checked every night either way: its problems are tonight's, with tonight's row numbers.
 	const enrollmentsFile = files.get('enrollments');
 	const enrollmentDelta = enrollmentsFile?.file.mode === 'delta' && previousId !== undefined;
 	const deltaEnrollments = new Map<string, CanonicalEnrollment | null>();
@@ -679,32 +685,29 @@ async function buildSnapshot(
 		const [classAt, userAt, roleAt, primaryAt, beginAt, endAt] = ['classSourcedId', 'userSourcedId', 'role', 'primary', 'beginDate', 'endDate'].map((name) =>
 			c.at(name),
 		);
-		for await (const [, batch] of stagedBatches(input, 'enrollments')) for (const row of batch) {
+		/** The row's enrollment; undefined when the row is skipped (a problem) or its class is out of scope (counted). */
+		const enrollmentOf = (row: StagedRow): CanonicalEnrollment | undefined => {
 			const { sourcedId, cells } = row;
-			if (isDeletion(c, cells)) {
-				if (enrollmentDelta) deltaEnrollments.set(sourcedId, null);
-				continue;
-			}
 			const classId = cell(cells, classAt);
 			const personId = cell(cells, userAt);
 			if (!classIds.has(classId)) {
 				if (classesOutOfScope.has(classId)) enrollmentsOutOfScope++;
 				else problem(c, row, 'classSourcedId', `enrollment names class "${classId}", which is not in classes.csv`);
-				continue;
+				return undefined;
 			}
 			if (!personIds.has(personId)) {
-				if (await wasSkipped(personId)) problem(c, row, 'userSourcedId', `enrollment names user "${personId}", whose row in users.csv was skipped`);
+				if (skippedUsers.has(personId)) problem(c, row, 'userSourcedId', `enrollment names user "${personId}", whose row in users.csv was skipped`);
 				else if (contactRelationships.has(personId)) problem(c, row, 'userSourcedId', `enrollment names "${personId}", a ${contactRelationships.get(personId)}, not a student or staff member`);
 				else problem(c, row, 'userSourcedId', `enrollment names user "${personId}", who is not in users.csv`);
-				continue;
+				return undefined;
 			}
 			const sisRole = cell(cells, roleAt);
 			const role = ONEROSTER_ROLE_MAP[sisRole];
 			if (!role || !(PERSON_ROLES as readonly string[]).includes(role)) {
 				problem(c, row, 'role', `enrollment role "${sisRole}" is not a student or staff role`);
-				continue;
+				return undefined;
 			}
-			const record: CanonicalEnrollment = {
+			return {
 				sourcedId,
 				classId,
 				personId,
@@ -713,8 +716,54 @@ async function buildSnapshot(
 				beginDate: orNull(cell(cells, beginAt)),
 				endDate: orNull(cell(cells, endAt)),
 			};
-			if (enrollmentDelta) deltaEnrollments.set(sourcedId, record);
-			else if (queue(record)) await flush();
+		};
+		/**
+		 * A bulk file's rows against the earlier run's (see above): the enrollments that differ from that
+		 * snapshot's (null: not in tonight's), or undefined after giving up (nothing is written then,
+		 * and the rows' problems and counts are taken back).
+		 */
+		const readEnrollmentsAsChanges = async (earlier: EarlierEnrollments): Promise<Map<string, CanonicalEnrollment | null> | undefined> => {
+			const changes = new Map<string, CanonicalEnrollment | null>();
+			const problemsBefore = problems.length;
+			const rows = new EarlierRows(readStagedRows(db, earlier.runId, 'enrollments'));
+			for await (const [, batch] of stagedBatches(input, 'enrollments')) {
+				await rows.readAhead(batch.length + LOOKAHEAD);
+				for (const row of batch) {
+					const enrollment = enrollmentOf(row);
+					const last = rows.take(row.sourcedId);
+					const lastKept = last !== undefined && earlier.kept(last);
+					if (enrollment === undefined) {
+						if (lastKept) changes.set(detached(row.sourcedId), null);
+					} else if (!lastKept || !sameCells(last.cells, row.cells)) {
+						// Held until all rows are read: strings of its own, not cut from the staged text.
+						changes.set(detached(row.sourcedId), { ...enrollment, sourcedId: detached(enrollment.sourcedId), classId: detached(enrollment.classId), personId: detached(enrollment.personId) });
+					}
+					if (changes.size > earlier.maxChanges || rows.passedOver > earlier.maxChanges) {
+						problems.length = problemsBefore;
+						enrollmentsOutOfScope = 0;
+						return undefined;
+					}
+				}
+			}
+			// The earlier rows no row of tonight's took: not in tonight's file.
+			for await (const last of rows.untaken()) if (earlier.kept(last) && !changes.has(last.sourcedId)) changes.set(last.sourcedId, null);
+			return changes;
+		};
+		const earlier = enrollmentDelta || changesOver === undefined ? undefined : await earlierEnrollments(db, changesOver, c, classAt);
+		const asChanges = earlier && (await readEnrollmentsAsChanges(earlier));
+		if (asChanges) {
+			enrollmentCount = await writeSnapshotChanges(db, earlier.runId, runId, ENROLLMENT_TABLE, asChanges);
+		} else {
+			for await (const [, batch] of stagedBatches(input, 'enrollments')) for (const row of batch) {
+				if (isDeletion(c, row.cells)) {
+					if (enrollmentDelta) deltaEnrollments.set(row.sourcedId, null);
+					continue;
+				}
+				const enrollment = enrollmentOf(row);
+				if (!enrollment) continue;
+				if (enrollmentDelta) deltaEnrollments.set(row.sourcedId, enrollment);
+				else if (queue(enrollment)) await flush();
+			}
 		}
 	}
 	if (enrollmentDelta) {
@@ -751,6 +800,41 @@ async function buildSnapshot(
 	await writeSnapshotHeader(db, runId, [...schoolScope], counts as unknown as Record<string, unknown>, fingerprint);
 	await addProblems(db, runId, 'normalized', problems);
 	return { counts, warnings, problemCount: problems.length };
+}
+
+/** The last run's enrollments file, when tonight's bulk file can be read as changes over its snapshot (see buildSnapshot). */
+interface EarlierEnrollments {
+	runId: string;
+	/** Whether that run's snapshot has the enrollment of one of its staged rows: its class was kept and the row had no problem. */
+	kept: (row: StagedRow) => boolean;
+	/** Past this many enrollments changed (or rows out of order), tonight's are written whole instead. */
+	maxChanges: number;
+}
+
+/** Past this share of the last snapshot's enrollments changed, a bulk file is written whole (as MAX_CHANGES_SHARE in store/snapshot.ts). */
+const MAX_CHANGED_ENROLLMENTS = 0.25;
+
+/**
+ * The run `runId`'s enrollments file, when it staged one in bulk with the same columns as tonight's
+ * (`file`): its rows then make the same enrollments as tonight's rows with the same cells.
+ */
+async function earlierEnrollments(db: SqlDb, runId: string, file: Columns, classAt: number): Promise<EarlierEnrollments | undefined> {
+	if (file.file.mode !== 'bulk') return undefined;
+	const staged = (await readStagedFiles(db, runId)).find((earlier) => earlier.entity === 'enrollments');
+	if (!staged || staged.mode !== 'bulk' || JSON.stringify(staged.columns) !== JSON.stringify(file.file.columns)) return undefined;
+	const skipped = new Set(
+		(await db.queryArrays("SELECT sourced_id FROM run_problems WHERE run_id = ? AND stage = 'normalized' AND file = ? AND sourced_id IS NOT NULL", [runId, staged.fileName])).map(
+			([sourcedId]) => String(sourcedId),
+		),
+	);
+	const classIds = new Set<string>();
+	for await (const batch of readSnapshotBatches(db, runId, CLASS_TABLE)) for (const klass of batch) classIds.add(klass.sourcedId);
+	const enrollments = await countSnapshotRecords(db, runId, ENROLLMENT_TABLE);
+	return {
+		runId,
+		kept: (row) => classIds.has(cell(row.cells, classAt)) && !skipped.has(row.sourcedId),
+		maxChanges: Math.max(1000, Math.floor(enrollments * MAX_CHANGED_ENROLLMENTS)),
+	};
 }
 
 function snapshotWarnings(files: Map<StagedEntity, Columns>, counts: NormalizeCounts): string[] {

@@ -1,0 +1,102 @@
+/**
+ * The rows an earlier run staged from a file, matched to tonight's rows of the same file by sourcedId
+ * while both are read in file order: what lets Normalize store a whole (bulk) export as its changes
+ * over the last snapshot, the rows that are as they were being left alone.
+ *
+ * An SIS writes its export in the same order night after night, so tonight's next row is nearly always
+ * the earlier file's next one. A row removed since is passed over (and kept aside, in case it comes
+ * later); a row added since is looked for at most LOOKAHEAD rows ahead and not found, which moves
+ * nothing. After LOST_AFTER misses in a row (a block of rows removed or moved away), the next is
+ * looked for as far as FAR_AHEAD rows ahead. Only the rows read ahead and the rows passed over are
+ * held: thousands, not the file. A file in another order shows as many rows passed over
+ * (`passedOver`), and the caller gives up.
+ */
+import type { StagedRow } from '../model/roster';
+
+/** How far ahead of the last match a sourcedId is looked for. */
+export const LOOKAHEAD = 1000;
+/** Misses in a row after which a sourcedId is looked for further ahead. */
+const LOST_AFTER = 32;
+/** How far ahead a sourcedId is looked for after LOST_AFTER misses in a row. */
+export const FAR_AHEAD = 20 * LOOKAHEAD;
+
+export class EarlierRows {
+	/** Rows read from the earlier file and not yet passed: `ahead[at]` is the next one in file order. */
+	private ahead: StagedRow[] = [];
+	private at = 0;
+	/** Rows passed over (a match further on was taken first), by sourcedId. */
+	private readonly passed = new Map<string, StagedRow>();
+	private done = false;
+	/** Misses since the last match. */
+	private misses = 0;
+
+	/** `batches`: the earlier run's staged rows of the file, in file order. */
+	constructor(private readonly batches: AsyncIterator<StagedRow[]>) {}
+
+	/**
+	 * Reads on until `count` rows past the last match are at hand (or the file ends), FAR_AHEAD after
+	 * LOST_AFTER misses in a row: call before each batch of tonight's rows, with its length plus LOOKAHEAD.
+	 */
+	async readAhead(count: number): Promise<void> {
+		const wanted = this.misses >= LOST_AFTER ? Math.max(count, FAR_AHEAD) : count;
+		while (!this.done && this.ahead.length - this.at < wanted) {
+			const next = await this.batches.next();
+			if (next.done) {
+				this.done = true;
+				break;
+			}
+			this.ahead = this.at === this.ahead.length ? next.value : this.ahead.slice(this.at).concat(next.value);
+			this.at = 0;
+		}
+	}
+
+	/**
+	 * The earlier row with this sourcedId: one passed over, or one within LOOKAHEAD rows of the last
+	 * match, or of the rows at hand after LOST_AFTER misses in a row (the rows before it are then
+	 * passed over); undefined when none holds it.
+	 */
+	take(sourcedId: string): StagedRow | undefined {
+		const passed = this.passed.get(sourcedId);
+		if (passed !== undefined) {
+			this.passed.delete(sourcedId);
+			return passed;
+		}
+		const end = this.misses >= LOST_AFTER ? this.ahead.length : Math.min(this.ahead.length, this.at + LOOKAHEAD);
+		for (let i = this.at; i < end; i++) {
+			if (this.ahead[i].sourcedId !== sourcedId) continue;
+			for (let j = this.at; j < i; j++) this.passed.set(this.ahead[j].sourcedId, ownCopy(this.ahead[j]));
+			this.at = i + 1;
+			this.misses = 0;
+			return this.ahead[i];
+		}
+		this.misses++;
+		return undefined;
+	}
+
+	/** How many rows are passed over and not taken so far. */
+	get passedOver(): number {
+		return this.passed.size;
+	}
+
+	/** Every row never taken, once tonight's rows are all read: those passed over, then the rest of the file. */
+	async *untaken(): AsyncGenerator<StagedRow> {
+		yield* this.passed.values();
+		this.passed.clear();
+		for (let i = this.at; i < this.ahead.length; i++) yield this.ahead[i];
+		this.ahead = [];
+		this.at = 0;
+		if (this.done) return;
+		for (let next = await this.batches.next(); !next.done; next = await this.batches.next()) yield* next.value;
+		this.done = true;
+	}
+}
+
+/** A row held for a while: strings of its own, not cut from its chunk's staged text (which it would keep whole). */
+const ownCopy = (row: StagedRow): StagedRow => JSON.parse(JSON.stringify(row)) as StagedRow;
+
+/** Whether two rows have the same cells. */
+export function sameCells(a: readonly string[], b: readonly string[]): boolean {
+	if (a.length !== b.length) return false;
+	for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+	return true;
+}

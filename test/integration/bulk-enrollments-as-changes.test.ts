@@ -1,0 +1,158 @@
+/**
+ * A bulk enrollments file that follows a night which staged the same file is stored as its changes over
+ * that night's snapshot (normalize.ts, EarlierRows): the rows with the same cells as the night before,
+ * whose enrollment that snapshot has, are left alone. Whatever the nights before, the snapshot, counts
+ * and problems must be those of the same files normalized on their own in an empty store (a bulk
+ * night's snapshot is a function of its files and options only). Each case below is a way the night
+ * before could make that go wrong: rows changed, gone, new, moved far; rows skipped the night before
+ * that are good tonight and the other way round; a wider school scope; a file in another order.
+ */
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { writeDayTwo, writeDistrict } from '../../bench/district-generator';
+import type { NormalizeOptions } from '../../nodes/shared/normalize/normalize';
+import { normalizeRun, readSnapshot } from '../../nodes/shared/normalize/normalize';
+import { LOOKAHEAD } from '../../nodes/shared/normalize/earlier-rows';
+import { openFolderFileSet } from '../../nodes/shared/sources/oneroster-csv/file-set';
+import { oneRosterCsvSource } from '../../nodes/shared/sources/oneroster-csv/source';
+import { stageRun } from '../../nodes/shared/sources/stage-run';
+import { listProblems } from '../../nodes/shared/store/runs';
+import type { RosterStore } from '../../nodes/shared/store/store';
+import { ENGINES, openTestStore } from '../support/engines';
+
+const DISTRICT = { students: 900, schools: 6, seed: 7 };
+
+let dir: string;
+const folder = (name: string) => join(dir, name);
+const linesOf = (name: string, file: string) => readFileSync(join(folder(name), file), 'utf8').replace(/\n$/, '').split('\n');
+
+/** A copy of night `from` as night `name`, with some files' rows (header first) edited. */
+function variant(from: string, name: string, edits: Record<string, (lines: string[]) => string[]>): void {
+	cpSync(folder(from), folder(name), { recursive: true });
+	for (const [file, edit] of Object.entries(edits)) writeFileSync(join(folder(name), file), `${edit(linesOf(from, file)).join('\n')}\n`);
+}
+
+const firstCell = (line: string) => line.slice(0, line.indexOf(','));
+const column = (line: string, at: number) => line.split(',')[at];
+/** The schools, the one with the fewest enrollments first. */
+let schools: string[];
+/** A student with enrollments, and a class, of the generated district (as day 1 has them). */
+let someStudent: string;
+let someClass: string;
+
+beforeAll(async () => {
+	dir = mkdtempSync(join(tmpdir(), 'rostersync-bulk-changes-'));
+	await writeDistrict(folder('day1'), DISTRICT);
+	await writeDayTwo(folder('day1'), folder('day2'), DISTRICT);
+	const enrollments = linesOf('day1', 'enrollments.csv');
+	const header = enrollments[0].split(',');
+	const enrollmentsAt = (school: string) => enrollments.filter((line) => column(line, header.indexOf('schoolSourcedId')) === school).length;
+	schools = linesOf('day1', 'orgs.csv')
+		.slice(1)
+		.filter((line) => line.includes(',school,'))
+		.map(firstCell)
+		.sort((a, b) => enrollmentsAt(a) - enrollmentsAt(b));
+	const student = enrollments.find((line) => column(line, header.indexOf('role')) === 'student') as string;
+	someStudent = column(student, header.indexOf('userSourcedId'));
+	someClass = column(enrollments[enrollments.length - 1], header.indexOf('classSourcedId'));
+
+	// Day 2 with enrollments edited besides what the generator changed: rows changed, gone and new,
+	// and a block of rows (more than LOOKAHEAD) moved from the start of the file to its end.
+	variant('day2', 'day2-edited', {
+		'enrollments.csv': ([head, ...rows]) => {
+			const changed = rows.map((row, i) => (i % 97 === 5 ? row.replace(/,$/, ',2027-06-30') : row));
+			const kept = changed.filter((_, i) => i % 211 !== 7);
+			const added = kept.slice(40, 42).map((row) => row.replace(/^[^,]*/, (id) => `${id}-again`));
+			const moved = kept.slice(0, LOOKAHEAD + 100);
+			return [head, ...kept.slice(LOOKAHEAD + 100), ...added, ...moved];
+		},
+	});
+	// Day 1 without a student's users row (their enrollments are skipped: problems), and day 1 whole.
+	variant('day1', 'day1-without-student', { 'users.csv': (lines) => lines.filter((line) => firstCell(line) !== someStudent) });
+	// Day 1 without a class (its enrollments are skipped tonight, the same rows as the night before).
+	variant('day1', 'day1-without-class', { 'classes.csv': (lines) => lines.filter((line) => firstCell(line) !== someClass) });
+	// Day 2 with its enrollments in another order.
+	variant('day2', 'day2-shuffled', { 'enrollments.csv': ([head, ...rows]) => [head, ...rows.reverse()] });
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe.each(ENGINES)('a bulk enrollments file stored as changes over the night before, on %s', (engine) => {
+	let store: RosterStore;
+	beforeEach(async () => {
+		store = await openTestStore(engine);
+	});
+	afterEach(async () => store.close());
+
+	async function night(name: string, options: NormalizeOptions = {}) {
+		const { run } = await stageRun(store.db, oneRosterCsvSource(name, () => openFolderFileSet(folder(name))));
+		const { counts } = await normalizeRun(store.db, run.id, options);
+		const problems = (await listProblems(store.db, run.id))
+			.filter((problem) => problem.stage === 'normalized')
+			.map(({ file, row, field, sourcedId, message }) => ({ file, row, field, sourcedId, message }));
+		const [layer] = await store.db.queryArrays("SELECT base_run_id FROM snapshot_layers WHERE run_id = ? AND entity = 'enrollments'", [run.id]);
+		const [[stored]] = await store.db.queryArrays("SELECT COALESCE(SUM(row_count), 0) FROM snapshot_chunks WHERE run_id = ? AND entity = 'enrollments'", [run.id]);
+		return { runId: run.id, result: { snapshot: await readSnapshot(store.db, run.id), counts, problems }, asChangesOver: layer ? String(layer[0]) : undefined, storedEnrollments: Number(stored) };
+	}
+
+	/** The night normalized on its own, in an empty store. */
+	async function alone(name: string, options: NormalizeOptions = {}) {
+		await store.close();
+		store = await openTestStore(engine);
+		return (await night(name, options)).result;
+	}
+
+	test('rows changed, gone, new and moved far: only the changes are stored, and the snapshot is the one the file gives alone', async () => {
+		const one = await night('day1');
+		const two = await night('day2-edited');
+		expect(two.asChangesOver).toBe(one.runId);
+		expect(two.storedEnrollments).toBeGreaterThan(0);
+		expect(two.storedEnrollments).toBeLessThan(two.result.counts.enrollments * 0.1);
+		expect(two.result.snapshot.enrollments.some((enrollment) => enrollment.endDate === '2027-06-30')).toBe(true);
+		expect(two.result.snapshot.enrollments.some((enrollment) => enrollment.sourcedId.endsWith('-again'))).toBe(true);
+		expect(two.result).toEqual(await alone('day2-edited'));
+	});
+
+	test("rows skipped the night before (their user was not there) are tonight's enrollments when the user is back", async () => {
+		const without = await night('day1-without-student');
+		expect(without.result.problems.filter((problem) => problem.message.includes(someStudent)).length).toBeGreaterThan(0);
+		const back = await night('day1');
+		expect(back.asChangesOver).toBe(without.runId);
+		expect(back.result.snapshot.enrollments.filter((enrollment) => enrollment.personId === someStudent).length).toBeGreaterThan(0);
+		expect(back.result).toEqual(await alone('day1'));
+	});
+
+	test('the same rows skipped tonight (their class is gone) leave the snapshot, with the problems of tonight', async () => {
+		await night('day1');
+		const without = await night('day1-without-class');
+		expect(without.asChangesOver).toBeDefined();
+		expect(without.result.snapshot.enrollments.filter((enrollment) => enrollment.classId === someClass)).toEqual([]);
+		expect(without.result.problems.filter((problem) => problem.message.includes(someClass)).length).toBeGreaterThan(0);
+		expect(without.result).toEqual(await alone('day1-without-class'));
+	});
+
+	test('a wider school scope: the rows out of scope the night before are enrollments tonight', async () => {
+		// The school in scope tonight, not the night before, is the smallest: its enrollments are few enough to be stored as changes.
+		const wide = schools.slice(0, 6);
+		const before = await night('day1', { schoolIds: schools.slice(1, 6) });
+		expect(before.result.counts.outOfScope.enrollments).toBeGreaterThan(0);
+		const wider = await night('day1', { schoolIds: wide });
+		expect(wider.asChangesOver).toBe(before.runId);
+		expect(wider.result).toEqual(await alone('day1', { schoolIds: wide }));
+		// And narrower again.
+		await night('day1', { schoolIds: wide });
+		const narrower = await night('day1', { schoolIds: schools.slice(1, 6) });
+		expect(narrower.asChangesOver).toBeDefined();
+		expect(narrower.result.counts.outOfScope.enrollments).toBeGreaterThan(0);
+		expect(narrower.result).toEqual(await alone('day1', { schoolIds: schools.slice(1, 6) }));
+	});
+
+	test('a file in another order is written whole (each row read once more), with its problems once', async () => {
+		await night('day1-without-student');
+		const shuffled = await night('day2-shuffled');
+		expect(shuffled.asChangesOver).toBeUndefined();
+		expect(shuffled.storedEnrollments).toBe(shuffled.result.counts.enrollments);
+		expect(shuffled.result).toEqual(await alone('day2-shuffled'));
+	});
+});
