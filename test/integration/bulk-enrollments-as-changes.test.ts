@@ -69,6 +69,8 @@ beforeAll(async () => {
 			return [head, ...kept.slice(LOOKAHEAD + 100), ...added, ...moved];
 		},
 	});
+	// Day 2 with some rows' end dates set, in place.
+	variant('day2', 'day2-end-dates', { 'enrollments.csv': ([head, ...rows]) => [head, ...rows.map((row, i) => (i % 89 === 3 ? row.replace(/,$/, ',2027-01-31') : row))] });
 	// Day 1 without a student's users row (their enrollments are skipped: problems), and day 1 whole.
 	variant('day1', 'day1-without-student', { 'users.csv': (lines) => lines.filter((line) => firstCell(line) !== someStudent) });
 	// Day 1 without a class (its enrollments are skipped tonight, the same rows as the night before).
@@ -112,6 +114,19 @@ describe.each(ENGINES)('a bulk enrollments file stored as changes over the night
 		expect(two.result.snapshot.enrollments.some((enrollment) => enrollment.endDate === '2027-06-30')).toBe(true);
 		expect(two.result.snapshot.enrollments.some((enrollment) => enrollment.sourcedId.endsWith('-again'))).toBe(true);
 		expect(two.result).toEqual(await alone('day2-edited'));
+	});
+
+	test("a third and a fourth night, over the second night's changes", async () => {
+		// (Each night's files differ from every earlier night's: the same files again would share that night's snapshot.)
+		const one = await night('day1');
+		await night('day2');
+		const three = await night('day1-without-class');
+		expect(three.asChangesOver).toBe(one.runId);
+		const four = await night('day2-end-dates');
+		expect(four.asChangesOver).toBe(one.runId);
+		expect(four.result.snapshot.enrollments.some((enrollment) => enrollment.endDate === '2027-01-31')).toBe(true);
+		expect(four.result).toEqual(await alone('day2-end-dates'));
+		expect(three.result).toEqual(await alone('day1-without-class'));
 	});
 
 	test("rows skipped the night before (their user was not there) are tonight's enrollments when the user is back", async () => {

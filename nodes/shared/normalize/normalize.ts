@@ -613,11 +613,13 @@ async function buildSnapshot(
 			countPerson(person);
 		}
 		// Every other person of the previous snapshot, read once as the changes are written.
-		await writeSnapshotChanges(db, previousId, runId, PERSON_TABLE, changedPeople, (person) => {
-			const primaryContactId = person.role === 'student' ? primaryContactOf(person.sourcedId, person.primaryContactId) : person.primaryContactId;
-			const kept = primaryContactId === person.primaryContactId ? person : { ...person, primaryContactId };
-			countPerson(kept);
-			return kept;
+		await writeSnapshotChanges(db, previousId, runId, PERSON_TABLE, changedPeople, {
+			revise: (person) => {
+				const primaryContactId = person.role === 'student' ? primaryContactOf(person.sourcedId, person.primaryContactId) : person.primaryContactId;
+				const kept = primaryContactId === person.primaryContactId ? person : { ...person, primaryContactId };
+				countPerson(kept);
+				return kept;
+			},
 		});
 		const changedContacts = new Map<string, CanonicalContact | null>();
 		for (const id of previousContacts) if (!usedContacts.has(id) || !contactRelationships.has(id)) changedContacts.set(id, null);
@@ -685,9 +687,19 @@ async function buildSnapshot(
 		const [classAt, userAt, roleAt, primaryAt, beginAt, endAt] = ['classSourcedId', 'userSourcedId', 'role', 'primary', 'beginDate', 'endDate'].map((name) =>
 			c.at(name),
 		);
+		/** The enrollment a row makes, once checked (enrollmentOf). */
+		const enrollmentIn = ({ sourcedId, cells }: StagedRow): CanonicalEnrollment => ({
+			sourcedId,
+			classId: cell(cells, classAt),
+			personId: cell(cells, userAt),
+			role: ONEROSTER_ROLE_MAP[cell(cells, roleAt)] as PersonRole,
+			primary: isTrue(cell(cells, primaryAt)),
+			beginDate: orNull(cell(cells, beginAt)),
+			endDate: orNull(cell(cells, endAt)),
+		});
 		/** The row's enrollment; undefined when the row is skipped (a problem) or its class is out of scope (counted). */
 		const enrollmentOf = (row: StagedRow): CanonicalEnrollment | undefined => {
-			const { sourcedId, cells } = row;
+			const { cells } = row;
 			const classId = cell(cells, classAt);
 			const personId = cell(cells, userAt);
 			if (!classIds.has(classId)) {
@@ -707,23 +719,24 @@ async function buildSnapshot(
 				problem(c, row, 'role', `enrollment role "${sisRole}" is not a student or staff role`);
 				return undefined;
 			}
-			return {
-				sourcedId,
-				classId,
-				personId,
-				role: role as PersonRole,
-				primary: isTrue(cell(cells, primaryAt)),
-				beginDate: orNull(cell(cells, beginAt)),
-				endDate: orNull(cell(cells, endAt)),
-			};
+			return enrollmentIn(row);
 		};
+		/** An enrollment held until all rows are read: strings of its own, not cut from the staged text (which it would keep whole). */
+		const held = (enrollment: CanonicalEnrollment): CanonicalEnrollment =>
+			({ ...enrollment, sourcedId: detached(enrollment.sourcedId), classId: detached(enrollment.classId), personId: detached(enrollment.personId) });
 		/**
 		 * A bulk file's rows against the earlier run's (see above): the enrollments that differ from that
-		 * snapshot's (null: not in tonight's), or undefined after giving up (nothing is written then,
-		 * and the rows' problems and counts are taken back).
+		 * snapshot's (null: not in tonight's), with that snapshot's enrollment of each (null: none), or
+		 * undefined after giving up (nothing is written then, and the rows' problems and counts are taken back).
 		 */
-		const readEnrollmentsAsChanges = async (earlier: EarlierEnrollments): Promise<Map<string, CanonicalEnrollment | null> | undefined> => {
+		const readEnrollmentsAsChanges = async (earlier: EarlierEnrollments) => {
 			const changes = new Map<string, CanonicalEnrollment | null>();
+			const before = new Map<string, CanonicalEnrollment | null>();
+			/** Tonight's enrollment of a row that is not the same as the earlier run's row `last` (undefined: none). */
+			const change = (sourcedId: string, tonight: CanonicalEnrollment | null, last: StagedRow | undefined) => {
+				changes.set(sourcedId, tonight);
+				if (last !== undefined) before.set(sourcedId, earlier.kept(last) ? held(enrollmentIn(last)) : null);
+			};
 			const problemsBefore = problems.length;
 			const rows = new EarlierRows(readStagedRows(db, earlier.runId, 'enrollments'));
 			for await (const [, batch] of stagedBatches(input, 'enrollments')) {
@@ -731,12 +744,11 @@ async function buildSnapshot(
 				for (const row of batch) {
 					const enrollment = enrollmentOf(row);
 					const last = rows.take(row.sourcedId);
-					const lastKept = last !== undefined && earlier.kept(last);
 					if (enrollment === undefined) {
-						if (lastKept) changes.set(detached(row.sourcedId), null);
-					} else if (!lastKept || !sameCells(last.cells, row.cells)) {
-						// Held until all rows are read: strings of its own, not cut from the staged text.
-						changes.set(detached(row.sourcedId), { ...enrollment, sourcedId: detached(enrollment.sourcedId), classId: detached(enrollment.classId), personId: detached(enrollment.personId) });
+						if (last !== undefined && earlier.kept(last)) change(detached(row.sourcedId), null, last);
+					} else if (last === undefined || !sameCells(last.cells, row.cells) || !earlier.kept(row)) {
+						// (kept: of the same cells.)
+						change(detached(row.sourcedId), held(enrollment), last);
 					}
 					if (changes.size > earlier.maxChanges || rows.passedOver > earlier.maxChanges) {
 						problems.length = problemsBefore;
@@ -745,14 +757,19 @@ async function buildSnapshot(
 					}
 				}
 			}
-			// The earlier rows no row of tonight's took: not in tonight's file.
-			for await (const last of rows.untaken()) if (earlier.kept(last) && !changes.has(last.sourcedId)) changes.set(last.sourcedId, null);
-			return changes;
+			// The earlier rows no row of tonight's took: not in tonight's file (or too far from where they were to be matched).
+			for await (const last of rows.untaken()) {
+				if (changes.has(last.sourcedId)) before.set(last.sourcedId, earlier.kept(last) ? held(enrollmentIn(last)) : null);
+				else if (earlier.kept(last)) change(last.sourcedId, null, last);
+			}
+			// The rest of the changes have no earlier row: the earlier snapshot has no enrollment of them.
+			for (const id of changes.keys()) if (!before.has(id)) before.set(id, null);
+			return { changes, before };
 		};
 		const earlier = enrollmentDelta || changesOver === undefined ? undefined : await earlierEnrollments(db, changesOver, c, classAt);
 		const asChanges = earlier && (await readEnrollmentsAsChanges(earlier));
 		if (asChanges) {
-			enrollmentCount = await writeSnapshotChanges(db, earlier.runId, runId, ENROLLMENT_TABLE, asChanges);
+			enrollmentCount = await writeSnapshotChanges(db, earlier.runId, runId, ENROLLMENT_TABLE, asChanges.changes, { knownFrom: asChanges.before });
 		} else {
 			for await (const [, batch] of stagedBatches(input, 'enrollments')) for (const row of batch) {
 				if (isDeletion(c, row.cells)) {

@@ -428,7 +428,7 @@ export async function copySnapshotRecordsWhere<T>(
 ): Promise<number> {
 	const added = options.added ?? [];
 	if (options.asChanges && (await changesBase(db, fromRunId, runId, spec))) {
-		return writeSnapshotChanges(db, fromRunId, runId, spec, new Map(added.map((record) => [sourcedIdOf(record), record])), (record) => (keep(record) ? record : null));
+		return writeSnapshotChanges(db, fromRunId, runId, spec, new Map(added.map((record) => [sourcedIdOf(record), record])), { revise: (record) => (keep(record) ? record : null) });
 	}
 	const addedKeys = new Set(added.map(sourcedIdOf));
 	const kept = addedKeys.size === 0 ? keep : (record: T) => !addedKeys.has(sourcedIdOf(record)) && keep(record);
@@ -482,8 +482,10 @@ async function copyWhole<T>(db: SqlDb, fromRunId: string, runId: string, spec: S
  * as it is when there is none. For a delta night, which changes a few records in a hundred thousand:
  * stored as changes over the base of `fromRunId`'s entity (changesBase), a record the same as the
  * base's being no change; without `revise` only the records named are read (that snapshot's own changes,
- * and the base's records with these sourcedIds), with it the base is read once. Without such a base,
- * written whole. Returns how many records the new snapshot has.
+ * and the base's records with these sourcedIds), with it the base is read once. `knownFrom`: what the
+ * caller knows of `fromRunId`'s records, for every sourcedId of `changes` (its record, or null where it
+ * has none): the base is then not read at all (baseValuesKnown). Without such a base, written whole.
+ * Returns how many records the new snapshot has.
  */
 export async function writeSnapshotChanges<T>(
 	db: SqlDb,
@@ -491,7 +493,7 @@ export async function writeSnapshotChanges<T>(
 	runId: string,
 	spec: SnapshotTable<T>,
 	changes: ReadonlyMap<string, T | null>,
-	revise?: (record: T) => T | null,
+	{ revise, knownFrom }: { revise?: (record: T) => T | null; knownFrom?: ReadonlyMap<string, T | null> } = {},
 ): Promise<number> {
 	const over = await changesBase(db, fromRunId, runId, spec);
 	if (!over) {
@@ -531,7 +533,7 @@ export async function writeSnapshotChanges<T>(
 			}
 		}
 	} else {
-		baseValues = await findValuesInChunks(db, over.base, spec, [...named.keys()].sort(compareKeys));
+		baseValues = (knownFrom && (await baseValuesKnown(db, over, spec, named.keys(), knownFrom))) || (await findValuesInChunks(db, over.base, spec, [...named.keys()].sort(compareKeys)));
 		count = rowsIn(over.base.chunks) - baseValues.size;
 	}
 	for (const id of [...named.keys()].sort(compareKeys)) {
@@ -544,6 +546,39 @@ export async function writeSnapshotChanges<T>(
 	}
 	await layer.finish();
 	return count;
+}
+
+/**
+ * The base's values of the sourcedIds `ids` (those it has), without reading the base: from `knownFrom`
+ * (the records `over.from` has, null for none) where `over.from` has the base's record, and where its
+ * layer replaces or removes the base's, from the base records the layer keeps (migration 11); a
+ * sourcedId its layer adds is not in the base. Undefined when a layer from before migration 11 keeps
+ * none, or `knownFrom` lacks a sourcedId it is needed for (then the base is read).
+ */
+async function baseValuesKnown<T>(db: SqlDb, over: ChangesBase, spec: SnapshotTable<T>, ids: Iterable<string>, knownFrom: ReadonlyMap<string, T | null>): Promise<Map<string, SqlValue[]> | undefined> {
+	const { layer } = over.from;
+	const replaced = new Map<string, SqlValue[]>();
+	const added = new Set<string>();
+	if (layer) {
+		const [[kept]] = await db.queryArrays('SELECT removed_records FROM snapshot_layers WHERE run_id = ? AND entity = ?', [over.from.owner, spec.entity]);
+		if (kept === null || kept === undefined) return undefined;
+		for (const values of JSON.parse(String(kept)) as SqlValue[][]) replaced.set(String(values[0]), values);
+		for await (const rows of chunkValues(db, over.from.owner, spec, seqsOf(over.from.chunks))) for (const values of rows) if (!layer.removed.has(String(values[0]))) added.add(String(values[0]));
+	}
+	const values = new Map<string, SqlValue[]>();
+	for (const id of ids) {
+		if (layer?.removed.has(id)) {
+			const base = replaced.get(id);
+			if (base === undefined) return undefined;
+			values.set(id, base);
+			continue;
+		}
+		if (added.has(id)) continue;
+		const record = knownFrom.get(id);
+		if (record === undefined) return undefined;
+		if (record !== null) values.set(id, spec.toRow(record));
+	}
+	return values;
 }
 
 /** writeSnapshotChanges without a base: `fromRunId`'s records as `kept` gives them (null: dropped) and `added`, merged in sourcedId order, written whole. */
