@@ -77,7 +77,7 @@ export const PIPELINE_SETTINGS = {
 /** The goals at 100,000 students on the 2-core bench machine. */
 export const GOALS = { students: 100_000, fullSeconds: 15, fullRssMiB: 600, sameSeconds: 5, day2Seconds: 3, floorRatio: 4, restRatio: 1.2, peerFactor: 20 };
 
-const PHASES = ['ingest', 'normalize', 'reconcile', 'lists', 'report'];
+const PHASES = ['ingest', 'normalize', 'reconcile', 'lists', 'report', 'close'];
 
 function parseList(value, name, parse = (s) => s) {
 	const list = value

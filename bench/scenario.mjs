@@ -149,6 +149,7 @@ async function runPipeline(task) {
 
 	const open = await phase('open', () => openStore(task.store));
 	const store = open.result;
+	let closed = false;
 	try {
 		const source = oneRosterCsvSource(`folder ${task.district}`, () => openFolderFileSet(task.district));
 		const ingest = await phase('ingest', () => stageRun(store.db, source), profiler);
@@ -165,12 +166,17 @@ async function runPipeline(task) {
 			},
 			profiler,
 		);
-		const wall = Number(process.hrtime.bigint() - started) / 1e9;
+		const phasesWall = Number(process.hrtime.bigint() - started) / 1e9;
+		const bytesInUse = await storeBytesInUse(store.db);
+		// Closing the store is part of the night: SQLite copies what is left of its write-ahead log into the database file then.
+		const close = await phase('close', () => store.close());
+		closed = true;
+		const wall = phasesWall + close.stats.seconds;
 		const cpuAfter = resourceSnapshot();
 		return {
 			runId: run.id,
 			seconds: wall,
-			storeBytesInUse: await storeBytesInUse(store.db),
+			storeBytesInUse: bytesInUse,
 			cpuSeconds: (cpuAfter.userMicros - cpuBefore.userMicros + cpuAfter.systemMicros - cpuBefore.systemMicros) / 1e6,
 			staged: {
 				rows: summary.files.reduce((sum, file) => sum + file.rows, 0),
@@ -208,10 +214,11 @@ async function runPipeline(task) {
 				reconcile: reconcile.stats,
 				lists: lists.stats,
 				report: report.stats,
+				close: close.stats,
 			},
 		};
 	} finally {
-		await store.close();
+		if (!closed) await store.close();
 	}
 }
 
@@ -412,6 +419,7 @@ async function runRest(task) {
 	const profiler = await openProfiler(task.profileDir);
 	const open = await phase('open', () => openStore(task.store));
 	const store = open.result;
+	let closed = false;
 	try {
 		// The server's bearer token, or `auth` as the engine's client takes it (bench/in-n8n.mjs: OAuth 2).
 		const client = apiClient(fetchTransport(), task.auth ?? { kind: 'bearer', token: task.token });
