@@ -6,10 +6,10 @@
  * An SIS writes its export in the same order night after night, so tonight's next row is nearly always
  * the earlier file's next one. A row removed since is passed over (and kept aside, in case it comes
  * later); a row added since is looked for at most LOOKAHEAD rows ahead and not found, which moves
- * nothing. After LOST_AFTER misses in a row (a block of rows removed or moved away), the next is
- * looked for as far as FAR_AHEAD rows ahead. Only the rows read ahead and the rows passed over are
- * held: thousands, not the file. A file in another order shows as many rows passed over
- * (`passedOver`), and the caller gives up.
+ * nothing. After LOST_AFTER misses in a row (a block of rows removed or moved away, or of new rows),
+ * the next is looked for among all the rows at hand (FAR_AHEAD and more). Only the rows read ahead
+ * and the rows passed over are held: tens of thousands, not the file. A file in another order shows
+ * as many rows passed over (`passedOver`), and the caller gives up.
  */
 import type { StagedRow } from '../model/roster';
 
@@ -17,7 +17,7 @@ import type { StagedRow } from '../model/roster';
 export const LOOKAHEAD = 1000;
 /** Misses in a row after which a sourcedId is looked for further ahead. */
 const LOST_AFTER = 32;
-/** How far ahead a sourcedId is looked for after LOST_AFTER misses in a row. */
+/** Rows read ahead of the last match beyond tonight's batch: how far a sourcedId is looked for after LOST_AFTER misses in a row. */
 export const FAR_AHEAD = 20 * LOOKAHEAD;
 
 export class EarlierRows {
@@ -33,13 +33,9 @@ export class EarlierRows {
 	/** `batches`: the earlier run's staged rows of the file, in file order. */
 	constructor(private readonly batches: AsyncIterator<StagedRow[]>) {}
 
-	/**
-	 * Reads on until `count` rows past the last match are at hand (or the file ends), FAR_AHEAD after
-	 * LOST_AFTER misses in a row: call before each batch of tonight's rows, with its length plus LOOKAHEAD.
-	 */
+	/** Reads on until `count` + FAR_AHEAD rows past the last match are at hand (or the file ends): call before each batch of tonight's rows, with its length. */
 	async readAhead(count: number): Promise<void> {
-		const wanted = this.misses >= LOST_AFTER ? Math.max(count, FAR_AHEAD) : count;
-		while (!this.done && this.ahead.length - this.at < wanted) {
+		while (!this.done && this.ahead.length - this.at < count + FAR_AHEAD) {
 			const next = await this.batches.next();
 			if (next.done) {
 				this.done = true;
@@ -61,7 +57,8 @@ export class EarlierRows {
 			this.passed.delete(sourcedId);
 			return passed;
 		}
-		const end = this.misses >= LOST_AFTER ? this.ahead.length : Math.min(this.ahead.length, this.at + LOOKAHEAD);
+		const far = this.misses >= LOST_AFTER;
+		const end = far ? this.ahead.length : Math.min(this.ahead.length, this.at + LOOKAHEAD);
 		for (let i = this.at; i < end; i++) {
 			if (this.ahead[i].sourcedId !== sourcedId) continue;
 			for (let j = this.at; j < i; j++) this.passed.set(this.ahead[j].sourcedId, ownCopy(this.ahead[j]));
@@ -69,7 +66,8 @@ export class EarlierRows {
 			this.misses = 0;
 			return this.ahead[i];
 		}
-		this.misses++;
+		// Not found far ahead either (a block of new rows): the next far look is after LOST_AFTER more misses.
+		this.misses = far ? 0 : this.misses + 1;
 		return undefined;
 	}
 

@@ -57,7 +57,7 @@ import { readStagedContentHashes, readStagedFiles, readStagedRows } from '../sto
 import { DEFAULT_KEEP_SNAPSHOTS_DAYS, pruneSnapshots } from '../store/retention';
 import type { DriftReport, DriftSettings } from './drift';
 import { checkDrift } from './drift';
-import { EarlierRows, LOOKAHEAD, sameCells } from './earlier-rows';
+import { EarlierRows, sameCells } from './earlier-rows';
 
 export interface NormalizeOptions {
 	/** School ID scoping: sourcedIds or identifiers of the schools to keep. Empty = every school. */
@@ -665,8 +665,8 @@ async function buildSnapshot(
 	//   rows (EarlierRows): a row with the same cells as there, whose enrollment that snapshot has,
 	//   is that enrollment; only the others are held, and stored as changes over that snapshot
 	//   (writeSnapshotChanges). Build Lists then plans from what changed (lists/apply.ts) after a
-	//   bulk export too. Past MAX_CHANGED_SHARE changed (or a file in another order), the rows are
-	//   read again and written whole;
+	//   bulk export too. Past MAX_CHANGED_ENROLLMENTS changed (or a file in another order), the rows
+	//   are read again and written whole;
 	// - otherwise written whole, in batches, in file order.
 	// Every row is checked every night either way: its problems are tonight's, with tonight's row numbers.
 	const enrollmentsFile = files.get('enrollments');
@@ -740,14 +740,14 @@ async function buildSnapshot(
 			const problemsBefore = problems.length;
 			const rows = new EarlierRows(readStagedRows(db, earlier.runId, 'enrollments'));
 			for await (const [, batch] of stagedBatches(input, 'enrollments')) {
-				await rows.readAhead(batch.length + LOOKAHEAD);
+				await rows.readAhead(batch.length);
 				for (const row of batch) {
 					const enrollment = enrollmentOf(row);
 					const last = rows.take(row.sourcedId);
 					if (enrollment === undefined) {
 						if (last !== undefined && earlier.kept(last)) change(detached(row.sourcedId), null, last);
 					} else if (last === undefined || !sameCells(last.cells, row.cells) || !earlier.kept(row)) {
-						// (kept: of the same cells.)
+						// (Past sameCells, tonight's row is the earlier one: earlier.kept(row) is of that row.)
 						change(detached(row.sourcedId), held(enrollment), last);
 					}
 					if (changes.size > earlier.maxChanges || rows.passedOver > earlier.maxChanges) {

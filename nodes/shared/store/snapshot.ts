@@ -693,15 +693,20 @@ const CHUNKS_PER_QUERY = 4;
  * when it is its turn. A chunk that is not there gives no rows.
  */
 async function* chunkValues(db: SqlDb, owner: string, spec: { entity: string }, seqs: readonly number[]): AsyncGenerator<SqlValue[][]> {
-	for (let start = 0; start < seqs.length; start += CHUNKS_PER_QUERY) {
+	const ask = (start: number) => {
 		const group = seqs.slice(start, start + CHUNKS_PER_QUERY);
+		const rows = db.queryArrays(`SELECT seq, data FROM snapshot_chunks WHERE run_id = ? AND entity = ? AND seq IN (${group.map(() => '?').join(', ')})`, [owner, spec.entity, ...group]);
+		// Awaited below; a reader that stops early leaves it unread, which must not count as an unhandled rejection.
+		rows.catch(() => undefined);
+		return { group, rows };
+	};
+	let next = seqs.length > 0 ? ask(0) : undefined;
+	for (let start = 0; next !== undefined; start += CHUNKS_PER_QUERY) {
+		const { group, rows } = next;
 		const texts = new Map<number, string>();
-		const rows = await db.queryArrays(`SELECT seq, data FROM snapshot_chunks WHERE run_id = ? AND entity = ? AND seq IN (${group.map(() => '?').join(', ')})`, [
-			owner,
-			spec.entity,
-			...group,
-		]);
-		for (const [seq, data] of rows) texts.set(Number(seq), String(data));
+		for (const [seq, data] of await rows) texts.set(Number(seq), String(data));
+		// The next chunks are asked for before these are parsed: PostgreSQL reads them while this process parses.
+		next = start + CHUNKS_PER_QUERY < seqs.length ? ask(start + CHUNKS_PER_QUERY) : undefined;
 		for (const seq of group) {
 			const text = texts.get(seq);
 			texts.delete(seq);

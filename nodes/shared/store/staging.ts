@@ -21,7 +21,7 @@ import type { RecordProblem } from '../model/errors';
 import type { StagedEntity, StagedFile, StagedRow } from '../model/roster';
 import type { FileOutcome, ReusedFile, StagingSink } from '../sources/staging';
 import { addProblems } from './runs';
-import type { SqlDb } from './sql';
+import type { SqlDb, SqlValue } from './sql';
 import { fromJson, toJson } from './sql';
 
 const CHUNK_COLUMNS = ['run_id', 'entity', 'seq', 'row_count', 'encoding', 'data'] as const;
@@ -206,15 +206,20 @@ export async function* readStagedRows(
 ): AsyncGenerator<StagedRow[]> {
 	const { owner, sourcedIdIndex } = await stagedFileSource(db, runId, entity);
 	let pending: StagedRow[] = [];
-	let after = 0;
 	let chunks = 0;
-	for (;;) {
-		const rows = await db.query(
-			'SELECT seq, encoding, data FROM staging_chunks WHERE run_id = ? AND entity = ? AND seq > ? ORDER BY seq LIMIT ?',
-			[owner, entity, after, CHUNKS_PER_QUERY],
-		);
-		for (const row of rows) {
-			const unpacked = unpackRows(String(row.encoding), String(row.data), sourcedIdIndex);
+	const ask = (after: number) => {
+		const rows = db.queryArrays('SELECT seq, encoding, data FROM staging_chunks WHERE run_id = ? AND entity = ? AND seq > ? ORDER BY seq LIMIT ?', [owner, entity, after, CHUNKS_PER_QUERY]);
+		// Awaited below; a reader that stops early leaves it unread, which must not count as an unhandled rejection.
+		rows.catch(() => undefined);
+		return rows;
+	};
+	let next: Promise<SqlValue[][]> | undefined = ask(0);
+	while (next !== undefined) {
+		const rows: SqlValue[][] = await next;
+		// The next chunks are asked for before these are unpacked: PostgreSQL reads them while this process unpacks.
+		next = rows.length < CHUNKS_PER_QUERY ? undefined : ask(Number(rows[rows.length - 1][0]));
+		for (const [, encoding, data] of rows) {
+			const unpacked = unpackRows(String(encoding), String(data), sourcedIdIndex);
 			pending = pending.length === 0 ? unpacked : pending.concat(unpacked);
 			while (pending.length >= batchSize) {
 				yield pending.length === batchSize ? pending : pending.slice(0, batchSize);
@@ -222,8 +227,6 @@ export async function* readStagedRows(
 			}
 		}
 		chunks += rows.length;
-		if (rows.length < CHUNKS_PER_QUERY) break;
-		after = Number(rows[rows.length - 1].seq);
 	}
 	if (pending.length > 0) yield pending;
 	if (chunks === 0) yield* readLegacyStagedRows(db, runId, entity, batchSize);
