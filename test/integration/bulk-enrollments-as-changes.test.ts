@@ -129,6 +129,15 @@ describe.each(ENGINES)('a bulk enrollments file stored as changes over the night
 		expect(three.result).toEqual(await alone('day1-without-class'));
 	});
 
+	test('a snapshot made under other Normalize rules (an older release) is not taken as it is: the enrollments are written whole', async () => {
+		const one = await night('day1');
+		await store.db.execute("UPDATE snapshots SET rules = 'an older release' WHERE run_id = ?", [one.runId]);
+		const two = await night('day2-end-dates');
+		expect(two.asChangesOver).toBeUndefined();
+		expect(two.storedEnrollments).toBe(two.result.counts.enrollments);
+		expect(two.result).toEqual(await alone('day2-end-dates'));
+	});
+
 	test("rows skipped the night before (their user was not there) are tonight's enrollments when the user is back", async () => {
 		const without = await night('day1-without-student');
 		expect(without.result.problems.filter((problem) => problem.message.includes(someStudent)).length).toBeGreaterThan(0);

@@ -814,7 +814,7 @@ async function buildSnapshot(
 	};
 	warnings.push(...snapshotWarnings(files, counts));
 
-	await writeSnapshotHeader(db, runId, [...schoolScope], counts as unknown as Record<string, unknown>, fingerprint);
+	await writeSnapshotHeader(db, runId, [...schoolScope], counts as unknown as Record<string, unknown>, { fingerprint, rules: normalizeRules() });
 	await addProblems(db, runId, 'normalized', problems);
 	return { counts, warnings, problemCount: problems.length };
 }
@@ -833,10 +833,12 @@ const MAX_CHANGED_ENROLLMENTS = 0.25;
 
 /**
  * The run `runId`'s enrollments file, when it staged one in bulk with the same columns as tonight's
- * (`file`): its rows then make the same enrollments as tonight's rows with the same cells.
+ * (`file`) and its snapshot was made under the same rules (normalizeRules): its rows then made the
+ * same enrollments as tonight's rows with the same cells make.
  */
 async function earlierEnrollments(db: SqlDb, runId: string, file: Columns, classAt: number): Promise<EarlierEnrollments | undefined> {
 	if (file.file.mode !== 'bulk') return undefined;
+	if ((await readSnapshotHeader(db, runId))?.rules !== normalizeRules()) return undefined;
 	const staged = (await readStagedFiles(db, runId)).find((earlier) => earlier.entity === 'enrollments');
 	if (!staged || staged.mode !== 'bulk' || JSON.stringify(staged.columns) !== JSON.stringify(file.file.columns)) return undefined;
 	const skipped = new Set(

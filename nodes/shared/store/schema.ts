@@ -414,6 +414,14 @@ ${SYNC_STATE_TABLES.map(
 		// layers written before: their base records are then read from the base.
 		sql: 'ALTER TABLE snapshot_layers ADD COLUMN removed_records TEXT',
 	},
+	{
+		version: 12,
+		name: 'performance: the Normalize rules each snapshot was made under',
+		// normalize.ts normalizeRules(): a bulk night matches its enrollments rows to the last run's (and takes
+		// that snapshot's records for the rows that are the same) only when that snapshot was made under the same
+		// rules. NULL for snapshots written before: the next bulk night writes its enrollments whole.
+		sql: 'ALTER TABLE snapshots ADD COLUMN rules TEXT',
+	},
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -1132,6 +1132,8 @@ export interface SnapshotHeader {
 	createdAt: string;
 	schoolIds: string[];
 	counts: Record<string, unknown>;
+	/** The Normalize rules it was made under (normalizeRules(); null before migration 12, or when not written by Normalize). */
+	rules: string | null;
 }
 
 /**
@@ -1143,14 +1145,15 @@ export async function writeSnapshotHeader(
 	runId: string,
 	schoolIds: string[],
 	counts: Record<string, unknown>,
-	fingerprint: string | null = null,
+	{ fingerprint = null, rules = null }: { fingerprint?: string | null; rules?: string | null } = {},
 ): Promise<void> {
-	await db.execute('INSERT INTO snapshots (run_id, created_at, school_ids, counts, fingerprint) VALUES (?, ?, ?, ?, ?)', [
+	await db.execute('INSERT INTO snapshots (run_id, created_at, school_ids, counts, fingerprint, rules) VALUES (?, ?, ?, ?, ?, ?)', [
 		runId,
 		nowIso(),
 		toJson(schoolIds),
 		toJson(counts),
 		fingerprint,
+		rules,
 	]);
 }
 
@@ -1181,7 +1184,7 @@ export async function shareSnapshot(db: SqlDb, fromRunId: string, toRunId: strin
 			for await (const batch of readLegacyBatches(db, fromRunId, spec, 10_000)) await writeSnapshotRecords(db, toRunId, spec, batch);
 		}
 	}
-	await writeSnapshotHeader(db, toRunId, from.schoolIds, from.counts, fingerprint);
+	await writeSnapshotHeader(db, toRunId, from.schoolIds, from.counts, { fingerprint, rules: from.rules });
 	if (packed) await db.execute('UPDATE snapshots SET records_from_run_id = ? WHERE run_id = ?', [owner, toRunId]);
 }
 
@@ -1193,6 +1196,7 @@ export async function readSnapshotHeader(db: SqlDb, runId: string): Promise<Snap
 		createdAt: String(rows[0].created_at),
 		schoolIds: fromJson(rows[0].school_ids, []),
 		counts: fromJson(rows[0].counts, {}),
+		rules: rows[0].rules === null || rows[0].rules === undefined ? null : String(rows[0].rules),
 	};
 }
 
