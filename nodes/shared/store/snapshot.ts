@@ -502,11 +502,14 @@ export async function writeSnapshotChanges<T>(
 	}
 	/** The new snapshot's record of each sourcedId that the last snapshot's changes or `changes` name (null: none), to compare with the base's. */
 	const named = new Map<string, T | null>();
+	/** The sourcedIds of the records that snapshot's layer holds (new or changed over the base). */
+	const fromOwn = new Set<string>();
 	const { layer: fromLayer } = over.from;
 	if (fromLayer) {
 		for (const id of fromLayer.removed) named.set(id, null);
 		for (const record of await readRecords(db, over.from.owner, over.from.chunks, spec)) {
 			const id = sourcedIdOf(record);
+			fromOwn.add(id);
 			named.set(id, revise && !changes.has(id) ? revise(record) : record);
 		}
 	}
@@ -533,7 +536,7 @@ export async function writeSnapshotChanges<T>(
 			}
 		}
 	} else {
-		baseValues = (knownFrom && (await baseValuesKnown(db, over, spec, named.keys(), knownFrom))) || (await findValuesInChunks(db, over.base, spec, [...named.keys()].sort(compareKeys)));
+		baseValues = (knownFrom && (await baseValuesKnown(db, over, fromOwn, spec, named.keys(), knownFrom))) || (await findValuesInChunks(db, over.base, spec, [...named.keys()].sort(compareKeys)));
 		count = rowsIn(over.base.chunks) - baseValues.size;
 	}
 	for (const id of [...named.keys()].sort(compareKeys)) {
@@ -552,18 +555,24 @@ export async function writeSnapshotChanges<T>(
  * The base's values of the sourcedIds `ids` (those it has), without reading the base: from `knownFrom`
  * (the records `over.from` has, null for none) where `over.from` has the base's record, and where its
  * layer replaces or removes the base's, from the base records the layer keeps (migration 11); a
- * sourcedId its layer adds is not in the base. Undefined when a layer from before migration 11 keeps
- * none, or `knownFrom` lacks a sourcedId it is needed for (then the base is read).
+ * sourcedId its layer adds (in `fromOwn`, the ids of the layer's records, and not in its `removed`) is
+ * not in the base. Undefined when a layer from before migration 11 keeps none, or `knownFrom` lacks a
+ * sourcedId it is needed for (then the base is read).
  */
-async function baseValuesKnown<T>(db: SqlDb, over: ChangesBase, spec: SnapshotTable<T>, ids: Iterable<string>, knownFrom: ReadonlyMap<string, T | null>): Promise<Map<string, SqlValue[]> | undefined> {
+async function baseValuesKnown<T>(
+	db: SqlDb,
+	over: ChangesBase,
+	fromOwn: ReadonlySet<string>,
+	spec: SnapshotTable<T>,
+	ids: Iterable<string>,
+	knownFrom: ReadonlyMap<string, T | null>,
+): Promise<Map<string, SqlValue[]> | undefined> {
 	const { layer } = over.from;
 	const replaced = new Map<string, SqlValue[]>();
-	const added = new Set<string>();
 	if (layer) {
 		const [[kept]] = await db.queryArrays('SELECT removed_records FROM snapshot_layers WHERE run_id = ? AND entity = ?', [over.from.owner, spec.entity]);
 		if (kept === null || kept === undefined) return undefined;
 		for (const values of JSON.parse(String(kept)) as SqlValue[][]) replaced.set(String(values[0]), values);
-		for await (const rows of chunkValues(db, over.from.owner, spec, seqsOf(over.from.chunks))) for (const values of rows) if (!layer.removed.has(String(values[0]))) added.add(String(values[0]));
 	}
 	const values = new Map<string, SqlValue[]>();
 	for (const id of ids) {
@@ -573,7 +582,7 @@ async function baseValuesKnown<T>(db: SqlDb, over: ChangesBase, spec: SnapshotTa
 			values.set(id, base);
 			continue;
 		}
-		if (added.has(id)) continue;
+		if (fromOwn.has(id)) continue;
 		const record = knownFrom.get(id);
 		if (record === undefined) return undefined;
 		if (record !== null) values.set(id, spec.toRow(record));
