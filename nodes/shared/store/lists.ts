@@ -3,7 +3,7 @@
  * batched writes Build Lists makes.
  */
 import type { SqlDb, SqlValue } from './sql';
-import { INSERT_SLICE, insertEach } from './sql';
+import { INSERT_SLICE, forIdChunks, insertEach, placeholders } from './sql';
 
 export type ListKind = 'class' | 'role' | 'grade' | 'subject' | 'teacher' | 'manual';
 export type Membership = 'member' | 'manager';
@@ -47,7 +47,6 @@ export interface ListMemberRow {
 }
 
 const MEMBER_COLUMNS = ['list_id', 'person_id', 'membership', 'added_run_id'] as const;
-const ID_CHUNK = 1000;
 
 function toListRow(row: Record<string, SqlValue>): UserListRow {
 	const text = (value: SqlValue | undefined) => (value === null || value === undefined ? null : String(value));
@@ -93,7 +92,7 @@ export async function loadSyncedMemberships(db: SqlDb, kinds: readonly string[])
 	if (kinds.length === 0) return new Map();
 	return joinedMembers(
 		db,
-		`list_id IN (SELECT id FROM user_lists WHERE source_key IS NOT NULL AND kind IN (${kinds.map(() => '?').join(', ')}))`,
+		`list_id IN (SELECT id FROM user_lists WHERE source_key IS NOT NULL AND kind IN (${placeholders(kinds)}))`,
 		[...kinds],
 	);
 }
@@ -104,10 +103,9 @@ export async function loadSyncedMemberships(db: SqlDb, kinds: readonly string[])
  */
 export async function loadStoredMembers(db: SqlDb, listIds: readonly string[]): Promise<Map<string, StoredMembers>> {
 	const byList = new Map<string, StoredMembers>();
-	for (let start = 0; start < listIds.length; start += ID_CHUNK) {
-		const chunk = listIds.slice(start, start + ID_CHUNK);
-		for (const [listId, stored] of await joinedMembers(db, `list_id IN (${chunk.map(() => '?').join(', ')})`, chunk)) byList.set(listId, stored);
-	}
+	await forIdChunks(listIds, async (chunk) => {
+		for (const [listId, stored] of await joinedMembers(db, `list_id IN (${placeholders(chunk)})`, chunk)) byList.set(listId, stored);
+	});
 	return byList;
 }
 
@@ -132,15 +130,14 @@ async function joinedMembers(db: SqlDb, where: string, params: SqlValue[]): Prom
  */
 export async function loadMembershipsOf(db: SqlDb, personIds: readonly string[]): Promise<Map<string, StoredMembers>> {
 	const byList = new Map<string, Record<Membership, string[]>>();
-	for (let start = 0; start < personIds.length; start += ID_CHUNK) {
-		const chunk = personIds.slice(start, start + ID_CHUNK);
-		const rows = await db.queryArrays(`SELECT list_id, membership, person_id FROM list_members WHERE person_id IN (${chunk.map(() => '?').join(', ')})`, chunk);
+	await forIdChunks(personIds, async (chunk) => {
+		const rows = await db.queryArrays(`SELECT list_id, membership, person_id FROM list_members WHERE person_id IN (${placeholders(chunk)})`, chunk);
 		for (const [listId, membership, personId] of rows) {
 			let lists = byList.get(String(listId));
 			if (!lists) byList.set(String(listId), (lists = { member: [], manager: [] }));
 			lists[membership === 'manager' ? 'manager' : 'member'].push(String(personId));
 		}
-	}
+	});
 	const joined = new Map<string, StoredMembers>();
 	for (const [listId, lists] of byList) {
 		const stored: StoredMembers = {};
@@ -153,11 +150,10 @@ export async function loadMembershipsOf(db: SqlDb, personIds: readonly string[])
 /** How many members each of these lists has. */
 export async function countMembers(db: SqlDb, listIds: readonly string[]): Promise<Map<string, number>> {
 	const counts = new Map<string, number>();
-	for (let start = 0; start < listIds.length; start += ID_CHUNK) {
-		const chunk = listIds.slice(start, start + ID_CHUNK);
-		const rows = await db.queryArrays(`SELECT list_id, COUNT(*) FROM list_members WHERE membership = 'member' AND list_id IN (${chunk.map(() => '?').join(', ')}) GROUP BY list_id`, chunk);
+	await forIdChunks(listIds, async (chunk) => {
+		const rows = await db.queryArrays(`SELECT list_id, COUNT(*) FROM list_members WHERE membership = 'member' AND list_id IN (${placeholders(chunk)}) GROUP BY list_id`, chunk);
 		for (const [listId, count] of rows) counts.set(String(listId), Number(count));
-	}
+	});
 	return counts;
 }
 
@@ -180,11 +176,10 @@ export async function insertLists(db: SqlDb, lists: UserListRow[]): Promise<void
 
 /** Writes whole list rows over the stored ones. */
 export async function replaceLists(db: SqlDb, lists: UserListRow[]): Promise<void> {
-	const ids = lists.map((list) => list.id);
-	for (let start = 0; start < ids.length; start += ID_CHUNK) {
-		const chunk = ids.slice(start, start + ID_CHUNK);
-		await db.execute(`DELETE FROM user_lists WHERE id IN (${chunk.map(() => '?').join(', ')})`, chunk);
-	}
+	await forIdChunks(
+		lists.map((list) => list.id),
+		(chunk) => db.execute(`DELETE FROM user_lists WHERE id IN (${placeholders(chunk)})`, chunk),
+	);
 	await insertLists(db, lists);
 }
 
@@ -248,10 +243,8 @@ export async function removeMembers(db: SqlDb, groups: readonly MemberGroup[]): 
 
 /** Deletes lists (only a rollback does: lists its run created) and their members. */
 export async function deleteLists(db: SqlDb, ids: string[]): Promise<void> {
-	for (let start = 0; start < ids.length; start += ID_CHUNK) {
-		const chunk = ids.slice(start, start + ID_CHUNK);
-		const marks = chunk.map(() => '?').join(', ');
-		await db.execute(`DELETE FROM list_members WHERE list_id IN (${marks})`, chunk);
-		await db.execute(`DELETE FROM user_lists WHERE id IN (${marks})`, chunk);
-	}
+	await forIdChunks(ids, async (chunk) => {
+		await db.execute(`DELETE FROM list_members WHERE list_id IN (${placeholders(chunk)})`, chunk);
+		await db.execute(`DELETE FROM user_lists WHERE id IN (${placeholders(chunk)})`, chunk);
+	});
 }

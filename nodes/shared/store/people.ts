@@ -6,7 +6,7 @@
  */
 import { OffHeapStrings } from './off-heap-strings';
 import type { SqlDb, SqlValue } from './sql';
-import { insertEach } from './sql';
+import { forIdChunks, insertEach, placeholders } from './sql';
 
 /** One row of `people`, column for column. */
 export interface PersonRow {
@@ -69,9 +69,6 @@ export const PEOPLE_COLUMNS = [
 	'created_at',
 	'updated_at',
 ] as const satisfies ReadonlyArray<keyof PersonRow>;
-
-/** How many ids go into one `IN (…)` list. */
-const ID_CHUNK = 1000;
 
 export function emailKey(email: string | null | undefined): string | null {
 	const key = (email ?? '').trim().toLowerCase();
@@ -266,15 +263,9 @@ export async function insertPeople(db: SqlDb, people: PersonRow[]): Promise<void
 	await insertEach(db, 'people', PEOPLE_COLUMNS, people, toValues);
 }
 
-async function forChunks(ids: string[], work: (chunk: string[]) => Promise<unknown>): Promise<void> {
-	for (let start = 0; start < ids.length; start += ID_CHUNK) await work(ids.slice(start, start + ID_CHUNK));
-}
-
-const placeholders = (chunk: string[]) => chunk.map(() => '?').join(', ');
-
 /** Writes whole rows over the stored ones (delete + bulk insert: one statement per thousand, on both engines). */
 export async function replacePeople(db: SqlDb, people: PersonRow[]): Promise<void> {
-	await forChunks(
+	await forIdChunks(
 		people.map((person) => person.id),
 		(chunk) => db.execute(`DELETE FROM people WHERE id IN (${placeholders(chunk)})`, chunk),
 	);
@@ -283,7 +274,7 @@ export async function replacePeople(db: SqlDb, people: PersonRow[]): Promise<voi
 
 /** Archives people (never deletes them); they were missing once more. */
 export async function archivePeople(db: SqlDb, ids: string[], archivedAt: string): Promise<void> {
-	await forChunks(ids, (chunk) =>
+	await forIdChunks(ids, (chunk) =>
 		db.execute(
 			`UPDATE people SET archived_at = ?, updated_at = ?, missing_runs = missing_runs + 1 WHERE id IN (${placeholders(chunk)})`,
 			[archivedAt, archivedAt, ...chunk],
@@ -293,7 +284,7 @@ export async function archivePeople(db: SqlDb, ids: string[], archivedAt: string
 
 /** People the SIS lists again in `runId` after missing runs: no longer missing. */
 export async function markPeopleFoundAgain(db: SqlDb, ids: string[], runId: string): Promise<void> {
-	await forChunks(ids, (chunk) =>
+	await forIdChunks(ids, (chunk) =>
 		db.execute(`UPDATE people SET missing_runs = 0, last_seen_run_id = ? WHERE id IN (${placeholders(chunk)})`, [
 			runId,
 			...chunk,
@@ -303,7 +294,7 @@ export async function markPeopleFoundAgain(db: SqlDb, ids: string[], runId: stri
 
 /** People the SIS did not list in this run (kept): missing one run more. */
 export async function markPeopleMissing(db: SqlDb, ids: string[]): Promise<void> {
-	await forChunks(ids, (chunk) =>
+	await forIdChunks(ids, (chunk) =>
 		db.execute(`UPDATE people SET missing_runs = missing_runs + 1 WHERE id IN (${placeholders(chunk)})`, chunk),
 	);
 }
@@ -338,7 +329,7 @@ export async function loadPersonLinksOf(db: SqlDb, sourcedIds: Iterable<string>,
 
 /** Deletes people (only a rollback does: people its run created) and their list memberships. */
 export async function deletePeople(db: SqlDb, ids: string[]): Promise<void> {
-	await forChunks(ids, async (chunk) => {
+	await forIdChunks(ids, async (chunk) => {
 		await db.execute(`DELETE FROM list_members WHERE person_id IN (${placeholders(chunk)})`, chunk);
 		await db.execute(`DELETE FROM people WHERE id IN (${placeholders(chunk)})`, chunk);
 	});

@@ -43,6 +43,17 @@ export function fromJson<T>(text: SqlValue | undefined, fallback: T): T {
 	return JSON.parse(String(text)) as T;
 }
 
+/** How many ids go into one `IN (…)` list. */
+const ID_CHUNK = 1000;
+
+/** Runs `work` on the ids a thousand at a time (one `IN (…)` list each: see placeholders). */
+export async function forIdChunks(ids: readonly string[], work: (chunk: string[]) => Promise<unknown>): Promise<void> {
+	for (let start = 0; start < ids.length; start += ID_CHUNK) await work(ids.slice(start, start + ID_CHUNK));
+}
+
+/** The `?, ?, …` of an `IN (…)` list of these values. */
+export const placeholders = (values: readonly unknown[]): string => values.map(() => '?').join(', ');
+
 /** Rows handed to insertMany at once by insertEach: short-lived arrays, which die young instead of growing the heap. */
 export const INSERT_SLICE = 5000;
 
