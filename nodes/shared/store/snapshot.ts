@@ -35,7 +35,7 @@ import type {
 	PersonRole,
 } from '../model/roster';
 import type { SqlDb, SqlValue } from './sql';
-import { fromJson, nowIso, refreshStatistics, toBooleanInt, toJson } from './sql';
+import { askedAhead, fromJson, nowIso, placeholders, refreshStatistics, toBooleanInt, toJson } from './sql';
 
 /** How each canonical entity maps to its snapshot records: columns, to-row and from-row. */
 export interface SnapshotTable<T> {
@@ -568,12 +568,8 @@ async function baseValuesKnown<T>(
 	knownFrom: ReadonlyMap<string, T | null>,
 ): Promise<Map<string, SqlValue[]> | undefined> {
 	const { layer } = over.from;
-	const replaced = new Map<string, SqlValue[]>();
-	if (layer) {
-		const [[kept]] = await db.queryArrays('SELECT removed_records FROM snapshot_layers WHERE run_id = ? AND entity = ?', [over.from.owner, spec.entity]);
-		if (kept === null || kept === undefined) return undefined;
-		for (const values of JSON.parse(String(kept)) as SqlValue[][]) replaced.set(String(values[0]), values);
-	}
+	const replaced = layer ? await baseRecordsKept(db, over.from.owner, spec) : new Map<string, SqlValue[]>();
+	if (!replaced) return undefined;
 	const values = new Map<string, SqlValue[]>();
 	for (const id of ids) {
 		if (layer?.removed.has(id)) {
@@ -704,17 +700,14 @@ const CHUNKS_PER_QUERY = 4;
 async function* chunkValues(db: SqlDb, owner: string, spec: { entity: string }, seqs: readonly number[]): AsyncGenerator<SqlValue[][]> {
 	const ask = (start: number) => {
 		const group = seqs.slice(start, start + CHUNKS_PER_QUERY);
-		const rows = db.queryArrays(`SELECT seq, data FROM snapshot_chunks WHERE run_id = ? AND entity = ? AND seq IN (${group.map(() => '?').join(', ')})`, [owner, spec.entity, ...group]);
-		// Awaited below; a reader that stops early leaves it unread, which must not count as an unhandled rejection.
-		rows.catch(() => undefined);
-		return { group, rows };
+		return { group, rows: askedAhead(db.queryArrays(`SELECT seq, data FROM snapshot_chunks WHERE run_id = ? AND entity = ? AND seq IN (${placeholders(group)})`, [owner, spec.entity, ...group])) };
 	};
 	let next = seqs.length > 0 ? ask(0) : undefined;
 	for (let start = 0; next !== undefined; start += CHUNKS_PER_QUERY) {
 		const { group, rows } = next;
 		const texts = new Map<number, string>();
 		for (const [seq, data] of await rows) texts.set(Number(seq), String(data));
-		// The next chunks are asked for before these are parsed: PostgreSQL reads them while this process parses.
+		// The next chunks are asked for before these are parsed.
 		next = start + CHUNKS_PER_QUERY < seqs.length ? ask(start + CHUNKS_PER_QUERY) : undefined;
 		for (const seq of group) {
 			const text = texts.get(seq);
@@ -851,7 +844,7 @@ export async function readSnapshotRecordsById<T>(db: SqlDb, runId: string, spec:
 		for (let start = 0; start < wanted.length; start += 500) {
 			const ids = wanted.slice(start, start + 500);
 			const rows = await db.queryArrays(
-				`SELECT ${spec.columns.join(', ')} FROM ${spec.table} WHERE run_id = ? AND sourced_id IN (${ids.map(() => '?').join(', ')})`,
+				`SELECT ${spec.columns.join(', ')} FROM ${spec.table} WHERE run_id = ? AND sourced_id IN (${placeholders(ids)})`,
 				[runId, ...ids],
 			);
 			for (const values of rows) found.set(String(values[0]), spec.fromValues(values));
@@ -956,12 +949,12 @@ export async function changedRecords<T>(db: SqlDb, fromRunId: string, toRunId: s
 	const unkept: string[] = [];
 	for (const side of sides) {
 		if (!side.layer) continue;
-		const [[kept]] = await db.queryArrays('SELECT removed_records FROM snapshot_layers WHERE run_id = ? AND entity = ?', [side.owner, spec.entity]);
-		if (kept === null || kept === undefined) {
+		const kept = await baseRecordsKept(db, side.owner, spec);
+		if (!kept) {
 			for (const id of side.layer.removed) if (changed.has(id)) unkept.push(id);
 			continue;
 		}
-		for (const values of JSON.parse(String(kept)) as SqlValue[][]) if (changed.has(String(values[0]))) baseValues.set(String(values[0]), values);
+		for (const [id, values] of kept) if (changed.has(id)) baseValues.set(id, values);
 	}
 	const missing = unkept.filter((id) => !baseValues.has(id));
 	if (missing.length > 0) for (const [id, values] of await findValuesInChunks(db, base, spec, [...new Set(missing)].sort(compareKeys))) baseValues.set(id, values);
@@ -976,6 +969,13 @@ export async function changedRecords<T>(db: SqlDb, fromRunId: string, toRunId: s
 		versions.set(id, { ...(from ? { from } : {}), ...(to ? { to } : {}) });
 	}
 	return versions;
+}
+
+/** The base records a layer (of run `owner`) removes or replaces, by sourcedId (migration 11); undefined for a layer written before. */
+async function baseRecordsKept(db: SqlDb, owner: string, spec: { entity: string }): Promise<Map<string, SqlValue[]> | undefined> {
+	const [[kept]] = await db.queryArrays('SELECT removed_records FROM snapshot_layers WHERE run_id = ? AND entity = ?', [owner, spec.entity]);
+	if (kept === null || kept === undefined) return undefined;
+	return new Map((JSON.parse(String(kept)) as SqlValue[][]).map((values) => [String(values[0]), values]));
 }
 
 /** A snapshot's records of one entity (entityRecords), with those that are not the base's: by sourcedId, the record's values, or null where it is removed. */

@@ -54,6 +54,16 @@ export async function forIdChunks(ids: readonly string[], work: (chunk: string[]
 /** The `?, ?, …` of an `IN (…)` list of these values. */
 export const placeholders = (values: readonly unknown[]): string => values.map(() => '?').join(', ');
 
+/**
+ * A query asked before its result is wanted (the next chunks, while these are parsed: PostgreSQL then reads
+ * them meanwhile), awaited later. A reader that stops early leaves it unread: that must not count as an
+ * unhandled rejection, so one is handled here; awaiting it still throws.
+ */
+export function askedAhead<T>(query: Promise<T>): Promise<T> {
+	query.catch(() => undefined);
+	return query;
+}
+
 /** Rows handed to insertMany at once by insertEach: short-lived arrays, which die young instead of growing the heap. */
 export const INSERT_SLICE = 5000;
 

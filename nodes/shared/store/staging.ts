@@ -22,7 +22,7 @@ import type { StagedEntity, StagedFile, StagedRow } from '../model/roster';
 import type { FileOutcome, ReusedFile, StagingSink } from '../sources/staging';
 import { addProblems } from './runs';
 import type { SqlDb, SqlValue } from './sql';
-import { fromJson, toJson } from './sql';
+import { askedAhead, fromJson, toJson } from './sql';
 
 const CHUNK_COLUMNS = ['run_id', 'entity', 'seq', 'row_count', 'encoding', 'data'] as const;
 const RECORD = '\u001e';
@@ -207,16 +207,12 @@ export async function* readStagedRows(
 	const { owner, sourcedIdIndex } = await stagedFileSource(db, runId, entity);
 	let pending: StagedRow[] = [];
 	let chunks = 0;
-	const ask = (after: number) => {
-		const rows = db.queryArrays('SELECT seq, encoding, data FROM staging_chunks WHERE run_id = ? AND entity = ? AND seq > ? ORDER BY seq LIMIT ?', [owner, entity, after, CHUNKS_PER_QUERY]);
-		// Awaited below; a reader that stops early leaves it unread, which must not count as an unhandled rejection.
-		rows.catch(() => undefined);
-		return rows;
-	};
+	const ask = (after: number) =>
+		askedAhead(db.queryArrays('SELECT seq, encoding, data FROM staging_chunks WHERE run_id = ? AND entity = ? AND seq > ? ORDER BY seq LIMIT ?', [owner, entity, after, CHUNKS_PER_QUERY]));
 	let next: Promise<SqlValue[][]> | undefined = ask(0);
 	while (next !== undefined) {
 		const rows: SqlValue[][] = await next;
-		// The next chunks are asked for before these are unpacked: PostgreSQL reads them while this process unpacks.
+		// The next chunks are asked for before these are unpacked.
 		next = rows.length < CHUNKS_PER_QUERY ? undefined : ask(Number(rows[rows.length - 1][0]));
 		for (const [, encoding, data] of rows) {
 			const unpacked = unpackRows(String(encoding), String(data), sourcedIdIndex);
