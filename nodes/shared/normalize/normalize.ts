@@ -722,7 +722,7 @@ async function buildSnapshot(
 			return enrollmentIn(row);
 		};
 		/** An enrollment held until all rows are read: strings of its own, not cut from the staged text (which it would keep whole). */
-		const held = (enrollment: CanonicalEnrollment): CanonicalEnrollment =>
+		const heldEnrollment = (enrollment: CanonicalEnrollment): CanonicalEnrollment =>
 			({ ...enrollment, sourcedId: detached(enrollment.sourcedId), classId: detached(enrollment.classId), personId: detached(enrollment.personId) });
 		/**
 		 * A bulk file's rows against the earlier run's (see above): the enrollments that differ from that
@@ -732,10 +732,12 @@ async function buildSnapshot(
 		const readEnrollmentsAsChanges = async (earlier: EarlierEnrollments) => {
 			const changes = new Map<string, CanonicalEnrollment | null>();
 			const before = new Map<string, CanonicalEnrollment | null>();
+			/** The earlier snapshot's enrollment of the earlier run's row `last` (null: none). */
+			const earlierEnrollment = (last: StagedRow) => (earlier.kept(last) ? heldEnrollment(enrollmentIn(last)) : null);
 			/** Tonight's enrollment of a row that is not the same as the earlier run's row `last` (undefined: none). */
 			const change = (sourcedId: string, tonight: CanonicalEnrollment | null, last: StagedRow | undefined) => {
 				changes.set(sourcedId, tonight);
-				if (last !== undefined) before.set(sourcedId, earlier.kept(last) ? held(enrollmentIn(last)) : null);
+				if (last !== undefined) before.set(sourcedId, earlierEnrollment(last));
 			};
 			const problemsBefore = problems.length;
 			const rows = new EarlierRows(readStagedRows(db, earlier.runId, 'enrollments'));
@@ -748,7 +750,7 @@ async function buildSnapshot(
 						if (last !== undefined && earlier.kept(last)) change(detached(row.sourcedId), null, last);
 					} else if (last === undefined || !sameCells(last.cells, row.cells) || !earlier.kept(row)) {
 						// (Past sameCells, tonight's row is the earlier one: earlier.kept(row) is of that row.)
-						change(detached(row.sourcedId), held(enrollment), last);
+						change(detached(row.sourcedId), heldEnrollment(enrollment), last);
 					}
 					if (changes.size > earlier.maxChanges || rows.passedOver > earlier.maxChanges) {
 						problems.length = problemsBefore;
@@ -759,7 +761,7 @@ async function buildSnapshot(
 			}
 			// The earlier rows no row of tonight's took: not in tonight's file (or too far from where they were to be matched).
 			for await (const last of rows.untaken()) {
-				if (changes.has(last.sourcedId)) before.set(last.sourcedId, earlier.kept(last) ? held(enrollmentIn(last)) : null);
+				if (changes.has(last.sourcedId)) before.set(last.sourcedId, earlierEnrollment(last));
 				else if (earlier.kept(last)) change(last.sourcedId, null, last);
 			}
 			// The rest of the changes have no earlier row: the earlier snapshot has no enrollment of them.
