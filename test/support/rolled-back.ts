@@ -1,4 +1,6 @@
 import type { SqlDb } from '../../nodes/shared/store/sql';
+import type { SyncStateName } from '../../nodes/shared/store/sync-state';
+import { setAsLeftBy } from '../../nodes/shared/store/sync-state';
 
 class RolledBack extends Error {}
 
@@ -17,6 +19,32 @@ export async function rolledBack<T>(db: SqlDb, work: (tx: SqlDb) => Promise<T>):
 			if (!(error instanceof RolledBack)) throw error;
 		});
 	return result!.value;
+}
+
+/**
+ * Runs a step as it runs (from changes where it can) after running its whole plan on the same store in a
+ * rolled-back transaction, the step's note (`state`, store/sync-state.ts) cleared so that it plans whole,
+ * and checks that both leave the store the same (`observe`), with the same counts but for how each
+ * planned (`withoutHow`) and the same warnings. Returns the step's result.
+ */
+export async function expectSameAsWholePlan<R extends { counts: { plannedFromChanges?: unknown }; warnings: string[] }>(
+	db: SqlDb,
+	state: SyncStateName,
+	step: (db: SqlDb) => Promise<R>,
+	observe: (db: SqlDb) => Promise<unknown>,
+	withoutHow: (result: R) => unknown,
+): Promise<R> {
+	const whole = await rolledBack(db, async (tx) => {
+		await setAsLeftBy(tx, state, null);
+		const result = await step(tx);
+		return { result, observed: await observe(tx) };
+	});
+	expect(whole.result.counts.plannedFromChanges).toBeUndefined();
+	const result = await step(db);
+	expect(await observe(db)).toEqual(whole.observed);
+	expect(withoutHow(result)).toEqual(withoutHow(whole.result));
+	expect(result.warnings).toEqual(whole.result.warnings);
+	return result;
 }
 
 /**

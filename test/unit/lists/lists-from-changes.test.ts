@@ -12,7 +12,7 @@ import type { SqlDb } from '../../../nodes/shared/store/sql';
 import type { RosterStore } from '../../../nodes/shared/store/store';
 import { asLeftBy, setAsLeftBy } from '../../../nodes/shared/store/sync-state';
 import { ENGINES, openTestStore } from '../../support/engines';
-import { comparable, rolledBack } from '../../support/rolled-back';
+import { comparable, expectSameAsWholePlan, rolledBack } from '../../support/rolled-back';
 import type { Roster } from '../../support/roster-fixtures';
 import { student, syntheticRoster, writeRoster } from '../../support/roster-fixtures';
 
@@ -46,16 +46,13 @@ describe.each(ENGINES)('Build Lists planned from changes equals the plan of ever
 		const runId = await writeRoster(store.db, roster, { changesOver: after });
 		await reconcileRun(store.db, runId, RECONCILE);
 		const nightStart = new Date().toISOString();
-		const whole = await rolledBack(store.db, async (tx) => {
-			await setAsLeftBy(tx, 'lists', null);
-			const result = await buildListsRun(tx, runId, lists);
-			return { result, observed: await observe(tx, runId, nightStart) };
-		});
-		expect(whole.result.counts.plannedFromChanges).toBeUndefined();
-		const result = await buildListsRun(store.db, runId, lists);
-		expect(await observe(store.db, runId, nightStart)).toEqual(whole.observed);
-		expect(withoutHow(result)).toEqual(withoutHow(whole.result));
-		expect(result.warnings).toEqual(whole.result.warnings);
+		const result = await expectSameAsWholePlan(
+			store.db,
+			'lists',
+			(db) => buildListsRun(db, runId, lists),
+			(db) => observe(db, runId, nightStart),
+			withoutHow,
+		);
 		return { runId, result };
 	}
 

@@ -13,7 +13,7 @@ import { asLeftBy, setAsLeftBy } from '../../../nodes/shared/store/sync-state';
 import type { SqlDb } from '../../../nodes/shared/store/sql';
 import type { RosterStore } from '../../../nodes/shared/store/store';
 import { ENGINES, openTestStore } from '../../support/engines';
-import { comparable, rolledBack } from '../../support/rolled-back';
+import { comparable, expectSameAsWholePlan } from '../../support/rolled-back';
 import type { Roster } from '../../support/roster-fixtures';
 import { manualPerson, student, syntheticRoster, writeRoster } from '../../support/roster-fixtures';
 
@@ -45,16 +45,13 @@ describe.each(ENGINES)('Reconcile Users planned from changes equals the whole pl
 	async function night(roster: Roster, options: { changesOver?: string; dryRun?: boolean } = {}) {
 		const runId = await writeRoster(store.db, roster, options);
 		const nightStart = new Date().toISOString();
-		const whole = await rolledBack(store.db, async (tx) => {
-			await setAsLeftBy(tx, 'people', null);
-			const result = await reconcileRun(tx, runId, SETTINGS);
-			return { result, observed: await observe(tx, runId, nightStart) };
-		});
-		expect(whole.result.counts.plannedFromChanges).toBeUndefined();
-		const result = await reconcileRun(store.db, runId, SETTINGS);
-		expect(await observe(store.db, runId, nightStart)).toEqual(whole.observed);
-		expect(withoutHow(result)).toEqual(withoutHow(whole.result));
-		expect(result.warnings).toEqual(whole.result.warnings);
+		const result = await expectSameAsWholePlan(
+			store.db,
+			'people',
+			(db) => reconcileRun(db, runId, SETTINGS),
+			(db) => observe(db, runId, nightStart),
+			withoutHow,
+		);
 		return { runId, result };
 	}
 
