@@ -75,6 +75,14 @@ beforeAll(async () => {
 	variant('day1', 'day1-without-student', { 'users.csv': (lines) => lines.filter((line) => firstCell(line) !== someStudent) });
 	// Day 1 without a class (its enrollments are skipped tonight, the same rows as the night before).
 	variant('day1', 'day1-without-class', { 'classes.csv': (lines) => lines.filter((line) => firstCell(line) !== someClass) });
+	// Day 2 with a cell holding a separator character (U+001F) in one enrollment row: the staging packs
+	// the rows of that row's chunk as JSON (store/staging.ts) where the night before packed them as text.
+	variant('day2', 'day2-separator-in-cell', {
+		'enrollments.csv': ([head, ...rows]) => {
+			const school = head.split(',').indexOf('schoolSourcedId');
+			return [head, ...rows.map((row, i) => (i === 10 ? row.split(',').map((value, at) => (at === school ? `${value}\u001f` : value)).join(',') : row))];
+		},
+	});
 	// Day 2 with its enrollments in another order.
 	variant('day2', 'day2-shuffled', { 'enrollments.csv': ([head, ...rows]) => [head, ...rows.reverse()] });
 });
@@ -170,6 +178,21 @@ describe.each(ENGINES)('a bulk enrollments file stored as changes over the night
 		expect(narrower.asChangesOver).toBeDefined();
 		expect(narrower.result.counts.outOfScope.enrollments).toBeGreaterThan(0);
 		expect(narrower.result).toEqual(await alone('day1', { schoolIds: schools.slice(1, 6) }));
+	});
+
+	test("rows of a chunk packed otherwise than the night before's (as JSON: a cell holds a separator character) are matched all the same", async () => {
+		const one = await night('day1');
+		const two = await night('day2-separator-in-cell');
+		const encodings = await store.db.queryArrays("SELECT DISTINCT encoding FROM staging_chunks WHERE run_id = ? AND entity = 'enrollments'", [two.runId]);
+		expect(encodings.map(([encoding]) => encoding)).toContain('json');
+		expect(two.asChangesOver).toBe(one.runId);
+		expect(two.storedEnrollments).toBeLessThan(two.result.counts.enrollments * 0.1);
+		// And the night after, without the odd row: its rows packed as text again.
+		const three = await night('day2-end-dates');
+		expect(three.asChangesOver).toBe(one.runId);
+		expect(three.storedEnrollments).toBeLessThan(three.result.counts.enrollments * 0.1);
+		expect(two.result).toEqual(await alone('day2-separator-in-cell'));
+		expect(three.result).toEqual(await alone('day2-end-dates'));
 	});
 
 	test('a file in another order is written whole (each row read once more), with its problems once', async () => {

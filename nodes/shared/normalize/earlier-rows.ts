@@ -11,7 +11,11 @@
  * and the rows passed over are held: tens of thousands, not the file. A file in another order shows
  * as many rows passed over (`passedOver`), and the caller gives up.
  */
-import type { StagedRow } from '../model/roster';
+
+/** What a row needs to be matched: its sourcedId (the rest is the caller's). */
+interface Row {
+	sourcedId: string;
+}
 
 /** How far ahead of the last match a sourcedId is looked for. */
 export const LOOKAHEAD = 1000;
@@ -20,18 +24,18 @@ const LOST_AFTER = 32;
 /** Rows read ahead of the last match beyond tonight's batch: how far a sourcedId is looked for after LOST_AFTER misses in a row. */
 export const FAR_AHEAD = 20 * LOOKAHEAD;
 
-export class EarlierRows {
+export class EarlierRows<R extends Row> {
 	/** Rows read from the earlier file and not yet passed: `ahead[at]` is the next one in file order. */
-	private ahead: StagedRow[] = [];
+	private ahead: R[] = [];
 	private at = 0;
 	/** Rows passed over (a match further on was taken first), by sourcedId. */
-	private readonly passed = new Map<string, StagedRow>();
+	private readonly passed = new Map<string, R>();
 	private done = false;
 	/** Misses since the last match. */
 	private misses = 0;
 
 	/** `batches`: the earlier run's staged rows of the file, in file order. */
-	constructor(private readonly batches: AsyncIterator<StagedRow[]>) {}
+	constructor(private readonly batches: AsyncIterator<R[]>) {}
 
 	/** Reads on until `count` + FAR_AHEAD rows past the last match are at hand (or the file ends): call before each batch of tonight's rows, with its length. */
 	async readAhead(count: number): Promise<void> {
@@ -51,7 +55,7 @@ export class EarlierRows {
 	 * match, or of the rows at hand after LOST_AFTER misses in a row (the rows before it are then
 	 * passed over); undefined when none holds it.
 	 */
-	take(sourcedId: string): StagedRow | undefined {
+	take(sourcedId: string): R | undefined {
 		const passed = this.passed.get(sourcedId);
 		if (passed !== undefined) {
 			this.passed.delete(sourcedId);
@@ -77,7 +81,7 @@ export class EarlierRows {
 	}
 
 	/** Every row never taken, once tonight's rows are all read: those passed over, then the rest of the file. */
-	async *untaken(): AsyncGenerator<StagedRow> {
+	async *untaken(): AsyncGenerator<R> {
 		yield* this.passed.values();
 		this.passed.clear();
 		for (let i = this.at; i < this.ahead.length; i++) yield this.ahead[i];
@@ -90,11 +94,4 @@ export class EarlierRows {
 }
 
 /** A row held for a while: strings of its own, not cut from its chunk's staged text (which it would keep whole). */
-const ownCopy = (row: StagedRow): StagedRow => JSON.parse(JSON.stringify(row)) as StagedRow;
-
-/** Whether two rows have the same cells. */
-export function sameCells(a: readonly string[], b: readonly string[]): boolean {
-	if (a.length !== b.length) return false;
-	for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-	return true;
-}
+const ownCopy = <R extends Row>(row: R): R => JSON.parse(JSON.stringify(row)) as R;

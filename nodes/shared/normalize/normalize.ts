@@ -53,11 +53,12 @@ import {
 } from '../store/snapshot';
 import type { SqlDb } from '../store/sql';
 import { OffHeapStrings } from '../store/off-heap-strings';
-import { readStagedContentHashes, readStagedFiles, readStagedRows } from '../store/staging';
+import type { StagedRowText } from '../store/staging';
+import { cellsOf, readStagedContentHashes, readStagedFiles, readStagedRows, readStagedRowsWithText, readStagedRowTexts } from '../store/staging';
 import { DEFAULT_KEEP_SNAPSHOTS_DAYS, pruneSnapshots } from '../store/retention';
 import type { DriftReport, DriftSettings } from './drift';
 import { checkDrift } from './drift';
-import { EarlierRows, sameCells } from './earlier-rows';
+import { EarlierRows } from './earlier-rows';
 
 export interface NormalizeOptions {
 	/** School ID scoping: sourcedIds or identifiers of the schools to keep. Empty = every school. */
@@ -165,11 +166,20 @@ interface StagedInput {
 }
 
 /** The staged rows of one entity in batches (a batch at a time: no async step per row). */
-async function* stagedBatches(input: StagedInput, entity: StagedEntity): AsyncGenerator<[Columns, StagedRow[]]> {
+function stagedBatches(input: StagedInput, entity: StagedEntity): AsyncGenerator<[Columns, StagedRow[]]> {
+	return stagedBatchesFrom(input, entity, readStagedRows);
+}
+
+/** stagedBatches, the rows read by `read` (e.g. with their text). */
+async function* stagedBatchesFrom<R extends StagedRow>(
+	input: StagedInput,
+	entity: StagedEntity,
+	read: (db: SqlDb, runId: string, entity: StagedEntity) => AsyncGenerator<R[]>,
+): AsyncGenerator<[Columns, R[]]> {
 	const columns = input.files.get(entity);
 	if (!columns) return;
 	let done = 0;
-	for await (const batch of readStagedRows(input.db, input.runId, entity)) {
+	for await (const batch of read(input.db, input.runId, entity)) {
 		yield [columns, batch];
 		done += batch.length;
 		reportProgress(input.onProgress, { stage: 'normalize', done, unit: 'rows', file: columns.file.fileName });
@@ -688,7 +698,7 @@ async function buildSnapshot(
 			c.at(name),
 		);
 		/** The enrollment a row makes, once checked (enrollmentOf). */
-		const enrollmentIn = ({ sourcedId, cells }: StagedRow): CanonicalEnrollment => ({
+		const enrollmentIn = ({ sourcedId, cells }: Pick<StagedRow, 'sourcedId' | 'cells'>): CanonicalEnrollment => ({
 			sourcedId,
 			classId: cell(cells, classAt),
 			personId: cell(cells, userAt),
@@ -732,24 +742,28 @@ async function buildSnapshot(
 		const readEnrollmentsAsChanges = async (earlier: EarlierEnrollments) => {
 			const changes = new Map<string, CanonicalEnrollment | null>();
 			const before = new Map<string, CanonicalEnrollment | null>();
-			/** The earlier snapshot's enrollment of the earlier run's row `last` (null: none). */
-			const earlierEnrollment = (last: StagedRow) => (earlier.kept(last) ? heldEnrollment(enrollmentIn(last)) : null);
+			/** The earlier snapshot's enrollment of the earlier run's row `last` (null: none); its cells are split only here. */
+			const earlierEnrollment = (last: StagedRowText) => {
+				const cells = cellsOf(last);
+				return earlier.kept(last.sourcedId, cells) ? heldEnrollment(enrollmentIn({ sourcedId: last.sourcedId, cells })) : null;
+			};
 			/** Tonight's enrollment of a row that is not the same as the earlier run's row `last` (undefined: none). */
-			const change = (sourcedId: string, tonight: CanonicalEnrollment | null, last: StagedRow | undefined) => {
+			const change = (sourcedId: string, tonight: CanonicalEnrollment | null, last: StagedRowText | undefined) => {
 				changes.set(sourcedId, tonight);
 				if (last !== undefined) before.set(sourcedId, earlierEnrollment(last));
 			};
 			const problemsBefore = problems.length;
-			const rows = new EarlierRows(readStagedRows(db, earlier.runId, 'enrollments'));
-			for await (const [, batch] of stagedBatches(input, 'enrollments')) {
+			// The earlier run's rows are compared by their text (StagedRowText), not split into cells.
+			const rows = new EarlierRows(readStagedRowTexts(db, earlier.runId, 'enrollments'));
+			for await (const [, batch] of stagedBatchesFrom(input, 'enrollments', readStagedRowsWithText)) {
 				await rows.readAhead(batch.length);
 				for (const row of batch) {
 					const enrollment = enrollmentOf(row);
 					const last = rows.take(row.sourcedId);
 					if (enrollment === undefined) {
-						if (last !== undefined && earlier.kept(last)) change(detached(row.sourcedId), null, last);
-					} else if (last === undefined || !sameCells(last.cells, row.cells) || !earlier.kept(row)) {
-						// (Past sameCells, tonight's row is the earlier one: earlier.kept(row) is of that row.)
+						if (last !== undefined && earlier.kept(last.sourcedId, cellsOf(last))) change(detached(row.sourcedId), null, last);
+					} else if (last === undefined || last.text !== row.text || !earlier.kept(row.sourcedId, row.cells)) {
+						// (Past the same text, tonight's row is the earlier one: earlier.kept of its cells is of that row.)
 						change(detached(row.sourcedId), heldEnrollment(enrollment), last);
 					}
 					if (changes.size > earlier.maxChanges || rows.passedOver > earlier.maxChanges) {
@@ -762,7 +776,7 @@ async function buildSnapshot(
 			// The earlier rows no row of tonight's took: not in tonight's file (or too far from where they were to be matched).
 			for await (const last of rows.untaken()) {
 				if (changes.has(last.sourcedId)) before.set(last.sourcedId, earlierEnrollment(last));
-				else if (earlier.kept(last)) change(last.sourcedId, null, last);
+				else if (earlier.kept(last.sourcedId, cellsOf(last))) change(last.sourcedId, null, last);
 			}
 			// The rest of the changes have no earlier row: the earlier snapshot has no enrollment of them.
 			for (const id of changes.keys()) if (!before.has(id)) before.set(id, null);
@@ -824,8 +838,8 @@ async function buildSnapshot(
 /** The last run's enrollments file, when tonight's bulk file can be read as changes over its snapshot (see buildSnapshot). */
 interface EarlierEnrollments {
 	runId: string;
-	/** Whether that run's snapshot has the enrollment of one of its staged rows: its class was kept and the row had no problem. */
-	kept: (row: StagedRow) => boolean;
+	/** Whether that run's snapshot has the enrollment of one of its staged rows (its sourcedId and cells): its class was kept and the row had no problem. */
+	kept: (sourcedId: string, cells: string[]) => boolean;
 	/** Past this many enrollments changed (or rows out of order), tonight's are written whole instead. */
 	maxChanges: number;
 }
@@ -853,7 +867,7 @@ async function earlierEnrollments(db: SqlDb, runId: string, file: Columns, class
 	const enrollments = await countSnapshotRecords(db, runId, ENROLLMENT_TABLE);
 	return {
 		runId,
-		kept: (row) => classIds.has(cell(row.cells, classAt)) && !skipped.has(row.sourcedId),
+		kept: (sourcedId, cells) => classIds.has(cell(cells, classAt)) && !skipped.has(sourcedId),
 		maxChanges: Math.max(1000, Math.floor(enrollments * MAX_CHANGED_ENROLLMENTS)),
 	};
 }

@@ -37,6 +37,12 @@ function countOf(text: string, char: string): number {
 	return count;
 }
 
+/** Whether a text can be a `u1` cell or sourcedId (it holds no separator, nor U+0000). */
+const plainText = (text: string): boolean => text.indexOf(FIELD) === -1 && text.indexOf(RECORD) === -1 && text.indexOf('\u0000') === -1;
+
+/** A row's cells and sourcedId as a `u1` record has them (without its row number). `own`: the sourcedId is its own cell. */
+const u1Text = (row: StagedRow, own: boolean): string => `${row.cells.join(FIELD)}${FIELD}${own ? '' : row.sourcedId}`;
+
 /** Rows → one chunk's text (see the encodings above). `sourcedIdIndex`: the sourcedId column, or -1. */
 export function packRows(rows: StagedRow[], sourcedIdIndex: number): { encoding: Encoding; data: string } {
 	const records = new Array<string>(rows.length);
@@ -46,7 +52,7 @@ export function packRows(rows: StagedRow[], sourcedIdIndex: number): { encoding:
 		const row = rows[i];
 		const own = sourcedIdIndex >= 0 && row.cells[sourcedIdIndex] === row.sourcedId;
 		if (!own && row.sourcedId === '') plain = false;
-		records[i] = `${row.cells.join(FIELD)}${FIELD}${own ? '' : row.sourcedId}${FIELD}${row.rowNumber}`;
+		records[i] = `${u1Text(row, own)}${FIELD}${row.rowNumber}`;
 		fields += row.cells.length + 1;
 	}
 	if (plain) {
@@ -58,22 +64,88 @@ export function packRows(rows: StagedRow[], sourcedIdIndex: number): { encoding:
 	return { encoding: 'json', data: JSON.stringify(rows.map((row) => [row.rowNumber, row.sourcedId, row.cells])) };
 }
 
-/** One chunk's text → its rows. */
-export function unpackRows(encoding: string, data: string, sourcedIdIndex: number): StagedRow[] {
+/**
+ * One chunk's text → its rows. `withText`: each row also gets `text`, what identifies its cells and
+ * sourcedId (see StagedRowText), to compare it with another run's rows without their cells.
+ */
+export function unpackRows(encoding: string, data: string, sourcedIdIndex: number): StagedRow[];
+export function unpackRows(encoding: string, data: string, sourcedIdIndex: number, withText: true): Array<StagedRow & StagedRowText>;
+export function unpackRows(encoding: string, data: string, sourcedIdIndex: number, withText = false): Array<StagedRow & Partial<StagedRowText>> {
 	if (encoding === 'json') {
-		return (JSON.parse(data) as Array<[number, string, string[]]>).map(([rowNumber, sourcedId, cells]) => ({ rowNumber, sourcedId, cells }));
+		return (JSON.parse(data) as Array<[number, string, string[]]>).map(([rowNumber, sourcedId, cells]) => {
+			const row = { rowNumber, sourcedId, cells };
+			return withText ? { ...row, text: rowText(row, sourcedIdIndex) } : row;
+		});
 	}
 	if (encoding !== 'u1') throw new Error(`unknown staging chunk encoding "${encoding}"`);
 	if (data === '') return [];
 	const records = data.split(RECORD);
-	const rows = new Array<StagedRow>(records.length);
+	const rows = new Array<StagedRow & Partial<StagedRowText>>(records.length);
 	for (let i = 0; i < records.length; i++) {
-		const cells = records[i].split(FIELD);
+		const record = records[i];
+		const cells = record.split(FIELD);
 		const rowNumber = Number(cells.pop());
 		const sourcedId = cells.pop() as string;
 		rows[i] = { rowNumber, sourcedId: sourcedId === '' && sourcedIdIndex >= 0 ? cells[sourcedIdIndex] : sourcedId, cells };
+		if (withText) rows[i].text = record.slice(0, record.lastIndexOf(FIELD));
 	}
 	return rows;
+}
+
+/**
+ * A staged row read without its cells: what Normalize matches to another night's rows of the same file
+ * (normalize/earlier-rows.ts). `text` is the row's cells and sourcedId as a `u1` record packs them (less
+ * its row number), or, for a row no `u1` record can hold (a cell with a separator), U+0000 and the row
+ * as JSON. Two rows of a file have the same text exactly when they have the same cells and sourcedId,
+ * however their chunks were packed. cellsOf gives the cells back.
+ */
+export interface StagedRowText {
+	sourcedId: string;
+	text: string;
+}
+
+const JSON_TEXT = '\u0000';
+
+/** The text (StagedRowText) of a row: what a `u1` record has, where it can hold the row. */
+function rowText(row: StagedRow, sourcedIdIndex: number): string {
+	const own = sourcedIdIndex >= 0 && row.cells[sourcedIdIndex] === row.sourcedId;
+	const plain = (own || row.sourcedId !== '') && plainText(row.sourcedId) && row.cells.every(plainText);
+	return plain ? u1Text(row, own) : JSON_TEXT + JSON.stringify([row.sourcedId, row.cells]);
+}
+
+/** The cells of a StagedRowText's row. */
+export function cellsOf({ text }: StagedRowText): string[] {
+	if (text.startsWith(JSON_TEXT)) return (JSON.parse(text.slice(JSON_TEXT.length)) as [string, string[]])[1];
+	const cells = text.split(FIELD);
+	cells.pop();
+	return cells;
+}
+
+/** One chunk's text → its rows as StagedRowText, not split into cells. */
+export function unpackRowTexts(encoding: string, data: string, sourcedIdIndex: number): StagedRowText[] {
+	if (encoding !== 'u1') return unpackRows(encoding, data, sourcedIdIndex, true).map(({ sourcedId, text }) => ({ sourcedId, text }));
+	if (data === '') return [];
+	const records = data.split(RECORD);
+	const rows = new Array<StagedRowText>(records.length);
+	for (let i = 0; i < records.length; i++) {
+		const record = records[i];
+		const end = record.lastIndexOf(FIELD);
+		const idAt = record.lastIndexOf(FIELD, end - 1) + 1;
+		const sourcedId = idAt === end && sourcedIdIndex >= 0 ? nthCell(record, sourcedIdIndex) : record.slice(idAt, end);
+		rows[i] = { sourcedId, text: record.slice(0, end) };
+	}
+	return rows;
+}
+
+/** The cell at `index` of a `u1` record ('' past its cells). */
+function nthCell(record: string, index: number): string {
+	let start = 0;
+	for (let i = 0; i < index; i++) {
+		start = record.indexOf(FIELD, start) + 1;
+		if (start === 0) return '';
+	}
+	const end = record.indexOf(FIELD, start);
+	return end === -1 ? record.slice(start) : record.slice(start, end);
 }
 
 /** Writes a source's files, rows and problems into the staging area of `runId`. */
@@ -198,14 +270,37 @@ export async function readStagedFiles(db: SqlDb, runId: string): Promise<StagedF
 const CHUNKS_PER_QUERY = 4;
 
 /** Staged rows of one entity in source order, in batches of `batchSize` (never the whole file at once). */
-export async function* readStagedRows(
+export function readStagedRows(db: SqlDb, runId: string, entity: StagedEntity, batchSize = 5000): AsyncGenerator<StagedRow[]> {
+	return readStagedChunks<StagedRow>(db, runId, entity, batchSize, unpackRows, (row) => row);
+}
+
+/** readStagedRows, each row with its text (StagedRowText): to compare it with another run's rows of the file (readStagedRowTexts). */
+export function readStagedRowsWithText(db: SqlDb, runId: string, entity: StagedEntity, batchSize = 5000): AsyncGenerator<Array<StagedRow & StagedRowText>> {
+	return readStagedChunks(
+		db,
+		runId,
+		entity,
+		batchSize,
+		(encoding, data, sourcedIdIndex) => unpackRows(encoding, data, sourcedIdIndex, true),
+		(row, sourcedIdIndex) => ({ ...row, text: rowText(row, sourcedIdIndex) }),
+	);
+}
+
+/** Staged rows of one entity in source order as StagedRowText, not split into cells (a fraction of the work). */
+export function readStagedRowTexts(db: SqlDb, runId: string, entity: StagedEntity, batchSize = 5000): AsyncGenerator<StagedRowText[]> {
+	return readStagedChunks(db, runId, entity, batchSize, unpackRowTexts, (row, sourcedIdIndex) => ({ sourcedId: row.sourcedId, text: rowText(row, sourcedIdIndex) }));
+}
+
+async function* readStagedChunks<R>(
 	db: SqlDb,
 	runId: string,
 	entity: StagedEntity,
-	batchSize = 5000,
-): AsyncGenerator<StagedRow[]> {
+	batchSize: number,
+	unpack: (encoding: string, data: string, sourcedIdIndex: number) => R[],
+	fromLegacy: (row: StagedRow, sourcedIdIndex: number) => R,
+): AsyncGenerator<R[]> {
 	const { owner, sourcedIdIndex } = await stagedFileSource(db, runId, entity);
-	let pending: StagedRow[] = [];
+	let pending: R[] = [];
 	let chunks = 0;
 	const ask = (after: number) =>
 		askedAhead(db.queryArrays('SELECT seq, encoding, data FROM staging_chunks WHERE run_id = ? AND entity = ? AND seq > ? ORDER BY seq LIMIT ?', [owner, entity, after, CHUNKS_PER_QUERY]));
@@ -215,7 +310,7 @@ export async function* readStagedRows(
 		// The next chunks are asked for before these are unpacked.
 		next = rows.length < CHUNKS_PER_QUERY ? undefined : ask(Number(rows[rows.length - 1][0]));
 		for (const [, encoding, data] of rows) {
-			const unpacked = unpackRows(String(encoding), String(data), sourcedIdIndex);
+			const unpacked = unpack(String(encoding), String(data), sourcedIdIndex);
 			pending = pending.length === 0 ? unpacked : pending.concat(unpacked);
 			while (pending.length >= batchSize) {
 				yield pending.length === batchSize ? pending : pending.slice(0, batchSize);
@@ -225,7 +320,7 @@ export async function* readStagedRows(
 		chunks += rows.length;
 	}
 	if (pending.length > 0) yield pending;
-	if (chunks === 0) yield* readLegacyStagedRows(db, runId, entity, batchSize);
+	if (chunks === 0) for await (const batch of readLegacyStagedRows(db, runId, entity, batchSize)) yield batch.map((row) => fromLegacy(row, sourcedIdIndex));
 }
 
 /** Rows of a run staged before migration 3 (one store row per staged row). */

@@ -2,7 +2,7 @@
  * EarlierRows (normalize/earlier-rows.ts): the last run's rows of a file matched to tonight's by
  * sourcedId, both read in file order, holding only the rows read ahead and the rows passed over.
  */
-import { EarlierRows, FAR_AHEAD, LOOKAHEAD, sameCells } from '../../../nodes/shared/normalize/earlier-rows';
+import { EarlierRows, FAR_AHEAD, LOOKAHEAD } from '../../../nodes/shared/normalize/earlier-rows';
 import type { StagedRow } from '../../../nodes/shared/model/roster';
 
 const row = (id: string, rowNumber = 0): StagedRow => ({ rowNumber, sourcedId: id, cells: [id, `cell of ${id}`] });
@@ -68,10 +68,4 @@ test('a reversed file: the rows pile up as passed over (what makes the caller gi
 	const earlier = ids(Math.min(FAR_AHEAD, 8000));
 	const { mostPassedOver } = await match(earlier, [...earlier].reverse());
 	expect(mostPassedOver).toBeGreaterThan(earlier.length / 2);
-});
-
-test('sameCells compares every cell', () => {
-	expect(sameCells(['a', 'b'], ['a', 'b'])).toBe(true);
-	expect(sameCells(['a', 'b'], ['a', 'c'])).toBe(false);
-	expect(sameCells(['a', 'b'], ['a', 'b', ''])).toBe(false);
 });

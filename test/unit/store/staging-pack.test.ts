@@ -2,7 +2,7 @@
  * The staging area's packed chunks: what goes in comes back out, row for row, whatever the cells hold.
  */
 import type { StagedRow } from '../../../nodes/shared/model/roster';
-import { packRows, unpackRows } from '../../../nodes/shared/store/staging';
+import { cellsOf, packRows, unpackRows, unpackRowTexts } from '../../../nodes/shared/store/staging';
 
 const row = (rowNumber: number, cells: string[], sourcedId = cells[0]): StagedRow => ({ rowNumber, sourcedId, cells });
 
@@ -43,5 +43,46 @@ describe('packed staging chunks', () => {
 		const rows = [row(2, ['only'], 'sid')];
 		const packed = packRows(rows, 3);
 		expect(unpackRows(packed.encoding, packed.data, 3)).toEqual(rows);
+	});
+
+	describe('row texts (what matches a row to another night\'s without its cells)', () => {
+		/** Each row's text, read whole (unpackRows) and without cells (unpackRowTexts), which must agree. */
+		const textsOf = (rows: StagedRow[], sourcedIdIndex = 0) => {
+			const { encoding, data } = packRows(rows, sourcedIdIndex);
+			const whole = unpackRows(encoding, data, sourcedIdIndex, true);
+			const texts = unpackRowTexts(encoding, data, sourcedIdIndex);
+			expect(texts.map(({ sourcedId }) => sourcedId)).toEqual(rows.map((r) => r.sourcedId));
+			expect(whole.map(({ text }) => text)).toEqual(texts.map(({ text }) => text));
+			expect(texts.map((text) => cellsOf(text))).toEqual(rows.map((r) => r.cells));
+			return { encoding, texts: texts.map(({ text }) => text) };
+		};
+
+		test('the same cells and sourcedId give the same text; any cell or the sourcedId changed, another', () => {
+			const base = [row(2, ['e1', 'c1', 'u1', 'student']), row(3, ['e2', 'c1', 'u2', 'student'])];
+			const { encoding, texts } = textsOf(base);
+			expect(encoding).toBe('u1');
+			// Other row numbers, the same rows: the same texts.
+			expect(textsOf([row(9, base[0].cells), row(4, base[1].cells)]).texts).toEqual(texts);
+			expect(textsOf([row(2, ['e1', 'c1', 'u1', 'teacher'])]).texts[0]).not.toBe(texts[0]);
+			expect(textsOf([row(2, ['e1', 'c1', 'u1', 'student', ''])]).texts[0]).not.toBe(texts[0]);
+			expect(textsOf([row(2, ['e1', 'c1', 'u1', 'student'], 'other')]).texts[0]).not.toBe(texts[0]);
+		});
+
+		test('a sourcedId in another column, or not its own cell, is read from the record', () => {
+			expect(textsOf([row(2, ['a', 'b', 'id-1'], 'id-1'), row(3, ['c', 'd', 'id-2'], 'elsewhere')], 2).encoding).toBe('u1');
+			expect(textsOf([row(2, ['x', 'y'], 'z')], -1).encoding).toBe('u1');
+		});
+
+		test('a row a chunk packs as JSON has the text of a u1 row where one can hold it, and a text of its own where not', () => {
+			const plain = row(2, ['e1', 'c1', 'u1']);
+			const odd = row(3, ['e2', 'c\u001f1', 'u2']);
+			const mixed = textsOf([plain, odd]);
+			expect(mixed.encoding).toBe('json');
+			expect(mixed.texts[0]).toBe(textsOf([plain]).texts[0]);
+			expect(mixed.texts[1].startsWith('\u0000')).toBe(true);
+			// The same odd row again: the same text; its neighbour's cell split where the separator was: another.
+			expect(textsOf([row(7, odd.cells)]).texts[0]).toBe(mixed.texts[1]);
+			expect(textsOf([row(3, ['e2', 'c', '1', 'u2'], 'e2')]).texts[0]).not.toBe(mixed.texts[1]);
+		});
 	});
 });
