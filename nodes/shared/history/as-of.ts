@@ -13,6 +13,7 @@ import type { UserListRow } from '../store/lists';
 import { loadAllLists, loadListMembers } from '../store/lists';
 import { CLASS_TABLE, ENROLLMENT_TABLE, PERSON_TABLE, findSnapshotRecords, readSnapshotRecords, readSnapshotRecordsById } from '../store/snapshot';
 import type { SqlDb } from '../store/sql';
+import { forIdChunks, placeholders } from '../store/sql';
 
 export const AS_OF_KINDS = ['class', 'grade', 'list'] as const;
 export type AsOfKind = (typeof AS_OF_KINDS)[number];
@@ -87,14 +88,13 @@ const byRoleThenName = (a: AsOfMember, b: AsOfMember) => a.membership.localeComp
 async function storeIds(db: SqlDb, sourcedIds: string[]): Promise<Map<string, string>> {
 	const ids = new Map<string, string>();
 	const twice = new Set<string>();
-	for (let start = 0; start < sourcedIds.length; start += 1000) {
-		const chunk = sourcedIds.slice(start, start + 1000);
-		for (const row of await db.query(`SELECT id, sourced_id FROM people WHERE sourced_id IN (${chunk.map(() => '?').join(', ')})`, chunk)) {
+	await forIdChunks(sourcedIds, async (chunk) => {
+		for (const row of await db.query(`SELECT id, sourced_id FROM people WHERE sourced_id IN (${placeholders(chunk)})`, chunk)) {
 			const sourcedId = String(row.sourced_id);
 			if (ids.has(sourcedId)) twice.add(sourcedId);
 			ids.set(sourcedId, String(row.id));
 		}
-	}
+	});
 	twice.forEach((sourcedId) => ids.delete(sourcedId));
 	return ids;
 }
@@ -189,12 +189,11 @@ async function listAsOf(db: SqlDb, wanted: string, asOf: string): Promise<AsOfAn
 
 	const ids = [...members.values()].flatMap((set) => [...set]);
 	const people = new Map<string, Record<string, unknown>>();
-	for (let start = 0; start < ids.length; start += 1000) {
-		const chunk = ids.slice(start, start + 1000);
-		for (const row of await db.query(`SELECT id, sourced_id, role, given_name, family_name, grade FROM people WHERE id IN (${chunk.map(() => '?').join(', ')})`, chunk)) {
+	await forIdChunks(ids, async (chunk) => {
+		for (const row of await db.query(`SELECT id, sourced_id, role, given_name, family_name, grade FROM people WHERE id IN (${placeholders(chunk)})`, chunk)) {
 			people.set(String(row.id), row);
 		}
-	}
+	});
 	const answer: AsOfMember[] = [];
 	for (const [membership, set] of members) {
 		for (const id of set) {

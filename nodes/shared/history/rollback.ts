@@ -24,7 +24,7 @@ import { PEOPLE_COLUMNS, deletePeople, emailKey, insertPeople, loadPeople, repla
 import type { RunRecord } from '../store/runs';
 import { addProblems, completeStage, createRun, failRun, getRun, recordStageSettings, setRunStatus } from '../store/runs';
 import type { SqlDb, SqlValue } from '../store/sql';
-import { nowIso } from '../store/sql';
+import { forIdChunks, nowIso, placeholders } from '../store/sql';
 
 const INVERSE: Record<string, string> = {
 	create: 'delete',
@@ -123,10 +123,9 @@ async function revert(db: SqlDb, targetRunId: string, rollbackRunId: string, cha
 /** Ids (of `ids`) that `sql` (… WHERE column IN (…)) returns, in chunks. */
 async function idsIn(db: SqlDb, sql: string, ids: string[]): Promise<Map<string, number>> {
 	const found = new Map<string, number>();
-	for (let start = 0; start < ids.length; start += 1000) {
-		const chunk = ids.slice(start, start + 1000);
-		for (const row of await db.query(sql.replace('(…)', `(${chunk.map(() => '?').join(', ')})`), chunk)) found.set(String(row.id), Number(row.n));
-	}
+	await forIdChunks(ids, async (chunk) => {
+		for (const row of await db.query(sql.replace('(…)', `(${placeholders(chunk)})`), chunk)) found.set(String(row.id), Number(row.n));
+	});
 	return found;
 }
 

@@ -6,7 +6,7 @@
  * only inform (skipped, ambiguous, kept) are never applied.
  */
 import type { SqlDb, SqlValue } from './sql';
-import { fromJson, insertEach, toBooleanInt, toJson } from './sql';
+import { forIdChunks, fromJson, insertEach, placeholders, toBooleanInt, toJson } from './sql';
 
 export type ChangeEntity = 'person' | 'list' | 'list_member';
 
@@ -89,7 +89,7 @@ export async function addChanges(db: SqlDb, runId: string, changes: RunChange[])
 /** Removes a run's changes of the given entities (a stage that runs again replaces its earlier dry-run plan). */
 export async function deleteChanges(db: SqlDb, runId: string, entities: ChangeEntity[]): Promise<number> {
 	return db.execute(
-		`DELETE FROM run_changes WHERE run_id = ? AND entity IN (${entities.map(() => '?').join(', ')})`,
+		`DELETE FROM run_changes WHERE run_id = ? AND entity IN (${placeholders(entities)})`,
 		[runId, ...entities],
 	);
 }
@@ -111,11 +111,11 @@ function where(runId: string, filter: ChangeFilter): { sql: string; params: SqlV
 	const clauses = ['run_id = ?'];
 	const params: SqlValue[] = [runId];
 	if (filter.entities?.length) {
-		clauses.push(`entity IN (${filter.entities.map(() => '?').join(', ')})`);
+		clauses.push(`entity IN (${placeholders(filter.entities)})`);
 		params.push(...filter.entities);
 	}
 	if (filter.actions?.length) {
-		clauses.push(`action IN (${filter.actions.map(() => '?').join(', ')})`);
+		clauses.push(`action IN (${placeholders(filter.actions)})`);
 		params.push(...filter.actions);
 	}
 	if (filter.afterSeq !== undefined) {
@@ -232,11 +232,11 @@ export async function countChanges(db: SqlDb, runId: string, filter: ChangeFilte
 
 /** Marks some of a run's changes as applied (held archives applied on approval), with the values they applied when given. */
 export async function markChangesApplied(db: SqlDb, runId: string, seqs: number[], after: Record<string, unknown> | null = null): Promise<void> {
-	for (let start = 0; start < seqs.length; start += 1000) {
-		const chunk = seqs.slice(start, start + 1000);
-		await db.execute(
-			`UPDATE run_changes SET applied = 1, after_values = COALESCE(?, after_values) WHERE run_id = ? AND seq IN (${chunk.map(() => '?').join(', ')})`,
-			[after ? toJson(after) : null, runId, ...chunk],
-		);
-	}
+	await forIdChunks(seqs, (chunk) =>
+		db.execute(`UPDATE run_changes SET applied = 1, after_values = COALESCE(?, after_values) WHERE run_id = ? AND seq IN (${placeholders(chunk)})`, [
+			after ? toJson(after) : null,
+			runId,
+			...chunk,
+		]),
+	);
 }

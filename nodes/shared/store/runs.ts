@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { RecordProblem } from '../model/errors';
 import { RosterRunError } from '../model/errors';
 import type { SqlDb } from './sql';
-import { fromJson, nowIso, toBooleanInt, toJson } from './sql';
+import { fromJson, nowIso, placeholders, toBooleanInt, toJson } from './sql';
 
 /** The stages of a run, in pipeline order. */
 export const RUN_STAGES = ['created', 'staged', 'normalized', 'reconciled', 'lists', 'reported'] as const;
@@ -190,7 +190,7 @@ export async function listRuns(db: SqlDb, limit: number): Promise<RunRecord[]> {
 export async function lastGoodRun(db: SqlDb, stage: RunStage, exceptRunId?: string): Promise<RunRecord | undefined> {
 	const stages = RUN_STAGES.slice(RUN_STAGES.indexOf(stage));
 	const rows = await db.query<RunRow>(
-		`SELECT * FROM sync_runs WHERE kind = 'sync' AND status NOT IN ('failed', 'stopped', 'discarded', 'rolled_back') AND dry_run = 0 AND id <> ? AND stage IN (${stages.map(() => '?').join(', ')}) ORDER BY id DESC LIMIT 1`,
+		`SELECT * FROM sync_runs WHERE kind = 'sync' AND status NOT IN ('failed', 'stopped', 'discarded', 'rolled_back') AND dry_run = 0 AND id <> ? AND stage IN (${placeholders(stages)}) ORDER BY id DESC LIMIT 1`,
 		[exceptRunId ?? '', ...stages],
 	);
 	return rows[0] ? toRunRecord(rows[0]) : undefined;

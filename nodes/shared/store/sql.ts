@@ -47,7 +47,7 @@ export function fromJson<T>(text: SqlValue | undefined, fallback: T): T {
 const ID_CHUNK = 1000;
 
 /** Runs `work` on the ids a thousand at a time (one `IN (…)` list each: see placeholders). */
-export async function forIdChunks(ids: readonly string[], work: (chunk: string[]) => Promise<unknown>): Promise<void> {
+export async function forIdChunks<T extends SqlValue>(ids: readonly T[], work: (chunk: T[]) => Promise<unknown>): Promise<void> {
 	for (let start = 0; start < ids.length; start += ID_CHUNK) await work(ids.slice(start, start + ID_CHUNK));
 }
 

@@ -6,6 +6,7 @@ import { dirname } from 'node:path';
 import type { DatabaseSync as DatabaseSyncType, StatementSync } from 'node:sqlite';
 
 import type { SqlDb, SqlRow, SqlValue } from './sql';
+import { placeholders } from './sql';
 
 function loadSqlite(): typeof import('node:sqlite') {
 	try {
@@ -85,7 +86,7 @@ export class SqliteDb implements SqlDb {
 		if (rows.length === 0) return;
 		const width = columns.length;
 		const per = Math.max(1, Math.min(ROWS_PER_STATEMENT, Math.floor(MAX_VARIABLES / width)));
-		const one = `(${columns.map(() => '?').join(', ')})`;
+		const one = `(${placeholders(columns)})`;
 		const head = `INSERT INTO ${table} (${columns.join(', ')}) VALUES `;
 		const insertAll = () => {
 			let i = 0;
