@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { writeDayTwo, writeDistrict } from '../../bench/district-generator';
+import type { CanonicalEnrollment } from '../../nodes/shared/model/roster';
 import type { NormalizeOptions } from '../../nodes/shared/normalize/normalize';
 import { normalizeRun, readSnapshot } from '../../nodes/shared/normalize/normalize';
 import { LOOKAHEAD } from '../../nodes/shared/normalize/earlier-rows';
@@ -155,13 +156,16 @@ describe.each(ENGINES)('a bulk enrollments file stored as changes over the night
 		expect(back.result).toEqual(await alone('day1'));
 	});
 
-	test('the same rows skipped tonight (their class is gone) leave the snapshot, with the problems of tonight', async () => {
+	test.each([
+		['their class is gone', 'day1-without-class', () => someClass, (enrollment: CanonicalEnrollment) => enrollment.classId],
+		['their user is gone', 'day1-without-student', () => someStudent, (enrollment: CanonicalEnrollment) => enrollment.personId],
+	])('the same rows skipped tonight (%s) leave the snapshot, with the problems of tonight', async (_, tonight, gone, idOf) => {
 		await night('day1');
-		const without = await night('day1-without-class');
+		const without = await night(tonight);
 		expect(without.asChangesOver).toBeDefined();
-		expect(without.result.snapshot.enrollments.filter((enrollment) => enrollment.classId === someClass)).toEqual([]);
-		expect(without.result.problems.filter((problem) => problem.message.includes(someClass)).length).toBeGreaterThan(0);
-		expect(without.result).toEqual(await alone('day1-without-class'));
+		expect(without.result.snapshot.enrollments.filter((enrollment) => idOf(enrollment) === gone())).toEqual([]);
+		expect(without.result.problems.filter((problem) => problem.message.includes(gone())).length).toBeGreaterThan(0);
+		expect(without.result).toEqual(await alone(tonight));
 	});
 
 	test('a wider school scope: the rows out of scope the night before are enrollments tonight', async () => {

@@ -54,7 +54,7 @@ import {
 import type { SqlDb } from '../store/sql';
 import { OffHeapStrings } from '../store/off-heap-strings';
 import type { StagedRowText } from '../store/staging';
-import { cellsOf, readStagedContentHashes, readStagedFiles, readStagedRows, readStagedRowsWithText, readStagedRowTexts } from '../store/staging';
+import { cellAt, cellsOf, readStagedContentHashes, readStagedFiles, readStagedRows, readStagedRowTexts } from '../store/staging';
 import { DEFAULT_KEEP_SNAPSHOTS_DAYS, pruneSnapshots } from '../store/retention';
 import type { DriftReport, DriftSettings } from './drift';
 import { checkDrift } from './drift';
@@ -171,7 +171,7 @@ function stagedBatches(input: StagedInput, entity: StagedEntity): AsyncGenerator
 }
 
 /** stagedBatches, the rows read by `read` (e.g. with their text). */
-async function* stagedBatchesFrom<R extends StagedRow>(
+async function* stagedBatchesFrom<R>(
 	input: StagedInput,
 	entity: StagedEntity,
 	read: (db: SqlDb, runId: string, entity: StagedEntity) => AsyncGenerator<R[]>,
@@ -742,10 +742,26 @@ async function buildSnapshot(
 		const readEnrollmentsAsChanges = async (earlier: EarlierEnrollments) => {
 			const changes = new Map<string, CanonicalEnrollment | null>();
 			const before = new Map<string, CanonicalEnrollment | null>();
-			/** The earlier snapshot's enrollment of the earlier run's row `last` (null: none); its cells are split only here. */
-			const earlierEnrollment = (last: StagedRowText) => {
-				const cells = cellsOf(last);
-				return earlier.kept(last.sourcedId, cells) ? heldEnrollment(enrollmentIn({ sourcedId: last.sourcedId, cells })) : null;
+			/** The class of a row read as text (cell() of its cells). */
+			const classOf = (row: StagedRowText) => (cellAt(row, classAt) ?? '').trim();
+			/** The earlier snapshot's enrollment of the earlier run's row `last` (null: none). */
+			const earlierEnrollment = (last: StagedRowText) =>
+				earlier.kept(last.sourcedId, classOf(last)) ? heldEnrollment(enrollmentIn({ sourcedId: last.sourcedId, cells: cellsOf(last) })) : null;
+			/**
+			 * Whether a row with the same text as the earlier run's makes that snapshot's enrollment tonight: enrollmentOf
+			 * would accept it (its class and person are here, its role is a student or staff role) and that snapshot has
+			 * it. Read from the row's text, not its cells.
+			 */
+			const unchanged = (row: StagedRowText) => {
+				const classId = classOf(row);
+				const role = ONEROSTER_ROLE_MAP[(cellAt(row, roleAt) ?? '').trim()];
+				return (
+					classIds.has(classId) &&
+					personIds.has((cellAt(row, userAt) ?? '').trim()) &&
+					role !== undefined &&
+					(PERSON_ROLES as readonly string[]).includes(role) &&
+					earlier.kept(row.sourcedId, classId)
+				);
 			};
 			/** Tonight's enrollment of a row that is not the same as the earlier run's row `last` (undefined: none). */
 			const change = (sourcedId: string, tonight: CanonicalEnrollment | null, last: StagedRowText | undefined) => {
@@ -753,18 +769,21 @@ async function buildSnapshot(
 				if (last !== undefined) before.set(sourcedId, earlierEnrollment(last));
 			};
 			const problemsBefore = problems.length;
-			// The earlier run's rows are compared by their text (StagedRowText), not split into cells.
+			// Both nights' rows are read as text (StagedRowText) and compared so; only the rows that differ, or
+			// no longer make their enrollment, are split into cells and checked as any row is (enrollmentOf).
 			const rows = new EarlierRows(readStagedRowTexts(db, earlier.runId, 'enrollments'));
-			for await (const [, batch] of stagedBatchesFrom(input, 'enrollments', readStagedRowsWithText)) {
+			for await (const [, batch] of stagedBatchesFrom(input, 'enrollments', readStagedRowTexts)) {
 				await rows.readAhead(batch.length);
 				for (const row of batch) {
-					const enrollment = enrollmentOf(row);
 					const last = rows.take(row.sourcedId);
-					if (enrollment === undefined) {
-						if (last !== undefined && earlier.kept(last.sourcedId, cellsOf(last))) change(detached(row.sourcedId), null, last);
-					} else if (last === undefined || last.text !== row.text || !earlier.kept(row.sourcedId, row.cells)) {
-						// (Past the same text, tonight's row is the earlier one: earlier.kept of its cells is of that row.)
-						change(detached(row.sourcedId), heldEnrollment(enrollment), last);
+					const same = last !== undefined && last.text === row.text;
+					if (!same || !unchanged(row)) {
+						const enrollment = enrollmentOf({ rowNumber: row.rowNumber, sourcedId: row.sourcedId, cells: cellsOf(row) });
+						if (enrollment === undefined) {
+							if (last !== undefined && earlier.kept(last.sourcedId, classOf(last))) change(detached(row.sourcedId), null, last);
+						} else if (!same || !earlier.kept(row.sourcedId, classOf(row))) {
+							change(detached(row.sourcedId), heldEnrollment(enrollment), last);
+						}
 					}
 					if (changes.size > earlier.maxChanges || rows.passedOver > earlier.maxChanges) {
 						problems.length = problemsBefore;
@@ -776,13 +795,13 @@ async function buildSnapshot(
 			// The earlier rows no row of tonight's took: not in tonight's file (or too far from where they were to be matched).
 			for await (const last of rows.untaken()) {
 				if (changes.has(last.sourcedId)) before.set(last.sourcedId, earlierEnrollment(last));
-				else if (earlier.kept(last.sourcedId, cellsOf(last))) change(last.sourcedId, null, last);
+				else if (earlier.kept(last.sourcedId, classOf(last))) change(last.sourcedId, null, last);
 			}
 			// The rest of the changes have no earlier row: the earlier snapshot has no enrollment of them.
 			for (const id of changes.keys()) if (!before.has(id)) before.set(id, null);
 			return { changes, before };
 		};
-		const earlier = enrollmentDelta || changesOver === undefined ? undefined : await earlierEnrollments(db, changesOver, c, classAt);
+		const earlier = enrollmentDelta || changesOver === undefined ? undefined : await earlierEnrollments(db, changesOver, c);
 		const asChanges = earlier && (await readEnrollmentsAsChanges(earlier));
 		if (asChanges) {
 			enrollmentCount = await writeSnapshotChanges(db, earlier.runId, runId, ENROLLMENT_TABLE, asChanges.changes, { knownFrom: asChanges.before });
@@ -838,8 +857,8 @@ async function buildSnapshot(
 /** The last run's enrollments file, when tonight's bulk file can be read as changes over its snapshot (see buildSnapshot). */
 interface EarlierEnrollments {
 	runId: string;
-	/** Whether that run's snapshot has the enrollment of one of its staged rows (its sourcedId and cells): its class was kept and the row had no problem. */
-	kept: (sourcedId: string, cells: string[]) => boolean;
+	/** Whether that run's snapshot has the enrollment of one of its staged rows (its sourcedId and class): its class was kept and the row had no problem. */
+	kept: (sourcedId: string, classId: string) => boolean;
 	/** Past this many enrollments changed (or rows out of order), tonight's are written whole instead. */
 	maxChanges: number;
 }
@@ -852,7 +871,7 @@ const MAX_CHANGED_ENROLLMENTS = 0.25;
  * (`file`) and its snapshot was made under the same rules (normalizeRules): its rows then made the
  * same enrollments as tonight's rows with the same cells make.
  */
-async function earlierEnrollments(db: SqlDb, runId: string, file: Columns, classAt: number): Promise<EarlierEnrollments | undefined> {
+async function earlierEnrollments(db: SqlDb, runId: string, file: Columns): Promise<EarlierEnrollments | undefined> {
 	if (file.file.mode !== 'bulk') return undefined;
 	if ((await readSnapshotHeader(db, runId))?.rules !== normalizeRules()) return undefined;
 	const staged = (await readStagedFiles(db, runId)).find((earlier) => earlier.entity === 'enrollments');
@@ -867,7 +886,7 @@ async function earlierEnrollments(db: SqlDb, runId: string, file: Columns, class
 	const enrollments = await countSnapshotRecords(db, runId, ENROLLMENT_TABLE);
 	return {
 		runId,
-		kept: (sourcedId, cells) => classIds.has(cell(cells, classAt)) && !skipped.has(sourcedId),
+		kept: (sourcedId, classId) => classIds.has(classId) && !skipped.has(sourcedId),
 		maxChanges: Math.max(1000, Math.floor(enrollments * MAX_CHANGED_ENROLLMENTS)),
 	};
 }

@@ -64,42 +64,33 @@ export function packRows(rows: StagedRow[], sourcedIdIndex: number): { encoding:
 	return { encoding: 'json', data: JSON.stringify(rows.map((row) => [row.rowNumber, row.sourcedId, row.cells])) };
 }
 
-/**
- * One chunk's text → its rows. `withText`: each row also gets `text`, what identifies its cells and
- * sourcedId (see StagedRowText), to compare it with another run's rows without their cells.
- */
-export function unpackRows(encoding: string, data: string, sourcedIdIndex: number): StagedRow[];
-export function unpackRows(encoding: string, data: string, sourcedIdIndex: number, withText: true): Array<StagedRow & StagedRowText>;
-export function unpackRows(encoding: string, data: string, sourcedIdIndex: number, withText = false): Array<StagedRow & Partial<StagedRowText>> {
+/** One chunk's text → its rows. */
+export function unpackRows(encoding: string, data: string, sourcedIdIndex: number): StagedRow[] {
 	if (encoding === 'json') {
-		return (JSON.parse(data) as Array<[number, string, string[]]>).map(([rowNumber, sourcedId, cells]) => {
-			const row = { rowNumber, sourcedId, cells };
-			return withText ? { ...row, text: rowText(row, sourcedIdIndex) } : row;
-		});
+		return (JSON.parse(data) as Array<[number, string, string[]]>).map(([rowNumber, sourcedId, cells]) => ({ rowNumber, sourcedId, cells }));
 	}
 	if (encoding !== 'u1') throw new Error(`unknown staging chunk encoding "${encoding}"`);
 	if (data === '') return [];
 	const records = data.split(RECORD);
-	const rows = new Array<StagedRow & Partial<StagedRowText>>(records.length);
+	const rows = new Array<StagedRow>(records.length);
 	for (let i = 0; i < records.length; i++) {
-		const record = records[i];
-		const cells = record.split(FIELD);
+		const cells = records[i].split(FIELD);
 		const rowNumber = Number(cells.pop());
 		const sourcedId = cells.pop() as string;
 		rows[i] = { rowNumber, sourcedId: sourcedId === '' && sourcedIdIndex >= 0 ? cells[sourcedIdIndex] : sourcedId, cells };
-		if (withText) rows[i].text = record.slice(0, record.lastIndexOf(FIELD));
 	}
 	return rows;
 }
 
 /**
- * A staged row read without its cells: what Normalize matches to another night's rows of the same file
- * (normalize/earlier-rows.ts). `text` is the row's cells and sourcedId as a `u1` record packs them (less
- * its row number), or, for a row no `u1` record can hold (a cell with a separator), U+0000 and the row
- * as JSON. Two rows of a file have the same text exactly when they have the same cells and sourcedId,
- * however their chunks were packed. cellsOf gives the cells back.
+ * A staged row read without splitting it into cells: what Normalize matches to another night's rows of
+ * the same file (normalize/earlier-rows.ts). `text` is the row's cells and sourcedId as a `u1` record
+ * packs them (less its row number), or, for a row no `u1` record can hold (a cell with a separator),
+ * U+0000 and the row as JSON. Two rows of a file have the same text exactly when they have the same
+ * cells and sourcedId, however their chunks were packed. cellAt and cellsOf give its cells.
  */
 export interface StagedRowText {
+	rowNumber: number;
 	sourcedId: string;
 	text: string;
 }
@@ -121,9 +112,26 @@ export function cellsOf({ text }: StagedRowText): string[] {
 	return cells;
 }
 
+/** The cell at `index` of a StagedRowText's row, as cellsOf(row)[index] (undefined past its cells), without splitting the others. */
+export function cellAt(row: StagedRowText, index: number): string | undefined {
+	if (row.text.startsWith(JSON_TEXT)) return cellsOf(row)[index];
+	return u1Cell(row.text, index);
+}
+
+/** The cell at `index` of a `u1` text (cells, then the sourcedId field: never a cell). */
+function u1Cell(text: string, index: number): string | undefined {
+	let start = 0;
+	for (let i = 0; i < index; i++) {
+		start = text.indexOf(FIELD, start) + 1;
+		if (start === 0) return undefined;
+	}
+	const end = text.indexOf(FIELD, start);
+	return end === -1 ? undefined : text.slice(start, end);
+}
+
 /** One chunk's text → its rows as StagedRowText, not split into cells. */
 export function unpackRowTexts(encoding: string, data: string, sourcedIdIndex: number): StagedRowText[] {
-	if (encoding !== 'u1') return unpackRows(encoding, data, sourcedIdIndex, true).map(({ sourcedId, text }) => ({ sourcedId, text }));
+	if (encoding !== 'u1') return unpackRows(encoding, data, sourcedIdIndex).map((row) => ({ rowNumber: row.rowNumber, sourcedId: row.sourcedId, text: rowText(row, sourcedIdIndex) }));
 	if (data === '') return [];
 	const records = data.split(RECORD);
 	const rows = new Array<StagedRowText>(records.length);
@@ -131,21 +139,11 @@ export function unpackRowTexts(encoding: string, data: string, sourcedIdIndex: n
 		const record = records[i];
 		const end = record.lastIndexOf(FIELD);
 		const idAt = record.lastIndexOf(FIELD, end - 1) + 1;
-		const sourcedId = idAt === end && sourcedIdIndex >= 0 ? nthCell(record, sourcedIdIndex) : record.slice(idAt, end);
-		rows[i] = { sourcedId, text: record.slice(0, end) };
+		const text = record.slice(0, end);
+		const sourcedId = idAt === end && sourcedIdIndex >= 0 ? (u1Cell(text, sourcedIdIndex) as string) : record.slice(idAt, end);
+		rows[i] = { rowNumber: Number(record.slice(end + 1)), sourcedId, text };
 	}
 	return rows;
-}
-
-/** The cell at `index` of a `u1` record ('' past its cells). */
-function nthCell(record: string, index: number): string {
-	let start = 0;
-	for (let i = 0; i < index; i++) {
-		start = record.indexOf(FIELD, start) + 1;
-		if (start === 0) return '';
-	}
-	const end = record.indexOf(FIELD, start);
-	return end === -1 ? record.slice(start) : record.slice(start, end);
 }
 
 /** Writes a source's files, rows and problems into the staging area of `runId`. */
@@ -274,21 +272,9 @@ export function readStagedRows(db: SqlDb, runId: string, entity: StagedEntity, b
 	return readStagedChunks<StagedRow>(db, runId, entity, batchSize, unpackRows, (row) => row);
 }
 
-/** readStagedRows, each row with its text (StagedRowText): to compare it with another run's rows of the file (readStagedRowTexts). */
-export function readStagedRowsWithText(db: SqlDb, runId: string, entity: StagedEntity, batchSize = 5000): AsyncGenerator<Array<StagedRow & StagedRowText>> {
-	return readStagedChunks(
-		db,
-		runId,
-		entity,
-		batchSize,
-		(encoding, data, sourcedIdIndex) => unpackRows(encoding, data, sourcedIdIndex, true),
-		(row, sourcedIdIndex) => ({ ...row, text: rowText(row, sourcedIdIndex) }),
-	);
-}
-
 /** Staged rows of one entity in source order as StagedRowText, not split into cells (a fraction of the work). */
 export function readStagedRowTexts(db: SqlDb, runId: string, entity: StagedEntity, batchSize = 5000): AsyncGenerator<StagedRowText[]> {
-	return readStagedChunks(db, runId, entity, batchSize, unpackRowTexts, (row, sourcedIdIndex) => ({ sourcedId: row.sourcedId, text: rowText(row, sourcedIdIndex) }));
+	return readStagedChunks(db, runId, entity, batchSize, unpackRowTexts, (row, sourcedIdIndex) => ({ rowNumber: row.rowNumber, sourcedId: row.sourcedId, text: rowText(row, sourcedIdIndex) }));
 }
 
 async function* readStagedChunks<R>(
