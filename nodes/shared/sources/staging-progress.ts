@@ -25,8 +25,8 @@ export function progressStagingSink(sink: StagingSink, onProgress: ProgressCallb
 			await sink.beginFile(file);
 			reportProgress(onProgress, { stage, done: 0, unit: 'rows', file: file.fileName });
 		},
-		async writeRows(entity, rows) {
-			await sink.writeRows(entity, rows);
+		async writeRows(entity, rows, hints) {
+			await sink.writeRows(entity, rows, hints);
 			if (current && current.entity === entity) {
 				current.rows += rows.length;
 				reportProgress(onProgress, { stage, done: current.rows, unit: 'rows', file: current.fileName });

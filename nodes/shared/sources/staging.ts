@@ -8,8 +8,12 @@ import type { StagedEntity, StagedFile, StagedRow } from '../model/roster';
 export interface StagingSink {
 	/** Called once per file before its rows. */
 	beginFile(file: StagedFile): Promise<void>;
-	/** Called with batches of valid rows (in file order) of the file last begun for `entity`. */
-	writeRows(entity: StagedEntity, rows: StagedRow[]): Promise<void>;
+	/**
+	 * Called with batches of valid rows (in file order) of the file last begun for `entity`. `hints.plain`:
+	 * the source knows that no cell of these rows holds U+0000, U+001E or U+001F (e.g. the bytes it read
+	 * had none), so the sink, which may use them as separators, need not look.
+	 */
+	writeRows(entity: StagedEntity, rows: StagedRow[], hints?: RowHints): Promise<void>;
 	/** Row-level problems: the row was skipped. */
 	writeProblems(problems: RecordProblem[]): Promise<void>;
 	/**
@@ -20,6 +24,11 @@ export interface StagingSink {
 	reuseFile?(file: StagedFile & { contentHash: string }): Promise<ReusedFile | null>;
 	/** Optional. What a file's staging came to, kept with it so a later run of the same content can reuse it. */
 	finishFile?(entity: StagedEntity, outcome: FileOutcome): Promise<void>;
+}
+
+/** What a source knows of a batch of rows (StagingSink.writeRows). */
+export interface RowHints {
+	plain?: boolean;
 }
 
 /** What staging one file came to. */

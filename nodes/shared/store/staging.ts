@@ -19,7 +19,7 @@
  */
 import type { RecordProblem } from '../model/errors';
 import type { StagedEntity, StagedFile, StagedRow } from '../model/roster';
-import type { FileOutcome, ReusedFile, StagingSink } from '../sources/staging';
+import type { FileOutcome, ReusedFile, RowHints, StagingSink } from '../sources/staging';
 import { addProblems } from './runs';
 import type { SqlDb, SqlValue } from './sql';
 import { askedAhead, fromJson, toJson } from './sql';
@@ -43,21 +43,24 @@ const plainText = (text: string): boolean => text.indexOf(FIELD) === -1 && text.
 /** A row's cells and sourcedId as a `u1` record has them (without its row number). `own`: the sourcedId is its own cell. */
 const u1Text = (row: StagedRow, own: boolean): string => `${row.cells.join(FIELD)}${FIELD}${own ? '' : row.sourcedId}`;
 
-/** Rows → one chunk's text (see the encodings above). `sourcedIdIndex`: the sourcedId column, or -1. */
-export function packRows(rows: StagedRow[], sourcedIdIndex: number): { encoding: Encoding; data: string } {
+/**
+ * Rows → one chunk's text (see the encodings above). `sourcedIdIndex`: the sourcedId column, or -1.
+ * `plain`: the caller knows no cell holds U+0000, U+001E or U+001F (RowHints), so they are not counted.
+ */
+export function packRows(rows: StagedRow[], sourcedIdIndex: number, plain = false): { encoding: Encoding; data: string } {
 	const records = new Array<string>(rows.length);
 	let fields = 0;
-	let plain = true;
+	let sourcedIdsFit = true;
 	for (let i = 0; i < rows.length; i++) {
 		const row = rows[i];
 		const own = sourcedIdIndex >= 0 && row.cells[sourcedIdIndex] === row.sourcedId;
-		if (!own && row.sourcedId === '') plain = false;
+		if (!own && row.sourcedId === '') sourcedIdsFit = false;
 		records[i] = `${u1Text(row, own)}${FIELD}${row.rowNumber}`;
 		fields += row.cells.length + 1;
 	}
-	if (plain) {
+	if (sourcedIdsFit) {
 		const data = records.join(RECORD);
-		if (countOf(data, FIELD) === fields && countOf(data, RECORD) === rows.length - 1 && data.indexOf('\u0000') === -1) {
+		if (plain || (countOf(data, FIELD) === fields && countOf(data, RECORD) === rows.length - 1 && data.indexOf('\u0000') === -1)) {
 			return { encoding: 'u1', data };
 		}
 	}
@@ -166,14 +169,14 @@ export class StoreStagingSink implements StagingSink {
 		this.files.set(file.entity, { sourcedIdIndex: file.columns.indexOf(SOURCED_ID), seq: 0 });
 	}
 
-	async writeRows(entity: StagedEntity, rows: StagedRow[]): Promise<void> {
+	async writeRows(entity: StagedEntity, rows: StagedRow[], hints: RowHints = {}): Promise<void> {
 		if (rows.length === 0) return;
 		let file = this.files.get(entity);
 		if (!file) {
 			file = { sourcedIdIndex: await sourcedIdIndexOf(this.db, this.runId, entity), seq: await lastSeq(this.db, this.runId, entity) };
 			this.files.set(entity, file);
 		}
-		const { encoding, data } = packRows(rows, file.sourcedIdIndex);
+		const { encoding, data } = packRows(rows, file.sourcedIdIndex, hints.plain);
 		await this.db.execute(`INSERT INTO staging_chunks (${CHUNK_COLUMNS.join(', ')}) VALUES (?, ?, ?, ?, ?, ?)`, [
 			this.runId,
 			entity,

@@ -32,6 +32,13 @@ describe('packed staging chunks', () => {
 		expect(unpackRows(packed.encoding, packed.data, 0)).toEqual(rows);
 	});
 
+	test('rows a source says are plain (RowHints) pack as they would have been checked to', () => {
+		const rows = [row(2, ['u1', 'Zoë', '']), row(3, ['u2', 'x', 'y'], 'other')];
+		expect(packRows(rows, 0, true)).toEqual(packRows(rows, 0));
+		// An empty sourcedId other than the row's own cell still needs JSON, whatever the source says.
+		expect(packRows([row(2, ['u1', 'v'], '')], 0, true).encoding).toBe('json');
+	});
+
 	test('an empty sourcedId that differs from its cell falls back to JSON', () => {
 		const rows = [row(2, ['u1', 'v'], '')];
 		const packed = packRows(rows, 0);

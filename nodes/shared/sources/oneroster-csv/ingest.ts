@@ -204,6 +204,16 @@ async function stageFile(
 			bytes = source as AsyncIterable<Buffer | string>;
 		}
 
+		// Whether the bytes read so far hold no U+0000, U+001E or U+001F (one byte each in UTF-8): then no
+		// cell of the rows they made does either (RowHints.plain), and the staging need not count them row by row.
+		let plain = true;
+		const watched = async function* (chunks: AsyncIterable<Buffer | string>) {
+			for await (const chunk of chunks) {
+				plain &&= chunk.indexOf('\u0000') === -1 && chunk.indexOf('\u001e') === -1 && chunk.indexOf('\u001f') === -1;
+				yield chunk;
+			}
+		};
+
 		let checker: FileChecker | null = null;
 		let row = 0;
 		let staged = 0;
@@ -211,13 +221,13 @@ async function stageFile(
 		let batch: StagedRow[] = [];
 		const fileWarnings: string[] = [];
 		const writeBatch = async () => {
-			await sink.writeRows(entity, batch);
+			await sink.writeRows(entity, batch, { plain });
 			staged += batch.length;
 			batch = [];
 			await problems.flush(sink);
 		};
 
-		for await (const records of readCsvRecordBatchesFrom(bytes, fileName, ROW_BATCH_SIZE)) {
+		for await (const records of readCsvRecordBatchesFrom(watched(bytes), fileName, ROW_BATCH_SIZE)) {
 			for (const cells of records) {
 				row++;
 				if (checker === null) {
