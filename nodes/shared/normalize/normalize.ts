@@ -127,6 +127,18 @@ const cell = (cells: string[], at: number): string => {
 	return value === undefined ? '' : value.trim();
 };
 
+/** cell() of a row read as text (StagedRowText), without splitting its other cells. */
+const textCell = (row: StagedRowText, at: number): string => {
+	const value = at < 0 ? undefined : cellAt(row, at);
+	return value === undefined ? '' : value.trim();
+};
+
+/** The role a person with this SIS role has (student or staff); undefined for a contact's or an unknown role. */
+const personRoleOf = (sisRole: string): PersonRole | undefined => {
+	const role = ONEROSTER_ROLE_MAP[sisRole];
+	return role !== undefined && (PERSON_ROLES as readonly string[]).includes(role) ? (role as PersonRole) : undefined;
+};
+
 const orNull = (value: string): string | null => (value === '' ? null : value);
 /**
  * The items of a comma-separated cell, trimmed, without empty ones. split and map make arrays of
@@ -702,7 +714,7 @@ async function buildSnapshot(
 			sourcedId,
 			classId: cell(cells, classAt),
 			personId: cell(cells, userAt),
-			role: ONEROSTER_ROLE_MAP[cell(cells, roleAt)] as PersonRole,
+			role: personRoleOf(cell(cells, roleAt)) as PersonRole,
 			primary: isTrue(cell(cells, primaryAt)),
 			beginDate: orNull(cell(cells, beginAt)),
 			endDate: orNull(cell(cells, endAt)),
@@ -724,8 +736,7 @@ async function buildSnapshot(
 				return undefined;
 			}
 			const sisRole = cell(cells, roleAt);
-			const role = ONEROSTER_ROLE_MAP[sisRole];
-			if (!role || !(PERSON_ROLES as readonly string[]).includes(role)) {
+			if (personRoleOf(sisRole) === undefined) {
 				problem(c, row, 'role', `enrollment role "${sisRole}" is not a student or staff role`);
 				return undefined;
 			}
@@ -742,8 +753,7 @@ async function buildSnapshot(
 		const readEnrollmentsAsChanges = async (earlier: EarlierEnrollments) => {
 			const changes = new Map<string, CanonicalEnrollment | null>();
 			const before = new Map<string, CanonicalEnrollment | null>();
-			/** The class of a row read as text (cell() of its cells). */
-			const classOf = (row: StagedRowText) => (cellAt(row, classAt) ?? '').trim();
+			const classOf = (row: StagedRowText) => textCell(row, classAt);
 			/** The earlier snapshot's enrollment of the earlier run's row `last` (null: none). */
 			const earlierEnrollment = (last: StagedRowText) =>
 				earlier.kept(last.sourcedId, classOf(last)) ? heldEnrollment(enrollmentIn({ sourcedId: last.sourcedId, cells: cellsOf(last) })) : null;
@@ -754,14 +764,7 @@ async function buildSnapshot(
 			 */
 			const unchanged = (row: StagedRowText) => {
 				const classId = classOf(row);
-				const role = ONEROSTER_ROLE_MAP[(cellAt(row, roleAt) ?? '').trim()];
-				return (
-					classIds.has(classId) &&
-					personIds.has((cellAt(row, userAt) ?? '').trim()) &&
-					role !== undefined &&
-					(PERSON_ROLES as readonly string[]).includes(role) &&
-					earlier.kept(row.sourcedId, classId)
-				);
+				return classIds.has(classId) && personIds.has(textCell(row, userAt)) && personRoleOf(textCell(row, roleAt)) !== undefined && earlier.kept(row.sourcedId, classId);
 			};
 			/** Tonight's enrollment of a row that is not the same as the earlier run's row `last` (undefined: none). */
 			const change = (sourcedId: string, tonight: CanonicalEnrollment | null, last: StagedRowText | undefined) => {
@@ -917,7 +920,7 @@ export function normalizeRules(): string {
 		.update(
 			[
 				NORMALIZE_RULES_VERSION,
-				...[buildSnapshot, Columns, stagedBatches, applyRows, previousRecords, scopeSchools, snapshotWarnings, cell, orNull, splitList, isTrue, hasListItem, detached, isDeletion].map(String),
+				...[buildSnapshot, Columns, stagedBatches, applyRows, previousRecords, scopeSchools, snapshotWarnings, cell, textCell, personRoleOf, orNull, splitList, isTrue, hasListItem, detached, isDeletion].map(String),
 				JSON.stringify(ONEROSTER_ROLE_MAP),
 				JSON.stringify(PERSON_ROLES),
 				JSON.stringify(SNAPSHOT_TABLES.map((spec) => [spec.table, spec.columns, String(spec.toRow)])),

@@ -35,7 +35,7 @@ import type {
 	PersonRole,
 } from '../model/roster';
 import type { SqlDb, SqlValue } from './sql';
-import { askedAhead, fromJson, nowIso, placeholders, refreshStatistics, toBooleanInt, toJson } from './sql';
+import { askedAhead, forIdChunks, fromJson, nowIso, placeholders, refreshStatistics, toBooleanInt, toJson } from './sql';
 
 /** How each canonical entity maps to its snapshot records: columns, to-row and from-row. */
 export interface SnapshotTable<T> {
@@ -841,14 +841,13 @@ export async function readSnapshotRecordsById<T>(db: SqlDb, runId: string, spec:
 	if (wanted.length === 0) return found;
 	const stored = await entityRecords(db, runId, spec);
 	if (isLegacy(stored)) {
-		for (let start = 0; start < wanted.length; start += 500) {
-			const ids = wanted.slice(start, start + 500);
+		await forIdChunks(wanted, async (ids) => {
 			const rows = await db.queryArrays(
 				`SELECT ${spec.columns.join(', ')} FROM ${spec.table} WHERE run_id = ? AND sourced_id IN (${placeholders(ids)})`,
 				[runId, ...ids],
 			);
 			for (const values of rows) found.set(String(values[0]), spec.fromValues(values));
-		}
+		});
 		return found;
 	}
 	const { layer } = stored;
