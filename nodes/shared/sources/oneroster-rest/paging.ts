@@ -44,6 +44,18 @@ export interface CollectionOptions {
 	signal?: AbortSignal;
 	/** Receives each page's records, in order. */
 	onRecords: (records: JsonRecord[]) => Promise<void>;
+	/**
+	 * Called once every page of the collection is asked for and a slot of `concurrency` is free (only when
+	 * the server gives a total, or the first page is the only one): the caller may ask for what comes next.
+	 */
+	onAllRequested?: () => void;
+	/** The answer to the first page's URL when it was asked for already (OneRosterPull's next first page). */
+	askedAlready?: (url: string) => Promise<HttpResponse> | undefined;
+}
+
+/** The URL of the page at `offset` of a collection (`url` without query, `params` its other parameters). */
+export function pageUrl(url: string, params: Record<string, string | undefined>, offset: number, limit: number): string {
+	return withQuery(url, { ...params, limit, offset });
 }
 
 export interface CollectionResult {
@@ -130,7 +142,7 @@ interface Answer {
 }
 
 async function requestPage(options: CollectionOptions, url: string, first: boolean): Promise<Answer> {
-	const response = await getWithRetry(options.client, url, options);
+	const response = await ((first ? options.askedAlready?.(url) : undefined) ?? getWithRetry(options.client, url, options));
 	options.stats.pages++;
 	if (response.status === 404) {
 		if (first) throw new EndpointNotFoundError(url, response);
@@ -184,7 +196,7 @@ async function fetchPage(options: CollectionOptions, url: string, first: boolean
 export async function pullCollection(options: CollectionOptions): Promise<CollectionResult> {
 	const { pageSize, signal } = options;
 	const warnings: string[] = [];
-	const pageUrl = (offset: number, limit: number) => withQuery(options.url, { ...options.params, limit, offset });
+	const urlAt = (offset: number, limit: number) => pageUrl(options.url, options.params, offset, limit);
 	let delivered = 0;
 	let pages = 0;
 	const deliver = async (page: Page) => {
@@ -194,9 +206,14 @@ export async function pullCollection(options: CollectionOptions): Promise<Collec
 		if (page.records.length > 0) await options.onRecords(page.records);
 	};
 
-	const first = await fetchPage(options, pageUrl(0, pageSize), true);
-	await deliver(first);
+	const first = await fetchPage(options, urlAt(0, pageSize), true);
 	const total = first.total;
+	const cursor = first.next !== undefined && !new URL(first.next).searchParams.has('offset');
+	const got = first.records.length;
+	const only = !cursor && (got === 0 || (total !== undefined && got >= total) || (first.hasLinks && !first.next && total === undefined));
+	// Nothing else is in flight: what comes next may be asked for while this page is staged.
+	if (only) options.onAllRequested?.();
+	await deliver(first);
 	const result = (size: number): CollectionResult => {
 		if (total !== undefined && delivered < total) {
 			warnings.push(`${safeUrl(options.url)}: the server said ${total} records (X-Total-Count) but ${delivered} came`);
@@ -205,7 +222,7 @@ export async function pullCollection(options: CollectionOptions): Promise<Collec
 	};
 
 	// Cursor paging: follow rel="next" one page at a time.
-	if (first.next && !new URL(first.next).searchParams.has('offset')) {
+	if (cursor) {
 		let next: string | undefined = first.next;
 		let last = first;
 		while (next && last.records.length > 0) {
@@ -216,10 +233,7 @@ export async function pullCollection(options: CollectionOptions): Promise<Collec
 		return result(pageSize);
 	}
 
-	const got = first.records.length;
-	if (got === 0 || (total !== undefined && got >= total) || (first.hasLinks && !first.next && total === undefined)) {
-		return result(pageSize);
-	}
+	if (only) return result(pageSize);
 	// A short first page: the end, or a server that caps `limit`. With a total we know; without, the next page tells.
 	const step = got < pageSize ? got : pageSize;
 	let probing = got < pageSize && total === undefined;
@@ -241,13 +255,14 @@ export async function pullCollection(options: CollectionOptions): Promise<Collec
 	/** Without a total: the lowest offset whose page ended the collection (nothing past it is asked for). */
 	let endOffset = Infinity;
 	let done = false;
+	let allRequested = false;
 	const ends = (page: Page) => total === undefined && (page.records.length < step || (page.hasLinks && !page.next));
 	const launch = () => {
 		const width = probing ? 1 : Math.max(1, options.concurrency);
 		while (!done && answering < width && inFlight.size < 2 * width && nextToLaunch < endOffset && (total === undefined || nextToLaunch < total)) {
 			const offset = nextToLaunch;
 			answering++;
-			const promise = requestPage(inner, pageUrl(offset, pageSize), false);
+			const promise = requestPage(inner, urlAt(offset, pageSize), false);
 			promise.then(
 				(answer) => {
 					answering--;
@@ -265,6 +280,10 @@ export async function pullCollection(options: CollectionOptions): Promise<Collec
 			);
 			inFlight.set(offset, promise);
 			nextToLaunch += step;
+		}
+		if (!allRequested && total !== undefined && nextToLaunch >= total && answering < width) {
+			allRequested = true;
+			options.onAllRequested?.();
 		}
 	};
 	try {

@@ -21,11 +21,12 @@ import { ProblemList } from '../staging';
 import type { ApiClient } from './auth/api-auth';
 import type { PullPlan } from './delta';
 import { fileNameOf, refId, rolesOf, rowFlattener, stagedColumns, text, userOrgIds, userRoles } from './flatten';
+import type { HttpResponse } from './http';
 import { nextTurn, safeUrl, throwIfAborted } from './http';
 import type { JsonRecord, PageStats } from './paging';
-import { BadRequestError, EndpointNotFoundError, isJsonRecord, pullCollection } from './paging';
+import { BadRequestError, EndpointNotFoundError, isJsonRecord, pageUrl, pullCollection } from './paging';
 import type { RequestStats, RetryPolicy } from './requests';
-import { ApiRequestError, DEFAULT_RETRY, newRequestStats } from './requests';
+import { ApiRequestError, DEFAULT_RETRY, getWithRetry, newRequestStats } from './requests';
 import { StagedFileWriter } from './staged-writer';
 
 /** What the fetch can pull, in pull order. 1.2 `roles` come with users. */
@@ -188,6 +189,8 @@ export function oneRosterApiSource(
 				used = { mode: 'full', reason: `the server refused the delta filter (${error.message}); pulled everything` };
 				summary = await pull.run(sink, used);
 				summary.warnings.unshift(`Delta pull not possible: ${error.message}. A full pull was made instead.`);
+			} finally {
+				pull.dropAskedAhead();
 			}
 			fetchSummary = pull.summary(used, Date.now() - started, summary);
 			summary.details = fetchSummary as unknown as Record<string, unknown>;
@@ -208,6 +211,17 @@ class OneRosterPull {
 	private sortRefused = false;
 	private scope: Scope | undefined;
 	private readonly root: string;
+	/**
+	 * First pages asked for while the collection before was still being pulled, by URL (askAhead). Each
+	 * collection's first page is asked for alone (it gives the total the others are paged by), and its
+	 * last pages leave slots free: asked for ahead, the next first page fills one of them, a round trip
+	 * less after each collection of more than one page (20,000 students at 200 ms a request: 11.94-11.97
+	 * -> 11.45-11.49 s; 100,000 at 30 ms: ~0.1 s). After a one-page collection it is asked for when that
+	 * page is answered, while it is staged.
+	 */
+	private readonly askedAhead = new Map<string, Promise<HttpResponse>>();
+	/** Aborts the requests of askedAhead (dropAskedAhead). */
+	private ahead = new AbortController();
 
 	constructor(
 		private readonly client: ApiClient,
@@ -259,7 +273,7 @@ class OneRosterPull {
 
 		const resources = REST_RESOURCES.filter((resource) => this.config.resources.includes(resource));
 		let rolesWriter: StagedFileWriter | undefined;
-		for (const resource of resources) {
+		for (const [index, resource] of resources.entries()) {
 			throwIfAborted(this.signal);
 			const entity: StagedEntity = resource;
 			const mode: FileMode = plan.mode === 'delta' && !ALWAYS_FULL.includes(resource) ? 'delta' : 'bulk';
@@ -317,7 +331,8 @@ class OneRosterPull {
 				await rolesWriter?.flushIfFull();
 			};
 
-			const pulled = await this.pullResource(resource, plan, handle, warnings);
+			const next = resources[index + 1];
+			const pulled = await this.pullResource(resource, plan, handle, warnings, next === undefined ? undefined : () => this.askAhead(next, plan));
 			if (!pulled) continue;
 			reportProgress(this.onProgress, { stage: 'fetch', done: this.records[resource] ?? 0, unit: 'records', file: resource, finished: true });
 			files.push(await (await open()).finish(warnings));
@@ -430,17 +445,19 @@ class OneRosterPull {
 		plan: PullPlan,
 		handle: (records: JsonRecord[]) => Promise<void>,
 		warnings: string[],
+		askNext?: () => void,
 	): Promise<boolean> {
-		const delta = plan.mode === 'delta' && !ALWAYS_FULL.includes(resource);
+		const since = this.sinceFor(resource, plan);
 		const alternatives = this.endpoints(resource);
 		for (let a = 0; a < alternatives.length; a++) {
 			let delivered = 0;
 			try {
-				for (const path of alternatives[a]) {
-					await this.pullPath(path, delta ? plan.since : undefined, warnings, async (records) => {
+				for (const [p, path] of alternatives[a].entries()) {
+					const onRecords = async (records: JsonRecord[]) => {
 						delivered += records.length;
 						await handle(records);
-					});
+					};
+					await this.pullPath(path, since, warnings, onRecords, p === alternatives[a].length - 1 ? askNext : undefined);
 				}
 				if (a > 0) warnings.push(`${resource}: ${alternatives[a - 1].map((p) => `/${p}`).join(', ')} not found on this server; read ${alternatives[a].map((p) => `/${p}`).join(', ')} instead`);
 				return true;
@@ -462,14 +479,48 @@ class OneRosterPull {
 		return true;
 	}
 
+	/** The delta pull's `since` for a resource (undefined: every record). */
+	private sinceFor(resource: RestResource, plan: PullPlan): string | undefined {
+		return plan.mode === 'delta' && !ALWAYS_FULL.includes(resource) ? plan.since : undefined;
+	}
+
+	/** The query of an endpoint's pages besides limit and offset. */
+	private pathParams(since: string | undefined): Record<string, string | undefined> {
+		return {
+			filter: since ? `dateLastModified>'${since}'` : undefined,
+			sort: this.options.sortBySourcedId && !this.sortRefused ? 'sourcedId' : undefined,
+		};
+	}
+
+	/** Asks for the first page of `resource`'s first endpoint now (see askedAhead): pullCollection takes the answer when it asks for that URL. */
+	private askAhead(resource: RestResource, plan: PullPlan): void {
+		const url = pageUrl(`${this.root}/${this.endpoints(resource)[0][0]}`, this.pathParams(this.sinceFor(resource, plan)), 0, this.options.pageSize);
+		if (this.askedAhead.has(url)) return;
+		const signal = this.signal ? AbortSignal.any([this.signal, this.ahead.signal]) : this.ahead.signal;
+		const answer = getWithRetry(this.client, url, { policy: this.options.retry, stats: this.stats, signal });
+		// A failure is seen when the answer is taken, as if asked for then; one never taken is dropped.
+		answer.catch(() => undefined);
+		this.askedAhead.set(url, answer);
+	}
+
+	/** Drops (and aborts) the first pages asked for ahead and not taken: the next collection asked for another URL, or the pull ended. */
+	dropAskedAhead(): void {
+		this.ahead.abort();
+		this.ahead = new AbortController();
+		this.askedAhead.clear();
+	}
+
 	/** Pulls one endpoint (a refused `sort` is dropped and the endpoint read again; a refused `filter` ends the delta pull). */
-	private async pullPath(path: string, since: string | undefined, warnings: string[], onRecords: (records: JsonRecord[]) => Promise<void>): Promise<void> {
+	private async pullPath(
+		path: string,
+		since: string | undefined,
+		warnings: string[],
+		onRecords: (records: JsonRecord[]) => Promise<void>,
+		onAllRequested?: () => void,
+	): Promise<void> {
 		const envelope = ENVELOPES[path.split('/').pop() ?? path] ?? [path];
 		for (;;) {
-			const params: Record<string, string | undefined> = {
-				filter: since ? `dateLastModified>'${since}'` : undefined,
-				sort: this.options.sortBySourcedId && !this.sortRefused ? 'sourcedId' : undefined,
-			};
+			const params = this.pathParams(since);
 			let received = 0;
 			try {
 				const result = await pullCollection({
@@ -482,6 +533,12 @@ class OneRosterPull {
 					policy: this.options.retry,
 					stats: this.stats,
 					signal: this.signal,
+					onAllRequested,
+					askedAlready: (url) => {
+						const answer = this.askedAhead.get(url);
+						this.askedAhead.delete(url);
+						return answer;
+					},
 					onRecords: async (records) => {
 						received += records.length;
 						await onRecords(records);
