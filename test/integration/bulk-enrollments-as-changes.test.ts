@@ -7,33 +7,19 @@
  * before could make that go wrong: rows changed, gone, new, moved far; rows skipped the night before
  * that are good tonight and the other way round; a wider school scope; a file in another order.
  */
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-
 import { writeDayTwo, writeDistrict } from '../../bench/district-generator';
 import type { CanonicalEnrollment } from '../../nodes/shared/model/roster';
 import type { NormalizeOptions } from '../../nodes/shared/normalize/normalize';
-import { normalizeRun, readSnapshot } from '../../nodes/shared/normalize/normalize';
 import { LOOKAHEAD } from '../../nodes/shared/normalize/earlier-rows';
-import { openFolderFileSet } from '../../nodes/shared/sources/oneroster-csv/file-set';
-import { oneRosterCsvSource } from '../../nodes/shared/sources/oneroster-csv/source';
-import { stageRun } from '../../nodes/shared/sources/stage-run';
-import { listProblems } from '../../nodes/shared/store/runs';
-import type { RosterStore } from '../../nodes/shared/store/store';
-import { ENGINES, openTestStore } from '../support/engines';
+import { NightFolders, nightsInStore } from '../support/bulk-nights';
+import { ENGINES } from '../support/engines';
 
 const DISTRICT = { students: 900, schools: 6, seed: 7 };
 
-let dir: string;
-const folder = (name: string) => join(dir, name);
-const linesOf = (name: string, file: string) => readFileSync(join(folder(name), file), 'utf8').replace(/\n$/, '').split('\n');
-
-/** A copy of night `from` as night `name`, with some files' rows (header first) edited. */
-function variant(from: string, name: string, edits: Record<string, (lines: string[]) => string[]>): void {
-	cpSync(folder(from), folder(name), { recursive: true });
-	for (const [file, edit] of Object.entries(edits)) writeFileSync(join(folder(name), file), `${edit(linesOf(from, file)).join('\n')}\n`);
-}
+const nights = new NightFolders('rostersync-bulk-changes-');
+const folder = (name: string) => nights.folder(name);
+const linesOf = (name: string, file: string) => nights.linesOf(name, file);
+const variant = (from: string, name: string, edits: Record<string, (lines: string[]) => string[]>) => nights.variant(from, name, edits);
 
 const firstCell = (line: string) => line.slice(0, line.indexOf(','));
 const column = (line: string, at: number) => line.split(',')[at];
@@ -44,7 +30,6 @@ let someStudent: string;
 let someClass: string;
 
 beforeAll(async () => {
-	dir = mkdtempSync(join(tmpdir(), 'rostersync-bulk-changes-'));
 	await writeDistrict(folder('day1'), DISTRICT);
 	await writeDayTwo(folder('day1'), folder('day2'), DISTRICT);
 	const enrollments = linesOf('day1', 'enrollments.csv');
@@ -87,39 +72,17 @@ beforeAll(async () => {
 	// Day 2 with its enrollments in another order.
 	variant('day2', 'day2-shuffled', { 'enrollments.csv': ([head, ...rows]) => [head, ...rows.reverse()] });
 });
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => nights.remove());
 
 describe.each(ENGINES)('a bulk enrollments file stored as changes over the night before, on %s', (engine) => {
-	let store: RosterStore;
-	beforeEach(async () => {
-		store = await openTestStore(engine);
-	});
-	afterEach(async () => store.close());
-
-	async function night(name: string, options: NormalizeOptions = {}) {
-		const { run } = await stageRun(store.db, oneRosterCsvSource(name, () => openFolderFileSet(folder(name))));
-		const { counts } = await normalizeRun(store.db, run.id, options);
-		const problems = (await listProblems(store.db, run.id))
-			.filter((problem) => problem.stage === 'normalized')
-			.map(({ file, row, field, sourcedId, message }) => ({ file, row, field, sourcedId, message }));
-		const [layer] = await store.db.queryArrays("SELECT base_run_id FROM snapshot_layers WHERE run_id = ? AND entity = 'enrollments'", [run.id]);
-		const [[stored]] = await store.db.queryArrays("SELECT COALESCE(SUM(row_count), 0) FROM snapshot_chunks WHERE run_id = ? AND entity = 'enrollments'", [run.id]);
-		return { runId: run.id, result: { snapshot: await readSnapshot(store.db, run.id), counts, problems }, asChangesOver: layer ? String(layer[0]) : undefined, storedEnrollments: Number(stored) };
-	}
-
-	/** The night normalized on its own, in an empty store. */
-	async function alone(name: string, options: NormalizeOptions = {}) {
-		await store.close();
-		store = await openTestStore(engine);
-		return (await night(name, options)).result;
-	}
+	const { night, alone, db } = nightsInStore(engine, nights, 'enrollments');
 
 	test('rows changed, gone, new and moved far: only the changes are stored, and the snapshot is the one the file gives alone', async () => {
 		const one = await night('day1');
 		const two = await night('day2-edited');
 		expect(two.asChangesOver).toBe(one.runId);
-		expect(two.storedEnrollments).toBeGreaterThan(0);
-		expect(two.storedEnrollments).toBeLessThan(two.result.counts.enrollments * 0.1);
+		expect(two.stored).toBeGreaterThan(0);
+		expect(two.stored).toBeLessThan(two.result.counts.enrollments * 0.1);
 		expect(two.result.snapshot.enrollments.some((enrollment) => enrollment.endDate === '2027-06-30')).toBe(true);
 		expect(two.result.snapshot.enrollments.some((enrollment) => enrollment.sourcedId.endsWith('-again'))).toBe(true);
 		expect(two.result).toEqual(await alone('day2-edited'));
@@ -140,10 +103,10 @@ describe.each(ENGINES)('a bulk enrollments file stored as changes over the night
 
 	test('a snapshot made under other Normalize rules (an older release) is not taken as it is: the enrollments are written whole', async () => {
 		const one = await night('day1');
-		await store.db.execute("UPDATE snapshots SET rules = 'an older release' WHERE run_id = ?", [one.runId]);
+		await db().execute("UPDATE snapshots SET rules = 'an older release' WHERE run_id = ?", [one.runId]);
 		const two = await night('day2-end-dates');
 		expect(two.asChangesOver).toBeUndefined();
-		expect(two.storedEnrollments).toBe(two.result.counts.enrollments);
+		expect(two.stored).toBe(two.result.counts.enrollments);
 		expect(two.result).toEqual(await alone('day2-end-dates'));
 	});
 
@@ -187,14 +150,14 @@ describe.each(ENGINES)('a bulk enrollments file stored as changes over the night
 	test("rows of a chunk packed otherwise than the night before's (as JSON: a cell holds a separator character) are matched all the same", async () => {
 		const one = await night('day1');
 		const two = await night('day2-separator-in-cell');
-		const encodings = await store.db.queryArrays("SELECT DISTINCT encoding FROM staging_chunks WHERE run_id = ? AND entity = 'enrollments'", [two.runId]);
+		const encodings = await db().queryArrays("SELECT DISTINCT encoding FROM staging_chunks WHERE run_id = ? AND entity = 'enrollments'", [two.runId]);
 		expect(encodings.map(([encoding]) => encoding)).toContain('json');
 		expect(two.asChangesOver).toBe(one.runId);
-		expect(two.storedEnrollments).toBeLessThan(two.result.counts.enrollments * 0.1);
+		expect(two.stored).toBeLessThan(two.result.counts.enrollments * 0.1);
 		// And the night after, without the odd row: its rows packed as text again.
 		const three = await night('day2-end-dates');
 		expect(three.asChangesOver).toBe(one.runId);
-		expect(three.storedEnrollments).toBeLessThan(three.result.counts.enrollments * 0.1);
+		expect(three.stored).toBeLessThan(three.result.counts.enrollments * 0.1);
 		expect(two.result).toEqual(await alone('day2-separator-in-cell'));
 		expect(three.result).toEqual(await alone('day2-end-dates'));
 	});
@@ -203,7 +166,7 @@ describe.each(ENGINES)('a bulk enrollments file stored as changes over the night
 		await night('day1-without-student');
 		const shuffled = await night('day2-shuffled');
 		expect(shuffled.asChangesOver).toBeUndefined();
-		expect(shuffled.storedEnrollments).toBe(shuffled.result.counts.enrollments);
+		expect(shuffled.stored).toBe(shuffled.result.counts.enrollments);
 		expect(shuffled.result).toEqual(await alone('day2-shuffled'));
 	});
 });

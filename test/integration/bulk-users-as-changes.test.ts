@@ -8,34 +8,20 @@
  * rows do not; rows skipped as problems the night before; orgs whose type changed; a school scope the
  * night before; another Normalize release; a file in another order.
  */
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-
 import { parse } from 'csv-parse/sync';
 
 import { writeDayTwo, writeDistrict } from '../../bench/district-generator';
 import type { NormalizeOptions } from '../../nodes/shared/normalize/normalize';
-import { normalizeRun, readSnapshot } from '../../nodes/shared/normalize/normalize';
 import { LOOKAHEAD } from '../../nodes/shared/normalize/earlier-rows';
-import { openFolderFileSet } from '../../nodes/shared/sources/oneroster-csv/file-set';
-import { oneRosterCsvSource } from '../../nodes/shared/sources/oneroster-csv/source';
-import { stageRun } from '../../nodes/shared/sources/stage-run';
-import { listProblems } from '../../nodes/shared/store/runs';
-import type { RosterStore } from '../../nodes/shared/store/store';
-import { ENGINES, openTestStore } from '../support/engines';
+import { NightFolders, nightsInStore } from '../support/bulk-nights';
+import { ENGINES } from '../support/engines';
 
 const DISTRICT = { students: 900, schools: 6, seed: 7 };
 
-let dir: string;
-const folder = (name: string) => join(dir, name);
-const linesOf = (name: string, file: string) => readFileSync(join(folder(name), file), 'utf8').replace(/\n$/, '').split('\n');
-
-/** A copy of night `from` as night `name`, with some files' lines (header first) edited. */
-function variant(from: string, name: string, edits: Record<string, (lines: string[]) => string[]>): void {
-	cpSync(folder(from), folder(name), { recursive: true });
-	for (const [file, edit] of Object.entries(edits)) writeFileSync(join(folder(name), file), `${edit(linesOf(from, file)).join('\n')}\n`);
-}
+const nights = new NightFolders('rostersync-bulk-users-');
+const folder = (name: string) => nights.folder(name);
+const linesOf = (name: string, file: string) => nights.linesOf(name, file);
+const variant = (from: string, name: string, edits: Record<string, (lines: string[]) => string[]>) => nights.variant(from, name, edits);
 
 const cellsOf = (line: string): string[] => (parse(line) as string[][])[0];
 const lineOf = (cells: string[]): string => cells.map((value) => (/[",]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value)).join(',');
@@ -58,7 +44,6 @@ const cellOf = (name: string, file: string, sourcedId: string, column: string): 
 let schools: string[];
 
 beforeAll(async () => {
-	dir = mkdtempSync(join(tmpdir(), 'rostersync-bulk-users-'));
 	await writeDistrict(folder('day1'), DISTRICT);
 	await writeDayTwo(folder('day1'), folder('day2'), DISTRICT);
 	schools = linesOf('day1', 'orgs.csv')
@@ -109,32 +94,10 @@ beforeAll(async () => {
 	// Day 2 with its users in another order.
 	variant('day2', 'day2-shuffled', { 'users.csv': ([head, ...rows]) => [head, ...rows.reverse()] });
 });
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => nights.remove());
 
 describe.each(ENGINES)('a bulk users file read as changes over the night before, on %s', (engine) => {
-	let store: RosterStore;
-	beforeEach(async () => {
-		store = await openTestStore(engine);
-	});
-	afterEach(async () => store.close());
-
-	async function night(name: string, options: NormalizeOptions = {}) {
-		const { run } = await stageRun(store.db, oneRosterCsvSource(name, () => openFolderFileSet(folder(name))));
-		const { counts } = await normalizeRun(store.db, run.id, options);
-		const problems = (await listProblems(store.db, run.id))
-			.filter((problem) => problem.stage === 'normalized')
-			.map(({ file, row, field, sourcedId, message }) => ({ file, row, field, sourcedId, message }));
-		const [layer] = await store.db.queryArrays("SELECT base_run_id FROM snapshot_layers WHERE run_id = ? AND entity = 'people'", [run.id]);
-		const [[stored]] = await store.db.queryArrays("SELECT COALESCE(SUM(row_count), 0) FROM snapshot_chunks WHERE run_id = ? AND entity = 'people'", [run.id]);
-		return { runId: run.id, result: { snapshot: await readSnapshot(store.db, run.id), counts, problems }, asChangesOver: layer ? String(layer[0]) : undefined, storedPeople: Number(stored) };
-	}
-
-	/** The night normalized on its own, in an empty store. */
-	async function alone(name: string, options: NormalizeOptions = {}) {
-		await store.close();
-		store = await openTestStore(engine);
-		return (await night(name, options)).result;
-	}
+	const { night, alone, db } = nightsInStore(engine, nights, 'people');
 
 	type NightResult = Awaited<ReturnType<typeof night>>['result'];
 	const personOf = (result: NightResult, sourcedId: string) => result.snapshot.people.find((person) => person.sourcedId === sourcedId);
@@ -146,8 +109,8 @@ describe.each(ENGINES)('a bulk users file read as changes over the night before,
 		expect(one.result.problems.filter((problem) => problem.sourcedId === 'stu-000011')).toHaveLength(1);
 		const two = await night('next');
 		expect(two.asChangesOver).toBe(one.runId);
-		expect(two.storedPeople).toBeGreaterThan(0);
-		expect(two.storedPeople).toBeLessThan(two.result.counts.people.student * 0.1);
+		expect(two.stored).toBeGreaterThan(0);
+		expect(two.stored).toBeLessThan(two.result.counts.people.student * 0.1);
 		const { result } = two;
 		expect(personOf(result, 'stu-000005')?.givenName).toBe('Renamed');
 		expect(personOf(result, 'stu-000006')).toBeUndefined();
@@ -201,7 +164,7 @@ describe.each(ENGINES)('a bulk users file read as changes over the night before,
 
 	test('a snapshot made under other Normalize rules (an older release), and a file in another order', async () => {
 		const one = await night('day1');
-		await store.db.execute("UPDATE snapshots SET rules = 'an older release' WHERE run_id = ?", [one.runId]);
+		await db().execute("UPDATE snapshots SET rules = 'an older release' WHERE run_id = ?", [one.runId]);
 		const two = await night('day2');
 		expect(two.result).toEqual(await alone('day2'));
 		await night('day1');
