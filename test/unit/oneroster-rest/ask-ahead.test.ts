@@ -1,8 +1,9 @@
 /**
  * A pull asks for each collection's first page while the collection before is still being pulled
- * (OneRosterPull.askAhead): once every page of that one is asked for and a slot is free, and never with
- * more than `concurrency` requests open in all. Nothing is asked for twice, the rows are the ones a pull
- * one request at a time stages, and a first page asked for ahead and never taken is dropped.
+ * (OneRosterPull.askAhead): beside that one's first page when a slot is to spare, else once every page of
+ * it is asked for and a slot is free; never with more than `concurrency` requests open in all. Nothing is
+ * asked for twice, the rows are the ones a pull one request at a time stages, and a first page asked for
+ * ahead and never taken is dropped.
  */
 import type { ApiClient } from '../../../nodes/shared/sources/oneroster-rest/auth/api-auth';
 import type { PullPlan } from '../../../nodes/shared/sources/oneroster-rest/delta';
@@ -62,8 +63,8 @@ function slowServer(data: Record<string, JsonRecord[]>, latencyMs: number) {
 	return { client, state };
 }
 
-async function pull(client: ApiClient, concurrency: number, resources: RestResource[] = RESOURCES) {
-	const source = oneRosterApiSource(client, { sisName: 'Test SIS', baseUrl: 'https://sis.example', version: '1.1', resources, schoolIds: [] }, FULL, { pageSize: 3, concurrency });
+async function pull(client: ApiClient, concurrency: number, resources: RestResource[] = RESOURCES, schoolIds: string[] = []) {
+	const source = oneRosterApiSource(client, { sisName: 'Test SIS', baseUrl: 'https://sis.example', version: '1.1', resources, schoolIds }, FULL, { pageSize: 3, concurrency });
 	const sink = new MemoryStagingSink();
 	const summary = await source.stage(sink);
 	return { sink, summary, fetch: source.fetchSummary };
@@ -79,8 +80,10 @@ describe('OneRoster pull: the next collection first page asked for ahead', () =>
 		expect(fetch?.requests).toBe(server.state.requests.length);
 		expect(fetch?.pages).toBe(server.state.requests.length);
 		const at = (event: string) => server.state.events.indexOf(event);
-		// After a collection of more than one page (pages of 3), the next first page is asked for before its last page is answered.
+		// The next first page is asked for before the last page of the collection before is answered: of one
+		// page (orgs: beside it) or more (classes, users: pages of 3).
 		for (const [last, next] of [
+			['orgs@0', 'academicSessions@0'],
 			['classes@3', 'users@0'],
 			['users@93', 'enrollments@0'],
 		]) {
@@ -93,6 +96,25 @@ describe('OneRoster pull: the next collection first page asked for ahead', () =>
 		expect(sink.rows.get('enrollments')).toHaveLength(95);
 	});
 
+	test.each([1, 2])('with a concurrency of %i: never more open, nothing asked twice, the same rows', async (concurrency) => {
+		const data = district(40);
+		const server = slowServer(data, 5);
+		const { sink } = await pull(server.client, concurrency);
+		expect(server.state.maxOpen).toBe(concurrency);
+		expect(new Set(server.state.requests).size).toBe(server.state.requests.length);
+		const one = await pull(slowServer(data, 0).client, 1);
+		expect(sink.rows).toEqual(one.sink.rows);
+	});
+
+	test('with School IDs, nothing is asked for ahead before they are resolved (they decide the endpoints)', async () => {
+		const server = slowServer(district(12), 5);
+		const { fetch, sink } = await pull(server.client, 4, ['orgs', 'courses', 'users'], ['org1']);
+		expect(server.state.requests).toContain('courses@0');
+		expect(fetch?.requests).toBe(server.state.requests.length);
+		expect(fetch?.requests).toBe(fetch?.pages);
+		expect(sink.rows.get('users')).toHaveLength(12);
+	});
+
 	test('a first page asked for ahead that the pull does not take (it failed before) is dropped, without an unhandled rejection', async () => {
 		const data = district(30);
 		const server = slowServer(data, 5);
@@ -101,7 +123,7 @@ describe('OneRoster pull: the next collection first page asked for ahead', () =>
 			authStats: server.client.authStats,
 			get: async (url, signal) => {
 				if (/\/users\?.*offset=27/.test(url)) return { status: 200, headers: { 'x-total-count': '30' }, body: Buffer.from('{"users": [') };
-				if (/\/enrollments\?/.test(url)) await wait(40);
+				if (/\/enrollments\?/.test(url)) await wait(300);
 				return server.client.get(url, signal);
 			},
 		};
@@ -110,7 +132,7 @@ describe('OneRoster pull: the next collection first page asked for ahead', () =>
 		process.on('unhandledRejection', onUnhandled);
 		try {
 			await expect(pull(client, 2)).rejects.toThrow(/not JSON/);
-			await wait(50);
+			await wait(350);
 		} finally {
 			process.off('unhandledRejection', onUnhandled);
 		}

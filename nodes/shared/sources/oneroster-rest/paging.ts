@@ -44,13 +44,10 @@ export interface CollectionOptions {
 	signal?: AbortSignal;
 	/** Receives each page's records, in order. */
 	onRecords: (records: JsonRecord[]) => Promise<void>;
-	/**
-	 * Called once every page of the collection is asked for and a slot of `concurrency` is free (only when
-	 * the server gives a total, or the first page is the only one): the caller may ask for what comes next.
-	 */
-	onAllRequested?: () => void;
-	/** The answer to the first page's URL when it was asked for already (OneRosterPull's next first page). */
+	/** The answer to the first page's URL when the caller asked for it already (OneRosterPull.askAhead). */
 	askedAlready?: (url: string) => Promise<HttpResponse> | undefined;
+	/** How many of the `concurrency` slots the caller's own requests hold now (first pages it asked for ahead). */
+	reserved?: () => number;
 }
 
 /** The URL of the page at `offset` of a collection (`url` without query, `params` its other parameters). */
@@ -207,13 +204,8 @@ export async function pullCollection(options: CollectionOptions): Promise<Collec
 	};
 
 	const first = await fetchPage(options, urlAt(0, pageSize), true);
-	const total = first.total;
-	const cursor = first.next !== undefined && !new URL(first.next).searchParams.has('offset');
-	const got = first.records.length;
-	const only = !cursor && (got === 0 || (total !== undefined && got >= total) || (first.hasLinks && !first.next && total === undefined));
-	// Nothing else is in flight: what comes next may be asked for while this page is staged.
-	if (only) options.onAllRequested?.();
 	await deliver(first);
+	const total = first.total;
 	const result = (size: number): CollectionResult => {
 		if (total !== undefined && delivered < total) {
 			warnings.push(`${safeUrl(options.url)}: the server said ${total} records (X-Total-Count) but ${delivered} came`);
@@ -222,7 +214,7 @@ export async function pullCollection(options: CollectionOptions): Promise<Collec
 	};
 
 	// Cursor paging: follow rel="next" one page at a time.
-	if (cursor) {
+	if (first.next && !new URL(first.next).searchParams.has('offset')) {
 		let next: string | undefined = first.next;
 		let last = first;
 		while (next && last.records.length > 0) {
@@ -233,7 +225,10 @@ export async function pullCollection(options: CollectionOptions): Promise<Collec
 		return result(pageSize);
 	}
 
-	if (only) return result(pageSize);
+	const got = first.records.length;
+	if (got === 0 || (total !== undefined && got >= total) || (first.hasLinks && !first.next && total === undefined)) {
+		return result(pageSize);
+	}
 	// A short first page: the end, or a server that caps `limit`. With a total we know; without, the next page tells.
 	const step = got < pageSize ? got : pageSize;
 	let probing = got < pageSize && total === undefined;
@@ -255,10 +250,9 @@ export async function pullCollection(options: CollectionOptions): Promise<Collec
 	/** Without a total: the lowest offset whose page ended the collection (nothing past it is asked for). */
 	let endOffset = Infinity;
 	let done = false;
-	let allRequested = false;
 	const ends = (page: Page) => total === undefined && (page.records.length < step || (page.hasLinks && !page.next));
 	const launch = () => {
-		const width = probing ? 1 : Math.max(1, options.concurrency);
+		const width = probing ? 1 : Math.max(1, options.concurrency - (options.reserved?.() ?? 0));
 		while (!done && answering < width && inFlight.size < 2 * width && nextToLaunch < endOffset && (total === undefined || nextToLaunch < total)) {
 			const offset = nextToLaunch;
 			answering++;
@@ -280,10 +274,6 @@ export async function pullCollection(options: CollectionOptions): Promise<Collec
 			);
 			inFlight.set(offset, promise);
 			nextToLaunch += step;
-		}
-		if (!allRequested && total !== undefined && nextToLaunch >= total && answering < width) {
-			allRequested = true;
-			options.onAllRequested?.();
 		}
 	};
 	try {
