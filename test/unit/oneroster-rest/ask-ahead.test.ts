@@ -80,10 +80,12 @@ describe('OneRoster pull: the next collection first page asked for ahead', () =>
 		expect(fetch?.requests).toBe(server.state.requests.length);
 		expect(fetch?.pages).toBe(server.state.requests.length);
 		const at = (event: string) => server.state.events.indexOf(event);
-		// The next first page is asked for before the last page of the collection before is answered: of one
-		// page (orgs: beside it) or more (classes, users: pages of 3).
+		// The pull's first request goes alone (it may fetch the token); then each next first page is asked for before
+		// the last page of the collection before is answered: of one page (academicSessions: beside it) or more
+		// (classes, users: pages of 3).
+		expect(server.state.events.slice(0, 2)).toEqual(['start orgs@0', 'end orgs@0']);
 		for (const [last, next] of [
-			['orgs@0', 'academicSessions@0'],
+			['academicSessions@0', 'courses@0'],
 			['classes@3', 'users@0'],
 			['users@93', 'enrollments@0'],
 		]) {
