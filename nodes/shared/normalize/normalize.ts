@@ -54,7 +54,7 @@ import {
 import type { SqlDb } from '../store/sql';
 import { OffHeapStrings } from '../store/off-heap-strings';
 import type { StagedRowText } from '../store/staging';
-import { cellAt, cellsOf, readStagedContentHashes, readStagedFiles, readStagedRows, readStagedRowTexts } from '../store/staging';
+import { cellAt, cellsOf, readStagedContentHashes, readStagedFiles, readStagedRows, readStagedRowTexts, stagedRowOf } from '../store/staging';
 import { DEFAULT_KEEP_SNAPSHOTS_DAYS, pruneSnapshots } from '../store/retention';
 import type { DriftReport, DriftSettings } from './drift';
 import { checkDrift } from './drift';
@@ -133,10 +133,13 @@ const textCell = (row: StagedRowText, at: number): string => {
 	return value === undefined ? '' : value.trim();
 };
 
+/** Whether a mapped role (ONEROSTER_ROLE_MAP's) is a person's (student or staff), not a contact's. */
+const isPersonRole = (role: string): role is PersonRole => (PERSON_ROLES as readonly string[]).includes(role);
+
 /** The role a person with this SIS role has (student or staff); undefined for a contact's or an unknown role. */
 const personRoleOf = (sisRole: string): PersonRole | undefined => {
 	const role = ONEROSTER_ROLE_MAP[sisRole];
-	return role !== undefined && (PERSON_ROLES as readonly string[]).includes(role) ? (role as PersonRole) : undefined;
+	return role !== undefined && isPersonRole(role) ? role : undefined;
 };
 
 const orNull = (value: string): string | null => (value === '' ? null : value);
@@ -562,7 +565,7 @@ async function buildSnapshot(
 			if (hasListItem(agents)) agentsOf.set(sourcedId, held.add(agents));
 
 			// A delta row may move a sourcedId between people and contacts: it is then only what this row says.
-			if (!(PERSON_ROLES as readonly string[]).includes(mapped)) {
+			if (!isPersonRole(mapped)) {
 				deletePerson(sourcedId);
 				setContact(contactOfRow(sourcedId, mapped as ContactRelationship, cells));
 				return;
@@ -622,13 +625,13 @@ async function buildSnapshot(
 						const sourcedId = detached(row.sourcedId);
 						const agents = textCell(row, agentsAt);
 						if (hasListItem(agents)) agentsOf.set(sourcedId, held.add(agents));
-						if (!(PERSON_ROLES as readonly string[]).includes(relationship)) {
+						if (!isPersonRole(relationship)) {
 							contactRelationships.set(sourcedId, relationship as ContactRelationship);
 							contactRows.set(sourcedId, held.add(row.text));
 						}
 						continue;
 					}
-					readUser({ rowNumber: row.rowNumber, sourcedId: row.sourcedId, cells: cellsOf(row) });
+					readUser(stagedRowOf(row));
 					// The same row made no person there either (a contact, or a problem): there is none to remove.
 					if (same) removedPeople.delete(row.sourcedId);
 				}
@@ -727,7 +730,7 @@ async function buildSnapshot(
 		for (const [id, packed] of contacts) changedContacts.set(id, usedContacts.has(id) ? unpackRecord(CONTACT_TABLE, held.get(packed)) : null);
 		for (const [id, text] of contactRows) {
 			if (usedContacts.has(id) && !previousContacts.has(id)) {
-				changedContacts.set(id, contactOfRow(id, contactRelationships.get(id) as ContactRelationship, cellsOf({ rowNumber: 0, sourcedId: id, text: held.get(text) })));
+				changedContacts.set(id, contactOfRow(id, contactRelationships.get(id) as ContactRelationship, cellsOf({ text: held.get(text) })));
 			}
 		}
 		await writeSnapshotChanges(db, usedFrom, runId, CONTACT_TABLE, changedContacts);
@@ -857,7 +860,7 @@ async function buildSnapshot(
 					const last = rows.take(row.sourcedId);
 					const same = last !== undefined && last.text === row.text;
 					if (!same || !unchanged(row)) {
-						const enrollment = enrollmentOf({ rowNumber: row.rowNumber, sourcedId: row.sourcedId, cells: cellsOf(row) });
+						const enrollment = enrollmentOf(stagedRowOf(row));
 						if (enrollment === undefined) {
 							if (last !== undefined && earlier.kept(last.sourcedId, classOf(last))) change(detached(row.sourcedId), null, last);
 						} else if (!same || !earlier.kept(row.sourcedId, classOf(row))) {
@@ -945,24 +948,41 @@ interface EarlierEnrollments {
 /** Past this share of the last snapshot's enrollments changed (or of its people passed over), a bulk file is read whole (as MAX_CHANGES_SHARE in store/snapshot.ts). */
 const MAX_CHANGED_SHARE = 0.25;
 
+/** Past `maxChangesOf(count)` changes (or rows passed over) of an entity whose last snapshot has `count` records, a bulk file is read whole. */
+const maxChangesOf = (count: number): number => Math.max(1000, Math.floor(count * MAX_CHANGED_SHARE));
+
 /**
- * The run `runId`'s enrollments file, when it staged one in bulk with the same columns as tonight's
- * (`file`) and its snapshot was made under the same rules (normalizeRules): its rows then made the
- * same enrollments as tonight's rows with the same cells make.
+ * The run `runId`, when tonight's bulk `file` can be matched row by row to the file of the same entity it
+ * staged: that run staged it in bulk with the same columns, and its snapshot was made under the same rules
+ * (normalizeRules). With that snapshot's header, the files that run staged, and the sourcedIds of the rows
+ * of that file its Normalize skipped as problems.
+ */
+async function earlierFile(db: SqlDb, runId: string, file: Columns) {
+	if (file.file.mode !== 'bulk') return undefined;
+	const header = await readSnapshotHeader(db, runId);
+	if (!header || header.rules !== normalizeRules()) return undefined;
+	const stagedFiles = await readStagedFiles(db, runId);
+	const staged = stagedFiles.find((earlier) => earlier.entity === file.file.entity);
+	if (!staged || staged.mode !== 'bulk' || JSON.stringify(staged.columns) !== JSON.stringify(file.file.columns)) return undefined;
+	const rows = await db.queryArrays("SELECT sourced_id FROM run_problems WHERE run_id = ? AND stage = 'normalized' AND file = ? AND sourced_id IS NOT NULL", [runId, staged.fileName]);
+	return { header, stagedFiles, skipped: new Set(rows.map(([sourcedId]) => String(sourcedId))) };
+}
+
+/**
+ * The run `runId`'s enrollments file, when tonight's (`file`) can be matched to it (earlierFile): its rows
+ * then made the same enrollments as tonight's rows with the same cells make.
  */
 async function earlierEnrollments(db: SqlDb, runId: string, file: Columns): Promise<EarlierEnrollments | undefined> {
-	if (file.file.mode !== 'bulk') return undefined;
-	if ((await readSnapshotHeader(db, runId))?.rules !== normalizeRules()) return undefined;
-	const staged = (await readStagedFiles(db, runId)).find((earlier) => earlier.entity === 'enrollments');
-	if (!staged || staged.mode !== 'bulk' || JSON.stringify(staged.columns) !== JSON.stringify(file.file.columns)) return undefined;
-	const skipped = await problemSourcedIds(db, runId, staged.fileName);
+	const earlier = await earlierFile(db, runId, file);
+	if (!earlier) return undefined;
+	const { skipped } = earlier;
 	const classIds = new Set<string>();
 	for await (const batch of readSnapshotBatches(db, runId, CLASS_TABLE)) for (const klass of batch) classIds.add(klass.sourcedId);
 	const enrollments = await countSnapshotRecords(db, runId, ENROLLMENT_TABLE);
 	return {
 		runId,
 		kept: (sourcedId, classId) => classIds.has(classId) && !skipped.has(sourcedId),
-		maxChanges: Math.max(1000, Math.floor(enrollments * MAX_CHANGED_SHARE)),
+		maxChanges: maxChangesOf(enrollments),
 	};
 }
 
@@ -977,11 +997,10 @@ interface EarlierUsers {
 
 /**
  * The run `runId`'s users file, when a row of tonight's bulk `file` with the same text makes the same
- * person as its row there did, but for the primary contact: that run staged it in bulk with the same
- * columns, under the same rules (normalizeRules); each row gives its own role and orgs (no roles file
- * either night); tonight's orgs include that snapshot's; and neither night left anyone out of a school
- * scope: tonight has none, and that run's (all its schools when it had none) is tonight's schools and
- * left no one out.
+ * person as its row there did, but for the primary contact: tonight's file can be matched to it
+ * (earlierFile); each row gives its own role and orgs (no roles file either night); tonight's orgs
+ * include that snapshot's; and neither night left anyone out of a school scope: tonight has none, and
+ * that run's (all its schools when it had none) is tonight's schools and left no one out.
  */
 async function earlierUsers(
 	db: SqlDb,
@@ -989,30 +1008,19 @@ async function earlierUsers(
 	file: Columns,
 	tonight: { orgs: Map<string, CanonicalOrg>; schoolScope: Set<string>; roles: boolean },
 ): Promise<EarlierUsers | undefined> {
-	if (file.file.mode !== 'bulk' || tonight.roles || !file.has('role') || !file.has('orgSourcedIds')) return undefined;
-	const header = await readSnapshotHeader(db, runId);
-	if (!header || header.rules !== normalizeRules() || (header.counts as unknown as NormalizeCounts).outOfScope?.people !== 0) return undefined;
+	if (tonight.roles || !file.has('role') || !file.has('orgSourcedIds')) return undefined;
+	const earlier = await earlierFile(db, runId, file);
+	if (!earlier || earlier.stagedFiles.some((staged) => staged.entity === 'roles')) return undefined;
+	const { header, skipped } = earlier;
+	if ((header.counts as unknown as NormalizeCounts).outOfScope?.people !== 0) return undefined;
 	if (header.schoolIds.length !== tonight.schoolScope.size || header.schoolIds.some((id) => !tonight.schoolScope.has(id))) return undefined;
-	const stagedFiles = await readStagedFiles(db, runId);
-	const staged = stagedFiles.find((earlier) => earlier.entity === 'users');
-	if (!staged || staged.mode !== 'bulk' || stagedFiles.some((earlier) => earlier.entity === 'roles') || JSON.stringify(staged.columns) !== JSON.stringify(file.file.columns)) {
-		return undefined;
-	}
 	// Every org of that snapshot is here tonight (a row naming one there is none of is a problem; one new
 	// tonight is named by no row of the same text). Which of them are schools is the same too: that run's
 	// school scope, its schools or some of them, is tonight's schools (checked above).
 	for await (const batch of readSnapshotBatches(db, runId, ORG_TABLE)) {
 		if (batch.some((org) => !tonight.orgs.has(org.sourcedId))) return undefined;
 	}
-	const skipped = await problemSourcedIds(db, runId, staged.fileName);
-	const people = await countSnapshotRecords(db, runId, PERSON_TABLE);
-	return { runId, madeUser: (sourcedId) => !skipped.has(sourcedId), maxChanges: Math.max(1000, Math.floor(people * MAX_CHANGED_SHARE)) };
-}
-
-/** The sourcedIds of the rows of `fileName` that run `runId`'s Normalize skipped as problems. */
-async function problemSourcedIds(db: SqlDb, runId: string, fileName: string): Promise<Set<string>> {
-	const rows = await db.queryArrays("SELECT sourced_id FROM run_problems WHERE run_id = ? AND stage = 'normalized' AND file = ? AND sourced_id IS NOT NULL", [runId, fileName]);
-	return new Set(rows.map(([sourcedId]) => String(sourcedId)));
+	return { runId, madeUser: (sourcedId) => !skipped.has(sourcedId), maxChanges: maxChangesOf(await countSnapshotRecords(db, runId, PERSON_TABLE)) };
 }
 
 function snapshotWarnings(files: Map<StagedEntity, Columns>, counts: NormalizeCounts): string[] {
@@ -1041,7 +1049,7 @@ export function normalizeRules(): string {
 		.update(
 			[
 				NORMALIZE_RULES_VERSION,
-				...[buildSnapshot, Columns, stagedBatches, applyRows, previousRecords, scopeSchools, snapshotWarnings, cell, textCell, personRoleOf, orNull, splitList, isTrue, hasListItem, detached, isDeletion].map(String),
+				...[buildSnapshot, Columns, stagedBatches, applyRows, previousRecords, scopeSchools, snapshotWarnings, cell, textCell, isPersonRole, personRoleOf, orNull, splitList, isTrue, hasListItem, detached, isDeletion].map(String),
 				JSON.stringify(ONEROSTER_ROLE_MAP),
 				JSON.stringify(PERSON_ROLES),
 				JSON.stringify(SNAPSHOT_TABLES.map((spec) => [spec.table, spec.columns, String(spec.toRow)])),

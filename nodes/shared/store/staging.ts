@@ -100,15 +100,20 @@ export interface StagedRowText {
 
 const JSON_TEXT = '\u0000';
 
-/** The text (StagedRowText) of a row: what a `u1` record has, where it can hold the row. */
-function rowText(row: StagedRow, sourcedIdIndex: number): string {
+/** A row as StagedRowText: its text is what a `u1` record has, where it can hold the row. */
+function rowTextOf(row: StagedRow, sourcedIdIndex: number): StagedRowText {
 	const own = sourcedIdIndex >= 0 && row.cells[sourcedIdIndex] === row.sourcedId;
 	const plain = (own || row.sourcedId !== '') && plainText(row.sourcedId) && row.cells.every(plainText);
-	return plain ? u1Text(row, own) : JSON_TEXT + JSON.stringify([row.sourcedId, row.cells]);
+	return { rowNumber: row.rowNumber, sourcedId: row.sourcedId, text: plain ? u1Text(row, own) : JSON_TEXT + JSON.stringify([row.sourcedId, row.cells]) };
 }
 
-/** The cells of a StagedRowText's row. */
-export function cellsOf({ text }: StagedRowText): string[] {
+/** A StagedRowText's row split into its cells. */
+export function stagedRowOf(row: StagedRowText): StagedRow {
+	return { rowNumber: row.rowNumber, sourcedId: row.sourcedId, cells: cellsOf(row) };
+}
+
+/** The cells of a StagedRowText's row (only its text is read). */
+export function cellsOf({ text }: Pick<StagedRowText, 'text'>): string[] {
 	if (text.startsWith(JSON_TEXT)) return (JSON.parse(text.slice(JSON_TEXT.length)) as [string, string[]])[1];
 	const cells = text.split(FIELD);
 	cells.pop();
@@ -134,7 +139,7 @@ function u1Cell(text: string, index: number): string | undefined {
 
 /** One chunk's text → its rows as StagedRowText, not split into cells. */
 export function unpackRowTexts(encoding: string, data: string, sourcedIdIndex: number): StagedRowText[] {
-	if (encoding !== 'u1') return unpackRows(encoding, data, sourcedIdIndex).map((row) => ({ rowNumber: row.rowNumber, sourcedId: row.sourcedId, text: rowText(row, sourcedIdIndex) }));
+	if (encoding !== 'u1') return unpackRows(encoding, data, sourcedIdIndex).map((row) => rowTextOf(row, sourcedIdIndex));
 	if (data === '') return [];
 	const records = data.split(RECORD);
 	const rows = new Array<StagedRowText>(records.length);
@@ -277,7 +282,7 @@ export function readStagedRows(db: SqlDb, runId: string, entity: StagedEntity, b
 
 /** Staged rows of one entity in source order as StagedRowText, not split into cells (a fraction of the work). */
 export function readStagedRowTexts(db: SqlDb, runId: string, entity: StagedEntity, batchSize = 5000): AsyncGenerator<StagedRowText[]> {
-	return readStagedChunks(db, runId, entity, batchSize, unpackRowTexts, (row, sourcedIdIndex) => ({ rowNumber: row.rowNumber, sourcedId: row.sourcedId, text: rowText(row, sourcedIdIndex) }));
+	return readStagedChunks(db, runId, entity, batchSize, unpackRowTexts, rowTextOf);
 }
 
 async function* readStagedChunks<R>(
