@@ -33,6 +33,8 @@ export const ENGINE_ENTRY_POINTS = [
 	'nodes/shared/sources/oneroster-rest/source',
 	'nodes/shared/sources/oneroster-rest/auth/api-auth',
 	'nodes/shared/sources/oneroster-rest/http',
+	'nodes/shared/threads/step-thread',
+	'nodes/shared/threads/step-worker',
 ];
 
 function tsFilesUnder(dir) {

@@ -5,7 +5,7 @@ import { executePerRun } from '../adapter/execute';
 import { getGrades, getTerms } from '../adapter/options';
 import { runIdParameter } from '../adapter/run-id';
 import { rosterStoreConnectionTest, runHandle } from '../adapter/store';
-import { buildListsRun } from '../shared/lists/apply';
+import { runStepInThread } from '../shared/threads/step-thread';
 
 export class RosterBuildLists implements INodeType {
 	description: INodeTypeDescription = {
@@ -111,7 +111,7 @@ export class RosterBuildLists implements INodeType {
 		return executePerRun(this, async (store, runId, itemIndex) => {
 			const flag = (name: string) => this.getNodeParameter(name, itemIndex) as boolean;
 			const syncClassRosters = flag('syncClassRosters');
-			const { run } = await buildListsRun(store.db, runId, {
+			const settings = {
 				syncClassRosters,
 				terms: syncClassRosters ? (this.getNodeParameter('terms', itemIndex, []) as string[]) : [],
 				grades: syncClassRosters ? (this.getNodeParameter('grades', itemIndex, []) as string[]) : [],
@@ -120,7 +120,8 @@ export class RosterBuildLists implements INodeType {
 				autoListsBySubject: flag('autoListsBySubject'),
 				autoListsByTeacher: flag('autoListsByTeacher'),
 				newListsPublic: flag('newListsPublic'),
-			});
+			};
+			const { run } = await runStepInThread({ step: 'buildLists', store: store.config, runId, settings });
 			return { summary: await runHandle(store, run) };
 		});
 	}

@@ -6,10 +6,11 @@ import { forOperation } from '../adapter/operations';
 import { runIdParameter } from '../adapter/run-id';
 import { rosterStoreConnectionTest, runHandle } from '../adapter/store';
 import type { PersonRole } from '../shared/model/roster';
-import { previewReconcile, reconcileRun } from '../shared/reconcile/apply';
+import { previewReconcile } from '../shared/reconcile/apply';
 import { DECISION_LABELS, approveHeldRun, parseDecision } from '../shared/reconcile/approve';
 import type { ChangeKind, ChangeLimit, ReconcileSettings, ThresholdOverrides } from '../shared/reconcile/settings';
 import { DEFAULT_ROLE_THRESHOLDS, thresholds } from '../shared/reconcile/settings';
+import { runStepInThread } from '../shared/threads/step-thread';
 
 /** Output 0 "Applied": the run goes on (applied, or a dry run); output 1 "Held": it waits for a decision, or ends here. */
 const APPLIED = 0;
@@ -250,7 +251,7 @@ export class RosterReconcileUsers implements INodeType {
 			async (store, runId, itemIndex) => {
 				const flag = (name: keyof ReconcileSettings) => this.getNodeParameter(name, itemIndex) as boolean;
 				const holdMassChanges = flag('holdMassChanges');
-				const { run, held } = await reconcileRun(store.db, runId, {
+				const settings = {
 					rosterStudents: flag('rosterStudents'),
 					rosterTeachers: flag('rosterTeachers'),
 					rosterStaff: flag('rosterStaff'),
@@ -262,7 +263,8 @@ export class RosterReconcileUsers implements INodeType {
 					graceRuns: this.getNodeParameter('graceRuns', itemIndex, 1) as number,
 					holdMassChanges,
 					thresholds: holdMassChanges ? thresholdParameters(this, itemIndex) : undefined,
-				});
+				};
+				const { run, held } = await runStepInThread({ step: 'reconcile', store: store.config, runId, settings });
 				const summary = await runHandle(store, run);
 				const output = held ? HELD : APPLIED;
 				if (!(this.getNodeParameter('outputChanges', itemIndex) as boolean)) return { summary, output };

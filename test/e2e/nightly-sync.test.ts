@@ -10,7 +10,9 @@
  * Time: the first run on a machine installs n8n (~6 min, see n8n-install.mjs), hence the long
  * beforeAll timeout; later runs take ~1 min (build + n8n commands, each n8n command boots n8n).
  */
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 
 import { readSnapshot } from '../../nodes/shared/normalize/normalize';
 import { getRun } from '../../nodes/shared/store/runs';
@@ -49,6 +51,22 @@ describe('nightly sync template in a real n8n (SFTP → ingest → normalize →
 
 	afterAll(async () => {
 		await e2e?.close();
+	});
+
+	it('the installed package runs Normalize, Reconcile Users and Build Lists on a thread: its step worker starts with nothing but Node and runs a step', async () => {
+		const installed = path.join(e2e.folder.n8nDir, 'nodes', 'node_modules', 'n8n-nodes-rostersync');
+		// Where a node's bundle looks for it (nodes/shared/threads/step-thread.ts): two folders up from dist/nodes/<Node>/.
+		const worker = path.join(installed, 'dist', 'nodes', 'RosterNormalize', '..', 'shared', 'threads', 'step-worker.js');
+		expect(existsSync(worker)).toBe(true);
+		// Asked for a run the store does not have, the step answers with the engine's error (its libraries are bundled in).
+		const thread = new Worker(worker, { workerData: { step: 'normalize', store: { engine: 'sqlite', path: storePath }, runId: 'no-such-run', settings: {} } });
+		const answer = await new Promise<{ error?: { name: string; message: string } }>((resolve, reject) => {
+			thread.once('message', resolve);
+			thread.once('error', reject);
+		});
+		await thread.terminate();
+		expect(answer.error?.name).toBe('RosterRunError');
+		expect(answer.error?.message).toContain('no-such-run');
 	});
 
 	it('references the rostersync node types and both credentials', () => {

@@ -16,6 +16,8 @@ export interface RosterStore {
 	readonly db: SqlDb;
 	/** Where the store is, without secrets: a file path or postgres://user@host:port/db. */
 	readonly description: string;
+	/** How it was opened: another connection to it (a step's thread: threads/step-thread.ts) opens it the same way. */
+	readonly config: StoreConfig;
 	close(): Promise<void>;
 }
 
@@ -41,7 +43,7 @@ export async function openStore(config: StoreConfig): Promise<RosterStore> {
 		// "Cannot open the roster store …: why", with a hint and the settings to check.
 		throw storeOpenError(config, description, error);
 	}
-	return { db, description, close: () => db.close() };
+	return { db, description, config, close: () => db.close() };
 }
 
 /** Opens the store, runs `work`, and closes the store whatever happens. */

@@ -1,0 +1,17 @@
+/**
+ * The step thread's entry (see step-thread.ts): runs the step it is given, passes its progress on,
+ * and ends with its result or its error.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+
+import type { StepMessage, StepTask } from './step-thread';
+import { errorToData, runStep } from './step-thread';
+
+const port = parentPort;
+if (port) {
+	const send = (message: StepMessage) => port.postMessage(message);
+	runStep(workerData as StepTask, (progress) => send({ progress })).then(
+		(result) => send({ result }),
+		(error: unknown) => send({ error: errorToData(error) }),
+	);
+}
