@@ -8,8 +8,8 @@ import { runIdParameter } from '../adapter/run-id';
 import { rosterStoreConnectionTest, runHandle } from '../adapter/store';
 import type { DriftCheck } from '../shared/normalize/drift';
 import { DEFAULT_DRIFT_SETTINGS, DRIFT_CHECKS } from '../shared/normalize/drift';
+import { normalizeRun } from '../shared/normalize/normalize';
 import { DEFAULT_KEEP_SNAPSHOTS_DAYS } from '../shared/store/retention';
-import { runStepInThread } from '../shared/threads/step-thread';
 
 export class RosterNormalize implements INodeType {
 	description: INodeTypeDescription = {
@@ -85,15 +85,15 @@ export class RosterNormalize implements INodeType {
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 		return executePerRun(this, async (store, runId, itemIndex) => {
 			const schoolIds = schoolIdList(this.getNodeParameter('schoolIds', itemIndex, []));
-			const settings = {
+			const { run, counts } = await normalizeRun(store.db, runId, {
 				schoolIds,
+				onProgress: progressReporter(this),
 				drift: {
 					checks: (this.getNodeParameter('driftChecks', itemIndex, DRIFT_CHECKS) as DriftCheck[]) ?? [],
 					maxRowDropPercent: this.getNodeParameter('maxRowDropPercent', itemIndex, DEFAULT_DRIFT_SETTINGS.maxRowDropPercent) as number,
 				},
 				keepSnapshotsDays: this.getNodeParameter('keepSnapshotsDays', itemIndex, DEFAULT_KEEP_SNAPSHOTS_DAYS) as number,
-			};
-			const { run, counts } = await runStepInThread({ step: 'normalize', store: store.config, runId, settings }, progressReporter(this));
+			});
 			const people = Object.values(counts.people).reduce((sum, n) => sum + n, 0);
 			const log = `run ${run.id}: ${people.toLocaleString('en-US')} people, ${counts.classes.toLocaleString('en-US')} classes, ${counts.enrollments.toLocaleString('en-US')} enrollments in ${counts.schools} school(s)`;
 			return { summary: await runHandle(store, run), log, output: run.status === 'stopped' ? 1 : 0 };

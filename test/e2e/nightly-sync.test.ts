@@ -53,13 +53,13 @@ describe('nightly sync template in a real n8n (SFTP → ingest → normalize →
 		await e2e?.close();
 	});
 
-	it('the installed package runs Normalize, Reconcile Users and Build Lists on a thread: its step worker starts with nothing but Node and runs a step', async () => {
+	it('the installed package runs Reconcile Users and Build Lists on a thread: its step worker starts with nothing but Node and runs a step', async () => {
 		const installed = path.join(e2e.folder.n8nDir, 'nodes', 'node_modules', 'n8n-nodes-rostersync');
 		// Where a node's bundle looks for it (nodes/shared/threads/step-thread.ts): two folders up from dist/nodes/<Node>/.
-		const worker = path.join(installed, 'dist', 'nodes', 'RosterNormalize', '..', 'shared', 'threads', 'step-worker.js');
+		const worker = path.join(installed, 'dist', 'nodes', 'RosterReconcileUsers', '..', 'shared', 'threads', 'step-worker.js');
 		expect(existsSync(worker)).toBe(true);
 		// Asked for a run the store does not have, the step answers with the engine's error (its libraries are bundled in).
-		const thread = new Worker(worker, { workerData: { step: 'normalize', store: { engine: 'sqlite', path: storePath }, runId: 'no-such-run', settings: {} } });
+		const thread = new Worker(worker, { workerData: { step: 'reconcile', store: { engine: 'sqlite', path: storePath }, runId: 'no-such-run', settings: {} } });
 		const answer = await new Promise<{ error?: { name: string; message: string } }>((resolve, reject) => {
 			thread.once('message', resolve);
 			thread.once('error', reject);

@@ -1,9 +1,9 @@
 /**
  * Engine steps on a thread of their own (nodes/shared/threads/step-thread.ts), as the packaged nodes run
- * Normalize, Reconcile Users and Build Lists. The thread needs the compiled worker, so this test compiles
- * the engine (bench/build-engine.mjs, cached by the sources' hash) and loads the compiled modules: a night
- * run step by step on threads leaves the store as the same night run on this thread does; progress comes
- * through; an error comes back with its class, message, hint and run id.
+ * Reconcile Users and Build Lists. The thread needs the compiled worker, so this test compiles the engine
+ * (bench/build-engine.mjs, cached by the sources' hash) and loads the compiled modules: a night whose
+ * steps ran on threads leaves the store as the same night run on this thread does; an error comes back
+ * with its class, message, hint and run id.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -11,7 +11,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { writeDistrict } from '../../bench/district-generator';
-import type { ProgressEvent } from '../../nodes/shared/model/progress';
 import type * as StepThread from '../../nodes/shared/threads/step-thread';
 import { REPO_ROOT } from '../support/paths';
 
@@ -28,7 +27,6 @@ function compiledEngine(): { dir: string; load: Load } {
 import type { StepSettings } from '../../nodes/shared/threads/steps';
 
 const SETTINGS: StepSettings = {
-	normalize: {},
 	reconcile: { includePrimaryParentContact: true, autoUpdate: true, archive: true },
 	buildLists: { syncClassRosters: true, terms: ['as-2026'], autoListsByRole: true, autoListsByGrade: true },
 };
@@ -48,14 +46,18 @@ beforeAll(async () => {
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-/** Stages the district into a new store; returns the store's config and the run. */
+/** Stages and normalizes the district in a new store; returns the store's config and the run. */
 async function stagedStore(name: string): Promise<{ store: { engine: 'sqlite'; path: string }; runId: string }> {
 	const { withStore } = engine.load<typeof import('../../nodes/shared/store/store')>('nodes/shared/store/store.js');
 	const { stageRun } = engine.load<typeof import('../../nodes/shared/sources/stage-run')>('nodes/shared/sources/stage-run.js');
 	const { oneRosterCsvSource } = engine.load<typeof import('../../nodes/shared/sources/oneroster-csv/source')>('nodes/shared/sources/oneroster-csv/source.js');
 	const { openFolderFileSet } = engine.load<typeof import('../../nodes/shared/sources/oneroster-csv/file-set')>('nodes/shared/sources/oneroster-csv/file-set.js');
 	const store = { engine: 'sqlite' as const, path: join(work, `${name}.sqlite`) };
-	const { run } = await withStore(store, (opened) => stageRun(opened.db, oneRosterCsvSource(`folder ${district}`, () => openFolderFileSet(district))));
+	const { normalizeRun } = engine.load<typeof import('../../nodes/shared/normalize/normalize')>('nodes/shared/normalize/normalize.js');
+	const { run } = await withStore(store, async (opened) => {
+		const staged = await stageRun(opened.db, oneRosterCsvSource(`folder ${district}`, () => openFolderFileSet(district)));
+		return normalizeRun(opened.db, staged.run.id);
+	});
 	return { store, runId: run.id };
 }
 
@@ -77,10 +79,9 @@ describe('engine steps on their own thread', () => {
 		expect(existsSync(join(engine.dir, 'nodes/shared/threads/step-worker.js'))).toBe(true);
 	});
 
-	it('a night run step by step on threads leaves the store as on this thread, and its progress comes through', async () => {
+	it('a night whose Reconcile Users and Build Lists ran on threads leaves the store as on this thread', async () => {
 		const onThreads = await stagedStore('threads');
 		const here = await stagedStore('here');
-		const progress: ProgressEvent[] = [];
 		// Threads started meanwhile are counted (the compiled engine reads worker_threads.Worker when it starts one).
 		// eslint-disable-next-line @typescript-eslint/no-require-imports
 		const workerThreads = require('node:worker_threads') as { Worker: typeof import('node:worker_threads').Worker };
@@ -92,21 +93,18 @@ describe('engine steps on their own thread', () => {
 				threadsStarted++;
 			}
 		};
-		const normalized = await thread.runStepInThread({ step: 'normalize', store: onThreads.store, runId: onThreads.runId, settings: SETTINGS.normalize }, (event) => progress.push(event));
 		const reconciled = await thread.runStepInThread({ step: 'reconcile', store: onThreads.store, runId: onThreads.runId, settings: SETTINGS.reconcile });
 		const built = await thread.runStepInThread({ step: 'buildLists', store: onThreads.store, runId: onThreads.runId, settings: SETTINGS.buildLists });
 
 		workerThreads.Worker = Worker;
 		// Each step had a thread of its own.
-		expect(threadsStarted).toBe(3);
+		expect(threadsStarted).toBe(2);
 
-		const hereNormalized = await thread.runStep({ step: 'normalize', store: here.store, runId: here.runId, settings: SETTINGS.normalize });
 		const hereReconciled = await thread.runStep({ step: 'reconcile', store: here.store, runId: here.runId, settings: SETTINGS.reconcile });
 		const hereBuilt = await thread.runStep({ step: 'buildLists', store: here.store, runId: here.runId, settings: SETTINGS.buildLists });
 
 		// The results crossed as data: the same counts as on this thread, for the run asked.
-		expect(normalized.run.id).toBe(onThreads.runId);
-		expect(normalized.counts).toEqual(hereNormalized.counts);
+		expect(reconciled.run.id).toBe(onThreads.runId);
 		expect(reconciled.counts).toEqual(hereReconciled.counts);
 		expect(reconciled.counts.created).toBeGreaterThan(300);
 		expect(built.counts).toEqual(hereBuilt.counts);
@@ -116,8 +114,6 @@ describe('engine steps on their own thread', () => {
 		expect(a.people.length).toBeGreaterThan(300);
 		expect(a.members.length).toBeGreaterThan(1000);
 		expect(a).toEqual(b);
-		// Normalize's progress, told on its thread, came to this one.
-		expect(progress.some((event) => event.stage === 'normalize' && event.done > 0)).toBe(true);
 	}, 120_000);
 
 	it('an error comes back as the engine threw it: class, message, hint and run id', async () => {

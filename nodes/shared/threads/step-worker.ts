@@ -1,6 +1,5 @@
 /**
- * The step thread's entry (see step-thread.ts): runs the step it is given, passes its progress on,
- * and ends with its result or its error.
+ * The step thread's entry (see step-thread.ts): runs the step it is given and ends with its result or its error.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 
@@ -10,7 +9,7 @@ import { errorToData, runStep } from './step-thread';
 const port = parentPort;
 if (port) {
 	const send = (message: StepMessage) => port.postMessage(message);
-	runStep(workerData as StepTask, (progress) => send({ progress })).then(
+	runStep(workerData as StepTask).then(
 		(result) => send({ result }),
 		(error: unknown) => send({ error: errorToData(error) }),
 	);
