@@ -80,10 +80,17 @@ const WORKER_FILE = [join(__dirname, 'step-worker.js'), join(__dirname, '..', 's
  */
 const STEP_YOUNG_GENERATION_MIB = 192;
 
+/** n8n runs with V8's young generation set (NODE_OPTIONS=--max-semi-space-size=…, as the README suggests to save memory): the step thread keeps it. */
+const YOUNG_GENERATION_SET_FOR_N8N = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((flag) => flag.startsWith('--max-semi-space-size'));
+
 /** Runs `step` of run `runId` on its own thread (on this one without the compiled worker). */
 export async function runStepInThread<S extends StepName>(task: StepTask<S>): Promise<StepResult<S>> {
 	if (!WORKER_FILE) return runStep(task);
-	const worker = new Worker(WORKER_FILE, { workerData: task, execArgv: ['--disable-warning=ExperimentalWarning'], resourceLimits: { maxYoungGenerationSizeMb: STEP_YOUNG_GENERATION_MIB } });
+	const worker = new Worker(WORKER_FILE, {
+		workerData: task,
+		execArgv: ['--disable-warning=ExperimentalWarning'],
+		...(YOUNG_GENERATION_SET_FOR_N8N ? {} : { resourceLimits: { maxYoungGenerationSizeMb: STEP_YOUNG_GENERATION_MIB } }),
+	});
 	return new Promise<StepResult<S>>((resolve, reject) => {
 		let settled = false;
 		const settle = (done: () => void) => {
