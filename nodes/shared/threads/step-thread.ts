@@ -39,7 +39,7 @@ export interface ErrorData {
 	name: string;
 	message: string;
 	stack?: string;
-	/** The properties the adapter reads (hint, runId, location, fields, code, cause's fields). */
+	/** The properties the adapter reads (hint, runId, location, fields, code). */
 	properties: Record<string, unknown>;
 }
 
