@@ -189,8 +189,6 @@ export function oneRosterApiSource(
 				used = { mode: 'full', reason: `the server refused the delta filter (${error.message}); pulled everything` };
 				summary = await pull.run(sink, used);
 				summary.warnings.unshift(`Delta pull not possible: ${error.message}. A full pull was made instead.`);
-			} finally {
-				pull.dropAskedAhead();
 			}
 			fetchSummary = pull.summary(used, Date.now() - started, summary);
 			summary.details = fetchSummary as unknown as Record<string, unknown>;
@@ -261,7 +259,16 @@ class OneRosterPull {
 		};
 	}
 
+	/** Pulls every resource of the plan; the first pages it asked for ahead and did not take are dropped when it ends. */
 	async run(sink: StagingSink, plan: PullPlan): Promise<StagingSummary> {
+		try {
+			return await this.pullResources(sink, plan);
+		} finally {
+			this.dropAskedAhead();
+		}
+	}
+
+	private async pullResources(sink: StagingSink, plan: PullPlan): Promise<StagingSummary> {
 		this.records = {};
 		this.deletedSkipped = 0;
 		this.scope = undefined;
@@ -512,8 +519,8 @@ class OneRosterPull {
 		this.askedAhead.set(url, answer);
 	}
 
-	/** Drops (and aborts) the first pages asked for ahead and not taken: the next collection asked for another URL, or the pull ended. */
-	dropAskedAhead(): void {
+	/** Drops (and aborts) the first pages asked for ahead and not taken (the next collection asked for another URL, or the pull failed). */
+	private dropAskedAhead(): void {
 		this.ahead.abort();
 		this.ahead = new AbortController();
 		this.askedAhead.clear();
