@@ -93,10 +93,14 @@ describe('engine steps on their own thread', () => {
 				threadsStarted++;
 			}
 		};
-		const reconciled = await thread.runStepInThread({ step: 'reconcile', store: onThreads.store, runId: onThreads.runId, settings: SETTINGS.reconcile });
-		const built = await thread.runStepInThread({ step: 'buildLists', store: onThreads.store, runId: onThreads.runId, settings: SETTINGS.buildLists });
-
-		workerThreads.Worker = Worker;
+		let reconciled, built;
+		try {
+			reconciled = await thread.runStepInThread({ step: 'reconcile', store: onThreads.store, runId: onThreads.runId, settings: SETTINGS.reconcile });
+			built = await thread.runStepInThread({ step: 'buildLists', store: onThreads.store, runId: onThreads.runId, settings: SETTINGS.buildLists });
+		} finally {
+			// Restored whatever happened: the other tests start threads of their own.
+			workerThreads.Worker = Worker;
+		}
 		// Each step had a thread of its own.
 		expect(threadsStarted).toBe(2);
 
