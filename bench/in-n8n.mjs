@@ -33,7 +33,7 @@ import { join } from 'node:path';
 
 import { loadTypeScript } from './generate.mjs';
 import { executeTimed, failureOf, loadN8n, nothingWorkflow } from './n8n-execute.mjs';
-import { indent, int, mib, parseHeap, projectRoot, runChild, secs, startRestServer, table, v8HeapFlags, PIPELINE_SETTINGS } from './run.mjs';
+import { indent, int, mib, mibOfBytes, parseHeap, projectRoot, runChild, secs, startRestServer, table, v8HeapFlags, PIPELINE_SETTINGS } from './run.mjs';
 
 const TEMPLATE = join(projectRoot, 'workflows', 'nightly-sync-sftp.json');
 const API_TEMPLATE = join(projectRoot, 'workflows', 'nightly-sync-api.json');
@@ -204,11 +204,22 @@ export async function runInN8n({ args, work, engineDir }) {
 			const runs = [];
 			for (let i = 0; i < 2; i++) runs.push(await executeTimed(n8n, folder, 'rsBenchNothing01', outDir, 5 * 60_000, heapEnv(heap)));
 			const idle = runs.reduce((best, run) => (run.seconds < best.seconds ? run : best));
-			results.idle[heap] = { seconds: idle.seconds, maxRssKB: Math.max(...runs.map((run) => run.maxRssKB)), ok: runs.every((run) => run.code === 0) };
+			results.idle[heap] = {
+				seconds: idle.seconds,
+				cpuSeconds: idle.cpuSeconds,
+				systemSeconds: idle.systemSeconds,
+				maxRssKB: Math.max(...runs.map((run) => run.maxRssKB)),
+				ok: runs.every((run) => run.code === 0),
+			};
 		}
 		console.log(
 			`   n8n ${n8n.version}, \`n8n execute\` of a workflow that does nothing: ` +
-				args.n8nHeap.map((heap) => `${heapLabel(heap)} ${secs(results.idle[heap].seconds)} s, ${mib(results.idle[heap].maxRssKB)}`).join('; '),
+				args.n8nHeap
+					.map((heap) => {
+						const idle = results.idle[heap];
+						return `${heapLabel(heap)} ${secs(idle.seconds)} s (cpu ${secs(idle.cpuSeconds)} s, of it sys ${secs(idle.systemSeconds)} s), ${mib(idle.maxRssKB)}`;
+					})
+					.join('; '),
 		);
 
 		for (const students of args.students) {
@@ -241,7 +252,7 @@ export async function runInN8n({ args, work, engineDir }) {
 			const entry = { students, bare: {}, runs: [] };
 			for (const night of ['full', 'day2']) {
 				const r = await runChild({ mode: 'pipeline', engineDir, district: days[night], store: bareStore, settings: PIPELINE_SETTINGS });
-				entry.bare[night] = { seconds: r.seconds, cpuSeconds: r.cpuSeconds, maxRssKB: r.maxRssKB, counts: countsOfScenario(r), phases: Object.fromEntries(Object.entries(r.phases).map(([k, p]) => [k, p.seconds])) };
+				entry.bare[night] = { seconds: r.seconds, cpuSeconds: r.cpuSeconds, systemSeconds: r.systemSeconds, bytesWritten: r.bytesWritten, maxRssKB: r.maxRssKB, counts: countsOfScenario(r), phases: Object.fromEntries(Object.entries(r.phases).map(([k, p]) => [k, p.seconds])) };
 			}
 			if (restServer) {
 				// Scenario 5 (the engine's pull with Node's fetch and its own OAuth 2 client) from the same server: the fetch node's time compared.
@@ -266,6 +277,9 @@ export async function runInN8n({ args, work, engineDir }) {
 						nights[night] = {
 							seconds: run.seconds,
 							netSeconds: Math.max(0, run.seconds - idle.seconds),
+							cpuSeconds: run.cpuSeconds,
+							systemSeconds: run.systemSeconds,
+							bytesWritten: run.bytesWritten,
 							maxRssKB: run.maxRssKB,
 							netRssKB: run.maxRssKB - idle.maxRssKB,
 							...executionTimes(harness, run.stdout, run.rssSamples),
@@ -302,15 +316,15 @@ export async function runInN8n({ args, work, engineDir }) {
 	}
 
 	const nodeColumns = TIMED_NODES.map(([, key]) => key);
-	const rows = [['students', 'night', 'source', 'heap cap', 'wall s', 'run s', 'peak RSS', 'RSS − idle', ...nodeColumns.map((key) => `${key} s`), 'created', 'lists', 'members +', 'result']];
+	const rows = [['students', 'night', 'source', 'heap cap', 'wall s', 'run s', 'cpu s', 'of it sys s', 'written', 'peak RSS', 'RSS − idle', ...nodeColumns.map((key) => `${key} s`), 'created', 'lists', 'members +', 'result']];
 	const count = (n) => (Number.isNaN(n) ? '' : int(n));
 	for (const s of results.sizes) {
 		for (const night of ['full', 'day2']) {
 			const label = night === 'full' ? '1: full' : '2: day two';
 			const b = s.bare[night];
-			rows.push([int(s.students), label, 'folder', 'bare Node', secs(b.seconds), '', mib(b.maxRssKB), '', '', '', secs(b.phases.ingest), '', secs(b.phases.normalize), secs(b.phases.reconcile), secs(b.phases.lists), secs(b.phases.report), int(b.counts.created), int(b.counts.lists), int(b.counts.membersAdded), 'bench scenario']);
+			rows.push([int(s.students), label, 'folder', 'bare Node', secs(b.seconds), '', secs(b.cpuSeconds), secs(b.systemSeconds), mibOfBytes(b.bytesWritten), mib(b.maxRssKB), '', '', '', secs(b.phases.ingest), '', secs(b.phases.normalize), secs(b.phases.reconcile), secs(b.phases.lists), secs(b.phases.report), int(b.counts.created), int(b.counts.lists), int(b.counts.membersAdded), 'bench scenario']);
 			const rest = night === 'full' ? s.bareRest : undefined;
-			if (rest) rows.push([int(s.students), label, 'REST', 'bare Node', secs(rest.seconds), '', mib(rest.maxRssKB), '', '', '', '', secs(rest.seconds), '', '', '', '', '', '', '', `scenario 5 (fetch only; ideal ${secs(rest.idealSeconds)} s)`]);
+			if (rest) rows.push([int(s.students), label, 'REST', 'bare Node', secs(rest.seconds), '', secs(rest.cpuSeconds), '', '', mib(rest.maxRssKB), '', '', '', '', secs(rest.seconds), '', '', '', '', '', '', '', `scenario 5 (fetch only; ideal ${secs(rest.idealSeconds)} s)`]);
 			for (const run of s.runs) {
 				const r = run[night];
 				if (!r) continue;
@@ -321,6 +335,9 @@ export async function runInN8n({ args, work, engineDir }) {
 					heapLabel(run.heap),
 					secs(r.seconds),
 					secs(r.executionSeconds),
+					secs(r.cpuSeconds),
+					secs(r.systemSeconds),
+					mibOfBytes(r.bytesWritten),
 					mib(r.maxRssKB),
 					mib(r.netRssKB),
 					...nodeColumns.map((key) => secs(r.nodes[key])),
@@ -336,6 +353,7 @@ export async function runInN8n({ args, work, engineDir }) {
 	console.log(
 		indent(
 			'(wall s: the `n8n execute` process; run s: the execution alone, net of n8n’s start-up and shut-down (its startedAt → stoppedAt); ' +
+				'cpu s: the whole process’s CPU (all threads, start-up included), of it sys s the kernel’s (page faults, file reads and writes); written: what the process wrote to files; ' +
 				'RSS − idle: peak RSS − the empty workflow’s at the same heap setting; read s … report s: each node’s own time)',
 		),
 	);

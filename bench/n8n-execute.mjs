@@ -73,7 +73,7 @@ export async function executeTimed(n8n, folder, workflowId, outDir, timeoutMs, e
 		const out = openSync(stdoutPath, 'w');
 		const err = openSync(stderrPath, 'w');
 		const started = process.hrtime.bigint();
-		const child = spawn('/usr/bin/time', ['-f', '%M %e', '-o', timePath, n8n.node, n8n.bin, 'execute', `--id=${workflowId}`, '--rawOutput'], {
+		const child = spawn('/usr/bin/time', ['-f', '%M %e %U %S %O', '-o', timePath, n8n.node, n8n.bin, 'execute', `--id=${workflowId}`, '--rawOutput'], {
 			cwd: folder.root,
 			env: { ...folder.env, N8N_LOG_LEVEL: 'info', N8N_RUNNERS_BROKER_PORT: brokerPort, ...env },
 			stdio: ['ignore', out, err],
@@ -101,7 +101,8 @@ export async function executeTimed(n8n, folder, workflowId, outDir, timeoutMs, e
 			closeSync(out);
 			closeSync(err);
 			const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-			const [maxRssKB] = existsSync(timePath) ? readFileSync(timePath, 'utf8').trim().split('\n').pop().split(' ').map(Number) : [];
+			// GNU time: peak RSS (KiB), wall, user and system CPU seconds, and file system writes (512-byte blocks) of the whole process.
+			const [maxRssKB, , userSeconds, systemSeconds, blocksWritten] = existsSync(timePath) ? readFileSync(timePath, 'utf8').trim().split('\n').pop().split(' ').map(Number) : [];
 			const tail = (path, bytes = 4000) => {
 				const size = statSync(path).size;
 				const fd = openSync(path, 'r');
@@ -117,6 +118,9 @@ export async function executeTimed(n8n, folder, workflowId, outDir, timeoutMs, e
 				timedOut,
 				seconds,
 				maxRssKB,
+				cpuSeconds: userSeconds === undefined ? undefined : userSeconds + systemSeconds,
+				systemSeconds,
+				bytesWritten: blocksWritten === undefined ? undefined : blocksWritten * 512,
 				stdoutBytes,
 				stderrTail: tail(stderrPath),
 				stdoutTail: tail(stdoutPath, 1500),

@@ -341,19 +341,20 @@ const median = (values) => {
 function combineRuns(runs) {
 	if (runs.length === 1) return runs[0];
 	const combined = structuredClone(runs[0]);
-	for (const key of ['seconds', 'cpuSeconds', 'readSeconds', 'insertSeconds']) if (key in combined) combined[key] = median(runs.map((run) => run[key]));
+	for (const key of ['seconds', 'cpuSeconds', 'systemSeconds', 'bytesWritten', 'readSeconds', 'insertSeconds']) if (key in combined) combined[key] = median(runs.map((run) => run[key]));
 	combined.maxRssKB = Math.max(...runs.map((run) => run.maxRssKB));
 	for (const name of Object.keys(combined.phases)) {
 		const phases = runs.map((run) => run.phases[name]);
 		Object.assign(combined.phases[name], {
 			seconds: median(phases.map((p) => p.seconds)),
 			cpuSeconds: median(phases.map((p) => p.cpuSeconds)),
+			systemSeconds: median(phases.map((p) => p.systemSeconds)),
 			peakRssSampled: Math.max(...phases.map((p) => p.peakRssSampled)),
 			maxRssKB: Math.max(...phases.map((p) => p.maxRssKB)),
 			ownPeakRssKB: Math.max(...phases.map((p) => p.ownPeakRssKB ?? 0)) || null,
 		});
 	}
-	combined.runs = runs.map((run) => ({ seconds: run.seconds, cpuSeconds: run.cpuSeconds, maxRssKB: run.maxRssKB, phases: Object.fromEntries(Object.entries(run.phases).map(([k, p]) => [k, p.seconds])) }));
+	combined.runs = runs.map((run) => ({ seconds: run.seconds, cpuSeconds: run.cpuSeconds, systemSeconds: run.systemSeconds, maxRssKB: run.maxRssKB, phases: Object.fromEntries(Object.entries(run.phases).map(([k, p]) => [k, p.seconds])) }));
 	return combined;
 }
 
@@ -434,6 +435,8 @@ async function postgresProvider(args) {
 
 const int = (n) => Math.round(n).toLocaleString('en-US');
 const secs = (s) => (s === undefined || s === null ? '' : s.toFixed(2));
+/** Bytes as MiB for the tables ('' when not measured). */
+const mibOfBytes = (bytes) => (bytes === undefined || bytes === null || Number.isNaN(bytes) ? '' : `${int(bytes / 2 ** 20)} MiB`);
 const mib = (kb) => (kb === undefined ? '' : `${int(kb / 1024)} MiB`);
 const ratio = (a, b) => (b > 0 ? `${(a / b).toFixed(1)}×` : '');
 
@@ -462,12 +465,12 @@ function printEngine(size, engine) {
 	const f = e.floor;
 	console.log('');
 	console.log(`── ${int(size.students)} students · ${engine}${size.repeat > 1 ? ` · median of ${size.repeat}` : ''}${size.profiled ? ' · PROFILED (timings inflated)' : ''}`);
-	const header = ['scenario', 'wall s', 'cpu s', '× floor', 'peak RSS', ...PHASES.map((p) => `${p} s`), 'load'];
+	const header = ['scenario', 'wall s', 'cpu s', 'of it sys s', 'written', '× floor', 'peak RSS', ...PHASES.map((p) => `${p} s`), 'load'];
 	const rows = [header];
 	for (const [name, s] of Object.entries(e.scenarios)) {
-		rows.push([`${name}: ${SCENARIOS[name]}`, secs(s.seconds), secs(s.cpuSeconds), f ? ratio(s.seconds, f.seconds) : '', mib(s.maxRssKB), ...PHASES.map((p) => secs(s.phases[p]?.seconds)), loadText(s.load)]);
+		rows.push([`${name}: ${SCENARIOS[name]}`, secs(s.seconds), secs(s.cpuSeconds), secs(s.systemSeconds), mibOfBytes(s.bytesWritten), f ? ratio(s.seconds, f.seconds) : '', mib(s.maxRssKB), ...PHASES.map((p) => secs(s.phases[p]?.seconds)), loadText(s.load)]);
 	}
-	if (f) rows.push([`floor: read ${secs(f.readSeconds)} + insert ${secs(f.insertSeconds)} (${int(f.rows)} rows)`, secs(f.seconds), secs(f.phases.floor.cpuSeconds), '1.0×', mib(f.maxRssKB), ...PHASES.map(() => ''), loadText(f.load)]);
+	if (f) rows.push([`floor: read ${secs(f.readSeconds)} + insert ${secs(f.insertSeconds)} (${int(f.rows)} rows)`, secs(f.seconds), secs(f.phases.floor.cpuSeconds), secs(f.phases.floor.systemSeconds), mibOfBytes(f.phases.floor.bytesWritten), '1.0×', mib(f.maxRssKB), ...PHASES.map(() => ''), loadText(f.load)]);
 	console.log(indent(table(rows)));
 	const full = e.scenarios.full;
 	if (full) {
@@ -481,6 +484,8 @@ function printEngine(size, engine) {
 	for (const [name, s] of Object.entries(e.scenarios)) {
 		const own = PHASES.filter((p) => s.phases[p]?.ownPeakRssKB).map((p) => `${p} ${mib(s.phases[p].ownPeakRssKB)}`);
 		if (own.length > 0) console.log(indent(`${name}: peak RSS within each phase: ${own.join(', ')}`));
+		const cpu = PHASES.filter((p) => s.phases[p]?.systemSeconds !== undefined).map((p) => `${p} ${secs(s.phases[p].cpuSeconds)} (${secs(s.phases[p].systemSeconds)})`);
+		if (cpu.length > 0) console.log(indent(`${name}: cpu s (of it sys s) within each phase: ${cpu.join(', ')}`));
 	}
 	const nights = Object.entries(e.scenarios);
 	const grown = nights.map(([name, s], i) => `${name} ${i === 0 ? '' : '+'}${((s.storeBytesInUse - (i === 0 ? 0 : nights[i - 1][1].storeBytesInUse)) / 2 ** 20).toFixed(1)} MiB`);
@@ -501,7 +506,7 @@ function printEngine(size, engine) {
 			return `${name} ${reconcile} / ${lists}`;
 		});
 	if (how.length > 0) console.log(indent(`planned (Reconcile Users / Build Lists): ${how.join('; ')}`));
-	if (engine === 'postgres') console.log(indent('(PostgreSQL: cpu s and RSS are the Node process only; the server’s work shows in wall s)'));
+	if (engine === 'postgres') console.log(indent('(PostgreSQL: cpu s, written and RSS are the Node process only; the server’s work shows in wall s)'));
 }
 
 function printParsers(size) {
@@ -835,4 +840,4 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
 	});
 }
 
-export { projectRoot, int, secs, mib, ratio, table, indent };
+export { projectRoot, int, secs, mib, mibOfBytes, ratio, table, indent };
