@@ -33,7 +33,7 @@ import { join } from 'node:path';
 
 import { loadTypeScript } from './generate.mjs';
 import { executeTimed, failureOf, loadN8n, nothingWorkflow } from './n8n-execute.mjs';
-import { indent, int, mib, mibOfBytes, parseHeap, projectRoot, runChild, secs, startRestServer, table, v8HeapFlags, PIPELINE_SETTINGS } from './run.mjs';
+import { indent, int, median, mib, mibOfBytes, parseHeap, projectRoot, runChild, secs, startRestServer, table, v8HeapFlags, PIPELINE_SETTINGS } from './run.mjs';
 
 const TEMPLATE = join(projectRoot, 'workflows', 'nightly-sync-sftp.json');
 const API_TEMPLATE = join(projectRoot, 'workflows', 'nightly-sync-api.json');
@@ -260,45 +260,48 @@ export async function runInN8n({ args, work, engineDir }) {
 				entry.bareRest = { seconds: r.seconds, cpuSeconds: r.cpuSeconds, maxRssKB: r.maxRssKB, idealSeconds: r.idealSeconds, pages: r.pages };
 			}
 
-			for (const source of args.n8nSource) {
-				for (const heap of args.n8nHeap) {
-					process.stdout.write(`${source} heap ${heap}… `);
-					for (const suffix of ['', '-wal', '-shm']) rmSync(`${storePath}${suffix}`, { force: true });
-					const nights = { source, heap };
-					for (const night of SOURCES[source].nights) {
-						const run = await executeTimed(n8n, folder, ids[source][night], outDir, 30 * 60_000, heapEnv(heap));
-						const stored = run.code === 0 ? (await runChild({ mode: 'lastRun', engineDir, store: { engine: 'sqlite', path: storePath } })).run : undefined;
-						const counts = countsOfRun(stored);
-						const expected = entry.bare[night].counts;
-						const mismatched = Object.keys(expected).filter((key) => counts[key] !== expected[key]);
-						const complete = stored?.status === 'completed' && stored?.stage === 'reported';
-						const ok = run.code === 0 && !run.timedOut && complete && mismatched.length === 0;
-						const idle = results.idle[heap];
-						nights[night] = {
-							seconds: run.seconds,
-							netSeconds: Math.max(0, run.seconds - idle.seconds),
-							cpuSeconds: run.cpuSeconds,
-							systemSeconds: run.systemSeconds,
-							bytesWritten: run.bytesWritten,
-							maxRssKB: run.maxRssKB,
-							netRssKB: run.maxRssKB - idle.maxRssKB,
-							...executionTimes(harness, run.stdout, run.rssSamples),
-							counts,
-							ok,
-							...(ok
-								? {}
-								: {
-										failure:
-											run.code !== 0 || run.timedOut
-												? failureOf(run)
-												: !complete
-													? `the run ended ${stored ? `${stored.status} at ${stored.stage}` : 'without a run in the store'}`
-													: `counts differ from the bare-Node run: ${mismatched.map((key) => `${key} ${counts[key]} ≠ ${expected[key]}`).join(', ')}`,
-									}),
-						};
-						if (!ok) break; // night 2 needs night 1's store
+			// --repeat N: each source and heap N times over, on a fresh store each time (in n8n a night varies by 1-2 s from run to run).
+			for (let repeat = 1; repeat <= args.repeat; repeat++) {
+				for (const source of args.n8nSource) {
+					for (const heap of args.n8nHeap) {
+						process.stdout.write(`${source} heap ${heap}${args.repeat > 1 ? ` (${repeat} of ${args.repeat})` : ''}… `);
+						for (const suffix of ['', '-wal', '-shm']) rmSync(`${storePath}${suffix}`, { force: true });
+						const nights = { source, heap, repeat };
+						for (const night of SOURCES[source].nights) {
+							const run = await executeTimed(n8n, folder, ids[source][night], outDir, 30 * 60_000, heapEnv(heap));
+							const stored = run.code === 0 ? (await runChild({ mode: 'lastRun', engineDir, store: { engine: 'sqlite', path: storePath } })).run : undefined;
+							const counts = countsOfRun(stored);
+							const expected = entry.bare[night].counts;
+							const mismatched = Object.keys(expected).filter((key) => counts[key] !== expected[key]);
+							const complete = stored?.status === 'completed' && stored?.stage === 'reported';
+							const ok = run.code === 0 && !run.timedOut && complete && mismatched.length === 0;
+							const idle = results.idle[heap];
+							nights[night] = {
+								seconds: run.seconds,
+								netSeconds: Math.max(0, run.seconds - idle.seconds),
+								cpuSeconds: run.cpuSeconds,
+								systemSeconds: run.systemSeconds,
+								bytesWritten: run.bytesWritten,
+								maxRssKB: run.maxRssKB,
+								netRssKB: run.maxRssKB - idle.maxRssKB,
+								...executionTimes(harness, run.stdout, run.rssSamples),
+								counts,
+								ok,
+								...(ok
+									? {}
+									: {
+											failure:
+												run.code !== 0 || run.timedOut
+													? failureOf(run)
+													: !complete
+														? `the run ended ${stored ? `${stored.status} at ${stored.stage}` : 'without a run in the store'}`
+														: `counts differ from the bare-Node run: ${mismatched.map((key) => `${key} ${counts[key]} ≠ ${expected[key]}`).join(', ')}`,
+										}),
+							};
+							if (!ok) break; // night 2 needs night 1's store
+						}
+						entry.runs.push(nights);
 					}
-					entry.runs.push(nights);
 				}
 			}
 			if (restServer) {
@@ -357,6 +360,26 @@ export async function runInN8n({ args, work, engineDir }) {
 				'RSS − idle: peak RSS − the empty workflow’s at the same heap setting; read s … report s: each node’s own time)',
 		),
 	);
+	if (args.repeat > 1) {
+		const spread = (values) => `median ${secs(median(values))} (${secs(Math.min(...values))}–${secs(Math.max(...values))})`;
+		for (const s of results.sizes) {
+			for (const source of args.n8nSource) {
+				for (const heap of args.n8nHeap) {
+					for (const night of ['full', 'day2']) {
+						const done = s.runs.filter((run) => run.source === source && run.heap === heap && run[night]?.ok).map((run) => run[night]);
+						if (done.length < 2) continue;
+						console.log(
+							indent(
+								`${int(s.students)} · night ${night === 'full' ? 1 : 2} · ${SOURCES[source].label} · ${heapLabel(heap)}, ${done.length} runs: ` +
+									`run s ${spread(done.map((r) => r.executionSeconds))}, cpu s ${spread(done.map((r) => r.cpuSeconds))}, ` +
+									`of it sys s ${spread(done.map((r) => r.systemSeconds))}, peak RSS ${mib(Math.min(...done.map((r) => r.maxRssKB)))}–${mib(Math.max(...done.map((r) => r.maxRssKB)))}`,
+							),
+						);
+					}
+				}
+			}
+		}
+	}
 	for (const s of results.sizes) {
 		for (const run of s.runs) {
 			for (const night of ['full', 'day2']) {

@@ -840,4 +840,4 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
 	});
 }
 
-export { projectRoot, int, secs, mib, mibOfBytes, ratio, table, indent };
+export { projectRoot, int, median, secs, mib, mibOfBytes, ratio, table, indent };
