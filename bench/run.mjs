@@ -349,12 +349,13 @@ function combineRuns(runs) {
 			seconds: median(phases.map((p) => p.seconds)),
 			cpuSeconds: median(phases.map((p) => p.cpuSeconds)),
 			systemSeconds: median(phases.map((p) => p.systemSeconds)),
+			bytesWritten: median(phases.map((p) => p.bytesWritten)),
 			peakRssSampled: Math.max(...phases.map((p) => p.peakRssSampled)),
 			maxRssKB: Math.max(...phases.map((p) => p.maxRssKB)),
 			ownPeakRssKB: Math.max(...phases.map((p) => p.ownPeakRssKB ?? 0)) || null,
 		});
 	}
-	combined.runs = runs.map((run) => ({ seconds: run.seconds, cpuSeconds: run.cpuSeconds, systemSeconds: run.systemSeconds, maxRssKB: run.maxRssKB, phases: Object.fromEntries(Object.entries(run.phases).map(([k, p]) => [k, p.seconds])) }));
+	combined.runs = runs.map((run) => ({ seconds: run.seconds, cpuSeconds: run.cpuSeconds, systemSeconds: run.systemSeconds, bytesWritten: run.bytesWritten, maxRssKB: run.maxRssKB, phases: Object.fromEntries(Object.entries(run.phases).map(([k, p]) => [k, p.seconds])) }));
 	return combined;
 }
 
@@ -435,9 +436,9 @@ async function postgresProvider(args) {
 
 const int = (n) => Math.round(n).toLocaleString('en-US');
 const secs = (s) => (s === undefined || s === null ? '' : s.toFixed(2));
-/** Bytes as MiB for the tables ('' when not measured). */
-const mibOfBytes = (bytes) => (bytes === undefined || bytes === null || Number.isNaN(bytes) ? '' : `${int(bytes / 2 ** 20)} MiB`);
 const mib = (kb) => (kb === undefined ? '' : `${int(kb / 1024)} MiB`);
+/** Bytes as MiB for the tables ('' when not measured). */
+const mibOfBytes = (bytes) => mib(bytes === undefined ? undefined : bytes / 1024);
 const ratio = (a, b) => (b > 0 ? `${(a / b).toFixed(1)}×` : '');
 
 function table(rows) {

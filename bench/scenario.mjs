@@ -402,7 +402,7 @@ async function runParsers(task) {
 				}
 				const seconds = Number(process.hrtime.bigint() - started) / 1e9;
 				const after = resourceSnapshot();
-				const cpuSeconds = (after.userMicros - before.userMicros + after.systemMicros - before.systemMicros) / 1e6;
+				const { cpuSeconds } = cpuBetween(before, after);
 				const previous = best[reader];
 				if (previous && (previous.records !== records || previous.fields !== fields)) throw new Error(`${reader} read different records in round ${round}`);
 				best[reader] = { records, fields, seconds: Math.min(seconds, previous?.seconds ?? Infinity), cpuSeconds: Math.min(cpuSeconds, previous?.cpuSeconds ?? Infinity) };
