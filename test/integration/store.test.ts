@@ -128,10 +128,12 @@ describe.each(['sqlite', 'postgres'] as const)('store on %s', (engine) => {
 			)
 		).map(([name]) => String(name));
 
-	test('a first fill of list_members builds its person index after the rows on PostgreSQL; rows already there, a failure and SQLite keep it', async () => {
+	test('a first fill of list_members builds its person index after the rows on PostgreSQL; rows already there and a failure keep it; SQLite has none', async () => {
 		const member = (i: number) => [`list-${i % 3}`, `person-${i}`, 'member', 'run-1'];
 		const fill = (tx: SqlDb, from: number) => tx.insertMany('list_members', ['list_id', 'person_id', 'membership', 'added_run_id'], Array.from({ length: 100 }, (_, i) => member(from + i)));
-		expect(await secondaryIndexes()).toEqual(['list_members_person']);
+		// SQLite's list_members has no person index (migration 13): a lookup by person scans it.
+		const personIndex = engine === 'postgres' ? ['list_members_person'] : [];
+		expect(await secondaryIndexes()).toEqual(personIndex);
 
 		// A failed first fill: the rows and the dropped index roll back together.
 		await expect(
@@ -140,7 +142,7 @@ describe.each(['sqlite', 'postgres'] as const)('store on %s', (engine) => {
 				throw new Error('boom');
 			}),
 		).rejects.toThrow('boom');
-		expect(await secondaryIndexes()).toEqual(['list_members_person']);
+		expect(await secondaryIndexes()).toEqual(personIndex);
 		expect(Number((await store.db.query('SELECT COUNT(*) AS n FROM list_members'))[0].n)).toBe(0);
 
 		// The first fill: without the index while the rows go in (PostgreSQL), with it afterwards.
@@ -149,9 +151,9 @@ describe.each(['sqlite', 'postgres'] as const)('store on %s', (engine) => {
 			during = await secondaryIndexes(tx);
 			await fill(tx, 0);
 		});
-		expect(during).toEqual(engine === 'postgres' ? [] : ['list_members_person']);
-		expect(await secondaryIndexes()).toEqual(['list_members_person']);
-		// The index is the one the schema made: a lookup by person uses it.
+		expect(during).toEqual([]);
+		expect(await secondaryIndexes()).toEqual(personIndex);
+		// PostgreSQL: the index is the one the schema made, and a lookup by person uses it. SQLite: a scan.
 		const planText = JSON.stringify(
 			await store.db.transaction(async (tx) => {
 				if (engine === 'postgres') await tx.execute('SET LOCAL enable_seqscan = off');
@@ -160,14 +162,14 @@ describe.each(['sqlite', 'postgres'] as const)('store on %s', (engine) => {
 				);
 			}),
 		);
-		expect(planText).toContain('list_members_person');
+		expect(planText).toContain(engine === 'postgres' ? 'list_members_person' : 'SCAN list_members');
 
 		// A table that holds rows keeps its indexes while more go in.
 		await withIndexesBuiltAfterFirstFill(store.db, 'list_members', async (tx) => {
 			during = await secondaryIndexes(tx);
 			await fill(tx, 100);
 		});
-		expect(during).toEqual(['list_members_person']);
+		expect(during).toEqual(personIndex);
 		expect(Number((await store.db.query('SELECT COUNT(*) AS n FROM list_members'))[0].n)).toBe(200);
 	});
 

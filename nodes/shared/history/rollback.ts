@@ -18,7 +18,7 @@ import { emptyCounts } from '../reconcile/plan';
 import type { RunChange, StoredChange } from '../store/changes';
 import { addChanges, listChanges } from '../store/changes';
 import type { Membership, UserListRow } from '../store/lists';
-import { deleteLists, insertLists, insertMembers, loadAllLists, loadListMembers, removeMembers, replaceLists } from '../store/lists';
+import { countMembershipsOf, deleteLists, insertLists, insertMembers, loadAllLists, loadListMembers, removeMembers, replaceLists } from '../store/lists';
 import type { PersonRow } from '../store/people';
 import { PEOPLE_COLUMNS, deletePeople, emailKey, insertPeople, loadPeople, replacePeople } from '../store/people';
 import type { RunRecord } from '../store/runs';
@@ -138,7 +138,7 @@ async function revertPeople(db: SqlDb, runId: string, changes: StoredChange[], n
 	if (changes.length === 0) return out;
 	const people = new Map((await loadPeople(db)).map((person) => [person.id, person]));
 	const created = changes.filter((change) => change.action === 'create').map((change) => change.entityId);
-	const onLists = await idsIn(db, 'SELECT person_id AS id, COUNT(*) AS n FROM list_members WHERE person_id IN (…) GROUP BY person_id', created);
+	const onLists = await countMembershipsOf(db, created);
 	const rewrites = new Map<string, PersonRow>();
 	const deletes: string[] = [];
 	const inserts: PersonRow[] = [];

@@ -3,7 +3,7 @@
  * batched writes Build Lists makes.
  */
 import type { SqlDb, SqlValue } from './sql';
-import { INSERT_SLICE, forIdChunks, insertEach, placeholders } from './sql';
+import { INSERT_SLICE, forIdChunks, insertEach, jsonList, placeholders } from './sql';
 
 export type ListKind = 'class' | 'role' | 'grade' | 'subject' | 'teacher' | 'manual';
 export type Membership = 'member' | 'manager';
@@ -126,18 +126,17 @@ async function joinedMembers(db: SqlDb, where: string, params: SqlValue[]): Prom
 
 /**
  * The memberships of these people only, per list id, as loadStoredMembers gives a list's (ids joined in
- * id order): read through list_members' person index, not list by list.
+ * id order), in one query: on SQLite one scan of list_members, which has no index by person (migration 13;
+ * ~0.15 s for 2,000 people among ~800,000 memberships), on PostgreSQL through its person index.
  */
 export async function loadMembershipsOf(db: SqlDb, personIds: readonly string[]): Promise<Map<string, StoredMembers>> {
 	const byList = new Map<string, Record<Membership, string[]>>();
-	await forIdChunks(personIds, async (chunk) => {
-		const rows = await db.queryArrays(`SELECT list_id, membership, person_id FROM list_members WHERE person_id IN (${placeholders(chunk)})`, chunk);
-		for (const [listId, membership, personId] of rows) {
-			let lists = byList.get(String(listId));
-			if (!lists) byList.set(String(listId), (lists = { member: [], manager: [] }));
-			lists[membership === 'manager' ? 'manager' : 'member'].push(String(personId));
-		}
-	});
+	const rows = personIds.length === 0 ? [] : await db.queryArrays(`SELECT list_id, membership, person_id FROM list_members WHERE person_id IN ${jsonList(db)}`, [JSON.stringify(personIds)]);
+	for (const [listId, membership, personId] of rows) {
+		let lists = byList.get(String(listId));
+		if (!lists) byList.set(String(listId), (lists = { member: [], manager: [] }));
+		lists[membership === 'manager' ? 'manager' : 'member'].push(String(personId));
+	}
 	const joined = new Map<string, StoredMembers>();
 	for (const [listId, lists] of byList) {
 		const stored: StoredMembers = {};
@@ -145,6 +144,13 @@ export async function loadMembershipsOf(db: SqlDb, personIds: readonly string[])
 		joined.set(listId, stored);
 	}
 	return joined;
+}
+
+/** On how many lists (as member or manager) each of these people is; people on none are left out. One query, as loadMembershipsOf. */
+export async function countMembershipsOf(db: SqlDb, personIds: readonly string[]): Promise<Map<string, number>> {
+	if (personIds.length === 0) return new Map();
+	const rows = await db.queryArrays(`SELECT person_id, COUNT(*) FROM list_members WHERE person_id IN ${jsonList(db)} GROUP BY person_id`, [JSON.stringify(personIds)]);
+	return new Map(rows.map(([personId, count]) => [String(personId), Number(count)]));
 }
 
 /** How many members each of these lists has. */

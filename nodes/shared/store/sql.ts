@@ -51,6 +51,13 @@ export async function forIdChunks<T extends SqlValue>(ids: readonly T[], work: (
 	for (let start = 0; start < ids.length; start += ID_CHUNK) await work(ids.slice(start, start + ID_CHUNK));
 }
 
+/**
+ * SQL for a list of texts given as one parameter, a JSON array: `column IN ${jsonList(db)}`, with
+ * `JSON.stringify([...values])` as the parameter. Any number of values in one statement (an `IN (…)` list of
+ * placeholders takes ~1,000): where the column has no index (list_members' person_id on SQLite), one scan.
+ */
+export const jsonList = (db: SqlDb): string => (db.engine === 'sqlite' ? '(SELECT value FROM json_each(?))' : '(SELECT json_array_elements_text(?::json))');
+
 /** The `?, ?, …` of an `IN (…)` list of these values. */
 export const placeholders = (values: readonly unknown[]): string => values.map(() => '?').join(', ');
 
@@ -105,7 +112,7 @@ export async function refreshStatistics(db: SqlDb, tables: readonly string[]): P
  * list_members (796,000 rows by COPY, its person index): 3.2–4.2 s with the index, 2.1–2.4 s with the
  * index built after (1.8–1.9 s + 0.35–0.45 s), on C and ICU en-US databases alike. SQLite keeps its
  * indexes: the same there gained nothing (~0.6 s less inserting, 0.58 s to build the index) and would
- * sort the index in memory (temp_store MEMORY). A table that already holds rows keeps its indexes (and
+ * sort the index in memory (temp_store MEMORY); its list_members has no person index at all (migration 13). A table that already holds rows keeps its indexes (and
  * is not locked: DROP INDEX locks the table against readers until the transaction ends, which on an
  * empty table holds up only readers that would find nothing there yet).
  * `work` runs in one transaction on either engine (the caller's, when it is in one) and must use `tx`.

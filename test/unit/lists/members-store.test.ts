@@ -1,11 +1,13 @@
 /**
  * list_members as Build Lists writes and reads it: members added by groups, read back per list as
- * one id text per membership, and migration 5 (SQLite: one WITHOUT ROWID table) keeping every row.
+ * one id text per membership, migration 5 (SQLite: one WITHOUT ROWID table) keeping every row, and
+ * migration 13 (SQLite: no person index) keeping them too.
  */
 import { INSERT_SLICE } from '../../../nodes/shared/store/sql';
 import {
 	PERSON_ID_SEPARATOR,
 	countMembers,
+	countMembershipsOf,
 	insertLists,
 	insertMemberGroups,
 	insertMembers,
@@ -82,7 +84,7 @@ describe.each(ENGINES)('list members (%s)', (engine) => {
 		expect(stored.get('l-class')).toEqual({ manager: 'p-000002', member: personIds.filter((_, i) => i % 3 === 0).join(PERSON_ID_SEPARATOR) });
 		expect(stored.get('l-role')).toEqual({ member: personIds.slice(0, 10).filter((id) => id !== 'p-000003').join(PERSON_ID_SEPARATOR) });
 		expect(await countMembers(store.db, ['l-class', 'l-role', 'l-manual'])).toEqual(new Map([['l-class', Math.ceil(personIds.length / 3)], ['l-role', 9]]));
-		// A person's own memberships, through the person index.
+		// A person's own memberships (SQLite: one scan of the table; PostgreSQL: its person index).
 		expect(await loadMembershipsOf(store.db, ['p-000002', 'p-000000'])).toEqual(
 			new Map([
 				['l-class', { manager: 'p-000002', member: 'p-000000' }],
@@ -91,7 +93,7 @@ describe.each(ENGINES)('list members (%s)', (engine) => {
 		);
 	});
 
-	test('many adds in slices all go in, and a person’s memberships are found by the person index', async () => {
+	test('many adds in slices all go in; a person’s memberships are found in one statement (SQLite: one scan, no person index), and deleted with the person', async () => {
 		const personIds = Array.from({ length: 60_000 }, (_, i) => `p-${String(i).padStart(6, '0')}`);
 		await store.db.transaction((tx) =>
 			insertMemberGroups(
@@ -106,13 +108,27 @@ describe.each(ENGINES)('list members (%s)', (engine) => {
 		const counted = await store.db.queryArrays('SELECT COUNT(*) FROM list_members');
 		expect(Number(counted[0][0])).toBe(90_000);
 		if (engine === 'sqlite') {
-			const plan = await store.db.queryArrays("EXPLAIN QUERY PLAN SELECT list_id FROM list_members WHERE person_id = 'p-000007'");
-			expect(plan.map((row) => String(row[3])).join(' ')).toContain('list_members_person');
+			const plan = await store.db.queryArrays("EXPLAIN QUERY PLAN SELECT list_id FROM list_members WHERE person_id IN (SELECT value FROM json_each('[]'))");
+			expect(plan.map((row) => String(row[3])).join(' | ')).toMatch(/^SCAN list_members \|/);
 		}
+		// More people than an IN list of placeholders holds (~1,000), in one statement.
+		const asked = [...personIds.slice(29_000, 31_000), 'p-nobody'];
+		const memberships = await loadMembershipsOf(store.db, asked);
+		expect(memberships.get('l-class')?.member?.split(PERSON_ID_SEPARATOR)).toEqual(personIds.slice(29_000, 30_000));
+		expect(memberships.get('l-role')?.member?.split(PERSON_ID_SEPARATOR)).toEqual(personIds.slice(29_000, 31_000));
+		const onLists = await countMembershipsOf(store.db, asked);
+		expect(onLists.size).toBe(2000);
+		expect(onLists.get('p-029999')).toBe(2);
+		expect(onLists.get('p-030000')).toBe(1);
+		expect(onLists.has('p-nobody')).toBe(false);
+		expect(await countMembershipsOf(store.db, [])).toEqual(new Map());
+		expect(await loadMembershipsOf(store.db, [])).toEqual(new Map());
 		await store.db.execute('INSERT INTO people (id, role, given_name, family_name, source, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)', ['p-000007', 'student', 'A', 'B', 'sis', 'x', 'x']);
 		await deletePeople(store.db, ['p-000007']);
 		const left = await store.db.queryArrays("SELECT COUNT(*) FROM list_members WHERE person_id = 'p-000007'");
 		expect(Number(left[0][0])).toBe(0);
+		expect(Number((await store.db.queryArrays('SELECT COUNT(*) FROM list_members'))[0][0])).toBe(90_000 - 2);
+		expect(Number((await store.db.queryArrays("SELECT COUNT(*) FROM people WHERE id = 'p-000007'"))[0][0])).toBe(0);
 	});
 });
 
@@ -124,7 +140,7 @@ describe.each(ENGINES)('migration 5 on a store with list members (%s)', (engine)
 	});
 	afterEach(async () => close());
 
-	test('keeps every membership and the person index', async () => {
+	test('keeps every membership and the person index (which migration 13 then drops on SQLite)', async () => {
 		const rows = [
 			['l2', 'p1', 'member', 'run-1'],
 			['l1', 'p2', 'member', null],
@@ -139,8 +155,42 @@ describe.each(ENGINES)('migration 5 on a store with list members (%s)', (engine)
 		await expect(db.execute('INSERT INTO list_members (list_id, person_id, membership) VALUES (?, ?, ?)', ['l1', 'p1', 'member'])).rejects.toThrow();
 		if (engine === 'sqlite') {
 			const tables = await db.queryArrays("SELECT name, sql FROM sqlite_master WHERE tbl_name = 'list_members' AND type IN ('table', 'index') ORDER BY name");
-			expect(tables.map((row) => row[0])).toEqual(['list_members', 'list_members_person']);
+			// Migration 13 dropped the person index migration 5 made.
+			expect(tables.map((row) => row[0])).toEqual(['list_members']);
 			expect(String(tables[0][1])).toMatch(/PRIMARY KEY \(list_id, membership, person_id\)\s*\) WITHOUT ROWID/);
 		}
+	});
+});
+
+describe.each(ENGINES)('migration 13 on a store with list members (%s)', (engine) => {
+	let db: SqlDb;
+	let close: () => Promise<void>;
+	beforeEach(async () => {
+		({ db, close } = await openStoreBeforeMigration(engine, 13));
+	});
+	afterEach(async () => close());
+
+	const indexes = async () =>
+		(
+			await db.queryArrays(
+				engine === 'sqlite'
+					? "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'list_members' AND sql IS NOT NULL"
+					: "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'list_members' AND indexdef NOT LIKE 'CREATE UNIQUE %'",
+			)
+		).map(([name]) => String(name));
+
+	test('drops the person index on SQLite only, keeping every membership', async () => {
+		expect(await indexes()).toEqual(['list_members_person']);
+		const rows = [
+			['l1', 'p1', 'manager', 'run-2'],
+			['l1', 'p1', 'member', 'run-1'],
+			['l1', 'p2', 'member', null],
+			['l2', 'p1', 'member', 'run-1'],
+		];
+		for (const row of rows) await db.execute('INSERT INTO list_members (list_id, person_id, membership, added_run_id) VALUES (?, ?, ?, ?)', row);
+		expect(await migrate(db)).toBe(MIGRATIONS.filter((m) => m.version >= 13).length);
+		expect(await indexes()).toEqual(engine === 'sqlite' ? [] : ['list_members_person']);
+		expect(await db.queryArrays('SELECT list_id, person_id, membership, added_run_id FROM list_members ORDER BY list_id, person_id, membership')).toEqual(rows);
+		expect(await countMembershipsOf(db, ['p1', 'p2'])).toEqual(new Map([['p1', 3], ['p2', 1]]));
 	});
 });
