@@ -11,6 +11,7 @@ import type { SqlDb } from '../../nodes/shared/store/sql';
 import { refreshStatistics, withIndexesBuiltAfterFirstFill } from '../../nodes/shared/store/sql';
 import { defaultSqlitePath, describeStore, openStore } from '../../nodes/shared/store/store';
 import { testPostgresConfig, testPostgresServer } from '../support/pg-config';
+import { listMembersSecondaryIndexes } from '../support/engines';
 import { PostgresDb } from '../../nodes/shared/store/postgres';
 
 async function configFor(engine: 'sqlite' | 'postgres'): Promise<StoreConfig> {
@@ -118,15 +119,7 @@ describe.each(['sqlite', 'postgres'] as const)('store on %s', (engine) => {
 		expect(read).toEqual(rows);
 	});
 
-	/** list_members' indexes besides its key, by name, as `db` sees them (inside a transaction, its view). */
-	const secondaryIndexes = async (db: SqlDb = store.db) =>
-		(
-			await db.queryArrays(
-				engine === 'sqlite'
-					? "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'list_members' AND sql IS NOT NULL"
-					: "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'list_members' AND indexdef NOT LIKE 'CREATE UNIQUE %'",
-			)
-		).map(([name]) => String(name));
+	const secondaryIndexes = (db: SqlDb = store.db) => listMembersSecondaryIndexes(db);
 
 	test('a first fill of list_members builds its person index after the rows on PostgreSQL; rows already there and a failure keep it; SQLite has none', async () => {
 		const member = (i: number) => [`list-${i % 3}`, `person-${i}`, 'member', 'run-1'];

@@ -17,6 +17,16 @@ import { testPostgresConfig } from './pg-config';
 export const ENGINES = ['sqlite', 'postgres'] as const;
 export type TestEngine = (typeof ENGINES)[number];
 
+/** list_members' indexes besides its key (and unique ones), by name, as `db` sees them (inside a transaction, its view). */
+export async function listMembersSecondaryIndexes(db: SqlDb): Promise<string[]> {
+	const rows = await db.queryArrays(
+		db.engine === 'sqlite'
+			? "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'list_members' AND sql IS NOT NULL"
+			: "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'list_members' AND indexdef NOT LIKE 'CREATE UNIQUE %'",
+	);
+	return rows.map(([name]) => String(name));
+}
+
 /** A fresh, migrated, empty store; close() also removes the SQLite temp dir. */
 export async function openTestStore(engine: TestEngine): Promise<RosterStore> {
 	if (engine === 'postgres') return openStore({ engine: 'postgres', ...(await testPostgresConfig()) });

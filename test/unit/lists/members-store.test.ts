@@ -21,7 +21,7 @@ import { deletePeople } from '../../../nodes/shared/store/people';
 import { MIGRATIONS, migrate } from '../../../nodes/shared/store/schema';
 import type { SqlDb } from '../../../nodes/shared/store/sql';
 import type { RosterStore } from '../../../nodes/shared/store/store';
-import { ENGINES, openStoreBeforeMigration, openTestStore } from '../../support/engines';
+import { ENGINES, listMembersSecondaryIndexes, openStoreBeforeMigration, openTestStore } from '../../support/engines';
 import { userList } from '../../support/roster-fixtures';
 
 describe.each(ENGINES)('list members (%s)', (engine) => {
@@ -170,17 +170,8 @@ describe.each(ENGINES)('migration 13 on a store with list members (%s)', (engine
 	});
 	afterEach(async () => close());
 
-	const indexes = async () =>
-		(
-			await db.queryArrays(
-				engine === 'sqlite'
-					? "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'list_members' AND sql IS NOT NULL"
-					: "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'list_members' AND indexdef NOT LIKE 'CREATE UNIQUE %'",
-			)
-		).map(([name]) => String(name));
-
 	test('drops the person index on SQLite only, keeping every membership', async () => {
-		expect(await indexes()).toEqual(['list_members_person']);
+		expect(await listMembersSecondaryIndexes(db)).toEqual(['list_members_person']);
 		const rows = [
 			['l1', 'p1', 'manager', 'run-2'],
 			['l1', 'p1', 'member', 'run-1'],
@@ -189,7 +180,7 @@ describe.each(ENGINES)('migration 13 on a store with list members (%s)', (engine
 		];
 		for (const row of rows) await db.execute('INSERT INTO list_members (list_id, person_id, membership, added_run_id) VALUES (?, ?, ?, ?)', row);
 		expect(await migrate(db)).toBe(MIGRATIONS.filter((m) => m.version >= 13).length);
-		expect(await indexes()).toEqual(engine === 'sqlite' ? [] : ['list_members_person']);
+		expect(await listMembersSecondaryIndexes(db)).toEqual(engine === 'sqlite' ? [] : ['list_members_person']);
 		expect(await db.queryArrays('SELECT list_id, person_id, membership, added_run_id FROM list_members ORDER BY list_id, person_id, membership')).toEqual(rows);
 		expect(await countMembershipsOf(db, ['p1', 'p2'])).toEqual(new Map([['p1', 3], ['p2', 1]]));
 	});
