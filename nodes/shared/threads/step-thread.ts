@@ -72,24 +72,21 @@ export function errorFromData(data: ErrorData): Error {
 const WORKER_FILE = [join(__dirname, 'step-worker.js'), join(__dirname, '..', 'shared', 'threads', 'step-worker.js')].find((file) => existsSync(file));
 
 /**
- * The step thread's young generation, where V8 puts new objects: a worker's is capped at half the main
- * thread's by default (new space 64 against 128 MiB, measured), and a step makes ~0.7–0.8 GB of
- * short-lived objects on a first night at 100,000 students, so it would collect them twice as often.
- * With this, as on the main thread (a first night on threads in a bare process, CSV staging the
- * most allocating step: 2.44–2.59 s with the default, 2.24–2.33 s with this, 2.22–2.34 s on the main thread).
+ * Runs `step` of run `runId` on its own thread (on this one without the compiled worker).
+ *
+ * The step thread gets V8's own heap sizes for a worker (no resourceLimits; flags such as NODE_OPTIONS'
+ * --max-semi-space-size apply to it as to n8n's thread). A young generation of 192 MiB was set here for CSV
+ * staging, which ran on a thread then and does not now; for Reconcile Users and Build Lists it made no
+ * difference beyond noise. Measured in n8n 2.40.7 at 100,000 students (bench --in-n8n, 3 runs each, one after
+ * the other): first night 10.94 s median (10.77–11.11) without it against 11.20 (11.05–11.56) with it, bulk day
+ * two 6.91 (6.80–7.02) against 7.04 (7.00–7.29), peak RSS 1,052–1,156 against 1,046–1,318 MiB. (Runs of either a
+ * quarter of an hour apart differed by more than that: compare settings one after the other.)
  */
-const STEP_YOUNG_GENERATION_MIB = 192;
-
-/** n8n runs with V8's young generation set (NODE_OPTIONS=--max-semi-space-size=…, as the README suggests to save memory): the step thread keeps it. */
-const YOUNG_GENERATION_SET_FOR_N8N = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((flag) => flag.startsWith('--max-semi-space-size'));
-
-/** Runs `step` of run `runId` on its own thread (on this one without the compiled worker). */
 export async function runStepInThread<S extends StepName>(task: StepTask<S>): Promise<StepResult<S>> {
 	if (!WORKER_FILE) return runStep(task);
 	const worker = new Worker(WORKER_FILE, {
 		workerData: task,
 		execArgv: ['--disable-warning=ExperimentalWarning'],
-		...(YOUNG_GENERATION_SET_FOR_N8N ? {} : { resourceLimits: { maxYoungGenerationSizeMb: STEP_YOUNG_GENERATION_MIB } }),
 	});
 	return new Promise<StepResult<S>>((resolve, reject) => {
 		let settled = false;
