@@ -112,9 +112,10 @@ export async function refreshStatistics(db: SqlDb, tables: readonly string[]): P
  * list_members (796,000 rows by COPY, its person index): 3.2–4.2 s with the index, 2.1–2.4 s with the
  * index built after (1.8–1.9 s + 0.35–0.45 s), on C and ICU en-US databases alike. SQLite keeps its
  * indexes: the same there gained nothing (~0.6 s less inserting, 0.58 s to build the index) and would
- * sort the index in memory (temp_store MEMORY); its list_members has no person index at all (migration 13). A table that already holds rows keeps its indexes (and
- * is not locked: DROP INDEX locks the table against readers until the transaction ends, which on an
- * empty table holds up only readers that would find nothing there yet).
+ * sort the index in memory (temp_store MEMORY); its list_members has no person index at all (migration
+ * 13). A table that already holds rows keeps its indexes (and is not locked: DROP INDEX locks the table
+ * against readers until the transaction ends, which on an empty table holds up only readers that would
+ * find nothing there yet).
  * `work` runs in one transaction on either engine (the caller's, when it is in one) and must use `tx`.
  * The definitions come from the catalog, so the schema stays the one place that says what they are.
  */
