@@ -3,7 +3,7 @@
  * batched writes Build Lists makes.
  */
 import type { SqlDb, SqlValue } from './sql';
-import { INSERT_SLICE, forIdChunks, insertEach, jsonList, placeholders } from './sql';
+import { INSERT_SLICE, forIdChunks, insertEach, jsonListByIndex, placeholders } from './sql';
 
 export type ListKind = 'class' | 'role' | 'grade' | 'subject' | 'teacher' | 'manual';
 export type Membership = 'member' | 'manager';
@@ -131,7 +131,7 @@ async function joinedMembers(db: SqlDb, where: string, params: SqlValue[]): Prom
  */
 export async function loadMembershipsOf(db: SqlDb, personIds: readonly string[]): Promise<Map<string, StoredMembers>> {
 	const byList = new Map<string, Record<Membership, string[]>>();
-	const rows = personIds.length === 0 ? [] : await db.queryArrays(`SELECT list_id, membership, person_id FROM list_members WHERE person_id IN ${jsonList(db)}`, [JSON.stringify(personIds)]);
+	const rows = personIds.length === 0 ? [] : await db.queryArrays(`SELECT list_id, membership, person_id FROM list_members WHERE ${jsonListByIndex(db, 'person_id')}`, [JSON.stringify(personIds)]);
 	for (const [listId, membership, personId] of rows) {
 		let lists = byList.get(String(listId));
 		if (!lists) byList.set(String(listId), (lists = { member: [], manager: [] }));
@@ -149,7 +149,7 @@ export async function loadMembershipsOf(db: SqlDb, personIds: readonly string[])
 /** On how many lists (as member or manager) each of these people is; people on none are left out. One query, as loadMembershipsOf. */
 export async function countMembershipsOf(db: SqlDb, personIds: readonly string[]): Promise<Map<string, number>> {
 	if (personIds.length === 0) return new Map();
-	const rows = await db.queryArrays(`SELECT person_id, COUNT(*) FROM list_members WHERE person_id IN ${jsonList(db)} GROUP BY person_id`, [JSON.stringify(personIds)]);
+	const rows = await db.queryArrays(`SELECT person_id, COUNT(*) FROM list_members WHERE ${jsonListByIndex(db, 'person_id')} GROUP BY person_id`, [JSON.stringify(personIds)]);
 	return new Map(rows.map(([personId, count]) => [String(personId), Number(count)]));
 }
 

@@ -6,7 +6,7 @@
  */
 import { OffHeapStrings } from './off-heap-strings';
 import type { SqlDb, SqlValue } from './sql';
-import { forIdChunks, insertEach, jsonList, placeholders } from './sql';
+import { forIdChunks, insertEach, jsonList, jsonListByIndex, placeholders } from './sql';
 
 /** One row of `people`, column for column. */
 export interface PersonRow {
@@ -328,6 +328,6 @@ export async function loadPersonLinksOf(db: SqlDb, sourcedIds: Iterable<string>,
 export async function deletePeople(db: SqlDb, ids: string[]): Promise<void> {
 	if (ids.length === 0) return;
 	// One statement: on SQLite, list_members has no index by person (one scan of the table for all of them).
-	await db.execute(`DELETE FROM list_members WHERE person_id IN ${jsonList(db)}`, [JSON.stringify(ids)]);
+	await db.execute(`DELETE FROM list_members WHERE ${jsonListByIndex(db, 'person_id')}`, [JSON.stringify(ids)]);
 	await forIdChunks(ids, (chunk) => db.execute(`DELETE FROM people WHERE id IN (${placeholders(chunk)})`, chunk));
 }

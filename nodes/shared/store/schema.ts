@@ -427,7 +427,7 @@ ${SYNC_STATE_TABLES.map(
 		name: 'performance: no person index on list_members (SQLite)',
 		// A first night adds ~800,000 memberships in list order; each also went into this index at a random place,
 		// ~1 s of Build Lists' ~3.2–3.6 s at 100,000 students (and 74 MiB of the store). What reads memberships by
-		// person (a delta night's Build Lists, a rollback) does it in one statement for all its people (jsonList):
+		// person (a delta night's Build Lists, a rollback) does it in one statement for all its people (jsonListByIndex):
 		// one scan of the table, ~0.15 s for 2,000 people. PostgreSQL keeps it: it builds it after a first fill
 		// (withIndexesBuiltAfterFirstFill), and its scans cost more.
 		sql: {
