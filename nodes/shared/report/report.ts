@@ -12,7 +12,6 @@ import type { RunRecord, StoredProblem } from '../store/runs';
 import { completeStage, countProblems, getRun, listProblems, listRuns } from '../store/runs';
 import { ORG_TABLE, readSnapshotHeader, readSnapshotRecords } from '../store/snapshot';
 import type { SqlDb } from '../store/sql';
-import { refreshStatistics } from '../store/sql';
 import type { RunOutcome } from './outcome';
 import { describeOutcome } from './outcome';
 
@@ -322,8 +321,6 @@ async function renderCsv(db: SqlDb, runId: string): Promise<{ csv: Buffer; pendi
 	// Changes a page at a time, each page straight into CSV bytes: a district's first night has ~150k.
 	const parts = [Buffer.from(toCsv(rows), 'utf8')];
 	const pendingArchive: ReportSummary['pendingArchive'] = { count: 0, first: [] };
-	// Only the columns the pages are found by: the values' JSON (~100 MB on a first night) is not sampled (ANALYZE of the whole table: ~0.3 s).
-	await refreshStatistics(db, ['run_changes (run_id, seq)']);
 	for await (const page of changeLinePages(db, runId, CSV_CHANGES_PER_PAGE)) {
 		const lines = new Array<string>(page.length);
 		for (let i = 0; i < page.length; i++) {

@@ -4,6 +4,7 @@ import { addChanges, changeLinePages, listChanges } from '../../../nodes/shared/
 import type { PersonRow } from '../../../nodes/shared/store/people';
 import { countManagedPeople, loadPackedPeople, loadPeople } from '../../../nodes/shared/store/people';
 import { createRun } from '../../../nodes/shared/store/runs';
+import type { SqlDb, SqlValue } from '../../../nodes/shared/store/sql';
 import type { RosterStore } from '../../../nodes/shared/store/store';
 import { ENGINES, openTestStore } from '../../support/engines';
 import { addManualPeople, manualPerson } from '../../support/roster-fixtures';
@@ -90,7 +91,7 @@ describe.each(ENGINES)('people and run changes read back (%s)', (engine) => {
 		expect(await countManagedPeople(store.db)).toEqual(new Map([['student', 2], ['teacher', 1]]));
 	});
 
-	test('changeLinePages pages through every change in order, without values', async () => {
+	test('changeLinePages pages through every change in order, without values; statistics first only for more than a page (PostgreSQL)', async () => {
 		const run = await createRun(store.db, { source: 'test' });
 		const changes: RunChange[] = Array.from({ length: 7 }, (_, i) => ({
 			entity: i === 6 ? 'list' : 'person',
@@ -107,9 +108,24 @@ describe.each(ENGINES)('people and run changes read back (%s)', (engine) => {
 		}));
 		await addChanges(store.db, run.id, changes);
 
-		const pages = [];
-		for await (const page of changeLinePages(store.db, run.id, 3)) pages.push(page);
+		// The store's own connection, its statements recorded: ANALYZE only for a run of more than a page, on PostgreSQL.
+		const executed: string[] = [];
+		const recorded: SqlDb = Object.assign(Object.create(store.db) as SqlDb, {
+			execute: (sql: string, params?: SqlValue[]) => {
+				executed.push(sql);
+				return store.db.execute(sql, params);
+			},
+		});
+		const pagesOf = async (pageSize: number) => {
+			const read = [];
+			for await (const page of changeLinePages(recorded, run.id, pageSize)) read.push(page);
+			return read;
+		};
+		expect((await pagesOf(7)).map((page) => page.length)).toEqual([7]);
+		expect(executed).toEqual([]);
+		const pages = await pagesOf(3);
 		expect(pages.map((page) => page.length)).toEqual([3, 3, 1]);
+		expect(executed).toEqual(engine === 'postgres' ? ['ANALYZE run_changes (run_id, seq)'] : []);
 		const lines = pages.flat();
 		expect(lines.map((line) => line.seq)).toEqual([1, 2, 3, 4, 5, 6, 7]);
 		expect(lines[3]).toEqual({ seq: 4, entity: 'person', action: 'pending', role: 'student', sourcedId: 's3', label: 'Person 3', fieldsJson: null, reason: 'missing' });
