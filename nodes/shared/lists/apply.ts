@@ -10,7 +10,7 @@ import type { ReconcileStageCounts } from '../reconcile/apply';
 import { readRowProblems } from '../reconcile/apply';
 import { addChanges, deleteChanges, listChanges } from '../store/changes';
 import type { StoredMembers } from '../store/lists';
-import { PERSON_ID_SEPARATOR, countMembers, insertLists, insertMemberGroups, loadMembershipsOf, loadStoredMembers, loadSyncedLists, removeMembers, replaceLists } from '../store/lists';
+import { PERSON_ID_SEPARATOR, hasMoreMembersThan, insertLists, insertMemberGroups, loadMembershipsOf, loadStoredMembers, loadSyncedLists, removeMembers, replaceLists } from '../store/lists';
 import type { PersonLink } from '../store/people';
 import { loadPersonLinks, loadPersonLinksOf } from '../store/people';
 import type { RunRecord } from '../store/runs';
@@ -418,9 +418,7 @@ async function changedRunLists(tx: SqlDb, runId: string, settings: ListSettings,
 		if (key) dirty.add(key);
 	}
 	// A role or grade list is wanted while it has a member: one the night did not touch, or a touched one who belongs.
-	const peopleListIds = [...dirty].filter((key) => !key.startsWith('class:')).flatMap((key) => storedByKey.get(key)?.id ?? []);
-	const memberCounts = await countMembers(tx, peopleListIds);
-	const untouchedMembers = (listId: string) => (memberCounts.get(listId) ?? 0) - (touchedStored.get(listId)?.member?.split(PERSON_ID_SEPARATOR).length ?? 0);
+	const hasUntouchedMembers = (listId: string) => hasMoreMembersThan(tx, listId, touchedStored.get(listId)?.member?.split(PERSON_ID_SEPARATOR).length ?? 0);
 
 	// Each touched list is planned over the touched people only: their stored memberships against where they belong
 	// tonight. An archived list wanted again has only touched members tonight (nobody was on it), and is planned against all it kept.
@@ -438,7 +436,7 @@ async function changedRunLists(tx: SqlDb, runId: string, settings: ListSettings,
 		const shape = klass ? classList(klass, selection) : kind === 'role' ? roleList(value as PersonRole) : kind === 'grade' ? gradeList(value) : undefined;
 		const wanted =
 			shape !== undefined &&
-			(kind === 'class' || tonight.member.length > 0 || (storedList !== undefined && storedList.archived_at === null && untouchedMembers(storedList.id) > 0));
+			(kind === 'class' || tonight.member.length > 0 || (storedList !== undefined && storedList.archived_at === null && (await hasUntouchedMembers(storedList.id))));
 		if (wanted) {
 			desired.push({ ...shape, members: sortedUnique(tonight.member), managers: sortedUnique(tonight.manager) });
 			if (storedList?.archived_at) restored.push(storedList.id);

@@ -153,14 +153,13 @@ export async function countMembershipsOf(db: SqlDb, personIds: readonly string[]
 	return new Map(rows.map(([personId, count]) => [String(personId), Number(count)]));
 }
 
-/** How many members each of these lists has. */
-export async function countMembers(db: SqlDb, listIds: readonly string[]): Promise<Map<string, number>> {
-	const counts = new Map<string, number>();
-	await forIdChunks(listIds, async (chunk) => {
-		const rows = await db.queryArrays(`SELECT list_id, COUNT(*) FROM list_members WHERE membership = 'member' AND list_id IN (${placeholders(chunk)}) GROUP BY list_id`, chunk);
-		for (const [listId, count] of rows) counts.set(String(listId), Number(count));
-	});
-	return counts;
+/**
+ * Whether a list has more than `count` members. Reads at most `count` + 1 of them: Build Lists asks it of a
+ * role list with ~100,000 members, where counting them all took ~80 ms on PostgreSQL.
+ */
+export async function hasMoreMembersThan(db: SqlDb, listId: string, count: number): Promise<boolean> {
+	const rows = await db.queryArrays("SELECT COUNT(*) FROM (SELECT 1 FROM list_members WHERE list_id = ? AND membership = 'member' LIMIT ?) AS counted", [listId, count + 1]);
+	return Number(rows[0][0]) > count;
 }
 
 export async function loadListMembers(db: SqlDb, listId: string): Promise<ListMemberRow[]> {
