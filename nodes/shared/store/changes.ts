@@ -54,8 +54,7 @@ const COLUMNS = [
 /** Appends changes to the run, numbered after the ones already there. */
 export async function addChanges(db: SqlDb, runId: string, changes: RunChange[]): Promise<void> {
 	if (changes.length === 0) return;
-	const next = (await lastChangeSeq(db, runId)) + 1;
-	const first = Number(next);
+	const first = (await lastChangeSeq(db, runId)) + 1;
 	// Consecutive changes often share one list of field names (a first night's creates): written once as JSON.
 	let lastFields: string[] | null = null;
 	let lastFieldsJson: string | null = null;
