@@ -5,6 +5,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { DatabaseSync as DatabaseSyncType, StatementSync } from 'node:sqlite';
 
+import { BackgroundCheckpoints, SQLITE_AUTOCHECKPOINT_PAGES, START_AFTER_BYTES, walBytes } from './sqlite-checkpoints';
 import type { SqlDb, SqlRow, SqlValue } from './sql';
 import { placeholders } from './sql';
 
@@ -57,6 +58,22 @@ export class SqliteDb implements SqlDb {
 		// then evict and re-read index pages on every insert, which doubles their cost at district size.
 		// The cache only grows as pages are used; a small store never takes this much.
 		this.db.exec(`PRAGMA cache_size = -${SQLITE_CACHE_KIB}; PRAGMA temp_store = MEMORY;`);
+		// Checkpoints run on a thread of their own (sqlite-checkpoints.ts), started by the first big commit.
+		if (path !== ':memory:') this.db.exec('PRAGMA wal_autocheckpoint = 0');
+	}
+
+	/** The thread that checkpoints this store's WAL, once a commit started it (sqlite-checkpoints.ts). */
+	private checkpoints: BackgroundCheckpoints | undefined;
+	/** The thread failed: this connection checkpoints as SQLite does by default. */
+	private checkpointsFailed = false;
+
+	/** After a commit: starts the checkpoint thread once the WAL is past START_AFTER_BYTES. */
+	private afterCommit(): void {
+		if (this.checkpoints || this.checkpointsFailed || this.path === ':memory:' || walBytes(this.path) <= START_AFTER_BYTES) return;
+		this.checkpoints = new BackgroundCheckpoints(this.path, () => {
+			this.checkpointsFailed = true;
+			if (this.db.isOpen) this.db.exec(`PRAGMA wal_autocheckpoint = ${SQLITE_AUTOCHECKPOINT_PAGES}`);
+		});
 	}
 
 	async query<T extends SqlRow = SqlRow>(sql: string, params: SqlValue[] = []): Promise<T[]> {
@@ -131,6 +148,7 @@ export class SqliteDb implements SqlDb {
 		try {
 			const result = await work(this);
 			this.db.exec('COMMIT');
+			this.afterCommit();
 			return result;
 		} catch (error) {
 			this.db.exec('ROLLBACK');
@@ -141,6 +159,10 @@ export class SqliteDb implements SqlDb {
 	}
 
 	async close(): Promise<void> {
+		const checkpoints = this.checkpoints;
+		this.checkpoints = undefined;
+		await checkpoints?.stop();
+		// The last connection to close copies what the WAL still holds into the store and deletes it.
 		if (this.db.isOpen) this.db.close();
 	}
 }

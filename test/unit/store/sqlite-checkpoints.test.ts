@@ -1,0 +1,98 @@
+/**
+ * The SQLite store's WAL checkpoints on a thread of their own (store/sqlite-checkpoints.ts): the
+ * connection that writes never copies its WAL into the store file itself; a big commit starts a thread
+ * that does, a small one does not; closing the store leaves it whole, with no WAL; a thread that cannot
+ * work says so (SqliteDb then sets the connection to checkpoint itself again, as SQLite does by default).
+ */
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { BackgroundCheckpoints, CHECKPOINT_EVERY_MS, START_AFTER_BYTES, walBytes } from '../../../nodes/shared/store/sqlite-checkpoints';
+import { SqliteDb } from '../../../nodes/shared/store/sqlite';
+
+let dir: string;
+beforeEach(() => {
+	dir = mkdtempSync(join(tmpdir(), 'rostersync-checkpoints-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const storeBytes = (path: string) => statSync(path).size;
+
+/** Writes `bytes` of rows (16 KiB of text each) in one transaction. */
+async function writeRows(db: SqliteDb, bytes: number): Promise<number> {
+	const rows = Math.ceil(bytes / 16_384);
+	const text = 'x'.repeat(16_384);
+	await db.transaction(async (tx) => {
+		for (let i = 0; i < rows; i++) await tx.execute('INSERT INTO blobs (data) VALUES (?)', [`${i}${text}`]);
+	});
+	return rows;
+}
+
+/** Whether `condition` holds within `timeoutMs`, looked at every 10 ms. */
+async function until(condition: () => boolean, timeoutMs = 10_000): Promise<boolean> {
+	const end = Date.now() + timeoutMs;
+	for (;;) {
+		if (condition()) return true;
+		if (Date.now() > end) return false;
+		await new Promise((resolve) => setTimeout(resolve, 10));
+	}
+}
+
+test('the writing connection never checkpoints: a big commit stays in the WAL until the thread it starts copies it', async () => {
+	const path = join(dir, 'roster.sqlite');
+	const db = new SqliteDb(path);
+	try {
+		expect(await db.query('PRAGMA wal_autocheckpoint')).toEqual([{ wal_autocheckpoint: 0 }]);
+		await db.executeScript('CREATE TABLE blobs (id INTEGER PRIMARY KEY, data TEXT NOT NULL)');
+		const before = storeBytes(path);
+		await writeRows(db, 2 * START_AFTER_BYTES);
+		// Right after the commit the pages are in the WAL only (SQLite's own checkpoint would have copied them in COMMIT).
+		expect(walBytes(path)).toBeGreaterThan(2 * START_AFTER_BYTES);
+		expect(storeBytes(path)).toBe(before);
+		// The thread the commit started copies them into the store file.
+		expect(await until(() => storeBytes(path) > 2 * START_AFTER_BYTES)).toBe(true);
+	} finally {
+		await db.close();
+	}
+}, 30_000);
+
+test('a small commit starts no thread: its pages wait in the WAL', async () => {
+	const path = join(dir, 'roster.sqlite');
+	const db = new SqliteDb(path);
+	try {
+		await db.executeScript('CREATE TABLE blobs (id INTEGER PRIMARY KEY, data TEXT NOT NULL)');
+		const before = storeBytes(path);
+		await writeRows(db, START_AFTER_BYTES / 4);
+		await new Promise((resolve) => setTimeout(resolve, 10 * CHECKPOINT_EVERY_MS));
+		expect(storeBytes(path)).toBe(before);
+		expect(walBytes(path)).toBeGreaterThan(START_AFTER_BYTES / 4);
+	} finally {
+		await db.close();
+	}
+});
+
+test('closing the store ends the thread and leaves every row in the store file, with no WAL', async () => {
+	const path = join(dir, 'roster.sqlite');
+	const db = new SqliteDb(path);
+	await db.executeScript('CREATE TABLE blobs (id INTEGER PRIMARY KEY, data TEXT NOT NULL)');
+	const first = await writeRows(db, 2 * START_AFTER_BYTES);
+	const second = await writeRows(db, START_AFTER_BYTES);
+	await db.close();
+	expect(existsSync(`${path}-wal`)).toBe(false);
+	const again = new SqliteDb(path);
+	try {
+		expect(await again.query('SELECT COUNT(*) AS n, SUM(LENGTH(data)) > 0 AS filled FROM blobs')).toEqual([{ n: first + second, filled: 1 }]);
+		expect(await again.query('PRAGMA integrity_check')).toEqual([{ integrity_check: 'ok' }]);
+	} finally {
+		await again.close();
+	}
+}, 30_000);
+
+test('a thread that cannot open the store reports its failure', async () => {
+	const failures: Error[] = [];
+	const checkpoints = new BackgroundCheckpoints(join(dir, 'no such folder', 'roster.sqlite'), (error) => failures.push(error));
+	expect(await until(() => failures.length > 0)).toBe(true);
+	expect(failures[0].message).toMatch(/unable to open/i);
+	await checkpoints.stop();
+});
