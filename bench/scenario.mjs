@@ -184,8 +184,12 @@ async function runPipeline(task) {
 		);
 		const phasesWall = Number(process.hrtime.bigint() - started) / 1e9;
 		const bytesInUse = await storeBytesInUse(store.db);
-		// Closing the store is part of the night: SQLite copies what is left of its write-ahead log into the database file then.
-		const close = await phase('close', () => store.close());
+		// Closing the store is part of the night: the night ends when the store file holds it (a SQLite store's checkpoint
+		// thread copies what is left of the write-ahead log after close: store/sqlite-checkpoints.ts).
+		const close = await phase('close', async () => {
+			await store.close();
+			await store.db.checkpointed?.();
+		});
 		closed = true;
 		const wall = phasesWall + close.stats.seconds;
 		const cpuAfter = resourceSnapshot();

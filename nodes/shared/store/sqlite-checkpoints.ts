@@ -45,6 +45,7 @@ const checkpoint = () => {
 };
 parentPort.once('message', () => {
 	clearTimeout(timer);
+	db.exec('PRAGMA wal_checkpoint(PASSIVE)');
 	db.close();
 	parentPort.close();
 });
@@ -78,10 +79,14 @@ export class BackgroundCheckpoints {
 		this.ended = new Promise((resolve) => this.worker.once('exit', () => resolve()));
 	}
 
-	/** Ends the thread once the checkpoint under way (if any) is done. */
-	async stop(): Promise<void> {
+	/**
+	 * Tells the thread to copy what is left and end: it does so after the checkpoint under way (if any).
+	 * `ended` settles when it has. Its connection is the last to close when the writing one closed first,
+	 * and then deletes the WAL.
+	 */
+	finish(): { ended: Promise<void> } {
 		this.stopped = true;
 		this.worker.postMessage('stop');
-		await this.ended;
+		return { ended: this.ended };
 	}
 }

@@ -1,7 +1,7 @@
 /**
  * The SQLite store's WAL checkpoints on a thread of their own (store/sqlite-checkpoints.ts): the
  * connection that writes never copies its WAL into the store file itself; a big commit starts a thread
- * that does, a small one does not; closing the store leaves it whole, with no WAL; a thread that cannot
+ * that does, a small one does not; once the store is closed the thread leaves it whole, with no WAL; a thread that cannot
  * work says so (SqliteDb then sets the connection to checkpoint itself again, as SQLite does by default).
  */
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -72,13 +72,15 @@ test('a small commit starts no thread: its pages wait in the WAL', async () => {
 	}
 });
 
-test('closing the store ends the thread and leaves every row in the store file, with no WAL', async () => {
+test('once the store is closed, the thread copies what is left, and the store file holds every row, with no WAL', async () => {
 	const path = join(dir, 'roster.sqlite');
 	const db = new SqliteDb(path);
 	await db.executeScript('CREATE TABLE blobs (id INTEGER PRIMARY KEY, data TEXT NOT NULL)');
 	const first = await writeRows(db, 2 * START_AFTER_BYTES);
 	const second = await writeRows(db, START_AFTER_BYTES);
 	await db.close();
+	// The thread's connection closes last: it deletes the WAL once it has copied it.
+	await db.checkpointed();
 	expect(existsSync(`${path}-wal`)).toBe(false);
 	const again = new SqliteDb(path);
 	try {
@@ -94,5 +96,5 @@ test('a thread that cannot open the store reports its failure', async () => {
 	const checkpoints = new BackgroundCheckpoints(join(dir, 'no such folder', 'roster.sqlite'), (error) => failures.push(error));
 	expect(await until(() => failures.length > 0)).toBe(true);
 	expect(failures[0].message).toMatch(/unable to open/i);
-	await checkpoints.stop();
+	await checkpoints.finish().ended;
 });
