@@ -536,7 +536,8 @@ function printRest(size) {
 	console.log(
 		indent(
 			`${int(r.stagedRows)} rows staged from ${int(r.pages)} pages in ${int(r.requests)} requests: ${secs(r.seconds)} s (cpu ${secs(r.cpuSeconds)} s, peak RSS ${mib(r.maxRssKB)}); ` +
-				`ideal pages × latency ÷ concurrency = ${secs(r.idealSeconds)} s → ${(r.seconds / r.idealSeconds).toFixed(2)}× the ideal (goal ≤ 1.2×)`,
+				`ideal pages × latency ÷ concurrency = ${secs(r.idealSeconds)} s → ${(r.seconds / r.idealSeconds).toFixed(2)}× the ideal (goal ≤ 1.2×)` +
+				(r.closeSeconds === undefined ? '' : `; then closing the store took ${secs(r.closeSeconds)} s (it copies the pull's write-ahead log into its file)`),
 		),
 	);
 	if (r.floor) {
