@@ -73,10 +73,15 @@ export class SqliteDb implements SqlDb {
 	/** After a commit: starts the checkpoint thread once the WAL is past START_AFTER_BYTES. */
 	private afterCommit(): void {
 		if (this.checkpoints || this.checkpointsFailed || this.path === ':memory:' || walBytes(this.path) <= START_AFTER_BYTES) return;
-		this.checkpoints = new BackgroundCheckpoints(this.path, () => {
+		const checkpointHere = () => {
 			this.checkpointsFailed = true;
 			if (this.db.isOpen) this.db.exec(`PRAGMA wal_autocheckpoint = ${SQLITE_AUTOCHECKPOINT_PAGES}`);
-		});
+		};
+		try {
+			this.checkpoints = new BackgroundCheckpoints(this.path, checkpointHere);
+		} catch {
+			checkpointHere(); // no thread to be had (e.g. too many): the commit stands, this connection checkpoints
+		}
 	}
 
 	async query<T extends SqlRow = SqlRow>(sql: string, params: SqlValue[] = []): Promise<T[]> {
