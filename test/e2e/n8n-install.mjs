@@ -175,6 +175,26 @@ function runLogged(command, args, { cwd, env, logFile, log, label, timeoutMs }) 
 	});
 }
 
+/**
+ * n8n's dependencies are ranges, resolved at install: a version the registry has just announced may not be served
+ * yet (seen on 2026-11-24: `ETARGET No matching version found for @aws-sdk/checksums@^3.1002.6`, served minutes
+ * later), and a connection may drop. Such a failure is tried again after INSTALL_RETRY_WAIT_MS, twice at most.
+ */
+const INSTALL_RETRY_WAIT_MS = 90_000;
+const PASSING_INSTALL_FAILURE = /ETARGET|ETIMEDOUT|ECONNRESET|EAI_AGAIN|ENOTFOUND|socket hang up/;
+
+async function installWithRetries(install, log, retries = 2) {
+	for (let attempt = 0; ; attempt++) {
+		try {
+			return await install();
+		} catch (error) {
+			if (attempt >= retries || !PASSING_INSTALL_FAILURE.test(String(error?.message))) throw error;
+			log(`npm install n8n failed in a way that may pass (${String(error.message).match(PASSING_INSTALL_FAILURE)[0]}); trying again in ${seconds(INSTALL_RETRY_WAIT_MS)}`);
+			await new Promise((resolve) => setTimeout(resolve, INSTALL_RETRY_WAIT_MS));
+		}
+	}
+}
+
 /** npm's bundled node-gyp (npm sets npm_config_node_gyp for scripts; otherwise next to the npm on PATH). */
 function findNodeGyp() {
 	const candidates = [];
@@ -300,10 +320,13 @@ export async function ensureN8n({ version = N8N_VERSION, cacheRoot, log = defaul
 			const npm = findNpmCli();
 			if (!npm) throw new Error('cannot find npm on PATH');
 			log(`npm install n8n@${version} --ignore-scripts (log: ${paths.log})`);
-			const npmMs = await runLogged(
-				node.binary,
-				[npm, 'install', '--ignore-scripts', '--no-audit', '--no-fund', '--omit=dev', '--loglevel=warn', '--no-progress'],
-				{ cwd: paths.dir, env, logFile: paths.log, log, label: 'npm install n8n', timeoutMs: 30 * 60_000 },
+			const npmMs = await installWithRetries(() =>
+				runLogged(
+					node.binary,
+					[npm, 'install', '--ignore-scripts', '--no-audit', '--no-fund', '--omit=dev', '--loglevel=warn', '--no-progress'],
+					{ cwd: paths.dir, env, logFile: paths.log, log, label: 'npm install n8n', timeoutMs: 30 * 60_000 },
+				),
+				log,
 			);
 			log(`npm install done in ${seconds(npmMs)}`);
 			await rebuildSqlite3(paths, node, env, log);
