@@ -13,7 +13,7 @@
  * The cost: the WAL file is only started over when a write begins with every frame copied, which back-to-back
  * transactions rarely allow, so it grows through a night (~480 MB at 100,000 students) until the store is
  * closed (the last connection to close copies what is left and deletes it). The thread is started by
- * the first commit that leaves the WAL larger than START_AFTER_BYTES (a store that sees little writing never
+ * the first commit that leaves the WAL larger than SQLite's own checkpoint threshold (a store that sees little writing never
  * has one). When the store is closed, the writing connection closes first, so the thread's is the last: it
  * copies what is left, deletes the WAL and ends, while the caller goes on (in n8n, the next node, which
  * opens the store meanwhile and waits only if it must). Should the thread fail, the writing connection
@@ -29,10 +29,7 @@ import { Worker } from 'node:worker_threads';
 /** How often the thread copies what was committed since. */
 export const CHECKPOINT_EVERY_MS = 50;
 
-/** The WAL size past which a commit starts the thread: SQLite's own checkpoint threshold (1,000 pages of 16 KiB). */
-export const START_AFTER_BYTES = 1000 * 16_384;
-
-/** SQLite's default `wal_autocheckpoint`, for the writing connection when the thread fails. */
+/** SQLite's default `wal_autocheckpoint`: for the writing connection when the thread fails, and what starts the thread (sqlite.ts). */
 export const SQLITE_AUTOCHECKPOINT_PAGES = 1000;
 
 /**

@@ -5,7 +5,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { DatabaseSync as DatabaseSyncType, StatementSync } from 'node:sqlite';
 
-import { BackgroundCheckpoints, SQLITE_AUTOCHECKPOINT_PAGES, START_AFTER_BYTES, walBytes } from './sqlite-checkpoints';
+import { BackgroundCheckpoints, SQLITE_AUTOCHECKPOINT_PAGES, walBytes } from './sqlite-checkpoints';
 import type { SqlDb, SqlRow, SqlValue } from './sql';
 import { placeholders } from './sql';
 
@@ -42,6 +42,9 @@ export const SQLITE_CACHE_KIB = 32 * 1024;
  */
 export const SQLITE_PAGE_SIZE = 16_384;
 
+/** The WAL size past which a commit starts the checkpoint thread (sqlite-checkpoints.ts): where SQLite itself would checkpoint. */
+export const CHECKPOINT_THREAD_AFTER_BYTES = SQLITE_AUTOCHECKPOINT_PAGES * SQLITE_PAGE_SIZE;
+
 export class SqliteDb implements SqlDb {
 	readonly engine = 'sqlite' as const;
 	private readonly db: DatabaseSyncType;
@@ -70,9 +73,9 @@ export class SqliteDb implements SqlDb {
 	/** The thread failed: this connection checkpoints as SQLite does by default. */
 	private checkpointsFailed = false;
 
-	/** After a commit: starts the checkpoint thread once the WAL is past START_AFTER_BYTES. */
+	/** After a commit: starts the checkpoint thread once the WAL is past CHECKPOINT_THREAD_AFTER_BYTES. */
 	private afterCommit(): void {
-		if (this.checkpoints || this.checkpointsFailed || this.path === ':memory:' || walBytes(this.path) <= START_AFTER_BYTES) return;
+		if (this.checkpoints || this.checkpointsFailed || this.path === ':memory:' || walBytes(this.path) <= CHECKPOINT_THREAD_AFTER_BYTES) return;
 		const checkpointHere = () => {
 			this.checkpointsFailed = true;
 			if (this.db.isOpen) this.db.exec(`PRAGMA wal_autocheckpoint = ${SQLITE_AUTOCHECKPOINT_PAGES}`);

@@ -8,8 +8,8 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { BackgroundCheckpoints, CHECKPOINT_EVERY_MS, START_AFTER_BYTES, walBytes } from '../../../nodes/shared/store/sqlite-checkpoints';
-import { SqliteDb } from '../../../nodes/shared/store/sqlite';
+import { BackgroundCheckpoints, CHECKPOINT_EVERY_MS, walBytes } from '../../../nodes/shared/store/sqlite-checkpoints';
+import { CHECKPOINT_THREAD_AFTER_BYTES, SqliteDb } from '../../../nodes/shared/store/sqlite';
 
 let dir: string;
 beforeEach(() => {
@@ -46,12 +46,12 @@ test('the writing connection never checkpoints: a big commit stays in the WAL un
 		expect(await db.query('PRAGMA wal_autocheckpoint')).toEqual([{ wal_autocheckpoint: 0 }]);
 		await db.executeScript('CREATE TABLE blobs (id INTEGER PRIMARY KEY, data TEXT NOT NULL)');
 		const before = storeBytes(path);
-		await writeRows(db, 2 * START_AFTER_BYTES);
+		await writeRows(db, 2 * CHECKPOINT_THREAD_AFTER_BYTES);
 		// Right after the commit the pages are in the WAL only (SQLite's own checkpoint would have copied them in COMMIT).
-		expect(walBytes(path)).toBeGreaterThan(2 * START_AFTER_BYTES);
+		expect(walBytes(path)).toBeGreaterThan(2 * CHECKPOINT_THREAD_AFTER_BYTES);
 		expect(storeBytes(path)).toBe(before);
 		// The thread the commit started copies them into the store file.
-		expect(await until(() => storeBytes(path) > 2 * START_AFTER_BYTES)).toBe(true);
+		expect(await until(() => storeBytes(path) > 2 * CHECKPOINT_THREAD_AFTER_BYTES)).toBe(true);
 	} finally {
 		await db.close();
 	}
@@ -63,10 +63,10 @@ test('a small commit starts no thread: its pages wait in the WAL', async () => {
 	try {
 		await db.executeScript('CREATE TABLE blobs (id INTEGER PRIMARY KEY, data TEXT NOT NULL)');
 		const before = storeBytes(path);
-		await writeRows(db, START_AFTER_BYTES / 4);
+		await writeRows(db, CHECKPOINT_THREAD_AFTER_BYTES / 4);
 		await new Promise((resolve) => setTimeout(resolve, 10 * CHECKPOINT_EVERY_MS));
 		expect(storeBytes(path)).toBe(before);
-		expect(walBytes(path)).toBeGreaterThan(START_AFTER_BYTES / 4);
+		expect(walBytes(path)).toBeGreaterThan(CHECKPOINT_THREAD_AFTER_BYTES / 4);
 	} finally {
 		await db.close();
 	}
@@ -76,8 +76,8 @@ test('once the store is closed, the thread copies what is left, and the store fi
 	const path = join(dir, 'roster.sqlite');
 	const db = new SqliteDb(path);
 	await db.executeScript('CREATE TABLE blobs (id INTEGER PRIMARY KEY, data TEXT NOT NULL)');
-	const first = await writeRows(db, 2 * START_AFTER_BYTES);
-	const second = await writeRows(db, START_AFTER_BYTES);
+	const first = await writeRows(db, 2 * CHECKPOINT_THREAD_AFTER_BYTES);
+	const second = await writeRows(db, CHECKPOINT_THREAD_AFTER_BYTES);
 	await db.close();
 	// The thread's connection closes last: it deletes the WAL once it has copied it.
 	await db.checkpointed();
