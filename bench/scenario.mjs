@@ -148,6 +148,15 @@ async function storeBytesInUse(db) {
 	return ((await pragma('page_count')) - (await pragma('freelist_count'))) * (await pragma('page_size'));
 }
 
+/**
+ * Closes the store and waits until its file holds everything: a SQLite store's checkpoint thread copies what is
+ * left of the write-ahead log after close (store/sqlite-checkpoints.ts, checkpointed()).
+ */
+async function closeForGood(store) {
+	await store.close();
+	await store.db.checkpointed?.();
+}
+
 /** One night of the nightly workflow, as the shipped template chains the nodes. */
 async function runPipeline(task) {
 	const load = (path) => require(join(task.engineDir, path));
@@ -184,12 +193,8 @@ async function runPipeline(task) {
 		);
 		const phasesWall = Number(process.hrtime.bigint() - started) / 1e9;
 		const bytesInUse = await storeBytesInUse(store.db);
-		// Closing the store is part of the night: the night ends when the store file holds it (a SQLite store's checkpoint
-		// thread copies what is left of the write-ahead log after close: store/sqlite-checkpoints.ts).
-		const close = await phase('close', async () => {
-			await store.close();
-			await store.db.checkpointed?.();
-		});
+		// Closing the store is part of the night: the night ends when the store file holds it.
+		const close = await phase('close', () => closeForGood(store));
 		closed = true;
 		const wall = phasesWall + close.stats.seconds;
 		const cpuAfter = resourceSnapshot();
@@ -455,12 +460,8 @@ async function runRest(task) {
 		const fetch = await phase('fetch', () => stageRun(store.db, source), profiler);
 		const summary = source.fetchSummary ?? {};
 		const { summary: staged } = fetch.result;
-		// Not the pull's: a SQLite store copies the pull's write-ahead log into its file on a thread of its own
-		// (store/sqlite-checkpoints.ts), which in n8n goes on while Normalize runs. Timed apart, for the record.
-		const close = await phase('close', async () => {
-			await store.close();
-			await store.db.checkpointed?.();
-		});
+		// Not the pull's: the store's copy of the pull's write-ahead log, which in n8n goes on while Normalize runs. Timed apart, for the record.
+		const close = await phase('close', () => closeForGood(store));
 		closed = true;
 		return {
 			closeSeconds: close.stats.seconds,
