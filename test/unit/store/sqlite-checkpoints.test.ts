@@ -1,12 +1,14 @@
 /**
  * The SQLite store's WAL checkpoints on a thread of their own (store/sqlite-checkpoints.ts): the
  * connection that writes never copies its WAL into the store file itself; a big commit starts a thread
- * that does, a small one does not; once the store is closed the thread leaves it whole, with no WAL; a thread that cannot
- * work says so (SqliteDb then sets the connection to checkpoint itself again, as SQLite does by default).
+ * that does, a small one does not; once the store is closed the thread leaves it whole, with no WAL; a WAL another
+ * connection left is handed to a thread at close; a thread that cannot work says so (SqliteDb then sets the
+ * connection to checkpoint itself again, as SQLite does by default).
  */
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 
 import { BackgroundCheckpoints, CHECKPOINT_EVERY_MS, walBytes } from '../../../nodes/shared/store/sqlite-checkpoints';
 import { CHECKPOINT_THREAD_AFTER_BYTES, SqliteDb } from '../../../nodes/shared/store/sqlite';
@@ -91,10 +93,52 @@ test('once the store is closed, the thread copies what is left, and the store fi
 	}
 }, 30_000);
 
+test('a WAL another connection left is handed to a thread at close: close returns before it is copied, and the thread leaves the store whole', async () => {
+	const path = join(dir, 'roster.sqlite');
+	const db = new SqliteDb(path);
+	await db.executeScript('CREATE TABLE blobs (id INTEGER PRIMARY KEY, data TEXT NOT NULL)');
+	// As a step's thread writes (threads/step-thread.ts): a connection of its own that starts no checkpoint thread
+	// and closes while `db` is open (so it is not the last connection, and leaves the WAL as it is).
+	const writer = new DatabaseSync(path);
+	writer.exec('PRAGMA busy_timeout = 10000; PRAGMA wal_autocheckpoint = 0;');
+	const rows = Math.ceil((4 * CHECKPOINT_THREAD_AFTER_BYTES) / 16_384);
+	const insert = writer.prepare('INSERT INTO blobs (data) VALUES (?)');
+	writer.exec('BEGIN');
+	for (let i = 0; i < rows; i++) insert.run(`${i}${'x'.repeat(16_384)}`);
+	writer.exec('COMMIT');
+	writer.close();
+	expect(walBytes(path)).toBeGreaterThan(4 * CHECKPOINT_THREAD_AFTER_BYTES);
+
+	await db.close();
+	// Had `db` closed as the last connection, it would have copied the WAL and deleted it before returning.
+	expect(existsSync(`${path}-wal`)).toBe(true);
+	await db.checkpointed();
+	expect(existsSync(`${path}-wal`)).toBe(false);
+	const again = new SqliteDb(path);
+	try {
+		expect(await again.query('SELECT COUNT(*) AS n FROM blobs')).toEqual([{ n: rows }]);
+		expect(await again.query('PRAGMA integrity_check')).toEqual([{ integrity_check: 'ok' }]);
+	} finally {
+		await again.close();
+	}
+}, 30_000);
+
+test('close() may be called again while it waits for the thread', async () => {
+	const path = join(dir, 'roster.sqlite');
+	const db = new SqliteDb(path);
+	await db.executeScript('CREATE TABLE blobs (id INTEGER PRIMARY KEY, data TEXT NOT NULL)');
+	await writeRows(db, 2 * CHECKPOINT_THREAD_AFTER_BYTES);
+	await Promise.all([db.close(), db.close()]);
+	await db.checkpointed();
+	expect(existsSync(`${path}-wal`)).toBe(false);
+}, 30_000);
+
 test('a thread that cannot open the store reports its failure', async () => {
 	const failures: Error[] = [];
 	const checkpoints = new BackgroundCheckpoints(join(dir, 'no such folder', 'roster.sqlite'), (error) => failures.push(error));
 	expect(await until(() => failures.length > 0)).toBe(true);
 	expect(failures[0].message).toMatch(/unable to open/i);
+	// A writing connection waiting for it to open (to close after it) is not left waiting.
+	expect(await checkpoints.open).toBe(false);
 	await checkpoints.finish().ended;
 });
