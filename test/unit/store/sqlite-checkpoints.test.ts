@@ -41,6 +41,17 @@ async function until(condition: () => boolean, timeoutMs = 10_000): Promise<bool
 	}
 }
 
+/** Opened again, the store at `path` has `rows` rows of text in blobs, and passes SQLite's integrity check. */
+async function expectWholeStore(path: string, rows: number): Promise<void> {
+	const again = new SqliteDb(path);
+	try {
+		expect(await again.query('SELECT COUNT(*) AS n, SUM(LENGTH(data)) > 0 AS filled FROM blobs')).toEqual([{ n: rows, filled: 1 }]);
+		expect(await again.query('PRAGMA integrity_check')).toEqual([{ integrity_check: 'ok' }]);
+	} finally {
+		await again.close();
+	}
+}
+
 test('the writing connection never checkpoints: a big commit stays in the WAL until the thread it starts copies it', async () => {
 	const path = join(dir, 'roster.sqlite');
 	const db = new SqliteDb(path);
@@ -84,13 +95,7 @@ test('once the store is closed, the thread copies what is left, and the store fi
 	// The thread's connection closes last: it deletes the WAL once it has copied it.
 	await db.checkpointed();
 	expect(existsSync(`${path}-wal`)).toBe(false);
-	const again = new SqliteDb(path);
-	try {
-		expect(await again.query('SELECT COUNT(*) AS n, SUM(LENGTH(data)) > 0 AS filled FROM blobs')).toEqual([{ n: first + second, filled: 1 }]);
-		expect(await again.query('PRAGMA integrity_check')).toEqual([{ integrity_check: 'ok' }]);
-	} finally {
-		await again.close();
-	}
+	await expectWholeStore(path, first + second);
 }, 30_000);
 
 test('a WAL another connection left is handed to a thread at close: close returns before it is copied, and the thread leaves the store whole', async () => {
@@ -114,13 +119,7 @@ test('a WAL another connection left is handed to a thread at close: close return
 	expect(existsSync(`${path}-wal`)).toBe(true);
 	await db.checkpointed();
 	expect(existsSync(`${path}-wal`)).toBe(false);
-	const again = new SqliteDb(path);
-	try {
-		expect(await again.query('SELECT COUNT(*) AS n FROM blobs')).toEqual([{ n: rows }]);
-		expect(await again.query('PRAGMA integrity_check')).toEqual([{ integrity_check: 'ok' }]);
-	} finally {
-		await again.close();
-	}
+	await expectWholeStore(path, rows);
 }, 30_000);
 
 test('close() may be called again while it waits for the thread', async () => {
