@@ -31,6 +31,7 @@
  *        test/support/postgres.ts) · --peer, --peer-only, --peer-students N[,N…], --peer-limit SECONDS (bench/peer.mjs)
  *        --no-rest, --rest-only, --rest-latency MS, --rest-page-size N, --rest-concurrency N (scenario 5, bench/rest-server.mjs)
  *        --max-old-space MiB, --max-semi-space MiB (V8 heap flags of the scenario processes)
+ *        --v8-flags "FLAG …" (more V8 flags for the scenario processes, e.g. "--no-allocation-site-pretenuring")
  *        --in-n8n (only our nodes in the real n8n, bench/in-n8n.mjs), --n8n-heap default,512,384,512/8 (V8 old space and
  *        semi-space for it),
  *        --n8n-source disk,sftp,rest (where the roster comes from: Read Files From Disk or SFTP from a local sshd into CSV Ingest,
@@ -55,6 +56,7 @@ const require = createRequire(import.meta.url);
 const USAGE = `usage: npm run bench -- [--students 5000[,100000…]] [--engines sqlite,postgres] [--scenarios full,same,day2]
                       [--seed 1] [--version 1.1|1.2] [--guid-ids] [--out bench/results.json] [--repeat N] [--profile DIR]
                       [--engine-dir DIR] [--keep] [--pg-url postgres://…] [--max-old-space MiB] [--max-semi-space MiB]
+                      [--v8-flags "--flag …"]
                       [--no-rest | --rest-only] [--rest-latency 30] [--rest-page-size 1000] [--rest-concurrency 4]
                       [--peer | --peer-only] [--peer-students 1000,5000,…] [--peer-limit 600]
                       [--in-n8n] [--n8n-heap default,512,384,512/8] [--n8n-source disk,sftp,rest]`;
@@ -115,6 +117,7 @@ function parseArgs(argv) {
 		restConcurrency: 4,
 		maxOldSpaceMiB: null,
 		maxSemiSpaceMiB: null,
+		v8Flags: [],
 		inN8n: false,
 		n8nHeap: ['default', '512', '384'],
 		n8nSource: ['disk'],
@@ -226,6 +229,13 @@ function parseArgs(argv) {
 			case '--max-semi-space':
 				args.maxSemiSpaceMiB = positiveInt(arg)(value(i++, arg));
 				break;
+			case '--v8-flags': {
+				// The value is flags itself, so it starts with "--": taken as it is.
+				const flags = (argv[++i] ?? '').split(/\s+/).filter(Boolean);
+				if (flags.length === 0 || flags.some((flag) => !flag.startsWith('--'))) throw new Error('--v8-flags takes V8 flags, e.g. "--no-allocation-site-pretenuring"');
+				args.v8Flags = flags;
+				break;
+			}
 			case '--help':
 			case '-h':
 				console.log(USAGE);
@@ -618,8 +628,9 @@ async function main() {
 	}
 	const machine = machineInfo();
 	const heap = heapLimit(args.maxOldSpaceMiB, args.maxSemiSpaceMiB);
-	scenarioExecArgv.push(...heap.flags);
-	console.log(`rostersync bench · node ${machine.node} · ${machine.cpus} × ${machine.cpuModel} · ${machine.totalMemoryGiB} GiB · ${heap.description}`);
+	scenarioExecArgv.push(...heap.flags, ...args.v8Flags);
+	const v8Flags = args.v8Flags.length > 0 ? ` · V8 flags ${args.v8Flags.join(' ')}` : '';
+	console.log(`rostersync bench · node ${machine.node} · ${machine.cpus} × ${machine.cpuModel} · ${machine.totalMemoryGiB} GiB · ${heap.description}${v8Flags}`);
 
 	let engineDir;
 	if (args.engineDir) {
@@ -636,6 +647,7 @@ async function main() {
 		machine,
 		options: {
 			heap,
+			v8Flags: args.v8Flags,
 			students: args.students,
 			engines: args.engines,
 			scenarios: args.scenarios,
