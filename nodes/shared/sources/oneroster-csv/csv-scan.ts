@@ -44,16 +44,6 @@ export class CsvRecordScanner {
 	records = 0;
 	private carry = '';
 	private started = false;
-	/**
-	 * Scratch space for the fields of the record being scanned; a complete record is copied out of it (slice).
-	 * Not an array literal per record: V8 "pretenures" a literal (allocates all its later arrays in the old
-	 * generation, freed only by a full collection) once the arrays it made outlive young collections, as a batch
-	 * of records does while the young generation is still small. It did so on every bulk day two at 100,000
-	 * students, where users.csv is the first file parsed (node --trace-deopt: "dependent allocation site tenuring
-	 * changed" in scan). With this and CheckedRow (ingest.ts), interleaved runs: day two's ingest 2.11–2.29 →
-	 * 1.98–2.04 s, its CPU 6.5–7.3 → 6.3–6.5 s; the first night unchanged.
-	 */
-	private readonly fields: string[] = [];
 	/** The record delimiter: 0 until found, else LF, CR, or -1 for CR LF. */
 	private delimiter = 0;
 
@@ -121,17 +111,15 @@ export class CsvRecordScanner {
 		const max = this.maxRecordChars;
 		let recordStart = 0;
 		let i = 0;
-		// The fields of the record being scanned, in a scratch array (see `fields`): `count` of them so far.
-		const fields = this.fields;
-		let count = 0;
+		let record: string[] = [];
 		for (;;) {
 			// One field starts at i.
 			if (i >= n) {
 				// The text ends right after a comma (or at a record's start).
 				if (!final) return recordStart;
-				if (i > recordStart || count > 0) {
-					fields[count++] = '';
-					this.complete(fields.slice(0, count), i - recordStart, out);
+				if (i > recordStart || record.length > 0) {
+					record.push('');
+					this.complete(record, i - recordStart, out);
 				}
 				return n;
 			}
@@ -166,7 +154,7 @@ export class CsvRecordScanner {
 						if (length === 0) {
 							throw new CsvScanError(
 								'invalid-closing-quote',
-								`the quoted value ${excerpt(value)} in field ${count + 1} is followed by ${excerpt(text[i])} instead of a comma or the end of the row`,
+								`the quoted value ${excerpt(value)} in field ${record.length + 1} is followed by ${excerpt(text[i])} instead of a comma or the end of the row`,
 								this.records,
 							);
 						}
@@ -184,7 +172,7 @@ export class CsvRecordScanner {
 					} else if (code === QUOTE) {
 						throw new CsvScanError(
 							'invalid-opening-quote',
-							`a quote is found inside the unquoted value ${excerpt(text.slice(start, i + 1))} of field ${count + 1}`,
+							`a quote is found inside the unquoted value ${excerpt(text.slice(start, i + 1))} of field ${record.length + 1}`,
 							this.records,
 						);
 					}
@@ -194,10 +182,10 @@ export class CsvRecordScanner {
 				if (i >= n && !final) return recordStart;
 				value = text.slice(start, i);
 			}
-			fields[count++] = value;
+			record.push(value);
 			// i is at a comma, at a record delimiter, or at the end of the text.
 			if (i >= n) {
-				this.complete(fields.slice(0, count), i - recordStart, out);
+				this.complete(record, i - recordStart, out);
 				return n;
 			}
 			if (code === COMMA) {
@@ -206,10 +194,10 @@ export class CsvRecordScanner {
 				continue;
 			}
 			const length = this.delimiterAt(text, i, code, final);
-			this.complete(fields.slice(0, count), i - recordStart, out);
+			this.complete(record, i - recordStart, out);
 			i += length;
 			recordStart = i;
-			count = 0;
+			record = [];
 			if (i >= n) return n;
 		}
 	}

@@ -171,18 +171,6 @@ async function hashStream(source: NodeJS.ReadableStream, key: string): Promise<s
 	return hash.digest('hex');
 }
 
-/**
- * A row that passed its checks, to be staged. Made by a class, not an object literal, which V8 pretenured in turn
- * once the scanner's record arrays were no longer (see CsvRecordScanner's `fields`).
- */
-class CheckedRow implements StagedRow {
-	constructor(
-		readonly rowNumber: number,
-		readonly sourcedId: string,
-		readonly cells: string[],
-	) {}
-}
-
 async function stageFile(
 	files: CsvFileSet,
 	{ spec, mode }: PlannedFile,
@@ -256,7 +244,7 @@ async function stageFile(
 					problems.add(rowProblems);
 					continue;
 				}
-				batch.push(new CheckedRow(row, cells[checker.sourcedIdIndex], cells));
+				batch.push({ rowNumber: row, sourcedId: cells[checker.sourcedIdIndex], cells });
 				if (batch.length >= ROW_BATCH_SIZE) await writeBatch();
 			}
 		}
