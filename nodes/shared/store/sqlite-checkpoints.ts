@@ -13,21 +13,22 @@
  * The cost: the WAL file is only started over when a write begins with every frame copied, which back-to-back
  * transactions rarely allow, so it grows through a night (~480 MB at 100,000 students) until the store is
  * closed (the last connection to close copies what is left and deletes it). The thread is started by
- * the first commit that leaves the WAL larger than SQLite's own checkpoint threshold (a store that sees little writing never
- * has one). When the store is closed, the writing connection closes first, so the thread's is the last: it
- * copies what is left, deletes the WAL and ends, while the caller goes on (in n8n, the next node, which
- * opens the store meanwhile and waits only if it must). Should the thread fail, the writing connection
- * checkpoints itself again, as SQLite does by default.
+ * the first commit that leaves the WAL larger than SQLite's own checkpoint threshold, or by a close that finds
+ * the WAL so large (a store that sees little writing never has one). When the store is closed, the writing
+ * connection closes once the thread's connection is `open`, so the thread's is the last: it copies what is
+ * left, deletes the WAL and ends, while the caller goes on (in n8n, the next node, which opens the store
+ * meanwhile and waits only if it must). Should the thread fail, the writing connection checkpoints itself
+ * again, as SQLite does by default.
  *
  * Measured at 100,000 students, interleaved runs: a first night 9.2–9.4 s → 8.6–8.7 s in the engine alone; in
  * n8n 2.40.7, 11.3–11.9 → 11.1–11.2 s of execution (waiting at each close for the thread's last copy, it was
  * 0.3–0.5 s slower than without the thread: every node paid the copy).
  *
  * In n8n each node opens and closes the store, so a close must not be the last connection with a WAL to copy
- * (SqliteDb.close): it waits for the thread's connection to be `open` (a thread started by the node's last
- * commit may not be yet), and hands a big WAL it did not start a thread for (a step thread's: Reconcile Users,
- * Build Lists) to a new one. Before, those closes copied the WAL themselves: 0.3–0.7 s each, ~1.9 s of a first
- * night. Now ~25 ms each; the copy runs beside the next node. Execution, four interleaved runs each: first night
+ * (SqliteDb.close): a thread started by the node's last commit may not be open yet, and a step thread's WAL
+ * (Reconcile Users, Build Lists: connections on worker threads start no thread, which would end with them) is
+ * the closing connection's to hand over. Before, those closes copied the WAL themselves: 0.3–0.7 s each,
+ * ~1.9 s of a first night. Now ~25 ms each; the copy runs beside the next node. Execution, four interleaved runs each: first night
  * 10.7–12.8 → 10.3–11.3 s, bulk day two 6.7–7.5 → 6.7–6.9 s.
  */
 import { statSync } from 'node:fs';

@@ -21,14 +21,19 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 const storeBytes = (path: string) => statSync(path).size;
 
-/** Writes `bytes` of rows (16 KiB of text each) in one transaction. */
-async function writeRows(db: SqliteDb, bytes: number): Promise<number> {
-	const rows = Math.ceil(bytes / 16_384);
+/** The texts of blobs rows making `bytes` in all (16 KiB each). */
+function blobTexts(bytes: number): string[] {
 	const text = 'x'.repeat(16_384);
+	return Array.from({ length: Math.ceil(bytes / 16_384) }, (_, i) => `${i}${text}`);
+}
+
+/** Writes `bytes` of rows in one transaction; returns how many. */
+async function writeRows(db: SqliteDb, bytes: number): Promise<number> {
+	const texts = blobTexts(bytes);
 	await db.transaction(async (tx) => {
-		for (let i = 0; i < rows; i++) await tx.execute('INSERT INTO blobs (data) VALUES (?)', [`${i}${text}`]);
+		for (const text of texts) await tx.execute('INSERT INTO blobs (data) VALUES (?)', [text]);
 	});
-	return rows;
+	return texts.length;
 }
 
 /** Whether `condition` holds within `timeoutMs`, looked at every 10 ms. */
@@ -106,10 +111,10 @@ test('a WAL another connection left is handed to a thread at close: close return
 	// and closes while `db` is open (so it is not the last connection, and leaves the WAL as it is).
 	const writer = new DatabaseSync(path);
 	writer.exec('PRAGMA busy_timeout = 10000; PRAGMA wal_autocheckpoint = 0;');
-	const rows = Math.ceil((4 * CHECKPOINT_THREAD_AFTER_BYTES) / 16_384);
+	const texts = blobTexts(4 * CHECKPOINT_THREAD_AFTER_BYTES);
 	const insert = writer.prepare('INSERT INTO blobs (data) VALUES (?)');
 	writer.exec('BEGIN');
-	for (let i = 0; i < rows; i++) insert.run(`${i}${'x'.repeat(16_384)}`);
+	for (const text of texts) insert.run(text);
 	writer.exec('COMMIT');
 	writer.close();
 	expect(walBytes(path)).toBeGreaterThan(4 * CHECKPOINT_THREAD_AFTER_BYTES);
@@ -119,7 +124,7 @@ test('a WAL another connection left is handed to a thread at close: close return
 	expect(existsSync(`${path}-wal`)).toBe(true);
 	await db.checkpointed();
 	expect(existsSync(`${path}-wal`)).toBe(false);
-	await expectWholeStore(path, rows);
+	await expectWholeStore(path, texts.length);
 }, 30_000);
 
 test('close() may be called again while it waits for the thread', async () => {
