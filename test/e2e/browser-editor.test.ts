@@ -151,7 +151,7 @@ describe('the n8n editor in a real browser (Chromium): the template on the canva
 
 	beforeAll(async () => {
 		if (!existsSync(CHROMIUM)) {
-			throw new Error(`${CHROMIUM} is missing: install Debian's chromium package (npm test's pretest does it when run as root: node test/support/system-packages.mjs)`);
+			throw new Error(`${CHROMIUM} is missing: install Debian's chromium package (npm test does it when run as root: node test/support/system-packages.mjs)`);
 		}
 		await fs.rm(ARTIFACTS, { recursive: true, force: true });
 		await fs.mkdir(ARTIFACTS, { recursive: true });

@@ -64,7 +64,7 @@ export function findPostgresBinDir(): string {
 	}
 	throw new Error(
 		'PostgreSQL server binaries (initdb, pg_ctl, postgres) not found under /usr/lib/postgresql/*/bin: ' +
-			'install the Debian package postgresql (npm run pretest does it when run as root)',
+			'install the Debian package postgresql (npm test does it when run as root: node test/support/system-packages.mjs)',
 	);
 }
 

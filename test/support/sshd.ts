@@ -350,7 +350,7 @@ async function reapStaleServers(): Promise<void> {
 
 export async function startSshd(options: StartSshdOptions = {}): Promise<SshdServer> {
 	if (!existsSync(SSHD_BINARY)) {
-		throw new Error(`${SSHD_BINARY} is missing: install openssh-server (npm run pretest does it when run as root)`);
+		throw new Error(`${SSHD_BINARY} is missing: install openssh-server (npm test does it when run as root: node test/support/system-packages.mjs)`);
 	}
 	const { username, password } = await ensureTestAccount();
 

@@ -10,7 +10,7 @@
  * on Debian/Ubuntu, runs `apt-get update` and installs them (with services kept from starting:
  * the tests start their own throwaway servers). Otherwise prints what to install and fails.
  *
- * Usage: node test/support/system-packages.mjs   (the npm `pretest` hook)
+ * Usage: node test/support/system-packages.mjs   (npm test runs it before jest)
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs';
