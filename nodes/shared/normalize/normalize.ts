@@ -42,6 +42,8 @@ import {
 	countSnapshotRecords,
 	packRecord,
 	unpackRecord,
+	withPrimaryContact,
+	tallyKeys,
 	readSnapshotBatches,
 	shareSnapshot,
 	findSnapshotByFingerprint,
@@ -59,6 +61,31 @@ import { DEFAULT_KEEP_SNAPSHOTS_DAYS, pruneSnapshots } from '../store/retention'
 import type { DriftReport, DriftSettings } from './drift';
 import { checkDrift } from './drift';
 import { EarlierRows } from './earlier-rows';
+
+/**
+ * People's roles and snapshot tallies (PERSON_TABLE.tally), each distinct one kept once: a district's
+ * 100,000s of people are of a few hundred kinds (role × primary school × email or not).
+ */
+class PersonKinds {
+	private readonly kinds: Array<{ role: PersonRole; tallies: string[] }> = [];
+	private readonly byKey = new Map<string, number>();
+
+	/** The number of `person`'s kind. */
+	of(person: CanonicalPerson): number {
+		const tallies = tallyKeys(PERSON_TABLE, person);
+		const key = `${person.role}\u0000${tallies.join('\u0000')}`;
+		let kind = this.byKey.get(key);
+		if (kind === undefined) {
+			kind = this.kinds.push({ role: person.role, tallies }) - 1;
+			this.byKey.set(key, kind);
+		}
+		return kind;
+	}
+
+	get(kind: number): { role: PersonRole; tallies: string[] } {
+		return this.kinds[kind];
+	}
+}
 
 export interface NormalizeOptions {
 	/** School ID scoping: sourcedIds or identifiers of the schools to keep. Empty = every school. */
@@ -473,14 +500,19 @@ async function buildSnapshot(
 	const contacts = new Map<string, number>();
 	/** Every contact there is (for a delta, the previous snapshot's too), and its relationship. */
 	const contactRelationships = new Map<string, ContactRelationship>();
+	/** sourcedId → the person's kind in `kinds` (its role and snapshot tallies): what writing its packed row as it is needs besides. */
+	const kindOf = new Map<string, number>();
+	const kinds = new PersonKinds();
 	const setPerson = (person: CanonicalPerson) => {
 		people.set(person.sourcedId, held.add(packRecord(PERSON_TABLE, person)));
+		kindOf.set(person.sourcedId, kinds.of(person));
 		removedPeople.delete(person.sourcedId);
 		if (person.role === 'student') studentContacts.set(person.sourcedId, person.primaryContactId);
 		else studentContacts.delete(person.sourcedId);
 	};
 	const deletePerson = (sourcedId: string) => {
 		people.delete(sourcedId);
+		kindOf.delete(sourcedId);
 		if (peopleAsChanges) removedPeople.add(sourcedId);
 		studentContacts.delete(sourcedId);
 	};
@@ -670,15 +702,15 @@ async function buildSnapshot(
 	let studentsWithPrimaryContact = 0;
 	/** Contacts someone in scope points at: only they are kept. */
 	const usedContacts = new Set<string>();
-	/** The people's sourcedIds, as JSON.parse made them (strings of their own, not cut from the staged text). */
+	/** The people's sourcedIds: strings of their own (the maps' keys, detached; or as JSON.parse made them), not cut from the staged text. */
 	const personIds = new Set<string>();
 	/** Counts a person of this run's snapshot. */
-	const countPerson = (person: CanonicalPerson) => {
-		personIds.add(person.sourcedId);
-		peopleCounts[person.role]++;
-		if (person.primaryContactId) {
-			usedContacts.add(person.primaryContactId);
-			if (person.role === 'student') studentsWithPrimaryContact++;
+	const countPerson = ({ sourcedId, role, primaryContactId }: Pick<CanonicalPerson, 'sourcedId' | 'role' | 'primaryContactId'>) => {
+		personIds.add(sourcedId);
+		peopleCounts[role]++;
+		if (primaryContactId) {
+			usedContacts.add(primaryContactId);
+			if (role === 'student') studentsWithPrimaryContact++;
 		}
 	};
 	/** The person `people` holds as `id`, with the primary contact decided above. */
@@ -712,12 +744,14 @@ async function buildSnapshot(
 		});
 	} else {
 		const peopleWriter = new SnapshotChunkWriter(db, runId, PERSON_TABLE, changesOver);
-		// sort(): UTF-16 code unit order, the snapshot's sourcedId order.
+		// sort(): UTF-16 code unit order, the snapshot's sourcedId order. Each person's row is written as
+		// `held` has it (packed JSON), with the primary contact decided above put in: not parsed and made again.
 		for (const id of [...people.keys()].sort()) {
-			const person = heldPerson(id);
+			const { role, tallies } = kinds.get(kindOf.get(id) as number);
+			const primaryContactId = studentContacts.get(id) ?? null;
+			countPerson({ sourcedId: id, role, primaryContactId });
+			await peopleWriter.addPacked(id, withPrimaryContact(held.get(people.get(id) as number), primaryContactId), tallies);
 			people.delete(id);
-			countPerson(person);
-			await peopleWriter.add(person);
 		}
 		await peopleWriter.finish();
 	}
@@ -738,7 +772,7 @@ async function buildSnapshot(
 	} else {
 		const contactsWriter = new SnapshotChunkWriter(db, runId, CONTACT_TABLE, changesOver);
 		for (const id of [...usedContacts].filter((contactId) => contacts.has(contactId)).sort()) {
-			await contactsWriter.add(unpackRecord(CONTACT_TABLE, held.get(contacts.get(id) as number)));
+			await contactsWriter.addPacked(id, held.get(contacts.get(id) as number), undefined);
 			contactCount++;
 		}
 		await contactsWriter.finish();
@@ -746,6 +780,7 @@ async function buildSnapshot(
 	agentsOf.clear();
 	contactRows.clear();
 	people.clear();
+	kindOf.clear();
 	studentContacts.clear();
 	contacts.clear();
 	held.clear();

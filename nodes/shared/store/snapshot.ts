@@ -204,6 +204,15 @@ export const PERSON_TABLE: SnapshotTable<CanonicalPerson> = {
 	},
 };
 
+/**
+ * A person packed (packRecord) without a primary contact, as packed with `primaryContactId`: that is its
+ * last value (PERSON_TABLE's columns), so it is put in without parsing the rest.
+ */
+export function withPrimaryContact(packed: string, primaryContactId: string | null): string {
+	if (!packed.endsWith(',null]')) throw new Error('withPrimaryContact: the packed person has a primary contact already');
+	return primaryContactId === null ? packed : `${packed.slice(0, -'null]'.length)}${JSON.stringify(primaryContactId)}]`;
+}
+
 export const CONTACT_TABLE: SnapshotTable<CanonicalContact> = {
 	entity: 'contacts',
 	table: 'snapshot_contacts',
@@ -293,7 +302,7 @@ export function unpackRecord<T>(spec: SnapshotTable<T>, packed: string): T {
  * base" below); otherwise they are written whole as without it.
  */
 export class SnapshotChunkWriter<T> {
-	private chunk: T[] = [];
+	private chunk = new PackedChunk();
 	private seq: number | undefined;
 	/** The sourcedId of the record added last. */
 	private lastKey: string | undefined;
@@ -309,16 +318,32 @@ export class SnapshotChunkWriter<T> {
 
 	async add(record: T): Promise<void> {
 		const key = sourcedIdOf(record);
+		const changes = await this.next(key);
+		if (changes) return this.addChange(changes, record, key);
+		this.chunk.add(key, packRecord(this.spec, record), this.spec.tally && tallyKeys(this.spec, record));
+		if (this.chunk.size >= CHUNK_RECORDS) await this.flush();
+	}
+
+	/**
+	 * add() for a record held packed (packRecord's text, `key` its sourcedId, `tallies` what tallyKeys gives
+	 * for it): written as it is, not parsed and made again, unless the records are stored as changes.
+	 */
+	async addPacked(key: string, packed: string, tallies: readonly string[] | undefined): Promise<void> {
+		const changes = await this.next(key);
+		if (changes) return this.addChange(changes, unpackRecord(this.spec, packed), key);
+		this.chunk.add(key, packed, tallies);
+		if (this.chunk.size >= CHUNK_RECORDS) await this.flush();
+	}
+
+	/** Checks that `key` comes next, and whether the records are stored as changes. */
+	private async next(key: string): Promise<SnapshotChunkWriter<T>['changes']> {
 		if (this.lastKey !== undefined) {
 			// The key is unique per snapshot, as the PRIMARY KEY of the tables before migration 4 made it.
 			if (key === this.lastKey) throw new Error(`snapshot ${this.spec.entity}: sourcedId "${key}" twice`);
 			if (compareKeys(this.lastKey, key) > 0) throw new Error(`snapshot ${this.spec.entity}: sourcedId "${key}" after "${this.lastKey}" (records must come in sourcedId order)`);
 		}
 		this.lastKey = key;
-		const changes = this.changes === undefined ? await this.decide() : this.changes;
-		if (changes) return this.addChange(changes, record, key);
-		this.chunk.push(record);
-		if (this.chunk.length >= CHUNK_RECORDS) await this.flush();
+		return this.changes === undefined ? this.decide() : this.changes;
 	}
 
 	/** Writes the last, partial chunk (or, when storing changes, the changes). */
@@ -358,10 +383,41 @@ export class SnapshotChunkWriter<T> {
 
 	private async flush(): Promise<void> {
 		const { db, runId, spec, chunk } = this;
-		if (chunk.length === 0) return;
+		if (chunk.size === 0) return;
 		this.seq ??= await lastChunkSeq(db, runId, spec);
-		this.chunk = [];
-		await insertChunk(db, runId, spec, ++this.seq, chunk);
+		this.chunk = new PackedChunk();
+		await insertPackedChunk(db, runId, spec, ++this.seq, chunk);
+	}
+}
+
+/** The keys a record adds to its chunk's tallies (spec.tally), in the order it counts them. */
+export function tallyKeys<T>(spec: SnapshotTable<T>, record: T): string[] {
+	const keys: string[] = [];
+	spec.tally?.(record, (key) => keys.push(key));
+	return keys;
+}
+
+/** A chunk being filled: its records packed (packRecord), in sourcedId order, and their tallies. */
+class PackedChunk {
+	private readonly packed: string[] = [];
+	readonly counts: Record<string, number> = {};
+	firstKey = '';
+	lastKey = '';
+
+	get size(): number {
+		return this.packed.length;
+	}
+
+	add(key: string, packed: string, tallies: readonly string[] | undefined): void {
+		if (this.packed.length === 0) this.firstKey = key;
+		this.lastKey = key;
+		this.packed.push(packed);
+		if (tallies) for (const tally of tallies) this.counts[tally] = (this.counts[tally] ?? 0) + 1;
+	}
+
+	/** The chunk's data: the JSON array of the records' rows (the packed texts are those rows' JSON). */
+	data(): string {
+		return `[${this.packed.join(',')}]`;
 	}
 }
 
@@ -381,23 +437,14 @@ async function lastChunkSeq(db: SqlDb, runId: string, spec: { entity: string }):
 const INSERT_CHUNK = `INSERT INTO snapshot_chunks (${CHUNK_COLUMNS.join(', ')}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`;
 
 /** Writes records (in sourcedId order) as chunk `seq` of the run's entity, with their tallies. */
-async function insertChunk<T>(db: SqlDb, runId: string, spec: SnapshotTable<T>, seq: number, chunk: T[]): Promise<void> {
-	let tallies: string | null = null;
-	if (spec.tally) {
-		const counts: Record<string, number> = {};
-		for (const record of chunk) spec.tally(record, (key) => (counts[key] = (counts[key] ?? 0) + 1));
-		tallies = toJson(counts);
-	}
-	await db.execute(INSERT_CHUNK, [
-		runId,
-		spec.entity,
-		seq,
-		chunk.length,
-		sourcedIdOf(chunk[0]),
-		sourcedIdOf(chunk[chunk.length - 1]),
-		tallies,
-		JSON.stringify(chunk.map((record) => spec.toRow(record))),
-	]);
+async function insertChunk<T>(db: SqlDb, runId: string, spec: SnapshotTable<T>, seq: number, records: T[]): Promise<void> {
+	const chunk = new PackedChunk();
+	for (const record of records) chunk.add(sourcedIdOf(record), packRecord(spec, record), spec.tally && tallyKeys(spec, record));
+	await insertPackedChunk(db, runId, spec, seq, chunk);
+}
+
+async function insertPackedChunk<T>(db: SqlDb, runId: string, spec: SnapshotTable<T>, seq: number, chunk: PackedChunk): Promise<void> {
+	await db.execute(INSERT_CHUNK, [runId, spec.entity, seq, chunk.size, chunk.firstKey, chunk.lastKey, spec.tally ? toJson(chunk.counts) : null, chunk.data()]);
 }
 
 /** Writes records (each array in sourcedId order) as the run's next chunks of the entity, at most CHUNK_RECORDS each; returns the last seq. */

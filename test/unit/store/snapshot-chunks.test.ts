@@ -28,12 +28,15 @@ import {
 	deleteSnapshot,
 	findSnapshotByFingerprint,
 	findSnapshotRecords,
+	packRecord,
 	readSnapshotBatches,
 	readSnapshotHeader,
 	readSnapshotRecords,
 	readSnapshotRecordsById,
 	readSnapshotTallies,
 	shareSnapshot,
+	tallyKeys,
+	withPrimaryContact,
 	writeSnapshotChanges,
 	writeSnapshotHeader,
 	writeSnapshotRecords,
@@ -113,6 +116,49 @@ describe.each(ENGINES)('snapshot chunks (%s)', (engine) => {
 		await refused.add(people[1]);
 		await expect(refused.add(people[0])).rejects.toThrow('records must come in sourcedId order');
 		await expect(refused.add(people[1])).rejects.toThrow(`sourcedId "${people[1].sourcedId}" twice`);
+	});
+
+	test('records handed packed (addPacked, as Normalize holds people and contacts) make the chunks add() makes: data, tallies and keys; as changes over a base too', async () => {
+		const chunks = (runId: string) =>
+			store.db.queryArrays('SELECT entity, seq, row_count, first_key, last_key, tallies, data FROM snapshot_chunks WHERE run_id = ? ORDER BY entity, seq', [runId]);
+		// Students with a primary contact, as Normalize decides it after packing them without one; staff without.
+		const people = byId([
+			...students(CHUNK_RECORDS + 3).map((p, i) => ({ ...p, email: i % 3 === 0 ? null : p.email, primaryContactId: i % 2 === 0 ? `g-${i}` : null })),
+			{ ...person('t-1', 'teacher', 'Ada', 'Lovelace'), primaryContactId: null },
+		]);
+		const contacts = [
+			{ sourcedId: 'g-0', relationship: 'guardian' as const, givenName: 'Ana', familyName: 'Ö "quoted"', email: null, phone: '555', sms: null },
+			{ sourcedId: 'g-2', relationship: 'parent' as const, givenName: 'Bo', familyName: 'Li', email: 'bo@example.org', phone: null, sms: null },
+		];
+		const write = async (runId: string, packed: boolean, changesOver?: string) => {
+			const peopleWriter = new SnapshotChunkWriter(store.db, runId, PERSON_TABLE, changesOver);
+			for (const record of people) {
+				if (!packed) await peopleWriter.add(record);
+				else await peopleWriter.addPacked(record.sourcedId, withPrimaryContact(packRecord(PERSON_TABLE, { ...record, primaryContactId: null }), record.primaryContactId), tallyKeys(PERSON_TABLE, record));
+			}
+			await peopleWriter.finish();
+			const contactWriter = new SnapshotChunkWriter(store.db, runId, CONTACT_TABLE, changesOver);
+			for (const contact of contacts) await (packed ? contactWriter.addPacked(contact.sourcedId, packRecord(CONTACT_TABLE, contact), undefined) : contactWriter.add(contact));
+			await contactWriter.finish();
+		};
+		await write('run-a', false);
+		await write('run-b', true);
+		expect((await chunks('run-a')).length).toBe(3);
+		expect(await chunks('run-b')).toEqual(await chunks('run-a'));
+		expect(await readSnapshotRecords(store.db, 'run-b', PERSON_TABLE)).toEqual(people);
+		expect(await readSnapshotTallies(store.db, 'run-b', PERSON_TABLE)).toEqual(await readSnapshotTallies(store.db, 'run-a', PERSON_TABLE));
+
+		// Over a base (run-a's), with one person changed: both ways store the same changes.
+		people[1] = { ...people[1], givenName: 'Changed' };
+		await write('run-c', false, 'run-a');
+		await write('run-d', true, 'run-a');
+		expect((await chunks('run-d')).map((chunk) => chunk.slice(0, 5))).toEqual([['people', 1, 1, people[1].sourcedId, people[1].sourcedId]]);
+		expect(await chunks('run-d')).toEqual(await chunks('run-c'));
+		expect(await readSnapshotRecords(store.db, 'run-d', PERSON_TABLE)).toEqual(people);
+		expect(await readSnapshotRecords(store.db, 'run-d', CONTACT_TABLE)).toEqual(contacts);
+
+		// A person packed with a primary contact already is refused, not given a second one.
+		expect(() => withPrimaryContact(packRecord(PERSON_TABLE, people[0]), 'g-9')).toThrow('has a primary contact already');
 	});
 
 	test('copySnapshotRecordsWhere: chunks whose records are all kept are copied as they are, the others written with what is kept', async () => {
