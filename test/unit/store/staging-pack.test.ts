@@ -52,6 +52,23 @@ describe('packed staging chunks', () => {
 		expect(unpackRows(packed.encoding, packed.data, 3)).toEqual(rows);
 	});
 
+	test('seeded random rows (empty cells, rows of one to six cells, unicode, own and other sourcedIds) come back equal', () => {
+		let seed = 11;
+		const next = (n: number) => (seed = (seed * 1103515245 + 12345) % 2147483648) % n;
+		const words = ['', '', 'a', 'Zoë', '2026-08-20', 'stu-000123', '李', 'x y', '"q"', ','];
+		for (let chunk = 0; chunk < 50; chunk++) {
+			const rows = Array.from({ length: 1 + next(40) }, (_, i) => {
+				const cells = Array.from({ length: 1 + next(6) }, () => words[next(words.length)]);
+				const sourcedId = next(3) === 0 ? `other-${i}` : (cells[0] ?? `id-${i}`);
+				return row(2 + i * (1 + next(3)), cells, sourcedId === '' ? `id-${i}` : sourcedId);
+			});
+			const sourcedIdIndex = next(2) === 0 ? 0 : -1;
+			const packed = packRows(rows, sourcedIdIndex);
+			expect(packed.encoding).toBe('u1');
+			expect(unpackRows(packed.encoding, packed.data, sourcedIdIndex)).toEqual(rows);
+		}
+	});
+
 	describe('row texts (what matches a row to another night\'s without its cells)', () => {
 		/** Each row's text (unpackRowTexts), checked to give back the row: its number, sourcedId and cells. */
 		const textsOf = (rows: StagedRow[], sourcedIdIndex = 0) => {
