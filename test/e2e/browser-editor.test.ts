@@ -348,18 +348,25 @@ describe('the n8n editor in a real browser (Chromium): the template on the canva
 		const save = page.locator('[data-test-id="credential-save-button"]');
 		await waitUntil(async () => (await save.textContent())?.trim() === 'Save', 'the Save button (unsaved changes)');
 		// The modal's header (with Save) and its test banner are siblings of the form, not inside it.
-		await save.click();
-		await page.getByText('Couldn’t connect with these settings', { exact: false }).or(page.getByText("Couldn't connect with these settings", { exact: false })).first().waitFor({ state: 'visible', timeout: 30_000 });
-		await page.getByText('More details', { exact: true }).first().click(); // the banner shows the test's message
-		const banner = page.getByText('Check Host Key Fingerprint: ', { exact: false }).first();
-		await banner.waitFor({ state: 'visible', timeout: 30_000 }).catch(async (error) => {
-			await page.screenshot({ path: path.join(ARTIFACTS, 'failed-credential-test.png') });
+		/** On a wait that times out: a screenshot and the dialog's elements, in the artifacts, then the error. */
+		const diagnosed = (what: string) => async (error: unknown) => {
+			await page.screenshot({ path: path.join(ARTIFACTS, `failed-credential-test-${what}.png`) });
 			const ids = await page.locator('[data-test-id="credential-edit-dialog"] [data-test-id]').evaluateAll((els) =>
 				els.map((el) => `${el.getAttribute('data-test-id')} ${(el as unknown as { value?: string }).value ?? ''}`),
 			);
-			await fs.writeFile(path.join(ARTIFACTS, 'failed-credential-test.txt'), `${ids.join('\n')}\n${await fingerprint.inputValue()}\n`);
+			await fs.writeFile(path.join(ARTIFACTS, `failed-credential-test-${what}.txt`), `${ids.join('\n')}\n${await fingerprint.inputValue()}\n`);
 			throw error;
-		});
+		};
+		await save.click();
+		await page
+			.getByText('Couldn’t connect with these settings', { exact: false })
+			.or(page.getByText("Couldn't connect with these settings", { exact: false }))
+			.first()
+			.waitFor({ state: 'visible', timeout: 30_000 })
+			.catch(diagnosed('banner'));
+		await page.getByText('More details', { exact: true }).first().click(); // the banner shows the test's message
+		const banner = page.getByText('Check Host Key Fingerprint: ', { exact: false }).first();
+		await banner.waitFor({ state: 'visible', timeout: 30_000 }).catch(diagnosed('message'));
 		const text = (await banner.textContent()) ?? '';
 		expect(text).toContain(`the SFTP server 127.0.0.1:${e2e.sshd.port} presented a host key that does not match: expected SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA, received ${e2e.sshd.hostKeyFingerprint}`);
 		expect(text).not.toContain(e2e.sshd.password);
