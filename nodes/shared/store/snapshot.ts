@@ -320,7 +320,7 @@ export class SnapshotChunkWriter<T> {
 		const key = sourcedIdOf(record);
 		const changes = await this.next(key);
 		if (changes) return this.addChange(changes, record, key);
-		this.chunk.add(key, this.spec.toRow(record), this.spec.tally && tallyKeys(this.spec, record));
+		this.chunk.addRecord(this.spec, record);
 		if (this.chunk.size >= CHUNK_RECORDS) await this.flush();
 	}
 
@@ -331,7 +331,7 @@ export class SnapshotChunkWriter<T> {
 	async addPacked(key: string, packed: string, tallies: readonly string[] | undefined): Promise<void> {
 		const changes = await this.next(key);
 		if (changes) return this.addChange(changes, unpackRecord(this.spec, packed), key);
-		this.chunk.add(key, packed, tallies);
+		this.chunk.addPacked(key, packed, tallies);
 		if (this.chunk.size >= CHUNK_RECORDS) await this.flush();
 	}
 
@@ -413,12 +413,28 @@ class FillingChunk {
 		return this.rows.length;
 	}
 
-	add(key: string, row: SqlValue[] | string, tallies: readonly string[] | undefined): void {
+	/** Adds a record (its row values, and its tallies when the spec keeps some). */
+	addRecord<T>(spec: SnapshotTable<T>, record: T): void {
+		this.addRow(sourcedIdOf(record), spec.toRow(record));
+		spec.tally?.(record, this.count);
+	}
+
+	/** Adds a record held packed, with the tallies tallyKeys gave for it. */
+	addPacked(key: string, packed: string, tallies: readonly string[] | undefined): void {
+		this.addRow(key, packed);
+		this.packed = true;
+		if (tallies) for (const tally of tallies) this.count(tally);
+	}
+
+	/** Counts one tally key (a spec's tally calls it; made once per chunk, not per record). */
+	private readonly count = (key: string): void => {
+		this.counts[key] = (this.counts[key] ?? 0) + 1;
+	};
+
+	private addRow(key: string, row: SqlValue[] | string): void {
 		if (this.rows.length === 0) this.firstKey = key;
 		this.lastKey = key;
 		this.rows.push(row);
-		if (typeof row === 'string') this.packed = true;
-		if (tallies) for (const tally of tallies) this.counts[tally] = (this.counts[tally] ?? 0) + 1;
 	}
 
 	data(): string {
@@ -445,7 +461,7 @@ const INSERT_CHUNK = `INSERT INTO snapshot_chunks (${CHUNK_COLUMNS.join(', ')}) 
 /** Writes records (in sourcedId order) as chunk `seq` of the run's entity, with their tallies. */
 async function insertChunk<T>(db: SqlDb, runId: string, spec: SnapshotTable<T>, seq: number, records: T[]): Promise<void> {
 	const chunk = new FillingChunk();
-	for (const record of records) chunk.add(sourcedIdOf(record), spec.toRow(record), spec.tally && tallyKeys(spec, record));
+	for (const record of records) chunk.addRecord(spec, record);
 	await insertFilledChunk(db, runId, spec, seq, chunk);
 }
 
