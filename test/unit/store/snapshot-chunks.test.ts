@@ -46,16 +46,16 @@ import type { RosterStore } from '../../../nodes/shared/store/store';
 import { ENGINES, openTestStore } from '../../support/engines';
 import { moveToLegacyTables } from '../../support/legacy-snapshot';
 import { day1, enroll, klass, person, student, writeRoster } from '../../support/roster-fixtures';
+import { seededInts } from '../../support/seeded';
 
 const byId = <T extends { sourcedId: string }>(records: T[]) => [...records].sort((a, b) => (a.sourcedId < b.sourcedId ? -1 : a.sourcedId > b.sourcedId ? 1 : 0));
 
 /** A deterministic shuffle (no order of the input survives by chance). */
 function shuffled<T>(items: T[]): T[] {
 	const out = [...items];
-	let seed = 7;
+	const next = seededInts(7);
 	for (let i = out.length - 1; i > 0; i--) {
-		seed = (seed * 1103515245 + 12345) % 2147483648;
-		const j = seed % (i + 1);
+		const j = next(i + 1);
 		[out[i], out[j]] = [out[j], out[i]];
 	}
 	return out;

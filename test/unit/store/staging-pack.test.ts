@@ -3,6 +3,7 @@
  */
 import type { StagedRow } from '../../../nodes/shared/model/roster';
 import { cellAt, cellsOf, packRows, unpackRows, unpackRowTexts } from '../../../nodes/shared/store/staging';
+import { seededInts } from '../../support/seeded';
 
 const row = (rowNumber: number, cells: string[], sourcedId = cells[0]): StagedRow => ({ rowNumber, sourcedId, cells });
 
@@ -53,8 +54,7 @@ describe('packed staging chunks', () => {
 	});
 
 	test('seeded random rows (empty cells, rows of one to six cells, unicode, own and other sourcedIds) come back equal', () => {
-		let seed = 11;
-		const next = (n: number) => (seed = (seed * 1103515245 + 12345) % 2147483648) % n;
+		const next = seededInts(11);
 		const words = ['', '', 'a', 'Zoë', '2026-08-20', 'stu-000123', '李', 'x y', '"q"', ','];
 		for (let chunk = 0; chunk < 50; chunk++) {
 			const rows = Array.from({ length: 1 + next(40) }, (_, i) => {
