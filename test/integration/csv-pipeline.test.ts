@@ -310,6 +310,36 @@ describe.each(ENGINES)('CSV Ingest + Normalize on %s', (engine) => {
 		expect(problems).toEqual([expect.objectContaining({ file: 'enrollments.csv', row: 4, field: 'classSourcedId', sourcedId: badlyUpdated.sourcedId })]);
 	});
 
+	test.each([
+		['users in bulk, read as changes over the night before', { users: 'bulk', schoolIds: [] as string[] }],
+		['users in bulk under a School ID scope (people written whole)', { users: 'bulk', schoolIds: ['255901001'] }],
+		['a delta users file', { users: 'delta', schoolIds: [] as string[] }],
+	])('a delta classes file deletes a class: its enrollments leave the snapshot though the delta enrollments file names none of them (%s)', async (_, night) => {
+		const first = await stageRun(store.db, bufferSource(sample()));
+		await normalizeRun(store.db, first.run.id, { schoolIds: night.schoolIds });
+		const before = (await readSnapshot(store.db, first.run.id)).enrollments;
+		const goneClass = '25590100102Trad220ALG112011';
+		expect(before.filter((e) => e.classId === goneClass).length).toBeGreaterThan(0);
+		expect(before.filter((e) => e.classId !== goneClass).length).toBeGreaterThan(0);
+		const manifest = sampleText('manifest.csv')
+			.replace('file.classes,bulk', 'file.classes,delta')
+			.replace('file.enrollments,bulk', 'file.enrollments,delta')
+			.replace('file.users,bulk', `file.users,${night.users}`);
+		const classesHeader = sampleText('classes.csv').split('\n')[0];
+		const deltaClasses = [classesHeader, `${goneClass},tobedeleted,2026-11-21T10:00:00Z,ALG-1,09,03100500,Algebra I,scheduled,220,255901001,,Algebra I,02052,2`, ''].join('\n');
+		const deltaEnrollments = [sampleText('enrollments.csv').split('\n')[0], ''].join('\n');
+		const usersHeader = sampleText('users.csv').split('\n')[0];
+		let files = withFile(withFile(withFile(sample(), 'manifest.csv', manifest), 'classes.csv', deltaClasses), 'enrollments.csv', deltaEnrollments);
+		if (night.users === 'delta') files = withFile(files, 'users.csv', [usersHeader, ''].join('\n'));
+		const second = await stageRun(store.db, bufferSource(files));
+		const { counts } = await normalizeRun(store.db, second.run.id, { schoolIds: night.schoolIds });
+		const snapshot = await readSnapshot(store.db, second.run.id);
+		expect(snapshot.classes.map((c) => c.sourcedId)).not.toContain(goneClass);
+		expect(snapshot.people.length).toBe((await readSnapshot(store.db, first.run.id)).people.length);
+		expect(snapshot.enrollments).toEqual(before.filter((e) => e.classId !== goneClass));
+		expect(counts.enrollments).toBe(snapshot.enrollments.length);
+	});
+
 	test('a delta file with no earlier complete run is refused', async () => {
 		const manifest = sampleText('manifest.csv').replace('file.users,bulk', 'file.users,delta');
 		const { run } = await stageRun(store.db, bufferSource(withFile(sample(), 'manifest.csv', manifest)));

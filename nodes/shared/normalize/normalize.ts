@@ -777,6 +777,14 @@ async function buildSnapshot(
 		}
 		await contactsWriter.finish();
 	}
+	/**
+	 * The people of snapshot `usedFrom` that are not tonight's (every other person of it is): `removedPeople`, which
+	 * holds what tonight's rows deleted, or made contacts or problems, of the people that snapshot may have
+	 * (writeSnapshotChanges keeps every other). An enrollment of that snapshot names one of its people, so it keeps
+	 * its person tonight exactly when that person is not among these: a look-up in a set of hundreds instead of
+	 * the 100,000s of personIds, made for each of the 600,000s enrollments (EnrollmentsKept).
+	 */
+	const peopleGoneSince = usedFrom === undefined ? undefined : { runId: usedFrom, ids: removedPeople };
 	agentsOf.clear();
 	contactRows.clear();
 	people.clear();
@@ -872,13 +880,13 @@ async function buildSnapshot(
 			const earlierEnrollment = (last: StagedRowText) =>
 				earlier.kept(last.sourcedId, classOf(last)) ? heldEnrollment(enrollmentIn({ sourcedId: last.sourcedId, cells: cellsOf(last) })) : null;
 			/**
-			 * Whether a row with the same text as the earlier run's makes that snapshot's enrollment tonight: enrollmentOf
-			 * would accept it (its class and person are here, its role is a student or staff role) and that snapshot has
-			 * it. Read from the row's text, not its cells.
+			 * Whether a row with the same text as the earlier run's makes that snapshot's enrollment tonight: that snapshot
+			 * has it (so its role passed enrollmentOf there, under the same rules) and its class and person are still here
+			 * (earlier.stillHere), so enrollmentOf would accept it. Read from the row's text, not its cells.
 			 */
 			const unchanged = (row: StagedRowText) => {
 				const classId = classOf(row);
-				return classIds.has(classId) && personIds.has(textCell(row, userAt)) && personRoleOf(textCell(row, roleAt)) !== undefined && earlier.kept(row.sourcedId, classId);
+				return earlier.kept(row.sourcedId, classId) && earlier.stillHere(classId, textCell(row, userAt));
 			};
 			/** Tonight's enrollment of a row that is not the same as the earlier run's row `last` (undefined: none). */
 			const change = (sourcedId: string, tonight: CanonicalEnrollment | null, last: StagedRowText | undefined) => {
@@ -918,7 +926,7 @@ async function buildSnapshot(
 			for (const id of changes.keys()) if (!before.has(id)) before.set(id, null);
 			return { changes, before };
 		};
-		const earlier = enrollmentDelta || changesOver === undefined ? undefined : await earlierEnrollments(db, changesOver, c);
+		const earlier = enrollmentDelta || changesOver === undefined ? undefined : await earlierEnrollments(db, changesOver, c, { classIds, personIds, peopleGoneSince });
 		const asChanges = earlier && (await readEnrollmentsAsChanges(earlier));
 		if (asChanges) {
 			enrollmentCount = await writeSnapshotChanges(db, earlier.runId, runId, ENROLLMENT_TABLE, asChanges.changes, { knownFrom: asChanges.before });
@@ -939,12 +947,13 @@ async function buildSnapshot(
 		// The previous snapshot's enrollments the delta leaves alone, while their class and person are still
 		// here, and the delta's; stored as changes over the previous snapshot's.
 		const added = [...deltaEnrollments.values()].filter((enrollment): enrollment is CanonicalEnrollment => enrollment !== null);
+		const stillHere = enrollmentStillHere(await snapshotClassIds(db, previousId), { classIds, personIds, peopleGoneSince }, previousId);
 		enrollmentCount += await copySnapshotRecordsWhere(
 			db,
 			previousId,
 			runId,
 			ENROLLMENT_TABLE,
-			(enrollment) => !deltaEnrollments.has(enrollment.sourcedId) && classIds.has(enrollment.classId) && personIds.has(enrollment.personId),
+			(enrollment) => !deltaEnrollments.has(enrollment.sourcedId) && stillHere(enrollment.classId, enrollment.personId),
 			{ added, asChanges: true },
 		);
 		deltaEnrollments.clear();
@@ -971,11 +980,47 @@ async function buildSnapshot(
 	return { counts, warnings, problemCount: problems.length };
 }
 
+/** What tonight's snapshot holds besides its enrollments, for checking an earlier snapshot's enrollments against (enrollmentStillHere). */
+interface TonightsClassesAndPeople {
+	classIds: ReadonlySet<string>;
+	personIds: ReadonlySet<string>;
+	/** The people of snapshot `runId` that are not tonight's (buildSnapshot); undefined when tonight's people were not written over an earlier snapshot's. */
+	peopleGoneSince: { runId: string; ids: ReadonlySet<string> } | undefined;
+}
+
+/** The sourcedIds of a snapshot's classes. */
+async function snapshotClassIds(db: SqlDb, runId: string): Promise<Set<string>> {
+	const ids = new Set<string>();
+	for await (const batch of readSnapshotBatches(db, runId, CLASS_TABLE)) for (const klass of batch) ids.add(klass.sourcedId);
+	return ids;
+}
+
+/**
+ * Whether an enrollment of snapshot `runId` (whose classes are `earlierClassIds`) still has its class and person
+ * tonight. Such an enrollment names one of that snapshot's classes and people (Normalize writes no other), so it
+ * loses them only to the classes and people gone since: the sets looked in are those few, not every class and
+ * person, for each of a district's 600,000s of enrollments. Where tonight's people were not written over that
+ * snapshot's, the person is looked up among them.
+ */
+function enrollmentStillHere(earlierClassIds: ReadonlySet<string>, tonight: TonightsClassesAndPeople, runId: string): (classId: string, personId: string) => boolean {
+	const goneClasses = new Set<string>();
+	for (const id of earlierClassIds) if (!tonight.classIds.has(id)) goneClasses.add(id);
+	const gonePeople = tonight.peopleGoneSince?.runId === runId ? tonight.peopleGoneSince.ids : undefined;
+	if (gonePeople === undefined) return (classId, personId) => !goneClasses.has(classId) && tonight.personIds.has(personId);
+	return (classId, personId) => !goneClasses.has(classId) && !gonePeople.has(personId);
+}
+
 /** The last run's enrollments file, when tonight's bulk file can be read as changes over its snapshot (see buildSnapshot). */
 interface EarlierEnrollments {
 	runId: string;
 	/** Whether that run's snapshot has the enrollment of one of its staged rows (its sourcedId and class): its class was kept and the row had no problem. */
 	kept: (sourcedId: string, classId: string) => boolean;
+	/**
+	 * Whether an enrollment that snapshot has keeps its class and person tonight (enrollmentStillHere). A row with the
+	 * same text as that run's, whose enrollment that snapshot has, then makes it tonight: its role was checked there,
+	 * under the same rules (earlierFile).
+	 */
+	stillHere: (classId: string, personId: string) => boolean;
 	/** Past this many enrollments changed (or rows out of order), tonight's are written whole instead. */
 	maxChanges: number;
 }
@@ -1007,16 +1052,16 @@ async function earlierFile(db: SqlDb, runId: string, file: Columns) {
  * The run `runId`'s enrollments file, when tonight's (`file`) can be matched to it (earlierFile): its rows
  * then made the same enrollments as tonight's rows with the same cells make.
  */
-async function earlierEnrollments(db: SqlDb, runId: string, file: Columns): Promise<EarlierEnrollments | undefined> {
+async function earlierEnrollments(db: SqlDb, runId: string, file: Columns, tonight: TonightsClassesAndPeople): Promise<EarlierEnrollments | undefined> {
 	const earlier = await earlierFile(db, runId, file);
 	if (!earlier) return undefined;
 	const { skipped } = earlier;
-	const classIds = new Set<string>();
-	for await (const batch of readSnapshotBatches(db, runId, CLASS_TABLE)) for (const klass of batch) classIds.add(klass.sourcedId);
+	const classIds = await snapshotClassIds(db, runId);
 	const enrollments = await countSnapshotRecords(db, runId, ENROLLMENT_TABLE);
 	return {
 		runId,
 		kept: (sourcedId, classId) => classIds.has(classId) && !skipped.has(sourcedId),
+		stillHere: enrollmentStillHere(classIds, tonight, runId),
 		maxChanges: maxChangesOf(enrollments),
 	};
 }
