@@ -537,7 +537,10 @@ async function buildSnapshot(
 	}
 	/** sourcedId → agentSourcedIds as listed on the user's row (the cell in `held`, split when used), for primary contacts. */
 	const agentsOf = new Map<string, number>();
-	/** earlierPeople: sourcedId → the row (its text in `held`) of a contact whose row is as that run's, made into its record only if needed (contactOfRow). */
+	/**
+	 * earlierPeople: sourcedId → the row (its text in `held`) of a contact whose row is as that run's and whom that run's
+	 * snapshot lacks (no one pointed at it there), made into its record only if someone points at it now (contactOfRow).
+	 */
 	const contactRows = new Map<string, number>();
 	let peopleOutOfScope = 0;
 	const [roleAt, orgsAt, givenAt, familyAt, emailAt, phoneAt, smsAt, agentsAt, primaryOrgAt, gradesAt, middleAt, usernameAt, identifierAt, enabledAt] = [
@@ -641,6 +644,8 @@ async function buildSnapshot(
 		if (!earlierPeople) {
 			for await (const [, batch] of stagedBatches(input, 'users')) for (const row of batch) readUser(row);
 		} else {
+			// That snapshot's contacts first: a contact's row kept as text is needed only for a contact that snapshot lacks.
+			for await (const batch of readSnapshotBatches(db, earlierPeople.runId, CONTACT_TABLE)) for (const contact of batch) previousContacts.add(contact.sourcedId);
 			// Tonight's rows and the earlier run's, as text (StagedRowText). Matching stops once more rows are passed
 			// over than `maxChanges` (a file in another order): the rest are read as any row.
 			const rows = new EarlierRows(readStagedRowTexts(db, earlierPeople.runId, 'users'));
@@ -659,7 +664,8 @@ async function buildSnapshot(
 						if (hasListItem(agents)) agentsOf.set(sourcedId, held.add(agents));
 						if (!isPersonRole(relationship)) {
 							contactRelationships.set(sourcedId, relationship as ContactRelationship);
-							contactRows.set(sourcedId, held.add(row.text));
+							// Its record is that snapshot's where that snapshot has it (someone pointed at it there).
+							if (!previousContacts.has(sourcedId)) contactRows.set(sourcedId, held.add(row.text));
 						}
 						continue;
 					}
@@ -671,7 +677,6 @@ async function buildSnapshot(
 			}
 			// The earlier rows no row of tonight's took: not in tonight's file (or too far from where they were to be matched).
 			for await (const last of rows.untaken()) if (!people.has(last.sourcedId)) removedPeople.add(detached(last.sourcedId));
-			for await (const batch of readSnapshotBatches(db, earlierPeople.runId, CONTACT_TABLE)) for (const contact of batch) previousContacts.add(contact.sourcedId);
 		}
 	}
 
@@ -763,9 +768,7 @@ async function buildSnapshot(
 		for (const id of previousContacts) if (!usedContacts.has(id) || !contactRelationships.has(id)) changedContacts.set(id, null);
 		for (const [id, packed] of contacts) changedContacts.set(id, usedContacts.has(id) ? unpackRecord(CONTACT_TABLE, held.get(packed)) : null);
 		for (const [id, text] of contactRows) {
-			if (usedContacts.has(id) && !previousContacts.has(id)) {
-				changedContacts.set(id, contactOfRow(id, contactRelationships.get(id) as ContactRelationship, cellsOf({ text: held.get(text) })));
-			}
+			if (usedContacts.has(id)) changedContacts.set(id, contactOfRow(id, contactRelationships.get(id) as ContactRelationship, cellsOf({ text: held.get(text) })));
 		}
 		await writeSnapshotChanges(db, usedFrom, runId, CONTACT_TABLE, changedContacts);
 		for (const id of usedContacts) if (contactRelationships.has(id)) contactCount++;
