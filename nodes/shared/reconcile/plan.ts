@@ -599,6 +599,7 @@ export class ReconcilePlanner {
 		const writes = this.writes;
 
 		for (const record of records) {
+			// Undefined past the records matched: none are on an empty store, which matches nobody (reconcile/apply.ts).
 			const match = matches[this.planned++];
 			// The stored person's row, read for this record only.
 			const matched = match?.kind === 'matched' ? this.people.row(match.person) : undefined;

@@ -666,7 +666,7 @@ async function writeWholeMerged<T>(db: SqlDb, fromRunId: string, runId: string, 
 		count++;
 	};
 	const stored = await entityRecords(db, fromRunId, spec);
-	const ordered = isLegacy(stored) || inKeyOrder(stored.layer ? stored.layer.base.chunks : stored.chunks);
+	const ordered = isLegacy(stored) || readsInKeyOrder(stored);
 	const batches = ordered ? readSnapshotBatches(db, fromRunId, spec) : [await readSnapshotRecords(db, fromRunId, spec)];
 	for await (const batch of batches) {
 		for (const record of batch) {
@@ -753,6 +753,18 @@ const isLegacy = (records: EntityRecords): boolean => !records.layer && records.
 function inKeyOrder(chunks: ChunkInfo[]): boolean {
 	for (let i = 1; i < chunks.length; i++) if (compareKeys(chunks[i - 1].lastKey, chunks[i].firstKey) >= 0) return false;
 	return true;
+}
+
+/** Whether an entity's records (not from before migration 4) read in sourcedId order chunk by chunk: a layer's do when its base's do (recordChunks). */
+const readsInKeyOrder = (stored: EntityRecords): boolean => inKeyOrder(stored.layer ? stored.layer.base.chunks : stored.chunks);
+
+/**
+ * Whether readSnapshotBatches gives the entity's records in sourcedId order, told from the chunks' first and last keys
+ * (no record is read). False for a snapshot from before migration 4, whose rows come in the store's collation order.
+ */
+export async function snapshotBatchesInKeyOrder(db: SqlDb, runId: string, spec: SnapshotTable<unknown>): Promise<boolean> {
+	const stored = await entityRecords(db, runId, spec);
+	return !isLegacy(stored) && readsInKeyOrder(stored);
 }
 
 /**
@@ -851,7 +863,7 @@ export async function readSnapshotRecords<T>(db: SqlDb, runId: string, spec: Sna
 	}
 	const records: T[] = [];
 	for await (const chunk of recordChunks(db, stored, spec)) for (const record of chunk) records.push(record);
-	if (!inKeyOrder(stored.layer ? stored.layer.base.chunks : stored.chunks)) records.sort(byKey);
+	if (!readsInKeyOrder(stored)) records.sort(byKey);
 	return records;
 }
 

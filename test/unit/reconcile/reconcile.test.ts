@@ -38,8 +38,11 @@ describe.each(ENGINES)('Reconcile Users (%s)', (engine) => {
 		return reconcileRun(store.db, runId, settings);
 	}
 
-	test('a snapshot whose people were written in several calls (not in sourcedId order) is planned in sourcedId order', async () => {
-		await addManualPeople(store.db, [MANUAL_MANNY]);
+	test.each([
+		['a store with a manual user', true],
+		['an empty store (no matching pass)', false],
+	])('a snapshot whose people were written in several calls (not in sourcedId order) is planned in sourcedId order: %s', async (_, manual) => {
+		if (manual) await addManualPeople(store.db, [MANUAL_MANNY]);
 		const roster = day1();
 		const sorted = [...roster.people].sort((a, b) => (a.sourcedId < b.sourcedId ? -1 : 1));
 		const half = Math.floor(sorted.length / 2);
