@@ -785,7 +785,7 @@ async function buildSnapshot(
 	 * holds what tonight's rows deleted, or made contacts or problems, of the people that snapshot may have
 	 * (writeSnapshotChanges keeps every other). An enrollment of that snapshot names one of its people, so it keeps
 	 * its person tonight exactly when that person is not among these: a look-up in a set of hundreds instead of
-	 * the 100,000s of personIds, made for each of the 600,000s enrollments (EnrollmentsKept).
+	 * the 100,000s of personIds, made for each of the 600,000s enrollments (enrollmentStillHere).
 	 */
 	const peopleGoneSince = usedFrom === undefined ? undefined : { runId: usedFrom, ids: removedPeople };
 	agentsOf.clear();
