@@ -28,6 +28,7 @@ import {
 	readSnapshotBatches,
 	readSnapshotRecords,
 	readSnapshotRecordsById,
+	readSnapshotValueBatches,
 	refreshSnapshotStatistics,
 	snapshotBatchesInKeyOrder,
 } from '../store/snapshot';
@@ -226,6 +227,13 @@ async function matchWholeRoster(tx: SqlDb, input: Omit<PlannerInput, 'people'>):
 	return { planner, batches: sorted ? [sorted] : readSnapshotBatches(tx, input.runId, PERSON_TABLE) };
 }
 
+/** Where a person's row of values (PERSON_TABLE.toRow) has what matchChangedRecords looks at. */
+const PERSON_VALUE_AT = {
+	sourcedId: PERSON_TABLE.columns.indexOf('sourced_id'),
+	role: PERSON_TABLE.columns.indexOf('role'),
+	primaryContactId: PERSON_TABLE.columns.indexOf('primary_contact_id'),
+};
+
 /** Past this share of the roster planned again, a plan from changes reads the whole people table instead. */
 const MAX_CHANGED_SHARE = 0.2;
 
@@ -257,13 +265,17 @@ async function matchChangedRecords(tx: SqlDb, input: Omit<PlannerInput, 'people'
 	const records: CanonicalPerson[] = [];
 	const unchanged = new Set<string>();
 	const unchangedByRole = new Map<PersonRole, number>();
-	for await (const batch of readSnapshotBatches(tx, runId, PERSON_TABLE)) {
-		for (const record of batch) {
-			if (changed.has(record.sourcedId) || !roles.has(record.role) || (record.primaryContactId !== null && changedContacts.has(record.primaryContactId))) {
-				records.push(record);
+	// Every record's sourcedId, role and primary contact are looked at; only the records to plan are made whole.
+	for await (const rows of readSnapshotValueBatches(tx, runId, PERSON_TABLE)) {
+		for (const values of rows) {
+			const sourcedId = String(values[PERSON_VALUE_AT.sourcedId]);
+			const role = String(values[PERSON_VALUE_AT.role]) as PersonRole;
+			const contactId = values[PERSON_VALUE_AT.primaryContactId];
+			if (changed.has(sourcedId) || !roles.has(role) || (contactId !== null && changedContacts.has(String(contactId)))) {
+				records.push(PERSON_TABLE.fromValues(values));
 			} else {
-				unchanged.add(record.sourcedId);
-				unchangedByRole.set(record.role, (unchangedByRole.get(record.role) ?? 0) + 1);
+				unchanged.add(sourcedId);
+				unchangedByRole.set(role, (unchangedByRole.get(role) ?? 0) + 1);
 			}
 		}
 	}

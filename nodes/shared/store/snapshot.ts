@@ -889,6 +889,25 @@ export async function* readSnapshotBatches<T>(
 	}
 }
 
+/**
+ * The entity's records as rows of values (toRow's, as fromValues takes them), a chunk at a time, in no set
+ * order: changes over a base give the base's rows without those removed, then their own. For a reader that
+ * looks at a few values of every record and makes whole records of a few (reconcile/apply.ts,
+ * matchChangedRecords): at 100,000 students, reading the ~108,000 people as values took ~110 ms, as records ~150–210.
+ */
+export async function* readSnapshotValueBatches(db: SqlDb, runId: string, spec: SnapshotTable<unknown>): AsyncGenerator<SqlValue[][]> {
+	const stored = await entityRecords(db, runId, spec);
+	if (isLegacy(stored)) {
+		for await (const batch of readLegacyBatches(db, runId, spec, 10_000)) yield batch.map(spec.toRow);
+		return;
+	}
+	const { layer } = stored;
+	if (layer) {
+		for await (const rows of chunkValues(db, layer.base.owner, spec, seqsOf(layer.base.chunks))) yield rows.filter((values) => !layer.removed.has(String(values[0])));
+	}
+	yield* chunkValues(db, stored.owner, spec, seqsOf(stored.chunks));
+}
+
 /** Records of a snapshot written before migration 4, in batches, in sourcedId order. */
 async function* readLegacyBatches<T>(db: SqlDb, runId: string, spec: SnapshotTable<T>, batchSize: number): AsyncGenerator<T[]> {
 	let after = '';

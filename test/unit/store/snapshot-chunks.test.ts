@@ -34,6 +34,7 @@ import {
 	readSnapshotRecords,
 	readSnapshotRecordsById,
 	readSnapshotTallies,
+	readSnapshotValueBatches,
 	shareSnapshot,
 	tallyKeys,
 	withPrimaryContact,
@@ -319,6 +320,8 @@ describe.each(ENGINES)('snapshot chunks (%s)', (engine) => {
 		const answers = async (runId: string, probeIds: string[]) => ({
 			people: await readSnapshotRecords(store.db, runId, PERSON_TABLE),
 			peopleBatches: (await collect(readSnapshotBatches(store.db, runId, PERSON_TABLE, 1500))).flat(),
+			peopleAsValues: byId((await collect(readSnapshotValueBatches(store.db, runId, PERSON_TABLE))).flat().map(PERSON_TABLE.fromValues)),
+			enrollmentsAsValues: byId((await collect(readSnapshotValueBatches(store.db, runId, ENROLLMENT_TABLE))).flat().map(ENROLLMENT_TABLE.fromValues)),
 			enrollments: await readSnapshotRecords(store.db, runId, ENROLLMENT_TABLE),
 			enrollmentBatches: byId((await collect(readSnapshotBatches(store.db, runId, ENROLLMENT_TABLE))).flat()),
 			counts: [await countSnapshotRecords(store.db, runId, PERSON_TABLE), await countSnapshotRecords(store.db, runId, ENROLLMENT_TABLE)],
@@ -375,6 +378,7 @@ describe.each(ENGINES)('snapshot chunks (%s)', (engine) => {
 			const probe = ['s1-00000', 's1-00005', 's1-02000', 's0-first', 's1-01999a', 's9-last', 'nobody', night1[102].sourcedId];
 			const expected = await answers('run-2-whole', probe);
 			expect(expected.people).toEqual(night2);
+			expect(expected.peopleAsValues).toEqual(night2);
 			expect(expected.hinted).toEqual(night2.filter((p) => p.givenName.startsWith('Changed')));
 			expect(expected.hinted).toHaveLength(6);
 			expect(await answers('run-2', probe)).toEqual(expected);
@@ -537,6 +541,7 @@ describe.each(ENGINES)('snapshot chunks (%s)', (engine) => {
 		const answers = async () => ({
 			snapshot: await readSnapshot(store.db, runId),
 			batches: (await collect(readSnapshotBatches(store.db, runId, ENROLLMENT_TABLE, 4))).map((batch) => batch.length),
+			asValues: byId((await collect(readSnapshotValueBatches(store.db, runId, PERSON_TABLE))).flat().map(PERSON_TABLE.fromValues)),
 			count: await countSnapshotRecords(store.db, runId, ENROLLMENT_TABLE),
 			byId: await readSnapshotRecordsById(store.db, runId, PERSON_TABLE, ['s2', 't1', 'nobody']),
 			found: await findSnapshotRecords(store.db, runId, ENROLLMENT_TABLE, (e) => e.classId === 'cls-eng', ['"cls-eng"']),
@@ -549,6 +554,7 @@ describe.each(ENGINES)('snapshot chunks (%s)', (engine) => {
 		expect(fromChunks.klass.members.map((m) => m.name)).toEqual(['Ada Lovelace', 'Ben Carter', 'Cleo Diaz', 'Tess Tanner', 'Uma Usher']);
 		expect(fromChunks.grade.members.map((m) => m.name)).toEqual(['Ada Lovelace', 'Ben Carter', 'Cleo Diaz']);
 		expect(fromChunks.tallies.get('role:student')).toBe(4);
+		expect(fromChunks.asValues).toEqual(byId(snapshot.people));
 
 		await moveToLegacyTables(store.db, runId);
 		expect(Number((await store.db.query('SELECT COUNT(*) AS n FROM snapshot_people WHERE run_id = ?', [runId]))[0].n)).toBe(snapshot.people.length);
