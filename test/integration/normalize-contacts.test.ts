@@ -111,6 +111,23 @@ describe.each(ENGINES)('Normalize: primary contacts on %s', (engine) => {
 		]);
 	});
 
+	test('a listed contact is found past blanks, spaces and ids that are no contact', async () => {
+		const users = [
+			USERS_HEADER,
+			'U1,,,true,S1,student,u1,,Ann,Archer,,1001,,,,"  , T1 ,,G3 , G1",09,',
+			'U2,,,true,S1,student,u2,,Bob,Baker,,1002,,,,",,nobody,  G1",10,',
+			'U3,,,true,S1,student,u3,,Cat,Cole,,1003,,,,"T1, ,",10,',
+			'T1,,,true,S1,teacher,t1,,Tess,Turner,,T01,,,,,,',
+			'G1,,,true,S1,parent,g1,,Gail,Archer,,,g1@example.org,,,,,',
+			'G3,,,true,S1,guardian,g3,,Gia,Cole,,,g3@example.org,,,,,',
+			'',
+		].join('\n');
+		const { run } = await stageRun(store.db, source({ ...bulkSet(), 'users.csv': users, 'enrollments.csv': ENROLLMENTS.split('\n').slice(0, 2).join('\n') }));
+		await normalizeRun(store.db, run.id);
+		const snapshot = await readSnapshot(store.db, run.id);
+		expect(Object.fromEntries(snapshot.people.map((p) => [p.sourcedId, p.primaryContactId]))).toEqual({ U1: 'G3', U2: 'G1', U3: null, T1: null });
+	});
+
 	test('a delta users file: a deleted contact is dropped, untouched students keep theirs', async () => {
 		const first = await stageRun(store.db, source(bulkSet()));
 		await normalizeRun(store.db, first.run.id);

@@ -49,6 +49,7 @@ import {
 	findSnapshotByFingerprint,
 	readSnapshotHeader,
 	readSnapshotRecords,
+	valueIndex,
 	writeSnapshotChanges,
 	writeSnapshotHeader,
 	writeSnapshotRecords,
@@ -160,6 +161,10 @@ const textCell = (row: StagedRowText, at: number): string => {
 	return value === undefined ? '' : value.trim();
 };
 
+/** Where the snapshot's rows of values (toRow's) have what Normalize looks at without making the record. */
+const PERSON_AT = { sourcedId: valueIndex(PERSON_TABLE, 'sourced_id'), role: valueIndex(PERSON_TABLE, 'role'), primaryContactId: valueIndex(PERSON_TABLE, 'primary_contact_id') };
+const ENROLLMENT_AT = { sourcedId: valueIndex(ENROLLMENT_TABLE, 'sourced_id'), classId: valueIndex(ENROLLMENT_TABLE, 'class_id'), personId: valueIndex(ENROLLMENT_TABLE, 'person_id') };
+
 /** Whether a mapped role (ONEROSTER_ROLE_MAP's) is a person's (student or staff), not a contact's. */
 const isPersonRole = (role: string): role is PersonRole => (PERSON_ROLES as readonly string[]).includes(role);
 
@@ -179,6 +184,17 @@ const splitList = (value: string): string[] => {
 	if (value === '') return [];
 	const parts = value.split(',').map((part) => part.trim());
 	return parts.includes('') ? parts.filter((part) => part !== '') : parts;
+};
+/** splitList(value).find(wanted), without making the list: asked of every student's agentSourcedIds. */
+const firstListItem = (value: string, wanted: (item: string) => boolean): string | undefined => {
+	for (let start = 0; start < value.length; ) {
+		let end = value.indexOf(',', start);
+		if (end === -1) end = value.length;
+		const item = value.slice(start, end).trim();
+		if (item !== '' && wanted(item)) return item;
+		start = end + 1;
+	}
+	return undefined;
 };
 const isTrue = (value: string): boolean => value.toLowerCase() === 'true';
 /** Whether splitList(value) has an item: something besides commas and white space. */
@@ -693,9 +709,10 @@ async function buildSnapshot(
 		}
 		return listers;
 	};
+	const isContact = (userId: string) => contactRelationships.has(userId);
 	const primaryContactOf = (studentId: string, had: string | null): string | null => {
 		const agents = agentsOf.get(studentId);
-		const own = agents === undefined ? undefined : splitList(held.get(agents)).find((agentId) => contactRelationships.has(agentId));
+		const own = agents === undefined ? undefined : firstListItem(held.get(agents), isContact);
 		if (own !== undefined) return own;
 		return firstListers().get(studentId) ?? (had !== null && contactRelationships.has(had) ? had : null);
 	};
@@ -739,9 +756,18 @@ async function buildSnapshot(
 		}
 		// Every other person of that snapshot, read once as the changes are written. A bulk file's people
 		// have the primary contact their rows give (no earlier one to fall back on: `had` is null).
+		// Most of them keep their primary contact: told from their row of values, counted, and not made (asIs).
+		const contactTonight = ({ sourcedId, role, primaryContactId }: Pick<CanonicalPerson, 'sourcedId' | 'role' | 'primaryContactId'>) =>
+			role === 'student' ? primaryContactOf(sourcedId, usersDelta ? primaryContactId : null) : primaryContactId;
 		await writeSnapshotChanges(db, usedFrom, runId, PERSON_TABLE, changedPeople, {
+			asIs: (values) => {
+				const person = { sourcedId: values[PERSON_AT.sourcedId] as string, role: values[PERSON_AT.role] as PersonRole, primaryContactId: values[PERSON_AT.primaryContactId] as string | null };
+				if (contactTonight(person) !== person.primaryContactId) return false;
+				countPerson(person);
+				return true;
+			},
 			revise: (person) => {
-				const primaryContactId = person.role === 'student' ? primaryContactOf(person.sourcedId, usersDelta ? person.primaryContactId : null) : person.primaryContactId;
+				const primaryContactId = contactTonight(person);
 				const kept = primaryContactId === person.primaryContactId ? person : { ...person, primaryContactId };
 				countPerson(kept);
 				return kept;
@@ -951,14 +977,13 @@ async function buildSnapshot(
 		// here, and the delta's; stored as changes over the previous snapshot's.
 		const added = [...deltaEnrollments.values()].filter((enrollment): enrollment is CanonicalEnrollment => enrollment !== null);
 		const stillHere = enrollmentStillHere(await snapshotClassIds(db, previousId), { classIds, personIds, peopleGoneSince }, previousId);
-		enrollmentCount += await copySnapshotRecordsWhere(
-			db,
-			previousId,
-			runId,
-			ENROLLMENT_TABLE,
-			(enrollment) => !deltaEnrollments.has(enrollment.sourcedId) && stillHere(enrollment.classId, enrollment.personId),
-			{ added, asChanges: true },
-		);
+		const kept = ({ sourcedId, classId, personId }: Pick<CanonicalEnrollment, 'sourcedId' | 'classId' | 'personId'>) => !deltaEnrollments.has(sourcedId) && stillHere(classId, personId);
+		enrollmentCount += await copySnapshotRecordsWhere(db, previousId, runId, ENROLLMENT_TABLE, kept, {
+			added,
+			asChanges: true,
+			keepsValues: (values) =>
+				kept({ sourcedId: values[ENROLLMENT_AT.sourcedId] as string, classId: values[ENROLLMENT_AT.classId] as string, personId: values[ENROLLMENT_AT.personId] as string }),
+		});
 		deltaEnrollments.clear();
 	}
 	await flush();
@@ -1132,7 +1157,7 @@ export function normalizeRules(): string {
 		.update(
 			[
 				NORMALIZE_RULES_VERSION,
-				...[buildSnapshot, Columns, stagedBatches, applyRows, previousRecords, scopeSchools, snapshotWarnings, cell, textCell, isPersonRole, personRoleOf, orNull, splitList, isTrue, hasListItem, detached, isDeletion].map(String),
+				...[buildSnapshot, Columns, stagedBatches, applyRows, previousRecords, scopeSchools, snapshotWarnings, cell, textCell, isPersonRole, personRoleOf, orNull, splitList, firstListItem, isTrue, hasListItem, detached, isDeletion].map(String),
 				JSON.stringify(ONEROSTER_ROLE_MAP),
 				JSON.stringify(PERSON_ROLES),
 				JSON.stringify(SNAPSHOT_TABLES.map((spec) => [spec.table, spec.columns, String(spec.toRow)])),

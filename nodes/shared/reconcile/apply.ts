@@ -31,6 +31,7 @@ import {
 	readSnapshotValueBatches,
 	refreshSnapshotStatistics,
 	snapshotBatchesInKeyOrder,
+	valueIndex,
 } from '../store/snapshot';
 import type { SqlDb, SqlValue } from '../store/sql';
 import { nowIso } from '../store/sql';
@@ -229,9 +230,9 @@ async function matchWholeRoster(tx: SqlDb, input: Omit<PlannerInput, 'people'>):
 
 /** Where a person's row of values (PERSON_TABLE.toRow) has what matchChangedRecords looks at. */
 const PERSON_VALUE_AT = {
-	sourcedId: PERSON_TABLE.columns.indexOf('sourced_id'),
-	role: PERSON_TABLE.columns.indexOf('role'),
-	primaryContactId: PERSON_TABLE.columns.indexOf('primary_contact_id'),
+	sourcedId: valueIndex(PERSON_TABLE, 'sourced_id'),
+	role: valueIndex(PERSON_TABLE, 'role'),
+	primaryContactId: valueIndex(PERSON_TABLE, 'primary_contact_id'),
 };
 
 /** Past this share of the roster planned again, a plan from changes reads the whole people table instead. */
