@@ -69,3 +69,18 @@ test('a reversed file: the rows pile up as passed over (what makes the caller gi
 	const { mostPassedOver } = await match(earlier, [...earlier].reverse());
 	expect(mostPassedOver).toBeGreaterThan(earlier.length / 2);
 });
+
+test('a file several times FAR_AHEAD long, read in batches of several sizes: every row is matched as in a short one', async () => {
+	const earlier = ids(FAR_AHEAD * 3 + 123);
+	const removed = new Set([earlier[5], earlier[FAR_AHEAD], earlier[FAR_AHEAD * 2 + 7], earlier[earlier.length - 1]]);
+	const tonight = earlier.filter((id) => !removed.has(id));
+	tonight.splice(FAR_AHEAD + 11, 0, 'new-1');
+	tonight.splice(2 * FAR_AHEAD, 0, 'new-2', 'new-3');
+	for (const batch of [1000, 4999, 5000]) {
+		const { taken, untaken, mostPassedOver } = await match(earlier, tonight, batch);
+		expect(taken.filter((id) => id !== undefined)).toEqual(tonight.filter((id) => !id.startsWith('new-')));
+		expect(taken.filter((id) => id === undefined)).toHaveLength(3);
+		expect(new Set(untaken)).toEqual(removed);
+		expect(mostPassedOver).toBeLessThanOrEqual(removed.size);
+	}
+});
