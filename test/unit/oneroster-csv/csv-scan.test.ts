@@ -66,6 +66,8 @@ const AWKWARD = [
 	'"',
 	'a,"b\n',
 	'x,"{LDAP:1},{LTI:2}",z\r\ny,"{LDAP:3},{LT',
+	'a,b\n1,"x\ny"\n2,"p\nq\nr",s\n3,4\n',
+	'a,b\r\n1,"x\r\ny"\r\n2,"p\rq\nr",s\r\n3,4',
 ];
 
 describe('the CSV scanner reads as csv-parse does', () => {
@@ -103,6 +105,9 @@ describe('the CSV scanner reads as csv-parse does', () => {
 			const expected = withCsvParse(text, 1 << 20);
 			const at = Math.floor(random() * (text.length + 1));
 			expect({ text, outcome: withScanner([text.slice(0, at), text.slice(at)], 1 << 20) }).toEqual({ text, outcome: expected });
+			// Three pieces: a record carried over into a piece once the file's line break is known.
+			const second = at + Math.floor(random() * (text.length - at + 1));
+			expect({ text, outcome: withScanner([text.slice(0, at), text.slice(at, second), text.slice(second)], 1 << 20) }).toEqual({ text, outcome: expected });
 			compared++;
 		}
 		expect(compared).toBe(Number(process.env.CSV_FUZZ ?? 4000));

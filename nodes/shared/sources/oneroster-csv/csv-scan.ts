@@ -56,8 +56,21 @@ export class CsvRecordScanner {
 			this.started = true;
 			if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
 		}
-		const all = this.carry === '' ? text : this.carry + text;
-		const consumed = this.scan(all, false, out);
+		// The record carried over from the last piece mostly ends at the first record delimiter of this one: it is scanned
+		// joined with only that much of it, and the piece itself from there. Joined with all of it (~1 MB), the piece
+		// was copied into one new string. Otherwise (a quoted delimiter, or none in the piece) it is joined with all of it.
+		let all = text;
+		let from = 0;
+		const delimiterEnd = this.carry === '' ? -1 : this.afterFirstDelimiter(text);
+		if (delimiterEnd !== -1) {
+			const head = this.carry + text.slice(0, delimiterEnd);
+			const headConsumed = this.scan(head, false, out, 0);
+			if (headConsumed === head.length) from = delimiterEnd;
+			else all = head.slice(headConsumed) + text.slice(delimiterEnd);
+		} else if (this.carry !== '') {
+			all = this.carry + text;
+		}
+		const consumed = this.scan(all, false, out, from);
 		this.carry = consumed === all.length ? '' : all.slice(consumed);
 		if (this.carry.length > this.maxRecordChars) this.tooLong();
 	}
@@ -67,7 +80,15 @@ export class CsvRecordScanner {
 		if (!this.started) return;
 		const all = this.carry;
 		this.carry = '';
-		if (all.length > 0) this.scan(all, true, out);
+		if (all.length > 0) this.scan(all, true, out, 0);
+	}
+
+	/** Where the first record delimiter in `text` ends, once the file's delimiter is known; -1 when none is (or it is not known yet). */
+	private afterFirstDelimiter(text: string): number {
+		if (this.delimiter === 0) return -1;
+		const delimiter = this.delimiter === LF ? '\n' : this.delimiter === CR ? '\r' : '\r\n';
+		const at = text.indexOf(delimiter);
+		return at === -1 ? -1 : at + delimiter.length;
 	}
 
 	private tooLong(): never {
@@ -105,12 +126,12 @@ export class CsvRecordScanner {
 		return 0;
 	}
 
-	/** Scans whole records of `text`; returns how many characters they took (the rest is carried). */
-	private scan(text: string, final: boolean, out: string[][]): number {
+	/** Scans whole records of `text` from `from` (a record's start); returns where they end (the rest is carried). */
+	private scan(text: string, final: boolean, out: string[][], from: number): number {
 		const n = text.length;
 		const max = this.maxRecordChars;
-		let recordStart = 0;
-		let i = 0;
+		let recordStart = from;
+		let i = from;
 		let record: string[] = [];
 		for (;;) {
 			// One field starts at i.
