@@ -33,8 +33,10 @@ import {
 	CONTACT_TABLE,
 	COURSE_TABLE,
 	ENROLLMENT_TABLE,
+	ENROLLMENT_VALUE_AT,
 	ORG_TABLE,
 	PERSON_TABLE,
+	PERSON_VALUE_AT,
 	SNAPSHOT_TABLES,
 	TERM_TABLE,
 	SnapshotChunkWriter,
@@ -49,7 +51,6 @@ import {
 	findSnapshotByFingerprint,
 	readSnapshotHeader,
 	readSnapshotRecords,
-	valueIndex,
 	writeSnapshotChanges,
 	writeSnapshotHeader,
 	writeSnapshotRecords,
@@ -160,10 +161,6 @@ const textCell = (row: StagedRowText, at: number): string => {
 	const value = at < 0 ? undefined : cellAt(row, at);
 	return value === undefined ? '' : value.trim();
 };
-
-/** Where the snapshot's rows of values (toRow's) have what Normalize looks at without making the record. */
-const PERSON_AT = { sourcedId: valueIndex(PERSON_TABLE, 'sourced_id'), role: valueIndex(PERSON_TABLE, 'role'), primaryContactId: valueIndex(PERSON_TABLE, 'primary_contact_id') };
-const ENROLLMENT_AT = { sourcedId: valueIndex(ENROLLMENT_TABLE, 'sourced_id'), classId: valueIndex(ENROLLMENT_TABLE, 'class_id'), personId: valueIndex(ENROLLMENT_TABLE, 'person_id') };
 
 /** Whether a mapped role (ONEROSTER_ROLE_MAP's) is a person's (student or staff), not a contact's. */
 const isPersonRole = (role: string): role is PersonRole => (PERSON_ROLES as readonly string[]).includes(role);
@@ -761,7 +758,7 @@ async function buildSnapshot(
 			role === 'student' ? primaryContactOf(sourcedId, usersDelta ? primaryContactId : null) : primaryContactId;
 		await writeSnapshotChanges(db, usedFrom, runId, PERSON_TABLE, changedPeople, {
 			asIs: (values) => {
-				const person = { sourcedId: values[PERSON_AT.sourcedId] as string, role: values[PERSON_AT.role] as PersonRole, primaryContactId: values[PERSON_AT.primaryContactId] as string | null };
+				const person = { sourcedId: values[PERSON_VALUE_AT.sourcedId] as string, role: values[PERSON_VALUE_AT.role] as PersonRole, primaryContactId: values[PERSON_VALUE_AT.primaryContactId] as string | null };
 				if (contactTonight(person) !== person.primaryContactId) return false;
 				countPerson(person);
 				return true;
@@ -982,7 +979,7 @@ async function buildSnapshot(
 			added,
 			asChanges: true,
 			keepsValues: (values) =>
-				kept({ sourcedId: values[ENROLLMENT_AT.sourcedId] as string, classId: values[ENROLLMENT_AT.classId] as string, personId: values[ENROLLMENT_AT.personId] as string }),
+				kept({ sourcedId: values[ENROLLMENT_VALUE_AT.sourcedId] as string, classId: values[ENROLLMENT_VALUE_AT.classId] as string, personId: values[ENROLLMENT_VALUE_AT.personId] as string }),
 		});
 		deltaEnrollments.clear();
 	}

@@ -24,6 +24,7 @@ import { completeStage, failRun, findRun, getRun, markDryRun, recordStageSetting
 import {
 	CONTACT_TABLE,
 	PERSON_TABLE,
+	PERSON_VALUE_AT,
 	changedSourcedIds,
 	readSnapshotBatches,
 	readSnapshotRecords,
@@ -31,7 +32,6 @@ import {
 	readSnapshotValueBatches,
 	refreshSnapshotStatistics,
 	snapshotBatchesInKeyOrder,
-	valueIndex,
 } from '../store/snapshot';
 import type { SqlDb, SqlValue } from '../store/sql';
 import { nowIso } from '../store/sql';
@@ -227,13 +227,6 @@ async function matchWholeRoster(tx: SqlDb, input: Omit<PlannerInput, 'people'>):
 	planner.finishMatching();
 	return { planner, batches: sorted ? [sorted] : readSnapshotBatches(tx, input.runId, PERSON_TABLE) };
 }
-
-/** Where a person's row of values (PERSON_TABLE.toRow) has what matchChangedRecords looks at. */
-const PERSON_VALUE_AT = {
-	sourcedId: valueIndex(PERSON_TABLE, 'sourced_id'),
-	role: valueIndex(PERSON_TABLE, 'role'),
-	primaryContactId: valueIndex(PERSON_TABLE, 'primary_contact_id'),
-};
 
 /** Past this share of the roster planned again, a plan from changes reads the whole people table instead. */
 const MAX_CHANGED_SHARE = 0.2;

@@ -53,8 +53,8 @@ export interface SnapshotTable<T> {
 
 const text = (value: SqlValue): string | null => (value === null ? null : String(value));
 
-/** Where a record's row of values (toRow's) has `column`: for readers that look at a few values without making the record. */
-export function valueIndex(spec: SnapshotTable<unknown>, column: string): number {
+/** Where a record's row of values (toRow's) has `column`. */
+function valueIndex(spec: SnapshotTable<unknown>, column: string): number {
 	const index = spec.columns.indexOf(column);
 	if (index === -1) throw new Error(`the ${spec.entity} snapshot has no column ${column}`);
 	return index;
@@ -211,6 +211,13 @@ export const PERSON_TABLE: SnapshotTable<CanonicalPerson> = {
 	},
 };
 
+/** Where a person's row of values (toRow's) has what readers look at without making the record. */
+export const PERSON_VALUE_AT = {
+	sourcedId: valueIndex(PERSON_TABLE, 'sourced_id'),
+	role: valueIndex(PERSON_TABLE, 'role'),
+	primaryContactId: valueIndex(PERSON_TABLE, 'primary_contact_id'),
+};
+
 /**
  * A person packed (packRecord) without a primary contact, as packed with `primaryContactId`: that is its
  * last value (PERSON_TABLE's columns), so it is put in without parsing the rest.
@@ -250,6 +257,14 @@ export const ENROLLMENT_TABLE: SnapshotTable<CanonicalEnrollment> = {
 		beginDate: text(v[5]),
 		endDate: text(v[6]),
 	}),
+};
+
+
+/** Where an enrollment's row of values (toRow's) has what readers look at without making the record. */
+export const ENROLLMENT_VALUE_AT = {
+	sourcedId: valueIndex(ENROLLMENT_TABLE, 'sourced_id'),
+	classId: valueIndex(ENROLLMENT_TABLE, 'class_id'),
+	personId: valueIndex(ENROLLMENT_TABLE, 'person_id'),
 };
 
 
