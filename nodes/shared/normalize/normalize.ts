@@ -38,6 +38,7 @@ import {
 	PERSON_TABLE,
 	PERSON_VALUE_AT,
 	SNAPSHOT_TABLES,
+	SOURCED_ID_AT,
 	TERM_TABLE,
 	SnapshotChunkWriter,
 	copySnapshotRecordsWhere,
@@ -51,6 +52,7 @@ import {
 	findSnapshotByFingerprint,
 	readSnapshotHeader,
 	readSnapshotRecords,
+	readSnapshotValueBatches,
 	writeSnapshotChanges,
 	writeSnapshotHeader,
 	writeSnapshotRecords,
@@ -658,7 +660,7 @@ async function buildSnapshot(
 			for await (const [, batch] of stagedBatches(input, 'users')) for (const row of batch) readUser(row);
 		} else {
 			// That snapshot's contacts first: a contact's row kept as text is needed only for a contact that snapshot lacks.
-			for await (const batch of readSnapshotBatches(db, earlierPeople.runId, CONTACT_TABLE)) for (const contact of batch) previousContacts.add(contact.sourcedId);
+			for await (const rows of readSnapshotValueBatches(db, earlierPeople.runId, CONTACT_TABLE)) for (const values of rows) previousContacts.add(values[SOURCED_ID_AT] as string);
 			// Tonight's rows and the earlier run's, as text (StagedRowText). Matching stops once more rows are passed
 			// over than `maxChanges` (a file in another order): the rest are read as any row.
 			const rows = new EarlierRows(readStagedRowTexts(db, earlierPeople.runId, 'users'));
@@ -1016,7 +1018,7 @@ interface TonightsClassesAndPeople {
 /** The sourcedIds of a snapshot's classes. */
 async function snapshotClassIds(db: SqlDb, runId: string): Promise<Set<string>> {
 	const ids = new Set<string>();
-	for await (const batch of readSnapshotBatches(db, runId, CLASS_TABLE)) for (const klass of batch) ids.add(klass.sourcedId);
+	for await (const rows of readSnapshotValueBatches(db, runId, CLASS_TABLE)) for (const values of rows) ids.add(values[SOURCED_ID_AT] as string);
 	return ids;
 }
 

@@ -211,9 +211,12 @@ export const PERSON_TABLE: SnapshotTable<CanonicalPerson> = {
 	},
 };
 
+/** Every record's row of values (toRow's) begins with its sourcedId. */
+export const SOURCED_ID_AT = 0;
+
 /** Where a person's row of values (toRow's) has what readers look at without making the record. */
 export const PERSON_VALUE_AT = {
-	sourcedId: valueIndex(PERSON_TABLE, 'sourced_id'),
+	sourcedId: SOURCED_ID_AT,
 	role: valueIndex(PERSON_TABLE, 'role'),
 	primaryContactId: valueIndex(PERSON_TABLE, 'primary_contact_id'),
 };
@@ -262,7 +265,7 @@ export const ENROLLMENT_TABLE: SnapshotTable<CanonicalEnrollment> = {
 
 /** Where an enrollment's row of values (toRow's) has what readers look at without making the record. */
 export const ENROLLMENT_VALUE_AT = {
-	sourcedId: valueIndex(ENROLLMENT_TABLE, 'sourced_id'),
+	sourcedId: SOURCED_ID_AT,
 	classId: valueIndex(ENROLLMENT_TABLE, 'class_id'),
 	personId: valueIndex(ENROLLMENT_TABLE, 'person_id'),
 };
@@ -390,7 +393,7 @@ export class SnapshotChunkWriter<T> {
 	private async addChange({ layer, base }: { layer: SnapshotChanges<T>; base: BaseCursor }, record: T, key: string): Promise<void> {
 		const row = this.spec.toRow(record);
 		for (let values = await base.peek(); values; values = await base.peek()) {
-			const order = compareKeys(String(values[0]), key);
+			const order = compareKeys(String(values[SOURCED_ID_AT]), key);
 			if (order > 0) break;
 			base.skip();
 			if (order === 0) {
@@ -617,7 +620,7 @@ export async function writeSnapshotChanges<T>(
 		baseValues = new Map();
 		for await (const rows of chunkValues(db, over.base.owner, spec, seqsOf(over.base.chunks))) {
 			for (const values of rows) {
-				const id = String(values[0]);
+				const id = String(values[SOURCED_ID_AT]);
 				if (named.has(id)) {
 					baseValues.set(id, values);
 					continue;
@@ -933,7 +936,7 @@ export async function* readSnapshotValueBatches(db: SqlDb, runId: string, spec: 
 	}
 	const { layer } = stored;
 	if (layer) {
-		for await (const rows of chunkValues(db, layer.base.owner, spec, seqsOf(layer.base.chunks))) yield rows.filter((values) => !layer.removed.has(String(values[0])));
+		for await (const rows of chunkValues(db, layer.base.owner, spec, seqsOf(layer.base.chunks))) yield rows.filter((values) => !layer.removed.has(String(values[SOURCED_ID_AT])));
 	}
 	yield* chunkValues(db, stored.owner, spec, seqsOf(stored.chunks));
 }
@@ -976,7 +979,7 @@ export async function readSnapshotRecordsById<T>(db: SqlDb, runId: string, spec:
 				`SELECT ${spec.columns.join(', ')} FROM ${spec.table} WHERE run_id = ? AND sourced_id IN (${placeholders(ids)})`,
 				[runId, ...ids],
 			);
-			for (const values of rows) found.set(String(values[0]), spec.fromValues(values));
+			for (const values of rows) found.set(String(values[SOURCED_ID_AT]), spec.fromValues(values));
 		});
 		return found;
 	}
@@ -1008,7 +1011,7 @@ async function findValuesInChunks(db: SqlDb, stored: StoredChunks, spec: { entit
 		return low < wanted.length && compareKeys(wanted[low], chunk.lastKey) <= 0;
 	};
 	for await (const rows of chunkValues(db, stored.owner, spec, seqsOf(stored.chunks.filter(holdsWanted)))) {
-		for (const values of rows) if (wantedSet.has(String(values[0]))) found.set(String(values[0]), values);
+		for (const values of rows) if (wantedSet.has(String(values[SOURCED_ID_AT]))) found.set(String(values[SOURCED_ID_AT]), values);
 	}
 	return found;
 }
@@ -1104,7 +1107,7 @@ export async function changedRecords<T>(db: SqlDb, fromRunId: string, toRunId: s
 async function baseRecordsKept(db: SqlDb, owner: string, spec: { entity: string }): Promise<Map<string, SqlValue[]> | undefined> {
 	const [[kept]] = await db.queryArrays('SELECT removed_records FROM snapshot_layers WHERE run_id = ? AND entity = ?', [owner, spec.entity]);
 	if (kept === null || kept === undefined) return undefined;
-	return new Map((JSON.parse(String(kept)) as SqlValue[][]).map((values) => [String(values[0]), values]));
+	return new Map((JSON.parse(String(kept)) as SqlValue[][]).map((values) => [String(values[SOURCED_ID_AT]), values]));
 }
 
 /** A snapshot's records of one entity (entityRecords), with those that are not the base's: by sourcedId, the record's values, or null where it is removed. */
@@ -1122,7 +1125,7 @@ async function compareLayers(db: SqlDb, fromRunId: string, toRunId: string, spec
 		const own = new Map<string, SqlValue[] | null>();
 		if (records.layer && !shared) {
 			for (const id of records.layer.removed) own.set(id, null);
-			for await (const rows of chunkValues(db, records.owner, spec, seqsOf(records.chunks))) for (const values of rows) own.set(String(values[0]), values);
+			for await (const rows of chunkValues(db, records.owner, spec, seqsOf(records.chunks))) for (const values of rows) own.set(String(values[SOURCED_ID_AT]), values);
 		}
 		return { ...records, own };
 	};
@@ -1243,7 +1246,7 @@ class SnapshotChanges<T> {
 
 	/** A base row (its values) that is not in the new snapshot as it is. */
 	remove(values: SqlValue[]): void {
-		this.removed.push(String(values[0]));
+		this.removed.push(String(values[SOURCED_ID_AT]));
 		this.removedRows.push(values);
 		this.spec.tally?.(this.spec.fromValues(values), (key) => (this.removedTallies[key] = (this.removedTallies[key] ?? 0) + 1));
 	}

@@ -16,9 +16,12 @@ import {
 	CONTACT_TABLE,
 	COURSE_TABLE,
 	ENROLLMENT_TABLE,
+	ENROLLMENT_VALUE_AT,
 	ORG_TABLE,
 	PERSON_TABLE,
+	PERSON_VALUE_AT,
 	SNAPSHOT_TABLES,
+	SOURCED_ID_AT,
 	SnapshotChunkWriter,
 	TERM_TABLE,
 	changedRecords,
@@ -72,6 +75,16 @@ async function collect<T>(batches: AsyncGenerator<T[]>): Promise<T[][]> {
 
 const chunkRows = async (db: SqlDb, runId: string, entity: string) =>
 	db.queryArrays('SELECT seq, row_count, first_key, last_key FROM snapshot_chunks WHERE run_id = ? AND entity = ? ORDER BY seq', [runId, entity]);
+
+test('every row of values begins with the sourcedId, and the positions readers use name the columns they read', () => {
+	for (const spec of SNAPSHOT_TABLES) expect(spec.toRow({ sourcedId: 'key' } as never)[SOURCED_ID_AT]).toBe('key');
+	const person = student('s1', 'Ann', 'Archer', '9', '1001');
+	const values = PERSON_TABLE.toRow({ ...person, primaryContactId: 'g1' });
+	expect([values[PERSON_VALUE_AT.sourcedId], values[PERSON_VALUE_AT.role], values[PERSON_VALUE_AT.primaryContactId]]).toEqual(['s1', 'student', 'g1']);
+	const enrollment = enroll('cls-1', 's1', 'student', false, { sourcedId: 'e1' });
+	const enrollmentValues = ENROLLMENT_TABLE.toRow(enrollment);
+	expect([enrollmentValues[ENROLLMENT_VALUE_AT.sourcedId], enrollmentValues[ENROLLMENT_VALUE_AT.classId], enrollmentValues[ENROLLMENT_VALUE_AT.personId]]).toEqual(['e1', 'cls-1', 's1']);
+});
 
 describe.each(ENGINES)('snapshot chunks (%s)', (engine) => {
 	let store: RosterStore;
