@@ -53,6 +53,9 @@ export interface SnapshotTable<T> {
 
 const text = (value: SqlValue): string | null => (value === null ? null : String(value));
 
+/** Every record's row of values (toRow's) begins with its sourcedId. */
+export const SOURCED_ID_AT = 0;
+
 /** Where a record's row of values (toRow's) has `column`. */
 function valueIndex(spec: SnapshotTable<unknown>, column: string): number {
 	const index = spec.columns.indexOf(column);
@@ -211,9 +214,6 @@ export const PERSON_TABLE: SnapshotTable<CanonicalPerson> = {
 	},
 };
 
-/** Every record's row of values (toRow's) begins with its sourcedId. */
-export const SOURCED_ID_AT = 0;
-
 /** Where a person's row of values (toRow's) has what readers look at without making the record. */
 export const PERSON_VALUE_AT = {
 	sourcedId: SOURCED_ID_AT,
@@ -262,14 +262,12 @@ export const ENROLLMENT_TABLE: SnapshotTable<CanonicalEnrollment> = {
 	}),
 };
 
-
 /** Where an enrollment's row of values (toRow's) has what readers look at without making the record. */
 export const ENROLLMENT_VALUE_AT = {
 	sourcedId: SOURCED_ID_AT,
 	classId: valueIndex(ENROLLMENT_TABLE, 'class_id'),
 	personId: valueIndex(ENROLLMENT_TABLE, 'person_id'),
 };
-
 
 export const SNAPSHOT_TABLES = [ORG_TABLE, TERM_TABLE, COURSE_TABLE, CLASS_TABLE, PERSON_TABLE, CONTACT_TABLE, ENROLLMENT_TABLE] as const;
 
