@@ -6,7 +6,7 @@ import { MIGRATIONS, migrate } from '../../nodes/shared/store/schema';
 import { completeStage, createRun, failRun, getRun, lastGoodRun, listRuns, requireStage } from '../../nodes/shared/store/runs';
 import { readStagedFiles, readStagedRows, StoreStagingSink } from '../../nodes/shared/store/staging';
 import type { RosterStore, StoreConfig } from '../../nodes/shared/store/store';
-import { SQLITE_PAGE_SIZE } from '../../nodes/shared/store/sqlite';
+import { SQLITE_CACHE_KIB, SQLITE_PAGE_SIZE } from '../../nodes/shared/store/sqlite';
 import type { SqlDb } from '../../nodes/shared/store/sql';
 import { refreshStatistics, withIndexesBuiltAfterFirstFill } from '../../nodes/shared/store/sql';
 import { defaultSqlitePath, describeStore, openStore } from '../../nodes/shared/store/store';
@@ -214,12 +214,15 @@ test('the default SQLite file lives under the n8n user folder', () => {
 	expect(defaultSqlitePath({ N8N_USER_FOLDER: '/srv/n8n' })).toBe('/srv/n8n/.n8n/rostersync/roster.sqlite');
 });
 
-test('a new SQLite store has 16 KiB pages; a store made with smaller pages keeps them and works', async () => {
+test('a new SQLite store has 16 KiB pages and a 16 MiB page cache; a store made with smaller pages keeps them and works', async () => {
 	const { DatabaseSync } = await import('node:sqlite');
 	const pageSize = async (store: RosterStore) => Number((await store.db.queryArrays('PRAGMA page_size'))[0][0]);
 	const fresh = await openStore(await configFor('sqlite'));
 	try {
 		expect(await pageSize(fresh)).toBe(SQLITE_PAGE_SIZE);
+		// PRAGMA cache_size reads back in negative KiB, as it was set.
+		expect(Number((await fresh.db.queryArrays('PRAGMA cache_size'))[0][0])).toBe(-SQLITE_CACHE_KIB);
+		expect(SQLITE_CACHE_KIB).toBe(16 * 1024);
 	} finally {
 		await fresh.close();
 	}
