@@ -58,7 +58,7 @@ import {
 	writeSnapshotRecords,
 } from '../store/snapshot';
 import type { SqlDb } from '../store/sql';
-import { OffHeapStrings } from '../store/off-heap-strings';
+import { OffHeapStrings, doubled } from '../store/off-heap-strings';
 import type { StagedRowText } from '../store/staging';
 import { cellAt, cellsOf, readStagedContentHashes, readStagedFiles, readStagedRows, readStagedRowTexts, stagedRowOf } from '../store/staging';
 import { DEFAULT_KEEP_SNAPSHOTS_DAYS, pruneSnapshots } from '../store/retention';
@@ -67,15 +67,19 @@ import { checkDrift } from './drift';
 import { EarlierRows } from './earlier-rows';
 
 /**
- * People's roles and snapshot tallies (PERSON_TABLE.tally), each distinct one kept once: a district's
- * 100,000s of people are of a few hundred kinds (role × primary school × email or not).
+ * The role and snapshot tallies (PERSON_TABLE.tally) of each person held in an OffHeapStrings, by the
+ * number it holds the person's packed row by: each distinct kind kept once (a district's 100,000s of
+ * people are of a few hundred kinds: role × primary school × email or not), and each person's kind in a
+ * typed array, not in a Map by sourcedId (one entry per person live on the V8 heap until the people are
+ * written: ~4 MB at 100,000 students, which V8 lets the heap grow to several times before collecting).
  */
 class PersonKinds {
 	private readonly kinds: Array<{ role: PersonRole; tallies: string[] }> = [];
 	private readonly byKey = new Map<string, number>();
+	private kindOf = new Int32Array(1024);
 
-	/** The number of `person`'s kind. */
-	of(person: CanonicalPerson): number {
+	/** Remembers the kind of `person`, held as `handle`. */
+	remember(handle: number, person: CanonicalPerson): void {
 		const tallies = tallyKeys(PERSON_TABLE, person);
 		const key = `${person.role}\u0000${tallies.join('\u0000')}`;
 		let kind = this.byKey.get(key);
@@ -83,11 +87,13 @@ class PersonKinds {
 			kind = this.kinds.push({ role: person.role, tallies }) - 1;
 			this.byKey.set(key, kind);
 		}
-		return kind;
+		while (handle >= this.kindOf.length) this.kindOf = doubled(this.kindOf, Int32Array);
+		this.kindOf[handle] = kind;
 	}
 
-	get(kind: number): { role: PersonRole; tallies: string[] } {
-		return this.kinds[kind];
+	/** The kind of the person held as `handle`. */
+	of(handle: number): { role: PersonRole; tallies: string[] } {
+		return this.kinds[this.kindOf[handle]];
 	}
 }
 
@@ -515,19 +521,18 @@ async function buildSnapshot(
 	const contacts = new Map<string, number>();
 	/** Every contact there is (for a delta, the previous snapshot's too), and its relationship. */
 	const contactRelationships = new Map<string, ContactRelationship>();
-	/** sourcedId → the person's kind in `kinds` (its role and snapshot tallies): what writing its packed row as it is needs besides. */
-	const kindOf = new Map<string, number>();
+	/** Each person's kind (its role and snapshot tallies), by its number in `held`: what writing its packed row as it is needs besides. */
 	const kinds = new PersonKinds();
 	const setPerson = (person: CanonicalPerson) => {
-		people.set(person.sourcedId, held.add(packRecord(PERSON_TABLE, person)));
-		kindOf.set(person.sourcedId, kinds.of(person));
+		const handle = held.add(packRecord(PERSON_TABLE, person));
+		people.set(person.sourcedId, handle);
+		kinds.remember(handle, person);
 		removedPeople.delete(person.sourcedId);
 		if (person.role === 'student') studentContacts.set(person.sourcedId, person.primaryContactId);
 		else studentContacts.delete(person.sourcedId);
 	};
 	const deletePerson = (sourcedId: string) => {
 		people.delete(sourcedId);
-		kindOf.delete(sourcedId);
 		if (peopleAsChanges) removedPeople.add(sourcedId);
 		studentContacts.delete(sourcedId);
 	};
@@ -777,10 +782,11 @@ async function buildSnapshot(
 		// sort(): UTF-16 code unit order, the snapshot's sourcedId order. Each person's row is written as
 		// `held` has it (packed JSON), with the primary contact decided above put in: not parsed and made again.
 		for (const id of [...people.keys()].sort()) {
-			const { role, tallies } = kinds.get(kindOf.get(id) as number);
+			const handle = people.get(id) as number;
+			const { role, tallies } = kinds.of(handle);
 			const primaryContactId = studentContacts.get(id) ?? null;
 			countPerson({ sourcedId: id, role, primaryContactId });
-			await peopleWriter.addPacked(id, withPrimaryContact(held.get(people.get(id) as number), primaryContactId), tallies);
+			await peopleWriter.addPacked(id, withPrimaryContact(held.get(handle), primaryContactId), tallies);
 			people.delete(id);
 		}
 		await peopleWriter.finish();
@@ -816,7 +822,6 @@ async function buildSnapshot(
 	agentsOf.clear();
 	contactRows.clear();
 	people.clear();
-	kindOf.clear();
 	studentContacts.clear();
 	contacts.clear();
 	held.clear();
