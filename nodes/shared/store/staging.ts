@@ -285,8 +285,8 @@ export async function readStagedFiles(db: SqlDb, runId: string): Promise<StagedF
 	}));
 }
 
-/** Chunks fetched per query: a few MB of text at most. */
-const CHUNKS_PER_QUERY = 4;
+/** Chunks fetched per query: a few MB of text at most (a CSV chunk holds ROW_BATCH_SIZE rows, 1,000: ~190 KB of users). */
+const CHUNKS_PER_QUERY = 16;
 
 /** Staged rows of one entity in source order, in batches of `batchSize` (never the whole file at once). */
 export function readStagedRows(db: SqlDb, runId: string, entity: StagedEntity, batchSize = 5000): AsyncGenerator<StagedRow[]> {

@@ -10,6 +10,7 @@ import {
 	openFolderFileSet,
 	openZipFileSet,
 } from '../../../nodes/shared/sources/oneroster-csv/file-set';
+import { PARSE_CHUNK_BYTES } from '../../../nodes/shared/sources/oneroster-csv/utf8';
 import { SAMPLE_1_1, writeZip } from './helpers';
 
 async function text(stream: NodeJS.ReadableStream): Promise<string> {
@@ -84,13 +85,14 @@ test('loose buffers: names lose their folders; a zip among other files is refuse
 	);
 });
 
-test('a loose buffer is read in chunks of at most 1 MiB, like a file (the parser never gets a whole district file at once)', async () => {
-	const data = Buffer.alloc(2.5 * 2 ** 20 + 7);
+test('a loose buffer is read in chunks of at most PARSE_CHUNK_BYTES (256 KiB), like a file (the parser never gets a whole district file at once)', async () => {
+	expect(PARSE_CHUNK_BYTES).toBe(256 * 1024);
+	const data = Buffer.alloc(2.5 * PARSE_CHUNK_BYTES + 7);
 	for (let i = 0; i < data.length; i++) data[i] = 97 + (i % 26);
 	const set = await openBufferFileSet([{ name: 'enrollments.csv', data }]);
 	const chunks: Buffer[] = [];
 	for await (const chunk of (await set.open('enrollments.csv')) as Readable) chunks.push(chunk as Buffer);
-	expect(chunks.map((chunk) => chunk.length)).toEqual([2 ** 20, 2 ** 20, 0.5 * 2 ** 20 + 7]);
+	expect(chunks.map((chunk) => chunk.length)).toEqual([PARSE_CHUNK_BYTES, PARSE_CHUNK_BYTES, 0.5 * PARSE_CHUNK_BYTES + 7]);
 	expect(Buffer.concat(chunks).equals(data)).toBe(true);
 	// Opened again (the ingest re-reads a file it checks twice), it gives the same bytes.
 	expect((await text(await set.open('enrollments.csv'))).length).toBe(data.length);

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 
 import { RosterInputError } from '../../../nodes/shared/model/errors';
 import { openFolderFileSet } from '../../../nodes/shared/sources/oneroster-csv/file-set';
-import { ingestOneRosterCsv } from '../../../nodes/shared/sources/oneroster-csv/ingest';
+import { ingestOneRosterCsv, ROW_BATCH_SIZE } from '../../../nodes/shared/sources/oneroster-csv/ingest';
 import { PARSE_CHUNK_BYTES } from '../../../nodes/shared/sources/oneroster-csv/utf8';
 import { MemoryStagingSink } from '../../support/memory-staging-sink';
 import { minimalSet11 } from './helpers';
@@ -53,7 +53,8 @@ test('a users.csv of several read chunks stages every row intact', async () => {
 	const staged = sink.records('users');
 	expect(staged.every((user, i) => user.givenName === `Zoë ${i}` && user.familyName === '李小龍' && user.middleName === 'Øyvind')).toBe(true);
 	expect(sink.record('users', `U${USER_COUNT - 1}`)?.userIds).toBe(`{SIS:${USER_COUNT - 1}},{LDAP:u${USER_COUNT - 1}}`);
-	expect(sink.batchSizes.slice(1, 4)).toEqual([5000, 5000, 5000]);
+	expect(ROW_BATCH_SIZE).toBe(1000);
+	expect(sink.batchSizes.slice(1, 4)).toEqual([ROW_BATCH_SIZE, ROW_BATCH_SIZE, ROW_BATCH_SIZE]);
 });
 
 test('a broken byte deep in the file names its row', async () => {

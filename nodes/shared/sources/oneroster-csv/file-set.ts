@@ -8,6 +8,7 @@ import { Readable } from 'node:stream';
 import * as yauzl from 'yauzl';
 
 import { RosterInputError } from '../../model/errors';
+import { PARSE_CHUNK_BYTES } from './utf8';
 
 export interface CsvFileSet {
 	/** Where the files come from, for messages (e.g. `folder /data/export`, `zip roster.zip`). */
@@ -25,8 +26,8 @@ export interface CsvFileSet {
 	readonly cheapToReopen?: boolean;
 }
 
-/** Read size for files on disk: big chunks keep the CSV parser busy. */
-const READ_CHUNK_BYTES = 1 << 20;
+/** Read size for files on disk: PARSE_CHUNK_BYTES (utf8.ts), as the scanner takes them. */
+const READ_CHUNK_BYTES = PARSE_CHUNK_BYTES;
 
 const ZIP_SIGNATURE = Buffer.from([0x50, 0x4b, 0x03, 0x04]);
 const EMPTY_ZIP_SIGNATURE = Buffer.from([0x50, 0x4b, 0x05, 0x06]);
