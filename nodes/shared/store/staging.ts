@@ -3,7 +3,7 @@
  *
  * Rows are kept packed: each batch a source hands over is one `staging_chunks` row holding its
  * rows (row number, sourcedId and cells) as text. A 100,000-student district stages ~1M rows; one
- * store row per staged row cost ~4 s of inserts (and ~2 s to read back) a night, a few hundred
+ * store row per staged row cost ~4 s of inserts (and ~2 s to read back) a night, ~1,000
  * chunks cost a fraction of that, and the run's raw snapshot is still in the store, row for row.
  *
  * Encodings of a chunk's `data`:
