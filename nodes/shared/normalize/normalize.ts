@@ -33,15 +33,15 @@ import {
 	CONTACT_TABLE,
 	COURSE_TABLE,
 	ENROLLMENT_TABLE,
-	ENROLLMENT_VALUE_AT,
 	ORG_TABLE,
 	PERSON_TABLE,
-	PERSON_VALUE_AT,
 	SNAPSHOT_TABLES,
 	SOURCED_ID_AT,
 	TERM_TABLE,
 	SnapshotChunkWriter,
 	copySnapshotRecordsWhere,
+	enrollmentSummaryOf,
+	personSummaryOf,
 	countSnapshotRecords,
 	packRecord,
 	unpackRecord,
@@ -765,7 +765,7 @@ async function buildSnapshot(
 			role === 'student' ? primaryContactOf(sourcedId, usersDelta ? primaryContactId : null) : primaryContactId;
 		await writeSnapshotChanges(db, usedFrom, runId, PERSON_TABLE, changedPeople, {
 			asIs: (values) => {
-				const person = { sourcedId: values[PERSON_VALUE_AT.sourcedId] as string, role: values[PERSON_VALUE_AT.role] as PersonRole, primaryContactId: values[PERSON_VALUE_AT.primaryContactId] as string | null };
+				const person = personSummaryOf(values);
 				if (contactTonight(person) !== person.primaryContactId) return false;
 				countPerson(person);
 				return true;
@@ -985,8 +985,7 @@ async function buildSnapshot(
 		enrollmentCount += await copySnapshotRecordsWhere(db, previousId, runId, ENROLLMENT_TABLE, kept, {
 			added,
 			asChanges: true,
-			keepsValues: (values) =>
-				kept({ sourcedId: values[ENROLLMENT_VALUE_AT.sourcedId] as string, classId: values[ENROLLMENT_VALUE_AT.classId] as string, personId: values[ENROLLMENT_VALUE_AT.personId] as string }),
+			keepsValues: (values) => kept(enrollmentSummaryOf(values)),
 		});
 		deltaEnrollments.clear();
 	}

@@ -24,8 +24,8 @@ import { completeStage, failRun, findRun, getRun, markDryRun, recordStageSetting
 import {
 	CONTACT_TABLE,
 	PERSON_TABLE,
-	PERSON_VALUE_AT,
 	changedSourcedIds,
+	personSummaryOf,
 	readSnapshotBatches,
 	readSnapshotRecords,
 	readSnapshotRecordsById,
@@ -262,10 +262,8 @@ async function matchChangedRecords(tx: SqlDb, input: Omit<PlannerInput, 'people'
 	// Every record's sourcedId, role and primary contact are looked at; only the records to plan are made whole.
 	for await (const rows of readSnapshotValueBatches(tx, runId, PERSON_TABLE)) {
 		for (const values of rows) {
-			const sourcedId = String(values[PERSON_VALUE_AT.sourcedId]);
-			const role = String(values[PERSON_VALUE_AT.role]) as PersonRole;
-			const contactId = values[PERSON_VALUE_AT.primaryContactId];
-			if (changed.has(sourcedId) || !roles.has(role) || (contactId !== null && changedContacts.has(String(contactId)))) {
+			const { sourcedId, role, primaryContactId } = personSummaryOf(values);
+			if (changed.has(sourcedId) || !roles.has(role) || (primaryContactId !== null && changedContacts.has(primaryContactId))) {
 				records.push(PERSON_TABLE.fromValues(values));
 			} else {
 				unchanged.add(sourcedId);

@@ -221,6 +221,15 @@ export const PERSON_VALUE_AT = {
 	primaryContactId: valueIndex(PERSON_TABLE, 'primary_contact_id'),
 };
 
+/** A person's sourcedId, role and primary contact, read from its row of values (toRow's) without making the record. */
+export function personSummaryOf(values: SqlValue[]): Pick<CanonicalPerson, 'sourcedId' | 'role' | 'primaryContactId'> {
+	return {
+		sourcedId: String(values[PERSON_VALUE_AT.sourcedId]),
+		role: String(values[PERSON_VALUE_AT.role]) as PersonRole,
+		primaryContactId: text(values[PERSON_VALUE_AT.primaryContactId]),
+	};
+}
+
 /**
  * A person packed (packRecord) without a primary contact, as packed with `primaryContactId`: that is its
  * last value (PERSON_TABLE's columns), so it is put in without parsing the rest.
@@ -268,6 +277,15 @@ export const ENROLLMENT_VALUE_AT = {
 	classId: valueIndex(ENROLLMENT_TABLE, 'class_id'),
 	personId: valueIndex(ENROLLMENT_TABLE, 'person_id'),
 };
+
+/** An enrollment's sourcedId, class and person, read from its row of values (toRow's) without making the record. */
+export function enrollmentSummaryOf(values: SqlValue[]): Pick<CanonicalEnrollment, 'sourcedId' | 'classId' | 'personId'> {
+	return {
+		sourcedId: String(values[ENROLLMENT_VALUE_AT.sourcedId]),
+		classId: String(values[ENROLLMENT_VALUE_AT.classId]),
+		personId: String(values[ENROLLMENT_VALUE_AT.personId]),
+	};
+}
 
 export const SNAPSHOT_TABLES = [ORG_TABLE, TERM_TABLE, COURSE_TABLE, CLASS_TABLE, PERSON_TABLE, CONTACT_TABLE, ENROLLMENT_TABLE] as const;
 

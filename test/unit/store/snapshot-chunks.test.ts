@@ -28,6 +28,8 @@ import {
 	changedSourcedIds,
 	copySnapshotRecordsWhere,
 	countSnapshotRecords,
+	enrollmentSummaryOf,
+	personSummaryOf,
 	deleteSnapshot,
 	findSnapshotByFingerprint,
 	findSnapshotRecords,
@@ -81,9 +83,12 @@ test('every row of values begins with the sourcedId, and the positions readers u
 	const person = student('s1', 'Ann', 'Archer', '9', '1001');
 	const values = PERSON_TABLE.toRow({ ...person, primaryContactId: 'g1' });
 	expect([values[PERSON_VALUE_AT.sourcedId], values[PERSON_VALUE_AT.role], values[PERSON_VALUE_AT.primaryContactId]]).toEqual(['s1', 'student', 'g1']);
+	expect(personSummaryOf(values)).toEqual({ sourcedId: 's1', role: 'student', primaryContactId: 'g1' });
+	expect(personSummaryOf(PERSON_TABLE.toRow(person)).primaryContactId).toBeNull();
 	const enrollment = enroll('cls-1', 's1', 'student', false, { sourcedId: 'e1' });
 	const enrollmentValues = ENROLLMENT_TABLE.toRow(enrollment);
 	expect([enrollmentValues[ENROLLMENT_VALUE_AT.sourcedId], enrollmentValues[ENROLLMENT_VALUE_AT.classId], enrollmentValues[ENROLLMENT_VALUE_AT.personId]]).toEqual(['e1', 'cls-1', 's1']);
+	expect(enrollmentSummaryOf(enrollmentValues)).toEqual({ sourcedId: 'e1', classId: 'cls-1', personId: 's1' });
 });
 
 describe.each(ENGINES)('snapshot chunks (%s)', (engine) => {

@@ -41,9 +41,10 @@ export const DEFAULT_MAX_ROW_PROBLEMS = 1000;
  * folder's read size at 256 KiB rather than 1 MiB: fewer rows and pieces are held at once, so fewer of them
  * outlive V8's young generation and fill the old one with garbage (on a bulk day two, whose small files are
  * reused and whose first file parsed is a big one, the scanner's records went to the old generation
- * wholesale). Three interleaved pairs at 100,000 students: first night peak RSS 487/482/488 against
- * 540/547/636 MiB (lower by ~60 MiB in every phase), a bulk day two's ingest user CPU 2.07/1.95/2.00
- * against 2.48/2.53/2.51 s. Each alone did less: 1,000 rows peaked at 563–573 MiB, 256 KiB at 538–575.
+ * wholesale). Four interleaved pairs at 100,000 students (staged chunks read 16 to a query, staging.ts): first
+ * night peak RSS 506/513/544/514 against 562/638/594/615 MiB, a bulk day two's ingest user CPU 2.29/1.82/1.86/2.33
+ * against 2.35/2.18/2.23/2.30 s (its Normalize ~0.1 s more: 5× as many chunks to read). Each alone did less
+ * (three pairs): 1,000 rows peaked at 563–573 MiB, 256 KiB at 538–575.
  */
 export const ROW_BATCH_SIZE = 1000;
 
