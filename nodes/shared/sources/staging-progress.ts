@@ -43,7 +43,16 @@ export function progressStagingSink(sink: StagingSink, onProgress: ProgressCallb
 					},
 				}
 			: {}),
-		...(sink.finishFile ? { finishFile: (entity: StagedEntity, outcome: FileOutcome) => sink.finishFile!(entity, outcome) } : {}),
+		...(sink.baseRowsFor ? { baseRowsFor: (entity: StagedEntity) => sink.baseRowsFor!(entity) } : {}),
+		...(sink.finishFile
+			? {
+					finishFile(entity: StagedEntity, outcome: FileOutcome) {
+						// A patch's rows are more than those written (row-patch.ts): the file's rows are reported.
+						if (current && current.entity === entity) current.rows = outcome.rows;
+						return sink.finishFile!(entity, outcome);
+					},
+				}
+			: {}),
 		finish,
 	};
 }

@@ -24,20 +24,48 @@ export interface StagingSink {
 	reuseFile?(file: StagedFile & { contentHash: string }): Promise<ReusedFile | null>;
 	/** Optional. What a file's staging came to, kept with it so a later run of the same content can reuse it. */
 	finishFile?(entity: StagedEntity, outcome: FileOutcome): Promise<void>;
+	/**
+	 * Optional. The rows of an earlier bulk staging of the file last begun for `entity` (with the same columns,
+	 * its rows' hashes kept: RowHints.hashes) that tonight's rows may be matched to, so that the file is staged
+	 * as a patch over it (sources/oneroster-csv/row-patch.ts, FileOutcome.patch); null when there is none to use.
+	 */
+	baseRowsFor?(entity: StagedEntity): Promise<BaseRows | null>;
+}
+
+/** An earlier staging a bulk file may be staged as a patch over (StagingSink.baseRowsFor). */
+export interface BaseRows {
+	/** The run whose staging_chunks hold the base's rows. */
+	runId: string;
+	/** h1, h2 of each of its rows, in order (0, 0: the row is never matched). */
+	hashes: Uint32Array;
+}
+
+/** A file staged as a patch over a base (row-patch.ts): the rows written are only those not in the base. */
+export interface StagedPatch {
+	baseRunId: string;
+	/** (base ordinal, count, row number of the first) triples, in file order (PatchSegments). */
+	segments: Int32Array;
+	/** Rows written under this run (the rest are the base's). */
+	ownRows: number;
 }
 
 /** What a source knows of a batch of rows (StagingSink.writeRows). */
 export interface RowHints {
 	plain?: boolean;
+	/** h1, h2 of each row of the batch (row-patch.ts RowHasher; 0, 0 for a row never to be matched), kept so that a later night's file may be staged as a patch over this one. */
+	hashes?: Uint32Array;
 }
 
 /** What staging one file came to. */
 export interface FileOutcome {
-	contentHash: string;
+	/** null when the file was not hashed whole (too big to hold: see ingest.ts); such a staging is never reused. */
+	contentHash: string | null;
 	rows: number;
 	skipped: number;
 	/** Warnings about the file (header, fixes), as the source reported them. */
 	warnings: string[];
+	/** The file was staged as a patch over an earlier staging (baseRowsFor). */
+	patch?: StagedPatch;
 }
 
 /** A file staged by copying an earlier run's staging of the same content. */
@@ -60,6 +88,8 @@ export interface StagingSummary {
 		skipped: number;
 		/** The file had the very content of one this earlier run staged: that staging was copied. */
 		reusedFrom?: string;
+		/** The file was staged as a patch over this run's staging of it: only `rowsWritten` of its rows were checked and written. */
+		patchOver?: { runId: string; rowsWritten: number };
 	}>;
 	problemCount: number;
 	warnings: string[];

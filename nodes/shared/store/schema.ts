@@ -435,6 +435,18 @@ ${SYNC_STATE_TABLES.map(
 			postgres: 'SELECT 1',
 		},
 	},
+	{
+		version: 14,
+		name: 'performance: a bulk file staged as a patch over an earlier staging of it',
+		// sources/oneroster-csv/row-patch.ts: a bulk file's chunks keep their rows' hashes (base64 of h1, h2 per row), and a
+		// file staged as a patch names its base (the run whose chunks hold the rows it shares) and where it holds them
+		// (base64 of (base ordinal, count, row number) triples). NULL for files staged before: never a base.
+		sql: `
+ALTER TABLE staging_chunks ADD COLUMN row_hashes TEXT;
+ALTER TABLE staging_files ADD COLUMN base_run_id TEXT;
+ALTER TABLE staging_files ADD COLUMN patch TEXT;
+`,
+	},
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -16,20 +16,32 @@
  * A file staged again unchanged (reuseFile) shares the chunks of the run that staged it: its
  * `staging_files` row names that run in `rows_from_run_id`, and the chunks go only when no file
  * names them any more (clearStaging).
+ *
+ * A bulk file staged as a patch over an earlier staging of it (sources/oneroster-csv/row-patch.ts,
+ * baseRowsFor) has chunks of only the rows that are not the base's: its `staging_files` row names the
+ * base's run in `base_run_id` and where the file holds the base's rows in `patch`; it is read back
+ * whole, every row with its own row number (patchedRows). A bulk staging keeps its rows' hashes with
+ * its chunks (`row_hashes`), for the nights after to be patches over it.
  */
 import type { RecordProblem } from '../model/errors';
 import type { StagedEntity, StagedFile, StagedRow } from '../model/roster';
-import type { FileOutcome, ReusedFile, RowHints, StagingSink } from '../sources/staging';
+import type { BaseRows, FileOutcome, ReusedFile, RowHints, StagingSink } from '../sources/staging';
 import { addProblems } from './runs';
 import type { SqlDb, SqlValue } from './sql';
 import { askedAhead, fromJson, toJson } from './sql';
 
-const CHUNK_COLUMNS = ['run_id', 'entity', 'seq', 'row_count', 'encoding', 'data'] as const;
+const CHUNK_COLUMNS = ['run_id', 'entity', 'seq', 'row_count', 'encoding', 'data', 'row_hashes'] as const;
 const RECORD = '\u001e';
 const FIELD = '\u001f';
 const SOURCED_ID = 'sourcedId';
 
 type Encoding = 'u1' | 'json';
+
+/** What a staging_files row's `summary` keeps: what the file's staging came to, and a patch's rows written under its run. */
+type StagedSummary = Partial<Omit<FileOutcome, 'patch'>> & { ownRows?: number };
+
+/** Past this share of its rows written on their own, a patch's base is not used again: the next night stages the file whole (a new base). */
+export const REBASE_SHARE = 0.1;
 
 function countOf(text: string, char: string): number {
 	let count = 0;
@@ -195,13 +207,14 @@ export class StoreStagingSink implements StagingSink {
 			this.files.set(entity, file);
 		}
 		const { encoding, data } = packRows(rows, file.sourcedIdIndex, hints.plain);
-		await this.db.execute(`INSERT INTO staging_chunks (${CHUNK_COLUMNS.join(', ')}) VALUES (?, ?, ?, ?, ?, ?)`, [
+		await this.db.execute(`INSERT INTO staging_chunks (${CHUNK_COLUMNS.join(', ')}) VALUES (?, ?, ?, ?, ?, ?, ?)`, [
 			this.runId,
 			entity,
 			++file.seq,
 			rows.length,
 			encoding,
 			data,
+			hints.hashes ? base64Of(hints.hashes) : null,
 		]);
 	}
 
@@ -211,12 +224,12 @@ export class StoreStagingSink implements StagingSink {
 
 	async reuseFile(file: StagedFile & { contentHash: string }): Promise<ReusedFile | null> {
 		const earlier = await this.db.query(
-			`SELECT run_id, ${CHUNKS_OWNER} AS owner, columns, summary FROM staging_files WHERE entity = ? AND content_hash = ? AND run_id <> ? ORDER BY run_id DESC LIMIT 1`,
+			`SELECT run_id, ${CHUNKS_OWNER} AS owner, columns, summary, base_run_id, patch FROM staging_files WHERE entity = ? AND content_hash = ? AND run_id <> ? ORDER BY run_id DESC LIMIT 1`,
 			[file.entity, file.contentHash, this.runId],
 		);
 		const found = earlier[0];
 		if (!found) return null;
-		const summary = fromJson<Partial<FileOutcome>>(found.summary, {});
+		const summary = fromJson<StagedSummary>(found.summary, {});
 		if (summary.skipped !== 0 || typeof summary.rows !== 'number') return null;
 		const owner = String(found.owner);
 		const [{ rows }] = await this.db.query<{ rows: number }>('SELECT COALESCE(SUM(row_count), 0) AS rows FROM staging_chunks WHERE run_id = ? AND entity = ?', [
@@ -224,24 +237,91 @@ export class StoreStagingSink implements StagingSink {
 			file.entity,
 		]);
 		// The earlier staging is not all there any more (pruned, or staged before migration 3): stage the file from the source.
-		if (Number(rows) !== summary.rows) return null;
+		if (Number(rows) !== (found.patch === null ? summary.rows : summary.ownRows)) return null;
 		const columns = fromJson<string[]>(found.columns, []);
 		await this.beginFile({ entity: file.entity, fileName: file.fileName, version: file.version, mode: file.mode, columns });
-		await this.db.execute('UPDATE staging_files SET rows_from_run_id = ? WHERE run_id = ? AND entity = ?', [owner, this.runId, file.entity]);
+		// A patch's base is named as the earlier file names it (its chunks stay while a file names them).
+		await this.db.execute('UPDATE staging_files SET rows_from_run_id = ?, base_run_id = ?, patch = ? WHERE run_id = ? AND entity = ?', [
+			owner,
+			found.base_run_id ?? null,
+			found.patch ?? null,
+			this.runId,
+			file.entity,
+		]);
 		// Its rows are the owner's: none are written under this run.
 		this.files.delete(file.entity);
-		await this.finishFile(file.entity, { contentHash: file.contentHash, rows: summary.rows, skipped: 0, warnings: summary.warnings ?? [] });
+		await this.recordOutcome(file.entity, { contentHash: file.contentHash, rows: summary.rows, skipped: 0, warnings: summary.warnings ?? [] }, summary.ownRows);
 		return { fromRunId: String(found.run_id), columns, rows: summary.rows, warnings: summary.warnings ?? [] };
 	}
 
 	async finishFile(entity: StagedEntity, outcome: FileOutcome): Promise<void> {
+		const { patch } = outcome;
+		if (patch) {
+			await this.db.execute('UPDATE staging_files SET base_run_id = ?, patch = ? WHERE run_id = ? AND entity = ?', [
+				patch.baseRunId,
+				base64Of(patch.segments),
+				this.runId,
+				entity,
+			]);
+		}
+		await this.recordOutcome(entity, outcome, patch?.ownRows);
+	}
+
+	/** Keeps what a file's staging came to (`ownRows`: a patch's rows written under its run). */
+	private async recordOutcome(entity: StagedEntity, outcome: FileOutcome, ownRows: number | undefined): Promise<void> {
 		await this.db.execute('UPDATE staging_files SET content_hash = ?, summary = ? WHERE run_id = ? AND entity = ?', [
 			outcome.contentHash,
-			toJson({ rows: outcome.rows, skipped: outcome.skipped, warnings: outcome.warnings }),
+			toJson({ rows: outcome.rows, skipped: outcome.skipped, warnings: outcome.warnings, ...(ownRows === undefined ? {} : { ownRows }) }),
 			this.runId,
 			entity,
 		]);
 	}
+
+	/**
+	 * The last bulk staging of `entity` before this run's, with the same columns, as a base for this run's file
+	 * (StagingSink.baseRowsFor): that staging itself, when it was staged whole with its rows' hashes; or, when it is
+	 * a patch, its base, while its rows written on their own are at most REBASE_SHARE of its rows (past that, the file
+	 * is staged whole again, a new base). Null when there is none such, or its chunks are not all there.
+	 */
+	async baseRowsFor(entity: StagedEntity): Promise<BaseRows | null> {
+		const [last] = await this.db.query(
+			`SELECT ${CHUNKS_OWNER} AS owner, mode, columns, summary, base_run_id FROM staging_files WHERE entity = ? AND run_id <> ? ORDER BY run_id DESC LIMIT 1`,
+			[entity, this.runId],
+		);
+		const [tonight] = await this.db.query('SELECT columns FROM staging_files WHERE run_id = ? AND entity = ?', [this.runId, entity]);
+		if (!last || !tonight || last.mode !== 'bulk' || last.columns !== tonight.columns) return null;
+		const summary = fromJson<StagedSummary>(last.summary, {});
+		if (typeof summary.rows !== 'number') return null;
+		const isPatch = last.base_run_id !== null && last.base_run_id !== undefined;
+		if (isPatch && (summary.ownRows ?? summary.rows) > REBASE_SHARE * summary.rows) return null;
+		const runId = String(isPatch ? last.base_run_id : last.owner);
+		const chunks = await this.db.queryArrays('SELECT row_count, row_hashes FROM staging_chunks WHERE run_id = ? AND entity = ? ORDER BY seq', [runId, entity]);
+		let rows = 0;
+		for (const [count, hashes] of chunks) {
+			if (hashes === null) return null;
+			rows += Number(count);
+		}
+		if (!isPatch && rows !== summary.rows) return null;
+		const hashes = new Uint32Array(2 * rows);
+		let at = 0;
+		for (const [, text] of chunks) {
+			const chunk = typedArrayOf(String(text), Uint32Array);
+			hashes.set(chunk, at);
+			at += chunk.length;
+		}
+		return at === hashes.length ? { runId, hashes } : null;
+	}
+}
+
+/** A typed array's bytes as base64 (the store keeps them as text). */
+function base64Of(array: Uint32Array | Int32Array): string {
+	return Buffer.from(array.buffer, array.byteOffset, array.byteLength).toString('base64');
+}
+
+/** The typed array base64Of wrote. */
+function typedArrayOf<T extends Uint32Array | Int32Array>(text: string, make: new (buffer: ArrayBuffer) => T): T {
+	const bytes = Buffer.from(text, 'base64');
+	return new make(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
 }
 
 /** Content hashes of a run's staged files (entity → hash; files staged without one are left out). */
@@ -258,11 +338,23 @@ export async function readStagedContentHashes(db: SqlDb, runId: string): Promise
 /** The run whose staging_chunks hold the rows of a staging_files row: its own, or the one it shares (reuseFile). */
 const CHUNKS_OWNER = 'COALESCE(rows_from_run_id, run_id)';
 
-/** Where a run's staged file is read from: the run whose chunks hold its rows, and its sourcedId column. */
-async function stagedFileSource(db: SqlDb, runId: string, entity: StagedEntity): Promise<{ owner: string; sourcedIdIndex: number }> {
-	const rows = await db.query(`SELECT ${CHUNKS_OWNER} AS owner, columns FROM staging_files WHERE run_id = ? AND entity = ?`, [runId, entity]);
+/** Where a run's staged file is read from: the run whose chunks hold its rows, its sourcedId column, and a patch's base and segments. */
+interface StagedFileSource {
+	owner: string;
+	sourcedIdIndex: number;
+	/** A file staged as a patch (row-patch.ts): the run whose chunks hold its base's rows, and where the file holds them. */
+	patch?: { baseRunId: string; segments: Int32Array };
+}
+
+async function stagedFileSource(db: SqlDb, runId: string, entity: StagedEntity): Promise<StagedFileSource> {
+	const rows = await db.query(`SELECT ${CHUNKS_OWNER} AS owner, columns, base_run_id, patch FROM staging_files WHERE run_id = ? AND entity = ?`, [runId, entity]);
 	if (!rows[0]) return { owner: runId, sourcedIdIndex: -1 };
-	return { owner: String(rows[0].owner), sourcedIdIndex: fromJson<string[]>(rows[0].columns, []).indexOf(SOURCED_ID) };
+	const { owner, columns, base_run_id: baseRunId, patch } = rows[0];
+	return {
+		owner: String(owner),
+		sourcedIdIndex: fromJson<string[]>(columns, []).indexOf(SOURCED_ID),
+		...(patch === null || patch === undefined ? {} : { patch: { baseRunId: String(baseRunId), segments: typedArrayOf(String(patch), Int32Array) } }),
+	};
 }
 
 async function sourcedIdIndexOf(db: SqlDb, runId: string, entity: StagedEntity): Promise<number> {
@@ -298,7 +390,7 @@ export function readStagedRowTexts(db: SqlDb, runId: string, entity: StagedEntit
 	return readStagedChunks(db, runId, entity, batchSize, unpackRowTexts, rowTextOf);
 }
 
-async function* readStagedChunks<R>(
+async function* readStagedChunks<R extends { rowNumber: number }>(
 	db: SqlDb,
 	runId: string,
 	entity: StagedEntity,
@@ -306,9 +398,31 @@ async function* readStagedChunks<R>(
 	unpack: (encoding: string, data: string, sourcedIdIndex: number) => R[],
 	fromLegacy: (row: StagedRow, sourcedIdIndex: number) => R,
 ): AsyncGenerator<R[]> {
-	const { owner, sourcedIdIndex } = await stagedFileSource(db, runId, entity);
+	const source = await stagedFileSource(db, runId, entity);
+	const { owner, sourcedIdIndex, patch } = source;
+	const chunks = (of: string) => chunkRows(db, of, entity, sourcedIdIndex, unpack);
 	let pending: R[] = [];
-	let chunks = 0;
+	let chunksRead = 0;
+	for await (const unpacked of patch ? patchedRows(chunks(owner), chunks(patch.baseRunId), patch.segments, entity) : chunks(owner)) {
+		chunksRead++;
+		pending = pending.length === 0 ? unpacked : pending.concat(unpacked);
+		while (pending.length >= batchSize) {
+			yield pending.length === batchSize ? pending : pending.slice(0, batchSize);
+			pending = pending.length === batchSize ? [] : pending.slice(batchSize);
+		}
+	}
+	if (pending.length > 0) yield pending;
+	if (chunksRead === 0) for await (const batch of readLegacyStagedRows(db, runId, entity, batchSize)) yield batch.map((row) => fromLegacy(row, sourcedIdIndex));
+}
+
+/** The rows of each of `owner`'s chunks of `entity`, in order (one array per chunk). */
+async function* chunkRows<R>(
+	db: SqlDb,
+	owner: string,
+	entity: StagedEntity,
+	sourcedIdIndex: number,
+	unpack: (encoding: string, data: string, sourcedIdIndex: number) => R[],
+): AsyncGenerator<R[]> {
 	const ask = (after: number) =>
 		askedAhead(db.queryArrays('SELECT seq, encoding, data FROM staging_chunks WHERE run_id = ? AND entity = ? AND seq > ? ORDER BY seq LIMIT ?', [owner, entity, after, CHUNKS_PER_QUERY]));
 	let next: Promise<SqlValue[][]> | undefined = ask(0);
@@ -316,18 +430,69 @@ async function* readStagedChunks<R>(
 		const rows: SqlValue[][] = await next;
 		// The next chunks are asked for before these are unpacked.
 		next = rows.length < CHUNKS_PER_QUERY ? undefined : ask(Number(rows[rows.length - 1][0]));
-		for (const [, encoding, data] of rows) {
-			const unpacked = unpack(String(encoding), String(data), sourcedIdIndex);
-			pending = pending.length === 0 ? unpacked : pending.concat(unpacked);
-			while (pending.length >= batchSize) {
-				yield pending.length === batchSize ? pending : pending.slice(0, batchSize);
-				pending = pending.length === batchSize ? [] : pending.slice(batchSize);
+		for (const [, encoding, data] of rows) yield unpack(String(encoding), String(data), sourcedIdIndex);
+	}
+}
+
+/** Rows taken one at a time from arrays of them. */
+class RowCursor<R> {
+	rows: R[] = [];
+	at = 0;
+	constructor(private readonly arrays: AsyncIterator<R[]>) {}
+
+	/** Whether a row is at hand (rows[at]), reading the next array when needed; false at the end. */
+	async ready(): Promise<boolean> {
+		while (this.at >= this.rows.length) {
+			const next = await this.arrays.next();
+			if (next.done) return false;
+			this.rows = next.value;
+			this.at = 0;
+		}
+		return true;
+	}
+}
+
+/** Rows handed on at a time by patchedRows. */
+const PATCH_OUT_ROWS = 1000;
+
+/**
+ * A patch's rows in file order (row-patch.ts): its own rows (`own`, with their row numbers) and the base rows its
+ * segments hold (base ordinal, count, row number of the first), given the row numbers they have in this file.
+ */
+async function* patchedRows<R extends { rowNumber: number }>(ownArrays: AsyncIterator<R[]>, baseArrays: AsyncIterator<R[]>, segments: Int32Array, entity: StagedEntity): AsyncGenerator<R[]> {
+	const own = new RowCursor(ownArrays);
+	const base = new RowCursor(baseArrays);
+	let out: R[] = [];
+	let ordinal = 0;
+	const ownRowsBefore = async function* (row: number) {
+		while ((own.at < own.rows.length || (await own.ready())) && own.rows[own.at].rowNumber < row) {
+			out.push(own.rows[own.at++]);
+			if (out.length >= PATCH_OUT_ROWS) {
+				yield out;
+				out = [];
 			}
 		}
-		chunks += rows.length;
+	};
+	for (let s = 0; s < segments.length; s += 3) {
+		const [start, count, firstRow] = [segments[s], segments[s + 1], segments[s + 2]];
+		yield* ownRowsBefore(firstRow);
+		for (let k = -(start - ordinal); k < count; k++) {
+			if (base.at >= base.rows.length && !(await base.ready())) {
+				throw new Error(`The staged ${entity} rows of a patch name base rows its base no longer has (row ${firstRow + k})`);
+			}
+			const row = base.rows[base.at++];
+			if (k < 0) continue; // a base row not in this file
+			row.rowNumber = firstRow + k;
+			out.push(row);
+			if (out.length >= PATCH_OUT_ROWS) {
+				yield out;
+				out = [];
+			}
+		}
+		ordinal = start + count;
 	}
-	if (pending.length > 0) yield pending;
-	if (chunks === 0) for await (const batch of readLegacyStagedRows(db, runId, entity, batchSize)) yield batch.map((row) => fromLegacy(row, sourcedIdIndex));
+	yield* ownRowsBefore(Infinity);
+	if (out.length > 0) yield out;
 }
 
 /** Rows of a run staged before migration 3 (one store row per staged row). */
@@ -351,18 +516,18 @@ async function* readLegacyStagedRows(db: SqlDb, runId: string, entity: StagedEnt
 
 /**
  * Deletes a run's staging: its files, its legacy rows, and the chunks of its files that no other
- * run's file shares (a later run that reused a file keeps reading them; they go with the last file
- * that names them).
+ * run's file shares (a later run that reused a file, or staged one as a patch over it, keeps reading
+ * them; they go with the last file that names them).
  */
 export async function clearStaging(db: SqlDb, runId: string): Promise<void> {
-	const held = await db.query(`SELECT entity, ${CHUNKS_OWNER} AS owner FROM staging_files WHERE run_id = ?`, [runId]);
+	const held = await db.query(`SELECT ${CHUNKS_OWNER} AS owner, base_run_id FROM staging_files WHERE run_id = ?`, [runId]);
 	await db.execute('DELETE FROM staging_files WHERE run_id = ?', [runId]);
 	await db.execute('DELETE FROM staging_rows WHERE run_id = ?', [runId]);
-	const owners = new Set([runId, ...held.map((row) => String(row.owner))]);
+	const owners = new Set([runId, ...held.flatMap((row) => [String(row.owner), ...(row.base_run_id === null ? [] : [String(row.base_run_id)])])]);
 	for (const owner of owners) {
 		await db.execute(
-			`DELETE FROM staging_chunks WHERE run_id = ? AND entity NOT IN (SELECT entity FROM staging_files WHERE ${CHUNKS_OWNER} = ?)`,
-			[owner, owner],
+			`DELETE FROM staging_chunks WHERE run_id = ? AND entity NOT IN (SELECT entity FROM staging_files WHERE ${CHUNKS_OWNER} = ? OR base_run_id = ?)`,
+			[owner, owner, owner],
 		);
 	}
 }

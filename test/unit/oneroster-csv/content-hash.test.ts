@@ -72,7 +72,7 @@ test('an unchanged file hashed streaming is reused, not parsed', async () => {
 	const first = await ingest(true);
 	const users = first.sink.outcomes.get('users') as FileOutcome;
 	const reused: ReusedFile = { fromRunId: 'earlier', columns: [], rows: users.rows, warnings: [] };
-	const again = await ingest(true, new HashingSink(new Map([[users.contentHash, reused]])));
+	const again = await ingest(true, new HashingSink(new Map([[users.contentHash as string, reused]])));
 	expect(again.summary.files.find((file) => file.entity === 'users')).toMatchObject({ rows: users.rows, reusedFrom: 'earlier' });
 	expect(again.sink.rows.has('users')).toBe(false);
 	expect(again.opens.get('users.csv')).toBe(1);

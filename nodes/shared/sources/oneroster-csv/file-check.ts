@@ -156,6 +156,8 @@ export class FileChecker {
 	private readonly validDateTimes = new Set<string>();
 	private readonly fixes = new Map<string, Fix>();
 	private trailingCommaRows = 0;
+	/** Cells rewritten so far (fixed values, trailing commas dropped): a row whose check changed it is staged as something other than its cells. */
+	rewrites = 0;
 
 	/** Checks the header; throws RosterInputError when it cannot be read as this file. */
 	constructor(
@@ -271,9 +273,21 @@ export class FileChecker {
 			}
 			const read = this.readValue(column, value);
 			if (read instanceof ValueProblem) problems = this.add(problems, row, sourcedId, column.name, read.message);
-			else if (read !== value) cells[index] = read;
+			else if (read !== value) {
+				cells[index] = read;
+				this.rewrites++;
+			}
 		}
 		return problems;
+	}
+
+	/**
+	 * Notes the sourcedId of a row that is not checked, being the same as a row this checker's rules passed
+	 * unchanged before (row-patch.ts). False when the id is empty or was seen before: check the row then (which
+	 * reports it).
+	 */
+	noteUncheckedRow(sourcedId: string | undefined, row: number): boolean {
+		return sourcedId !== undefined && sourcedId !== '' && this.firstRowBySourcedId.firstRow(sourcedId, row) === undefined;
 	}
 
 	/** The row a sourcedId was first checked in (the header is row 1), or undefined when no row had it yet. */
@@ -310,6 +324,7 @@ export class FileChecker {
 		if (extra.every((value) => value === '')) {
 			cells.length = width;
 			this.trailingCommaRows++;
+			this.rewrites++;
 			return null;
 		}
 		return `row has ${cells.length} fields but the header has ${width} columns; extra values: ${quoteList(extra.filter((value) => value !== ''))}`;

@@ -8,6 +8,9 @@
  * export of a school year's orgs, terms, courses and classes rarely changes). Where opening a file
  * again is cheap (a folder, files in memory) the hash is taken streaming and the file read a second
  * time to parse it; elsewhere (SFTP, zip) the file is held in memory between hashing and parsing.
+ *
+ * A bulk file that changed is staged as a patch over the last staging of it (row-patch.ts), where the
+ * sink has one: a row that is byte for byte a row there is neither checked nor written again.
  */
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
@@ -19,6 +22,7 @@ import { ProblemList } from '../staging';
 import { readCsvHeader, readCsvRecordBatchesFrom, readSmallCsv } from './csv-records';
 import { CsvRecordScanner } from './csv-scan';
 import { FileChecker } from './file-check';
+import { BaseRowIndex, PatchSegments, RowHasher, seedsOf } from './row-patch';
 import type { CsvFileSet } from './file-set';
 import {
 	MANIFEST_COLUMNS,
@@ -111,10 +115,25 @@ let rules: string | undefined;
 export function ingestRules(): string {
 	rules ??= createHash('sha256')
 		.update(
-			[INGEST_RULES_VERSION, String(CsvRecordScanner), String(FileChecker), String(stageFile), String(readAhead), String(hashStream), JSON.stringify(STAGED_FILES)].join('\0'),
+			[INGEST_RULES_VERSION, String(CsvRecordScanner), String(FileChecker), String(stageFile), String(readAhead), String(hashStream), String(RowHasher), JSON.stringify(STAGED_FILES)].join('\0'),
 		)
 		.digest('hex');
 	return rules;
+}
+
+/** A bulk file staged as a patch over an earlier staging of it (row-patch.ts). */
+interface RowPatch {
+	runId: string;
+	index: BaseRowIndex;
+	segments: PatchSegments;
+}
+
+let seeds: [number, number] | undefined;
+
+/** The seeds of every row hash: the ingest's rules (a release that stages rows differently matches no earlier row). */
+function rowSeeds(): [number, number] {
+	seeds ??= seedsOf(ingestRules());
+	return seeds;
 }
 
 /** A file's bytes read ahead (whole, when not too big), with its content hash when it was read whole. */
@@ -229,8 +248,13 @@ async function stageFile(
 		let skipped = 0;
 		let batch: StagedRow[] = [];
 		const fileWarnings: string[] = [];
+		// A bulk file's rows are hashed (row-patch.ts): staged as a patch over an earlier staging of the file where
+		// the sink has one (only rows not in it are checked and written), else whole with the hashes kept.
+		const hasher = mode === 'bulk' ? new RowHasher(...rowSeeds()) : null;
+		let base: RowPatch | null = null;
+		let hashes: Uint32Array | null = null;
 		const writeBatch = async () => {
-			await sink.writeRows(entity, batch, { plain });
+			await sink.writeRows(entity, batch, { plain, ...(hashes ? { hashes: hashes.subarray(0, 2 * batch.length) } : {}) });
 			staged += batch.length;
 			batch = [];
 			await problems.flush(sink);
@@ -244,14 +268,33 @@ async function stageFile(
 					fileWarnings.push(...checker.headerWarnings);
 					warnings.push(...checker.headerWarnings);
 					await sink.beginFile({ entity, fileName, version, mode, columns: checker.columns });
+					const rows = hasher && sink.baseRowsFor ? await sink.baseRowsFor(entity) : null;
+					if (rows) base = { runId: rows.runId, index: new BaseRowIndex(rows.hashes), segments: new PatchSegments() };
+					else if (hasher) hashes = new Uint32Array(2 * ROW_BATCH_SIZE);
 					continue;
 				}
 				if (cells.length === 1 && cells[0] === '') continue; // a blank line
+				if (hasher) hasher.hash(cells);
+				if (base && hasher) {
+					const ordinal = base.index.find(hasher.h1, hasher.h2);
+					if (ordinal >= 0 && base.segments.canKeep(ordinal) && checker.noteUncheckedRow(cells[checker.sourcedIdIndex], row)) {
+						base.segments.keep(ordinal, row);
+						continue;
+					}
+					if (ordinal < 0) base.segments.miss();
+				}
+				const rewrites = checker.rewrites;
 				const rowProblems = checker.check(cells, row);
 				if (rowProblems) {
 					skipped++;
 					problems.add(rowProblems);
 					continue;
+				}
+				if (hashes && hasher) {
+					// A row the check rewrote is staged as other than its cells: never matched.
+					const clean = checker.rewrites === rewrites;
+					hashes[2 * batch.length] = clean ? hasher.h1 : 0;
+					hashes[2 * batch.length + 1] = clean ? hasher.h2 : 0;
 				}
 				batch.push({ rowNumber: row, sourcedId: cells[checker.sourcedIdIndex], cells });
 				if (batch.length >= ROW_BATCH_SIZE) await writeBatch();
@@ -269,8 +312,12 @@ async function stageFile(
 		const rowWarnings = checker.warnings();
 		fileWarnings.push(...rowWarnings);
 		warnings.push(...rowWarnings);
-		if (contentHash !== null && sink.finishFile) await sink.finishFile(entity, { contentHash, rows: staged, skipped, warnings: fileWarnings });
-		return { entity, fileName, mode, rows: staged, skipped };
+		const kept = base?.segments.kept ?? 0;
+		const patch = base ? { baseRunId: base.runId, segments: base.segments.toArray(), ownRows: staged } : undefined;
+		if (sink.finishFile && (contentHash !== null || patch)) {
+			await sink.finishFile(entity, { contentHash, rows: staged + kept, skipped, warnings: fileWarnings, ...(patch ? { patch } : {}) });
+		}
+		return { entity, fileName, mode, rows: staged + kept, skipped, ...(base ? { patchOver: { runId: base.runId, rowsWritten: staged } } : {}) };
 	} finally {
 		(source as Readable).destroy?.();
 	}
