@@ -15,7 +15,7 @@ import { oneRosterCsvSource } from '../../nodes/shared/sources/oneroster-csv/sou
 import { stageRun } from '../../nodes/shared/sources/stage-run';
 import { listProblems } from '../../nodes/shared/store/runs';
 import type { SqlDb } from '../../nodes/shared/store/sql';
-import { REBASE_SHARE, clearStaging, readStagedRows } from '../../nodes/shared/store/staging';
+import { REBASE_SHARE, clearStaging, readRowsAgainstEarlier, readStagedRows } from '../../nodes/shared/store/staging';
 import type { RosterStore } from '../../nodes/shared/store/store';
 import { NightFolders, runNight } from '../support/bulk-nights';
 import { ENGINES, openTestStore } from '../support/engines';
@@ -186,5 +186,52 @@ describe.each(ENGINES)('a bulk file staged as a patch over an earlier staging (%
 		await stageRun(store.db, oneRosterCsvSource('day2', () => openFolderFileSet(nights.folder('day2'))), { onProgress: (event) => events.push(event) });
 		const finished = events.find((event) => event.file === 'enrollments.csv' && event.finished);
 		expect(finished?.done).toBe(linesOf('day2', 'enrollments.csv').length - 1);
+	});
+
+	it('Normalize knows the rows a patch shares with the night before from the staging, patch after patch; past a rebase it matches them', async () => {
+		const day1 = await runNight(store.db, nights, 'day1', 'enrollments');
+		const day2 = await runNight(store.db, nights, 'day2', 'enrollments');
+		const edited = await runNight(store.db, nights, 'day2-edited', 'enrollments');
+		expect(edited.result).toEqual((await alone('day2-edited')).result);
+		expect(edited.asChangesOver).toBeDefined();
+		for (const [tonight, earlier] of [
+			[day2, day1],
+			[edited, day2],
+			[edited, day1],
+		]) {
+			const reading = await readRowsAgainstEarlier(store.db, tonight.runId, earlier.runId, 'enrollments');
+			expect(reading).not.toBeNull();
+			let rows = 0;
+			let shared = 0;
+			const earlierRows = new Map((await stagedRowsOf(store.db, earlier.runId, 'enrollments')).map((row) => [row.sourcedId, row.cells]));
+			for await (const batch of reading!.batches) {
+				batch.forEach((row, i) => {
+					rows++;
+					if (reading!.shared[i] !== 1) return;
+					shared++;
+					// A shared row is the earlier file's row with its sourcedId, cell for cell.
+					expect(row.text.split('\u001f').slice(0, -1)).toEqual(earlierRows.get(row.sourcedId));
+				});
+			}
+			expect(shared).toBeGreaterThan(0.8 * rows);
+			// The earlier rows not shared: every earlier row whose sourcedId tonight has not, or has with other cells.
+			const tonightRows = new Map((await stagedRowsOf(store.db, tonight.runId, 'enrollments')).map((row) => [row.sourcedId, row.cells]));
+			const apart = [...earlierRows].filter(([id, cells]) => JSON.stringify(tonightRows.get(id)) !== JSON.stringify(cells)).map(([id]) => id);
+			expect([...reading!.earlierOnly.keys()].sort()).toEqual(expect.arrayContaining(apart.sort()));
+		}
+		// Past a rebase (tonight staged whole), or over another base: matched row by row. (Files changed a little
+		// from the nights above, so that no staging of the same bytes is reused.)
+		const lastRowChanged = (lines: string[]) => [...lines.slice(0, -1), lines[lines.length - 1].replace(/,$/, ',2027-01-31')];
+		variant('day2', 'day2-again', { 'enrollments.csv': lastRowChanged });
+		variant('day2-edited', 'day2-edited-again', { 'enrollments.csv': lastRowChanged });
+		const many = await runNight(store.db, nights, 'day1-many-changed', 'enrollments');
+		const rebased = await runNight(store.db, nights, 'day2-again', 'enrollments');
+		expect((await stagedFile(store.db, rebased.runId, 'enrollments')).baseRunId).toBeNull();
+		expect(await readRowsAgainstEarlier(store.db, rebased.runId, many.runId, 'enrollments')).toBeNull();
+		const after = await runNight(store.db, nights, 'day2-edited-again', 'enrollments');
+		expect((await stagedFile(store.db, after.runId, 'enrollments')).baseRunId).toBe(rebased.runId);
+		expect(await readRowsAgainstEarlier(store.db, after.runId, many.runId, 'enrollments')).toBeNull();
+		expect(await readRowsAgainstEarlier(store.db, after.runId, rebased.runId, 'enrollments')).not.toBeNull();
+		expect(after.result).toEqual((await alone('day2-edited-again')).result);
 	});
 });

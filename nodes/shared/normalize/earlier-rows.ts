@@ -24,7 +24,19 @@ const LOST_AFTER = 32;
 /** Rows read ahead of the last match beyond tonight's batch: how far a sourcedId is looked for after LOST_AFTER misses in a row. */
 export const FAR_AHEAD = 20 * LOOKAHEAD;
 
-export class EarlierRows<R extends Row> {
+/** How tonight's rows are matched to an earlier file's, one at a time in file order (EarlierRows, EarlierRowsApart). */
+export interface EarlierMatch<R extends Row> {
+	/** Call before each batch of tonight's rows, with its length. */
+	readAhead(count: number): Promise<void>;
+	/** The earlier row with this sourcedId, if one is at hand (it is then taken). */
+	take(sourcedId: string): R | undefined;
+	/** Earlier rows at hand not taken so far. */
+	readonly passedOver: number;
+	/** Every earlier row never taken, once tonight's rows are all read. */
+	untaken(): AsyncGenerator<R>;
+}
+
+export class EarlierRows<R extends Row> implements EarlierMatch<R> {
 	/** Rows read from the earlier file: `ahead[at]` is the next one in file order not yet passed (those before it are let go in readAhead). */
 	private ahead: R[] = [];
 	private at = 0;
@@ -101,3 +113,29 @@ export class EarlierRows<R extends Row> {
 
 /** A row held for a while: strings of its own, not cut from its chunk's staged text (which it would keep whole). */
 const ownCopy = <R extends Row>(row: R): R => JSON.parse(JSON.stringify(row)) as R;
+
+/**
+ * The earlier file's rows that tonight's file has not (store/staging.ts readRowsAgainstEarlier: the rows both have are
+ * known from the staging, and never looked for here), by sourcedId, matched to tonight's other rows.
+ */
+export class EarlierRowsApart<R extends Row> implements EarlierMatch<R> {
+	/** `rows`: filled as tonight's rows are read (readRowsAgainstEarlier's earlierOnly). */
+	constructor(private readonly rows: Map<string, R>) {}
+
+	async readAhead(): Promise<void> {}
+
+	take(sourcedId: string): R | undefined {
+		const row = this.rows.get(sourcedId);
+		if (row !== undefined) this.rows.delete(sourcedId);
+		return row;
+	}
+
+	get passedOver(): number {
+		return this.rows.size;
+	}
+
+	async *untaken(): AsyncGenerator<R> {
+		yield* this.rows.values();
+		this.rows.clear();
+	}
+}

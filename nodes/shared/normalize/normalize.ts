@@ -60,11 +60,12 @@ import {
 import type { SqlDb } from '../store/sql';
 import { OffHeapStrings, doubled } from '../store/off-heap-strings';
 import type { StagedRowText } from '../store/staging';
-import { cellAt, cellsOf, readStagedContentHashes, readStagedFiles, readStagedRows, readStagedRowTexts, stagedRowOf } from '../store/staging';
+import { cellAt, cellsOf, readRowsAgainstEarlier, readStagedContentHashes, readStagedFiles, readStagedRows, readStagedRowTexts, stagedRowOf } from '../store/staging';
 import { DEFAULT_KEEP_SNAPSHOTS_DAYS, pruneSnapshots } from '../store/retention';
 import type { DriftReport, DriftSettings } from './drift';
 import { checkDrift } from './drift';
-import { EarlierRows } from './earlier-rows';
+import type { EarlierMatch } from './earlier-rows';
+import { EarlierRows, EarlierRowsApart } from './earlier-rows';
 
 /**
  * The role and snapshot tallies (PERSON_TABLE.tally) of each person held in an OffHeapStrings, by the
@@ -668,12 +669,14 @@ async function buildSnapshot(
 			for await (const rows of readSnapshotValueBatches(db, earlierPeople.runId, CONTACT_TABLE)) for (const values of rows) previousContacts.add(values[SOURCED_ID_AT] as string);
 			// Tonight's rows and the earlier run's, as text (StagedRowText). Matching stops once more rows are passed
 			// over than `maxChanges` (a file in another order): the rest are read as any row.
-			const rows = new EarlierRows(readStagedRowTexts(db, earlierPeople.runId, 'users'));
+			const tonight = await againstEarlier(db, runId, earlierPeople.runId, 'users');
 			let matching = true;
-			for await (const [, batch] of stagedBatchesFrom(input, 'users', readStagedRowTexts)) {
-				if (matching) await rows.readAhead(batch.length);
-				for (const row of batch) {
-					const last = matching ? rows.take(row.sourcedId) : undefined;
+			for await (const [, batch] of stagedBatchesFrom(input, 'users', tonight.read)) {
+				if (matching) await tonight.earlier.readAhead(batch.length);
+				const shared = tonight.shared();
+				for (let i = 0; i < batch.length; i++) {
+					const row = batch[i];
+					const last = shared[i] === 1 ? row : matching ? tonight.earlier.take(row.sourcedId) : undefined;
 					const same = last !== undefined && last.text === row.text;
 					const relationship = same && earlierPeople.madeUser(row.sourcedId) ? ONEROSTER_ROLE_MAP[textCell(row, roleAt)] : undefined;
 					if (relationship !== undefined) {
@@ -693,10 +696,10 @@ async function buildSnapshot(
 					// The same row made no person there either (a contact, or a problem): there is none to remove.
 					if (same) removedPeople.delete(row.sourcedId);
 				}
-				if (rows.passedOver > earlierPeople.maxChanges) matching = false;
+				if (tonight.earlier.passedOver > earlierPeople.maxChanges) matching = false;
 			}
 			// The earlier rows no row of tonight's took: not in tonight's file (or too far from where they were to be matched).
-			for await (const last of rows.untaken()) if (!people.has(last.sourcedId)) removedPeople.add(detached(last.sourcedId));
+			for await (const last of tonight.earlier.untaken()) if (!people.has(last.sourcedId)) removedPeople.add(detached(last.sourcedId));
 		}
 	}
 
@@ -929,11 +932,14 @@ async function buildSnapshot(
 			const problemsBefore = problems.length;
 			// Both nights' rows are read as text (StagedRowText) and compared so; only the rows that differ, or
 			// no longer make their enrollment, are split into cells and checked as any row is (enrollmentOf).
-			const rows = new EarlierRows(readStagedRowTexts(db, earlier.runId, 'enrollments'));
-			for await (const [, batch] of stagedBatchesFrom(input, 'enrollments', readStagedRowTexts)) {
+			const tonight = await againstEarlier(db, runId, earlier.runId, 'enrollments');
+			const rows = tonight.earlier;
+			for await (const [, batch] of stagedBatchesFrom(input, 'enrollments', tonight.read)) {
 				await rows.readAhead(batch.length);
-				for (const row of batch) {
-					const last = rows.take(row.sourcedId);
+				const shared = tonight.shared();
+				for (let i = 0; i < batch.length; i++) {
+					const row = batch[i];
+					const last = shared[i] === 1 ? row : rows.take(row.sourcedId);
 					const same = last !== undefined && last.text === row.text;
 					if (!same || !unchanged(row)) {
 						const enrollment = enrollmentOf(stagedRowOf(row));
@@ -1009,6 +1015,23 @@ async function buildSnapshot(
 	await writeSnapshotHeader(db, runId, [...schoolScope], counts as unknown as Record<string, unknown>, { fingerprint, rules: normalizeRules() });
 	await addProblems(db, runId, 'normalized', problems);
 	return { counts, warnings, problemCount: problems.length };
+}
+
+/** No row of a batch known to be the earlier file's (readRowsAgainstEarlier not used). */
+const NONE_SHARED = new Uint8Array(0);
+
+/**
+ * Tonight's staged rows of `entity` as text (`read`, for stagedBatchesFrom), matched to the earlier run's rows of the
+ * file: where tonight's file is a patch over a base that the earlier file is too, the rows both have are known from
+ * the staging (shared(): 1 at such a row of the last batch read; it is the earlier file's row) and only the others
+ * are matched (readRowsAgainstEarlier); otherwise every row is matched as both files are read (EarlierRows).
+ */
+async function againstEarlier(db: SqlDb, runId: string, earlierRunId: string, entity: StagedEntity) {
+	const patch = await readRowsAgainstEarlier(db, runId, earlierRunId, entity);
+	if (patch) {
+		return { read: () => patch.batches, shared: () => patch.shared, earlier: new EarlierRowsApart(patch.earlierOnly) as EarlierMatch<StagedRowText> };
+	}
+	return { read: readStagedRowTexts, shared: () => NONE_SHARED, earlier: new EarlierRows(readStagedRowTexts(db, earlierRunId, entity)) as EarlierMatch<StagedRowText> };
 }
 
 /** What tonight's snapshot holds besides its enrollments, for checking an earlier snapshot's enrollments against (enrollmentStillHere). */

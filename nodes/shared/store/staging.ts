@@ -403,7 +403,8 @@ async function* readStagedChunks<R extends { rowNumber: number }>(
 	const chunks = (of: string) => chunkRows(db, of, entity, sourcedIdIndex, unpack);
 	let pending: R[] = [];
 	let chunksRead = 0;
-	for await (const unpacked of patch ? patchedRows(chunks(owner), chunks(patch.baseRunId), patch.segments, entity) : chunks(owner)) {
+	const arrays = patch ? rowsOf(patchedRows(chunks(owner), chunks(patch.baseRunId), patch.segments, entity)) : chunks(owner);
+	for await (const unpacked of arrays) {
 		chunksRead++;
 		pending = pending.length === 0 ? unpacked : pending.concat(unpacked);
 		while (pending.length >= batchSize) {
@@ -413,6 +414,11 @@ async function* readStagedChunks<R extends { rowNumber: number }>(
 	}
 	if (pending.length > 0) yield pending;
 	if (chunksRead === 0) for await (const batch of readLegacyStagedRows(db, runId, entity, batchSize)) yield batch.map((row) => fromLegacy(row, sourcedIdIndex));
+}
+
+/** The rows of each batch. */
+async function* rowsOf<R>(batches: AsyncIterable<PatchedBatch<R>>): AsyncGenerator<R[]> {
+	for await (const { rows } of batches) yield rows;
 }
 
 /** The rows of each of `owner`'s chunks of `entity`, in order (one array per chunk). */
@@ -455,45 +461,132 @@ class RowCursor<R> {
 /** Rows handed on at a time by patchedRows. */
 const PATCH_OUT_ROWS = 1000;
 
+/** Rows of a patch in file order, with the base ordinal of each (-1: a row of the patch's own). */
+interface PatchedBatch<R> {
+	rows: R[];
+	ordinals: Int32Array;
+}
+
 /**
  * A patch's rows in file order (row-patch.ts): its own rows (`own`, with their row numbers) and the base rows its
  * segments hold (base ordinal, count, row number of the first), given the row numbers they have in this file.
+ * `dropped`, when given, is handed every base row the file does not hold (the base is then read to its end), each
+ * before the patch's own rows that follow it in the base's order (a row changed in place: its base row first).
  */
-async function* patchedRows<R extends { rowNumber: number }>(ownArrays: AsyncIterator<R[]>, baseArrays: AsyncIterator<R[]>, segments: Int32Array, entity: StagedEntity): AsyncGenerator<R[]> {
+async function* patchedRows<R extends { rowNumber: number }>(
+	ownArrays: AsyncIterator<R[]>,
+	baseArrays: AsyncIterator<R[]>,
+	segments: Int32Array,
+	entity: StagedEntity,
+	dropped?: (row: R, ordinal: number) => void,
+): AsyncGenerator<PatchedBatch<R>> {
 	const own = new RowCursor(ownArrays);
 	const base = new RowCursor(baseArrays);
-	let out: R[] = [];
+	let rows: R[] = [];
+	let ordinals = new Int32Array(PATCH_OUT_ROWS);
+	const put = (row: R, ordinal: number) => {
+		ordinals[rows.length] = ordinal;
+		rows.push(row);
+	};
+	const flush = (): PatchedBatch<R> => {
+		const batch = { rows, ordinals: ordinals.subarray(0, rows.length) };
+		rows = [];
+		ordinals = new Int32Array(PATCH_OUT_ROWS);
+		return batch;
+	};
+	/** The next base row; past the base's end, an error (the patch names rows its base no longer has) unless `atEnd`. */
+	const nextBaseRow = async (atEnd = false): Promise<R | undefined> => {
+		if (base.at >= base.rows.length && !(await base.ready())) {
+			if (atEnd) return undefined;
+			throw new Error(`The staged ${entity} rows of a patch name base rows its base no longer has (base row ${ordinal + 1})`);
+		}
+		return base.rows[base.at++];
+	};
 	let ordinal = 0;
-	const ownRowsBefore = async function* (row: number) {
-		while ((own.at < own.rows.length || (await own.ready())) && own.rows[own.at].rowNumber < row) {
-			out.push(own.rows[own.at++]);
-			if (out.length >= PATCH_OUT_ROWS) {
-				yield out;
-				out = [];
-			}
+	const ownRowsBefore = async function* (rowNumber: number) {
+		while ((own.at < own.rows.length || (await own.ready())) && own.rows[own.at].rowNumber < rowNumber) {
+			put(own.rows[own.at++], -1);
+			if (rows.length >= PATCH_OUT_ROWS) yield flush();
 		}
 	};
 	for (let s = 0; s < segments.length; s += 3) {
 		const [start, count, firstRow] = [segments[s], segments[s + 1], segments[s + 2]];
-		yield* ownRowsBefore(firstRow);
-		for (let k = -(start - ordinal); k < count; k++) {
-			if (base.at >= base.rows.length && !(await base.ready())) {
-				throw new Error(`The staged ${entity} rows of a patch name base rows its base no longer has (row ${firstRow + k})`);
-			}
-			const row = base.rows[base.at++];
-			if (k < 0) continue; // a base row not in this file
-			row.rowNumber = firstRow + k;
-			out.push(row);
-			if (out.length >= PATCH_OUT_ROWS) {
-				yield out;
-				out = [];
-			}
+		for (; ordinal < start; ordinal++) {
+			const row = (await nextBaseRow()) as R;
+			dropped?.(row, ordinal);
 		}
-		ordinal = start + count;
+		yield* ownRowsBefore(firstRow);
+		for (let k = 0; k < count; k++, ordinal++) {
+			const row = (await nextBaseRow()) as R;
+			row.rowNumber = firstRow + k;
+			put(row, ordinal);
+			if (rows.length >= PATCH_OUT_ROWS) yield flush();
+		}
 	}
+	if (dropped) for (let row = await nextBaseRow(true); row !== undefined; row = await nextBaseRow(true), ordinal++) dropped(row, ordinal);
 	yield* ownRowsBefore(Infinity);
-	if (out.length > 0) yield out;
+	if (rows.length > 0) yield flush();
 }
+
+/** Tonight's rows of a file staged as a patch, against an earlier staging of the file over the same base (readRowsAgainstEarlier). */
+export interface RowsAgainstEarlier {
+	/** Tonight's rows as text, in file order (batches of up to 1,000). */
+	batches: AsyncGenerator<StagedRowText[]>;
+	/** For the batch last yielded: 1 where its row is a base row the earlier staging holds too (so the earlier file has that very row). */
+	shared: Uint8Array;
+	/**
+	 * The earlier staging's rows tonight's has not (its rows of its own, and base rows tonight's file left out), by
+	 * sourcedId, as strings of their own: in when the batch of the tonight's row that replaces one in place is yielded,
+	 * and all of them once every batch is read.
+	 */
+	earlierOnly: Map<string, StagedRowText>;
+}
+
+/**
+ * Tonight's staged rows of `entity` as text, each marked when the earlier staging of the file (`earlierRunId`) has
+ * the very same row (the same base row; no text compared), and the earlier rows tonight's has not; null unless
+ * tonight's file is a patch over a base that the earlier file is, or is a patch over too. The base's rows are read
+ * once, for both nights (Normalize read each night's whole file, and matched them row by row: normalize/earlier-rows.ts).
+ */
+export async function readRowsAgainstEarlier(db: SqlDb, runId: string, earlierRunId: string, entity: StagedEntity): Promise<RowsAgainstEarlier | null> {
+	const tonight = await stagedFileSource(db, runId, entity);
+	const earlier = await stagedFileSource(db, earlierRunId, entity);
+	const baseRunId = tonight.patch?.baseRunId;
+	if (!tonight.patch || (earlier.patch ? earlier.patch.baseRunId !== baseRunId : earlier.owner !== baseRunId)) return null;
+	const heldByEarlier = earlier.patch ? baseRowsHeld(earlier.patch.segments) : undefined;
+	const earlierHolds = (ordinal: number) => heldByEarlier === undefined || (ordinal < heldByEarlier.length && heldByEarlier[ordinal] === 1);
+	const { sourcedIdIndex } = tonight;
+	const chunks = (of: string) => chunkRows(db, of, entity, sourcedIdIndex, unpackRowTexts);
+	const earlierOnly = new Map<string, StagedRowText>();
+	if (earlier.patch) for await (const rows of chunks(earlier.owner)) for (const row of rows) earlierOnly.set(row.sourcedId, ownCopy(row));
+	const patch = tonight.patch;
+	const dropped = (row: StagedRowText, ordinal: number) => {
+		if (earlierHolds(ordinal)) earlierOnly.set(row.sourcedId, ownCopy(row));
+	};
+	const batches = patchedRows(chunks(tonight.owner), chunks(patch.baseRunId), patch.segments, entity, dropped);
+	const reading = { shared: new Uint8Array(0), earlierOnly } as RowsAgainstEarlier;
+	reading.batches = (async function* () {
+		for await (const { rows, ordinals } of batches) {
+			const shared = new Uint8Array(rows.length);
+			for (let i = 0; i < rows.length; i++) shared[i] = ordinals[i] >= 0 && earlierHolds(ordinals[i]) ? 1 : 0;
+			reading.shared = shared;
+			yield rows;
+		}
+	})();
+	return reading;
+}
+
+/** 1 at each base ordinal a patch's segments hold. */
+function baseRowsHeld(segments: Int32Array): Uint8Array {
+	let end = 0;
+	for (let s = 0; s < segments.length; s += 3) end = Math.max(end, segments[s] + segments[s + 1]);
+	const held = new Uint8Array(end);
+	for (let s = 0; s < segments.length; s += 3) held.fill(1, segments[s], segments[s] + segments[s + 1]);
+	return held;
+}
+
+/** A row held for a while: strings of its own, not cut from its chunk's staged text (which it would keep whole). */
+const ownCopy = <R>(row: R): R => JSON.parse(JSON.stringify(row)) as R;
 
 /** Rows of a run staged before migration 3 (one store row per staged row). */
 async function* readLegacyStagedRows(db: SqlDb, runId: string, entity: StagedEntity, batchSize: number): AsyncGenerator<StagedRow[]> {
