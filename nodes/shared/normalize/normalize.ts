@@ -57,7 +57,7 @@ import {
 	writeSnapshotHeader,
 	writeSnapshotRecords,
 } from '../store/snapshot';
-import type { SqlDb } from '../store/sql';
+import type { SqlDb, SqlValue } from '../store/sql';
 import { OffHeapStrings, doubled } from '../store/off-heap-strings';
 import type { StagedRowText } from '../store/staging';
 import { cellAt, cellsOf, readRowsAgainstEarlier, readStagedContentHashes, readStagedFiles, readStagedRows, readStagedRowTexts, stagedRowOf } from '../store/staging';
@@ -320,7 +320,14 @@ export async function normalizeRun(store: SqlDb, runId: string, options: Normali
 	return { run, counts, warnings, problemCount, drift };
 }
 
-/** Writes the canonical snapshot of `runId` from its staged rows (inside the caller's transaction). */
+/**
+ * Writes the canonical snapshot of `runId` from its staged rows (inside the caller's transaction).
+ *
+ * Its loops over rows or records run in functions of their own (readUsers, matchUsers, matchEnrollments, …), not
+ * in its body: V8 optimizes this long async function piece by piece, each next part it reaches without type
+ * feedback undoing the last optimization (a bulk day two deoptimized it ~8 times), and a loop in its body ran
+ * unoptimized meanwhile (~300-450 ms a night at 100,000 students, a fifth of Normalize's time, in its own samples).
+ */
 async function buildSnapshot(
 	db: SqlDb,
 	runId: string,
@@ -663,17 +670,19 @@ async function buildSnapshot(
 			});
 		};
 		if (!earlierPeople) {
-			for await (const [, batch] of stagedBatches(input, 'users')) for (const row of batch) readUser(row);
+			const readUsers = (batch: StagedRow[]) => {
+				for (const row of batch) readUser(row);
+			};
+			for await (const [, batch] of stagedBatches(input, 'users')) readUsers(batch);
 		} else {
 			// That snapshot's contacts first: a contact's row kept as text is needed only for a contact that snapshot lacks.
-			for await (const rows of readSnapshotValueBatches(db, earlierPeople.runId, CONTACT_TABLE)) for (const values of rows) previousContacts.add(values[SOURCED_ID_AT] as string);
+			for await (const rows of readSnapshotValueBatches(db, earlierPeople.runId, CONTACT_TABLE)) addSourcedIds(previousContacts, rows);
 			// Tonight's rows and the earlier run's, as text (StagedRowText). Matching stops once more rows are passed
 			// over than `maxChanges` (a file in another order): the rest are read as any row.
 			const tonight = await againstEarlier(db, runId, earlierPeople.runId, 'users');
 			let matching = true;
-			for await (const [, batch] of stagedBatchesFrom(input, 'users', tonight.read)) {
-				if (matching) await tonight.earlier.readAhead(batch.length);
-				const shared = tonight.shared();
+			/** Reads a batch of tonight's rows (a function of its own: see buildSnapshot). */
+			const matchUsers = (batch: StagedRowText[], shared: Uint8Array) => {
 				for (let i = 0; i < batch.length; i++) {
 					const row = batch[i];
 					const last = shared[i] === 1 ? row : matching ? tonight.earlier.take(row.sourcedId) : undefined;
@@ -696,6 +705,10 @@ async function buildSnapshot(
 					// The same row made no person there either (a contact, or a problem): there is none to remove.
 					if (same) removedPeople.delete(row.sourcedId);
 				}
+			};
+			for await (const [, batch] of stagedBatchesFrom(input, 'users', tonight.read)) {
+				if (matching) await tonight.earlier.readAhead(batch.length);
+				matchUsers(batch, tonight.shared());
 				if (tonight.earlier.passedOver > earlierPeople.maxChanges) matching = false;
 			}
 			// The earlier rows no row of tonight's took: not in tonight's file (or too far from where they were to be matched).
@@ -723,7 +736,10 @@ async function buildSnapshot(
 		if (own !== undefined) return own;
 		return firstListers().get(studentId) ?? (had !== null && contactRelationships.has(had) ? had : null);
 	};
-	for (const [studentId, had] of studentContacts) studentContacts.set(studentId, primaryContactOf(studentId, had));
+	const decidePrimaryContacts = () => {
+		for (const [studentId, had] of studentContacts) studentContacts.set(studentId, primaryContactOf(studentId, had));
+	};
+	decidePrimaryContacts();
 
 	// People and contacts are complete: write them now (a chunk of objects at a time, in sourcedId
 	// order) and keep only what the enrollments are checked against (ids, relationships).
@@ -798,14 +814,17 @@ async function buildSnapshot(
 		// The contacts as changes over the same snapshot: those of its contacts no one points at now, or who are
 		// no contacts now, are removed; the contacts the rows set are written (or removed when no one points
 		// at them); the contacts kept as rows (contactRows) are written when someone points at them now only.
-		const changedContacts = new Map<string, CanonicalContact | null>();
-		for (const id of previousContacts) if (!usedContacts.has(id) || !contactRelationships.has(id)) changedContacts.set(id, null);
-		for (const [id, packed] of contacts) changedContacts.set(id, usedContacts.has(id) ? unpackRecord(CONTACT_TABLE, held.get(packed)) : null);
-		for (const [id, text] of contactRows) {
-			if (usedContacts.has(id)) changedContacts.set(id, contactOfRow(id, contactRelationships.get(id) as ContactRelationship, cellsOf({ text: held.get(text) })));
-		}
-		await writeSnapshotChanges(db, usedFrom, runId, CONTACT_TABLE, changedContacts);
-		for (const id of usedContacts) if (contactRelationships.has(id)) contactCount++;
+		const contactChanges = () => {
+			const changedContacts = new Map<string, CanonicalContact | null>();
+			for (const id of previousContacts) if (!usedContacts.has(id) || !contactRelationships.has(id)) changedContacts.set(id, null);
+			for (const [id, packed] of contacts) changedContacts.set(id, usedContacts.has(id) ? unpackRecord(CONTACT_TABLE, held.get(packed)) : null);
+			for (const [id, text] of contactRows) {
+				if (usedContacts.has(id)) changedContacts.set(id, contactOfRow(id, contactRelationships.get(id) as ContactRelationship, cellsOf({ text: held.get(text) })));
+			}
+			for (const id of usedContacts) if (contactRelationships.has(id)) contactCount++;
+			return changedContacts;
+		};
+		await writeSnapshotChanges(db, usedFrom, runId, CONTACT_TABLE, contactChanges());
 	} else {
 		const contactsWriter = new SnapshotChunkWriter(db, runId, CONTACT_TABLE, changesOver);
 		for (const id of [...usedContacts].filter((contactId) => contacts.has(contactId)).sort()) {
@@ -860,8 +879,6 @@ async function buildSnapshot(
 		enrollmentCount += pending.length;
 		pending.length = 0;
 	};
-	/** Queues an enrollment to be written; true when a batch's worth is queued (then flush). */
-	const queue = (enrollment: CanonicalEnrollment): boolean => pending.push(enrollment) >= 5000;
 	if (enrollmentsFile) {
 		const c = enrollmentsFile;
 		const [classAt, userAt, roleAt, primaryAt, beginAt, endAt] = ['classSourcedId', 'userSourcedId', 'role', 'primary', 'beginDate', 'endDate'].map((name) =>
@@ -934,9 +951,8 @@ async function buildSnapshot(
 			// no longer make their enrollment, are split into cells and checked as any row is (enrollmentOf).
 			const tonight = await againstEarlier(db, runId, earlier.runId, 'enrollments');
 			const rows = tonight.earlier;
-			for await (const [, batch] of stagedBatchesFrom(input, 'enrollments', tonight.read)) {
-				await rows.readAhead(batch.length);
-				const shared = tonight.shared();
+			/** Reads a batch of tonight's rows (a function of its own: see buildSnapshot); false when too many changed. */
+			const matchEnrollments = (batch: StagedRowText[], shared: Uint8Array): boolean => {
 				for (let i = 0; i < batch.length; i++) {
 					const row = batch[i];
 					const last = shared[i] === 1 ? row : rows.take(row.sourcedId);
@@ -949,11 +965,16 @@ async function buildSnapshot(
 							change(detached(row.sourcedId), heldEnrollment(enrollment), last);
 						}
 					}
-					if (changes.size > earlier.maxChanges || rows.passedOver > earlier.maxChanges) {
-						problems.length = problemsBefore;
-						enrollmentsOutOfScope = 0;
-						return undefined;
-					}
+					if (changes.size > earlier.maxChanges || rows.passedOver > earlier.maxChanges) return false;
+				}
+				return true;
+			};
+			for await (const [, batch] of stagedBatchesFrom(input, 'enrollments', tonight.read)) {
+				await rows.readAhead(batch.length);
+				if (!matchEnrollments(batch, tonight.shared())) {
+					problems.length = problemsBefore;
+					enrollmentsOutOfScope = 0;
+					return undefined;
 				}
 			}
 			// The earlier rows no row of tonight's took: not in tonight's file (or too far from where they were to be matched).
@@ -970,15 +991,22 @@ async function buildSnapshot(
 		if (asChanges) {
 			enrollmentCount = await writeSnapshotChanges(db, earlier.runId, runId, ENROLLMENT_TABLE, asChanges.changes, { knownFrom: asChanges.before });
 		} else {
-			for await (const [, batch] of stagedBatches(input, 'enrollments')) for (const row of batch) {
-				if (isDeletion(c, row.cells)) {
-					if (enrollmentDelta) deltaEnrollments.set(row.sourcedId, null);
-					continue;
+			/** Reads a batch of rows (a function of its own: see buildSnapshot), queueing the enrollments of a bulk file. */
+			const readEnrollments = (batch: StagedRow[]) => {
+				for (const row of batch) {
+					if (isDeletion(c, row.cells)) {
+						if (enrollmentDelta) deltaEnrollments.set(row.sourcedId, null);
+						continue;
+					}
+					const enrollment = enrollmentOf(row);
+					if (!enrollment) continue;
+					if (enrollmentDelta) deltaEnrollments.set(row.sourcedId, enrollment);
+					else pending.push(enrollment);
 				}
-				const enrollment = enrollmentOf(row);
-				if (!enrollment) continue;
-				if (enrollmentDelta) deltaEnrollments.set(row.sourcedId, enrollment);
-				else if (queue(enrollment)) await flush();
+			};
+			for await (const [, batch] of stagedBatches(input, 'enrollments')) {
+				readEnrollments(batch);
+				if (pending.length >= FLUSH_ENROLLMENTS) await flush();
 			}
 		}
 	}
@@ -1034,6 +1062,14 @@ async function againstEarlier(db: SqlDb, runId: string, earlierRunId: string, en
 	return { read: readStagedRowTexts, shared: () => NONE_SHARED, earlier: new EarlierRows(readStagedRowTexts(db, earlierRunId, entity)) as EarlierMatch<StagedRowText> };
 }
 
+/** Enrollments written at a time (a bulk file's, in file order). */
+const FLUSH_ENROLLMENTS = 5000;
+
+/** Adds the sourcedIds of snapshot rows of values to `ids`. */
+function addSourcedIds(ids: Set<string>, rows: SqlValue[][]): void {
+	for (const values of rows) ids.add(values[SOURCED_ID_AT] as string);
+}
+
 /** What tonight's snapshot holds besides its enrollments, for checking an earlier snapshot's enrollments against (enrollmentStillHere). */
 interface TonightsClassesAndPeople {
 	classIds: ReadonlySet<string>;
@@ -1045,7 +1081,7 @@ interface TonightsClassesAndPeople {
 /** The sourcedIds of a snapshot's classes. */
 async function snapshotClassIds(db: SqlDb, runId: string): Promise<Set<string>> {
 	const ids = new Set<string>();
-	for await (const rows of readSnapshotValueBatches(db, runId, CLASS_TABLE)) for (const values of rows) ids.add(values[SOURCED_ID_AT] as string);
+	for await (const rows of readSnapshotValueBatches(db, runId, CLASS_TABLE)) addSourcedIds(ids, rows);
 	return ids;
 }
 
