@@ -314,7 +314,7 @@ async function stageFile(
 		warnings.push(...rowWarnings);
 		const kept = base?.segments.kept ?? 0;
 		const patch = base ? { baseRunId: base.runId, segments: base.segments.toArray(), ownRows: staged } : undefined;
-		if (sink.finishFile && (contentHash !== null || patch)) {
+		if (sink.finishFile) {
 			await sink.finishFile(entity, { contentHash, rows: staged + kept, skipped, warnings: fileWarnings, ...(patch ? { patch } : {}) });
 		}
 		return { entity, fileName, mode, rows: staged + kept, skipped, ...(base ? { patchOver: { runId: base.runId, rowsWritten: staged } } : {}) };
