@@ -398,8 +398,7 @@ async function* readStagedChunks<R extends { rowNumber: number }>(
 	unpack: (encoding: string, data: string, sourcedIdIndex: number) => R[],
 	fromLegacy: (row: StagedRow, sourcedIdIndex: number) => R,
 ): AsyncGenerator<R[]> {
-	const source = await stagedFileSource(db, runId, entity);
-	const { owner, sourcedIdIndex, patch } = source;
+	const { owner, sourcedIdIndex, patch } = await stagedFileSource(db, runId, entity);
 	const chunks = (of: string) => chunkRows(db, of, entity, sourcedIdIndex, unpack);
 	let pending: R[] = [];
 	let chunksRead = 0;
