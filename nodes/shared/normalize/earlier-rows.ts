@@ -12,6 +12,8 @@
  * as many rows passed over (`passedOver`), and the caller gives up.
  */
 
+import { ownCopy } from '../store/staging';
+
 /** What a row needs to be matched: its sourcedId (the rest is the caller's). */
 interface Row {
 	sourcedId: string;
@@ -111,8 +113,6 @@ export class EarlierRows<R extends Row> implements EarlierMatch<R> {
 	}
 }
 
-/** A row held for a while: strings of its own, not cut from its chunk's staged text (which it would keep whole). */
-const ownCopy = <R extends Row>(row: R): R => JSON.parse(JSON.stringify(row)) as R;
 
 /**
  * The earlier file's rows that tonight's file has not (store/staging.ts readRowsAgainstEarlier: the rows both have are

@@ -584,8 +584,8 @@ function baseRowsHeld(segments: Int32Array): Uint8Array {
 	return held;
 }
 
-/** A row held for a while: strings of its own, not cut from its chunk's staged text (which it would keep whole). */
-const ownCopy = <R>(row: R): R => JSON.parse(JSON.stringify(row)) as R;
+/** A staged row held for a while: strings of its own, not cut from its chunk's staged text (which it would keep whole). */
+export const ownCopy = <R>(row: R): R => JSON.parse(JSON.stringify(row)) as R;
 
 /** Rows of a run staged before migration 3 (one store row per staged row). */
 async function* readLegacyStagedRows(db: SqlDb, runId: string, entity: StagedEntity, batchSize: number): AsyncGenerator<StagedRow[]> {

@@ -14,6 +14,8 @@
  * nights.
  */
 
+import { doubled } from '../../store/off-heap-strings';
+
 /** Hashes of `text` (e.g. the ingest's rules): the seeds of RowHasher. */
 export function seedsOf(text: string): [number, number] {
 	const hasher = new RowHasher(0x811c9dc5, 0x9e3779b9);
@@ -138,11 +140,7 @@ export class PatchSegments {
 		if (at >= 0 && ordinal === this.next && row === this.lastRow + 1) {
 			this.values[at + 1]++;
 		} else {
-			if (this.length + 3 > this.values.length) {
-				const grown = new Int32Array(this.values.length * 2);
-				grown.set(this.values);
-				this.values = grown;
-			}
+			if (this.length + 3 > this.values.length) this.values = doubled(this.values, Int32Array);
 			this.values[this.length] = ordinal;
 			this.values[this.length + 1] = 1;
 			this.values[this.length + 2] = row;
