@@ -37,7 +37,9 @@ beforeAll(async () => {
 			// New rows at the top; one takes the sourcedId of a row further on that is as it was (that row is the duplicate).
 			const added = [kept[30].replace(/^[^,]*/, (id) => `${id}-new`), kept[500]];
 			const moved = kept.slice(100, 160);
-			return [head, ...added, ...kept.slice(0, 100), ...kept.slice(160, 700), '', ...kept.slice(700), ...moved];
+			// At the end, two rows with the sourcedIds of rows taken from the base before them: one changed, one a copy.
+			const late = [kept[8].replace(/,$/, ',2027-07-01'), kept[9]];
+			return [head, ...added, ...kept.slice(0, 100), ...kept.slice(160, 700), '', ...kept.slice(700), ...moved, ...late];
 		},
 		'users.csv': ([head, ...rows]) => {
 			const columns = head.split(',');
@@ -130,6 +132,11 @@ describe.each(ENGINES)('a bulk file staged as a patch over an earlier staging (%
 			const duplicateRow = rows.findIndex((line, i) => i > 2 && firstCell(line) === duplicateId) + 1;
 			expect(expected.problems).toContainEqual(expect.objectContaining({ file: 'enrollments.csv', row: duplicateRow, sourcedId: duplicateId, field: 'sourcedId' }));
 			expect(expected.enrollments.some((row) => row.rowNumber === duplicateRow)).toBe(false);
+			// The last two rows have the sourcedIds of rows before them that are as they were: both are duplicates.
+			for (const row of [rows.length - 1, rows.length]) {
+				const id = firstCell(rows[row - 1]);
+				expect(expected.problems).toContainEqual(expect.objectContaining({ file: 'enrollments.csv', row, sourcedId: id, field: 'sourcedId' }));
+			}
 		}
 	});
 

@@ -32,11 +32,17 @@ export interface StagingSink {
 	baseRowsFor?(entity: StagedEntity): Promise<BaseRows | null>;
 }
 
+/**
+ * What a whole bulk staging keeps of each row (RowHints.hashes, BaseRows.hashes), this many numbers a row: the
+ * two hashes of its bytes (0, 0: never matched), then the two of its sourcedId (sources/oneroster-csv/row-patch.ts).
+ */
+export const ROW_HASH_WORDS = 4;
+
 /** An earlier staging a bulk file may be staged as a patch over (StagingSink.baseRowsFor). */
 export interface BaseRows {
 	/** The run whose staging_chunks hold the base's rows. */
 	runId: string;
-	/** h1, h2 of each of its rows, in order (0, 0: the row is never matched). */
+	/** ROW_HASH_WORDS numbers for each of its rows, in order. */
 	hashes: Uint32Array;
 }
 
@@ -52,7 +58,7 @@ export interface StagedPatch {
 /** What a source knows of a batch of rows (StagingSink.writeRows). */
 export interface RowHints {
 	plain?: boolean;
-	/** h1, h2 of each row of the batch (row-patch.ts RowHasher; 0, 0 for a row never to be matched), kept so that a later night's file may be staged as a patch over this one. */
+	/** ROW_HASH_WORDS numbers for each row of the batch (row-patch.ts), kept so that a later night's file may be staged as a patch over this one. */
 	hashes?: Uint32Array;
 }
 

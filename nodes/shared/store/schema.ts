@@ -438,7 +438,8 @@ ${SYNC_STATE_TABLES.map(
 	{
 		version: 14,
 		name: 'performance: a bulk file staged as a patch over an earlier staging of it',
-		// sources/oneroster-csv/row-patch.ts: a bulk file's chunks keep their rows' hashes (base64 of h1, h2 per row), and a
+		// sources/oneroster-csv/row-patch.ts: a bulk file's chunks keep their rows' hashes (base64 of ROW_HASH_WORDS numbers a
+		// row; chunks an earlier release kept with fewer are never a base), and a
 		// file staged as a patch names its base (the run whose chunks hold the rows it shares) and where it holds them
 		// (base64 of (base ordinal, count, row number) triples). NULL for files staged before: never a base.
 		sql: `

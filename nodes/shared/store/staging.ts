@@ -26,6 +26,7 @@
 import type { RecordProblem } from '../model/errors';
 import type { StagedEntity, StagedFile, StagedRow } from '../model/roster';
 import type { BaseRows, FileOutcome, ReusedFile, RowHints, StagingSink } from '../sources/staging';
+import { ROW_HASH_WORDS } from '../sources/staging';
 import { addProblems } from './runs';
 import type { SqlDb, SqlValue } from './sql';
 import { askedAhead, fromJson, toJson } from './sql';
@@ -302,10 +303,12 @@ export class StoreStagingSink implements StagingSink {
 			rows += Number(count);
 		}
 		if (!isPatch && rows !== summary.rows) return null;
-		const hashes = new Uint32Array(2 * rows);
+		const hashes = new Uint32Array(ROW_HASH_WORDS * rows);
 		let at = 0;
-		for (const [, text] of chunks) {
+		for (const [count, text] of chunks) {
 			const chunk = typedArrayOf(String(text), Uint32Array);
+			// Kept otherwise by an earlier release: not a base.
+			if (chunk.length !== ROW_HASH_WORDS * Number(count)) return null;
 			hashes.set(chunk, at);
 			at += chunk.length;
 		}

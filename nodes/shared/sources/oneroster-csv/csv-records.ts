@@ -65,7 +65,8 @@ function csvErrorAsInputError(error: CsvError, fileName: string): RosterInputErr
 	return csvFaultAsInputError(fault, error.message, fileName, recordsDone);
 }
 
-function scanErrorAsInputError(error: CsvScanError, fileName: string): RosterInputError {
+/** A CsvScanError as the RosterInputError naming the file and the record's row. */
+export function scanErrorAsInputError(error: CsvScanError, fileName: string): RosterInputError {
 	const fault: CsvFault = error.code === 'unclosed-quote' || error.code === 'record-too-long' ? error.code : 'misplaced-quote';
 	return csvFaultAsInputError(fault, error.message, fileName, error.records);
 }

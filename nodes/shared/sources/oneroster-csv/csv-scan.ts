@@ -75,6 +75,11 @@ export class CsvRecordScanner {
 		if (this.carry.length > this.maxRecordChars) this.tooLong();
 	}
 
+	/** The file's record delimiter, where it was found before this scanner saw it (csv-frame.ts finds it as `delimiterAt` does). */
+	knowDelimiter(delimiter: 0 | typeof LF | typeof CR | -1): void {
+		if (this.delimiter === 0) this.delimiter = delimiter;
+	}
+
 	/** At the end of the input: the last record, if the text did not end with a line break. */
 	finish(out: string[][]): void {
 		if (!this.started) return;

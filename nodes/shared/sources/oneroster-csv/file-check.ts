@@ -158,6 +158,11 @@ export class FileChecker {
 	private trailingCommaRows = 0;
 	/** Cells rewritten so far (fixed values, trailing commas dropped): a row whose check changed it is staged as something other than its cells. */
 	rewrites = 0;
+	/**
+	 * The row of a row with this sourcedId that this checker does not see (a row of a patch's base, taken as it
+	 * was: row-patch.ts), when there is one before: a checked row with its sourcedId is a duplicate of it.
+	 */
+	uncheckedRowOf?: (sourcedId: string) => number | undefined;
 
 	/** Checks the header; throws RosterInputError when it cannot be read as this file. */
 	constructor(
@@ -249,7 +254,7 @@ export class FileChecker {
 		if (sourcedId === '') {
 			problems = this.add(problems, row, sourcedId, SOURCED_ID, `required value "${SOURCED_ID}" is empty`);
 		} else {
-			const firstRow = this.firstRowBySourcedId.firstRow(sourcedId, row);
+			const firstRow = this.firstRowBySourcedId.firstRow(sourcedId, row) ?? this.uncheckedRowOf?.(sourcedId);
 			if (firstRow !== undefined) {
 				problems = this.add(problems, row, sourcedId, SOURCED_ID, `sourcedId "${sourcedId}" already appears in row ${firstRow}; this row is skipped`);
 			}
@@ -279,15 +284,6 @@ export class FileChecker {
 			}
 		}
 		return problems;
-	}
-
-	/**
-	 * Notes the sourcedId of a row that is not checked, being the same as a row this checker's rules passed
-	 * unchanged before (row-patch.ts). False when the id is empty or was seen before: check the row then (which
-	 * reports it).
-	 */
-	noteUncheckedRow(sourcedId: string | undefined, row: number): boolean {
-		return sourcedId !== undefined && sourcedId !== '' && this.firstRowBySourcedId.firstRow(sourcedId, row) === undefined;
 	}
 
 	/** The row a sourcedId was first checked in (the header is row 1), or undefined when no row had it yet. */

@@ -1,7 +1,8 @@
 /**
- * Ingest of a OneRoster 1.1 or 1.2 CSV set into the staging area: reads manifest.csv, reads
- * each staged file through the CSV scanner (csv-scan.ts), checks header and rows against the spec,
- * and hands valid rows to the sink in batches. Cross-file references are Normalize's job.
+ * Ingest of a OneRoster 1.1 or 1.2 CSV set into the staging area: reads manifest.csv, frames the
+ * records of each staged file in its bytes (csv-frame.ts) and reads them into cells with the CSV
+ * scanner (csv-scan.ts), checks header and rows against the spec, and hands valid rows to the sink
+ * in batches. Cross-file references are Normalize's job.
  *
  * Each file's content is hashed before it is parsed: a file with exactly the bytes of one an earlier
  * run staged without row problems is not parsed again; the sink copies that staging (the nightly
@@ -10,7 +11,7 @@
  * time to parse it; elsewhere (SFTP, zip) the file is held in memory between hashing and parsing.
  *
  * A bulk file that changed is staged as a patch over the last staging of it (row-patch.ts), where the
- * sink has one: a row that is byte for byte a row there is neither checked nor written again.
+ * sink has one: a row that is byte for byte a row there is neither decoded, checked nor written again.
  */
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
@@ -18,11 +19,13 @@ import type { Readable } from 'node:stream';
 import { RosterInputError } from '../../model/errors';
 import type { FileMode, OneRosterVersion, StagedRow } from '../../model/roster';
 import type { StagingSink, StagingSummary } from '../staging';
-import { ProblemList } from '../staging';
-import { readCsvHeader, readCsvRecordBatchesFrom, readSmallCsv } from './csv-records';
-import { CsvRecordScanner } from './csv-scan';
+import { ProblemList, ROW_HASH_WORDS } from '../staging';
+import { MAX_RECORD_CHARS, readCsvHeader, readSmallCsv, scanErrorAsInputError } from './csv-records';
+import { CsvRecordFramer, FramedCsvRecords } from './csv-frame';
+import { CsvRecordScanner, CsvScanError } from './csv-scan';
 import { FileChecker } from './file-check';
-import { BaseRowIndex, PatchSegments, RowHasher, seedsOf } from './row-patch';
+import { PatchOverBase, RowHasher, seedsOf } from './row-patch';
+import { strictUtf8Chunks } from './utf8';
 import type { CsvFileSet } from './file-set';
 import {
 	MANIFEST_COLUMNS,
@@ -115,25 +118,10 @@ let rules: string | undefined;
 export function ingestRules(): string {
 	rules ??= createHash('sha256')
 		.update(
-			[INGEST_RULES_VERSION, String(CsvRecordScanner), String(FileChecker), String(stageFile), String(readAhead), String(hashStream), String(RowHasher), JSON.stringify(STAGED_FILES)].join('\0'),
+			[INGEST_RULES_VERSION, String(CsvRecordScanner), String(CsvRecordFramer), String(FramedCsvRecords), String(FileChecker), String(stageFile), String(readAhead), String(hashStream), String(RowHasher), JSON.stringify(STAGED_FILES)].join('\0'),
 		)
 		.digest('hex');
 	return rules;
-}
-
-/** A bulk file staged as a patch over an earlier staging of it (row-patch.ts). */
-interface RowPatch {
-	runId: string;
-	index: BaseRowIndex;
-	segments: PatchSegments;
-}
-
-let seeds: [number, number] | undefined;
-
-/** The seeds of every row hash: the ingest's rules (a release that stages rows differently matches no earlier row). */
-function rowSeeds(): [number, number] {
-	seeds ??= seedsOf(ingestRules());
-	return seeds;
 }
 
 /** A file's bytes read ahead (whole, when not too big), with its content hash when it was read whole. */
@@ -243,64 +231,146 @@ async function stageFile(
 		};
 
 		let checker: FileChecker | null = null;
+		/** Records read so far (the header is row 1). */
 		let row = 0;
 		let staged = 0;
 		let skipped = 0;
 		let batch: StagedRow[] = [];
 		const fileWarnings: string[] = [];
 		// A bulk file's rows are hashed (row-patch.ts): staged as a patch over an earlier staging of the file where
-		// the sink has one (only rows not in it are checked and written), else whole with the hashes kept.
-		const hasher = mode === 'bulk' ? new RowHasher(...rowSeeds()) : null;
-		let base: RowPatch | null = null;
+		// the sink has one (only rows not in it are read into cells, checked and written), else whole with the hashes kept.
+		let rowHasher: RowHasher | null = null;
+		let idHasher: RowHasher | null = null;
+		let patch: PatchOverBase | null = null;
+		/** A whole bulk staging's batch: ROW_HASH_WORDS numbers a row. */
 		let hashes: Uint32Array | null = null;
+		/** The row hashes of the records framed last (a whole bulk staging's). */
+		let recordHashes = new Uint32Array(2 * 4096);
+		const records = new FramedCsvRecords(MAX_RECORD_CHARS);
+		const cells: string[][] = [];
+
 		const writeBatch = async () => {
-			await sink.writeRows(entity, batch, { plain, ...(hashes ? { hashes: hashes.subarray(0, 2 * batch.length) } : {}) });
+			await sink.writeRows(entity, batch, { plain, ...(hashes ? { hashes: hashes.subarray(0, ROW_HASH_WORDS * batch.length) } : {}) });
 			staged += batch.length;
 			batch = [];
 			await problems.flush(sink);
 		};
 
-		for await (const records of readCsvRecordBatchesFrom(watched(bytes), fileName, ROW_BATCH_SIZE)) {
-			for (const cells of records) {
-				row++;
-				if (checker === null) {
-					checker = new FileChecker({ spec, fileName, version, mode }, cells);
-					fileWarnings.push(...checker.headerWarnings);
-					warnings.push(...checker.headerWarnings);
-					await sink.beginFile({ entity, fileName, version, mode, columns: checker.columns });
-					const rows = hasher && sink.baseRowsFor ? await sink.baseRowsFor(entity) : null;
-					if (rows) base = { runId: rows.runId, index: new BaseRowIndex(rows.hashes), segments: new PatchSegments() };
-					else if (hasher) hashes = new Uint32Array(2 * ROW_BATCH_SIZE);
-					continue;
+		/** Checks and stages a row read into cells (`at`: its record among those framed last). */
+		const stageRow = async (rowCells: string[], rowNumber: number, at: number) => {
+			if (rowCells.length === 1 && rowCells[0] === '') return; // a blank line
+			const file = checker as FileChecker;
+			const rewrites = file.rewrites;
+			const rowProblems = file.check(rowCells, rowNumber);
+			const sourcedId = rowCells[file.sourcedIdIndex];
+			if (sourcedId && idHasher) idHasher.hashText(sourcedId);
+			if (patch && sourcedId && idHasher) patch.noteChecked(idHasher.h1, idHasher.h2);
+			if (rowProblems) {
+				skipped++;
+				problems.add(rowProblems);
+				return;
+			}
+			if (hashes && idHasher) {
+				// A row the check rewrote is staged as other than its bytes: never matched.
+				const clean = file.rewrites === rewrites;
+				const word = ROW_HASH_WORDS * batch.length;
+				hashes[word] = clean ? recordHashes[2 * at] : 0;
+				hashes[word + 1] = clean ? recordHashes[2 * at + 1] : 0;
+				hashes[word + 2] = idHasher.h1;
+				hashes[word + 3] = idHasher.h2;
+			}
+			batch.push({ rowNumber, sourcedId, cells: rowCells });
+			if (batch.length >= ROW_BATCH_SIZE) await writeBatch();
+		};
+
+		/** Reads records `from` to `to` - 1 of those framed last (the first is row `rowsBefore` + `from` + 1) into cells and stages them. */
+		const stageRecords = async (from: number, to: number, rowsBefore: number) => {
+			cells.length = 0;
+			records.cells(from, to, rowsBefore + from, cells);
+			for (let i = from; i < to; i++) await stageRow(cells[i - from], rowsBefore + i + 1, i);
+		};
+
+		/** The header: the checker, and how the file's rows are to be staged. */
+		const beginFile = async () => {
+			cells.length = 0;
+			records.cells(0, 1, 0, cells);
+			checker = new FileChecker({ spec, fileName, version, mode }, cells[0]);
+			fileWarnings.push(...checker.headerWarnings);
+			warnings.push(...checker.headerWarnings);
+			await sink.beginFile({ entity, fileName, version, mode, columns: checker.columns });
+			if (mode !== 'bulk') return;
+			const seeds = seedsOf(`${ingestRules()}\0${records.delimiter}`);
+			rowHasher = new RowHasher(...seeds);
+			idHasher = new RowHasher(...seeds);
+			const base = sink.baseRowsFor ? await sink.baseRowsFor(entity) : null;
+			if (base) {
+				const over = new PatchOverBase(base.runId, base.hashes);
+				patch = over;
+				const ids = idHasher;
+				checker.uncheckedRowOf = (sourcedId) => {
+					ids.hashText(sourcedId);
+					return over.keptRowWithId(ids.h1, ids.h2);
+				};
+			} else {
+				hashes = new Uint32Array(ROW_HASH_WORDS * ROW_BATCH_SIZE);
+			}
+		};
+
+		/** Stages the records framed last: the header first; of a patch, only those not taken from the base. */
+		const stageFramed = async (count: number) => {
+			const rowsBefore = row;
+			let first = 0;
+			if (checker === null && count > 0) {
+				await beginFile();
+				first = 1;
+			}
+			if (patch === null) {
+				if (rowHasher) {
+					if (recordHashes.length < 2 * count) recordHashes = new Uint32Array(4 * count);
+					for (let i = first; i < count; i++) {
+						rowHasher.hashBytes(records.bytes, records.start(i), records.end(i));
+						recordHashes[2 * i] = rowHasher.h1;
+						recordHashes[2 * i + 1] = rowHasher.h2;
+					}
 				}
-				if (cells.length === 1 && cells[0] === '') continue; // a blank line
-				if (hasher) hasher.hash(cells);
-				if (base && hasher) {
-					const ordinal = base.index.find(hasher.h1, hasher.h2);
-					if (ordinal >= 0 && base.segments.canKeep(ordinal) && checker.noteUncheckedRow(cells[checker.sourcedIdIndex], row)) {
-						base.segments.keep(ordinal, row);
+				await stageRecords(first, count, rowsBefore);
+			} else {
+				const over: PatchOverBase = patch;
+				const hasher = rowHasher as RowHasher;
+				let checkFrom = first;
+				for (let i = first; i < count; i++) {
+					const start = records.start(i);
+					const end = records.end(i);
+					if (start === end) continue; // a blank line
+					hasher.hashBytes(records.bytes, start, end);
+					const ordinal = over.rows.find(hasher.h1, hasher.h2);
+					if (ordinal < 0) {
+						over.segments.miss();
 						continue;
 					}
-					if (ordinal < 0) base.segments.miss();
+					if (!over.segments.canKeep(ordinal)) continue;
+					// The rows before it are checked first: one with its sourcedId makes it checked too.
+					if (checkFrom < i) await stageRecords(checkFrom, i, rowsBefore);
+					checkFrom = i;
+					if (over.sourcedIdChecked(ordinal)) continue;
+					over.segments.keep(ordinal, rowsBefore + i + 1);
+					checkFrom = i + 1;
 				}
-				const rewrites = checker.rewrites;
-				const rowProblems = checker.check(cells, row);
-				if (rowProblems) {
-					skipped++;
-					problems.add(rowProblems);
-					continue;
-				}
-				if (hashes && hasher) {
-					// A row the check rewrote is staged as other than its cells: never matched.
-					const clean = checker.rewrites === rewrites;
-					hashes[2 * batch.length] = clean ? hasher.h1 : 0;
-					hashes[2 * batch.length + 1] = clean ? hasher.h2 : 0;
-				}
-				batch.push({ rowNumber: row, sourcedId: cells[checker.sourcedIdIndex], cells });
-				if (batch.length >= ROW_BATCH_SIZE) await writeBatch();
+				await stageRecords(checkFrom, count, rowsBefore);
 			}
+			row = rowsBefore + count;
+		};
+
+		try {
+			for await (const chunk of strictUtf8Chunks(fileName)(watched(bytes))) await stageFramed(records.take(chunk, row));
+			await stageFramed(records.finish());
+		} catch (error) {
+			if (error instanceof CsvScanError) throw scanErrorAsInputError(error, fileName);
+			throw error;
 		}
-		if (checker === null) {
+		// Set by the closures above, which TypeScript does not follow.
+		const fileChecker = checker as FileChecker | null;
+		if (fileChecker === null) {
 			throw new RosterInputError(
 				'the file is empty; it must have at least its header row',
 				{ file: fileName, row: 1 },
@@ -309,15 +379,16 @@ async function stageFile(
 		}
 		if (batch.length > 0) await writeBatch();
 		await problems.flush(sink);
-		const rowWarnings = checker.warnings();
+		const rowWarnings = fileChecker.warnings();
 		fileWarnings.push(...rowWarnings);
 		warnings.push(...rowWarnings);
-		const kept = base?.segments.kept ?? 0;
-		const patch = base ? { baseRunId: base.runId, segments: base.segments.toArray(), ownRows: staged } : undefined;
+		const over = patch as PatchOverBase | null;
+		const kept = over?.segments.kept ?? 0;
+		const stagedPatch = over ? { baseRunId: over.runId, segments: over.segments.toArray(), ownRows: staged } : undefined;
 		if (sink.finishFile) {
-			await sink.finishFile(entity, { contentHash, rows: staged + kept, skipped, warnings: fileWarnings, ...(patch ? { patch } : {}) });
+			await sink.finishFile(entity, { contentHash, rows: staged + kept, skipped, warnings: fileWarnings, ...(stagedPatch ? { patch: stagedPatch } : {}) });
 		}
-		return { entity, fileName, mode, rows: staged + kept, skipped, ...(base ? { patchOver: { runId: base.runId, rowsWritten: staged } } : {}) };
+		return { entity, fileName, mode, rows: staged + kept, skipped, ...(over ? { patchOver: { runId: over.runId, rowsWritten: staged } } : {}) };
 	} finally {
 		(source as Readable).destroy?.();
 	}
