@@ -496,36 +496,39 @@ async function* patchedRows<R extends { rowNumber: number }>(
 		ordinals = new Int32Array(PATCH_OUT_ROWS);
 		return batch;
 	};
-	/** The next base row; past the base's end, an error (the patch names rows its base no longer has) unless `atEnd`. */
-	const nextBaseRow = async (atEnd = false): Promise<R | undefined> => {
-		if (base.at >= base.rows.length && !(await base.ready())) {
-			if (atEnd) return undefined;
-			throw new Error(`The staged ${entity} rows of a patch name base rows its base no longer has (base row ${ordinal + 1})`);
-		}
-		return base.rows[base.at++];
-	};
 	let ordinal = 0;
+	/** Whether a base row is at hand (base.rows[base.at]); past the base's end, an error (the patch names rows its base no longer has) unless `atEnd`. */
+	const baseRowReady = async (atEnd = false): Promise<boolean> => {
+		if (await base.ready()) return true;
+		if (atEnd) return false;
+		throw new Error(`The staged ${entity} rows of a patch name base rows its base no longer has (base row ${ordinal + 1})`);
+	};
 	const ownRowsBefore = async function* (rowNumber: number) {
 		while ((own.at < own.rows.length || (await own.ready())) && own.rows[own.at].rowNumber < rowNumber) {
 			put(own.rows[own.at++], -1);
 			if (rows.length >= PATCH_OUT_ROWS) yield flush();
 		}
 	};
+	// A base row is taken without an await while its chunk's rows last (an await a row cost ~0.1 µs: 800,000 base rows a night).
 	for (let s = 0; s < segments.length; s += 3) {
 		const [start, count, firstRow] = [segments[s], segments[s + 1], segments[s + 2]];
 		for (; ordinal < start; ordinal++) {
-			const row = (await nextBaseRow()) as R;
+			if (base.at >= base.rows.length) await baseRowReady();
+			const row = base.rows[base.at++];
 			dropped?.(row, ordinal);
 		}
 		yield* ownRowsBefore(firstRow);
 		for (let k = 0; k < count; k++, ordinal++) {
-			const row = (await nextBaseRow()) as R;
+			if (base.at >= base.rows.length) await baseRowReady();
+			const row = base.rows[base.at++];
 			row.rowNumber = firstRow + k;
 			put(row, ordinal);
 			if (rows.length >= PATCH_OUT_ROWS) yield flush();
 		}
 	}
-	if (dropped) for (let row = await nextBaseRow(true); row !== undefined; row = await nextBaseRow(true), ordinal++) dropped(row, ordinal);
+	if (dropped) {
+		for (; base.at < base.rows.length || (await baseRowReady(true)); ordinal++) dropped(base.rows[base.at++], ordinal);
+	}
 	yield* ownRowsBefore(Infinity);
 	if (rows.length > 0) yield flush();
 }
