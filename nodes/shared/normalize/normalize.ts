@@ -886,7 +886,7 @@ async function buildSnapshot(
 			for (const id of changes.keys()) if (!before.has(id)) before.set(id, null);
 			return { changes, before };
 		};
-		const earlier = enrollmentDelta || changesOver === undefined ? undefined : await earlierEnrollments(db, changesOver, c, { classIds, personIds, peopleGoneSince });
+		const earlier = enrollmentDelta || changesOver === undefined ? undefined : await earlierEnrollments(db, changesOver, c, { classIds, personIds, peopleGoneSince }, schoolYear.classesAsIn === changesOver ? classIds : undefined);
 		const asChanges = earlier && (await readEnrollmentsAsChanges(earlier));
 		if (asChanges) {
 			enrollmentCount = await writeSnapshotChanges(db, earlier.runId, runId, ENROLLMENT_TABLE, asChanges.changes, { knownFrom: asChanges.before });
@@ -970,6 +970,8 @@ interface SchoolYear {
 	courses: number;
 	classIds: Set<string>;
 	classesOutOfScope: Set<string>;
+	/** The run whose snapshot has these very classes too (schoolYearAsBefore's): its class ids need not be read again. */
+	classesAsIn?: string;
 }
 
 /** Reads the run's orgs, terms, courses and classes from its staged rows, and writes them into its snapshot. */
@@ -1136,6 +1138,7 @@ async function schoolYearAsBefore(
 		courses: counts.courses,
 		classIds: await snapshotClassIds(db, earlierRunId),
 		classesOutOfScope: new Set(),
+		classesAsIn: earlierRunId,
 	};
 }
 
@@ -1236,11 +1239,18 @@ async function earlierFile(db: SqlDb, runId: string, file: Columns) {
  * The run `runId`'s enrollments file, when tonight's (`file`) can be matched to it (earlierFile): its rows
  * then made the same enrollments as tonight's rows with the same cells make.
  */
-async function earlierEnrollments(db: SqlDb, runId: string, file: Columns, tonight: TonightsClassesAndPeople): Promise<EarlierEnrollments | undefined> {
+async function earlierEnrollments(
+	db: SqlDb,
+	runId: string,
+	file: Columns,
+	tonight: TonightsClassesAndPeople,
+	/** That snapshot's class ids, where the caller has them. */
+	knownClassIds?: ReadonlySet<string>,
+): Promise<EarlierEnrollments | undefined> {
 	const earlier = await earlierFile(db, runId, file);
 	if (!earlier) return undefined;
 	const { skipped } = earlier;
-	const classIds = await snapshotClassIds(db, runId);
+	const classIds = knownClassIds ?? (await snapshotClassIds(db, runId));
 	const enrollments = await countSnapshotRecords(db, runId, ENROLLMENT_TABLE);
 	return {
 		runId,
