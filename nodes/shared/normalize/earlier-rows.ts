@@ -113,7 +113,6 @@ export class EarlierRows<R extends Row> implements EarlierMatch<R> {
 	}
 }
 
-
 /**
  * The earlier file's rows that tonight's file has not (store/staging.ts readRowsAgainstEarlier: the rows both have are
  * known from the staging, and never looked for here), by sourcedId, matched to tonight's other rows.

@@ -10,14 +10,9 @@
  * In a record that is not valid CSV the framing may differ from the scanner's; the scanner, reading that
  * record from its start, then reports it with its row.
  */
-import { CsvRecordScanner, CsvScanError } from './csv-scan';
-
-const QUOTE = 0x22;
-const LF = 0x0a;
-const CR = 0x0d;
-
-/** The record delimiter as CsvRecordScanner keeps it: 0 until found, LF, CR, or -1 for CR LF. */
-export type RecordDelimiter = 0 | typeof LF | typeof CR | -1;
+import { doubled } from '../../store/off-heap-strings';
+import { CR, CsvRecordScanner, CsvScanError, LF, QUOTE } from './csv-scan';
+import type { RecordDelimiter } from './csv-scan';
 
 /** Whether `bytes` are UTF-8's byte order mark, and nothing else. */
 const isByteOrderMark = (bytes: Buffer) => bytes.length === 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf;
@@ -146,12 +141,8 @@ export class CsvRecordFramer {
 	}
 
 	private grow(): void {
-		const starts = new Int32Array(this.starts.length * 2);
-		starts.set(this.starts);
-		const ends = new Int32Array(this.ends.length * 2);
-		ends.set(this.ends);
-		this.starts = starts;
-		this.ends = ends;
+		this.starts = doubled(this.starts, Int32Array);
+		this.ends = doubled(this.ends, Int32Array);
 	}
 }
 

@@ -29,10 +29,13 @@ export class CsvScanError extends Error {
 	}
 }
 
-const QUOTE = 0x22;
+export const QUOTE = 0x22;
 const COMMA = 0x2c;
-const LF = 0x0a;
-const CR = 0x0d;
+export const LF = 0x0a;
+export const CR = 0x0d;
+
+/** A file's record delimiter: 0 until found, LF, CR, or -1 for CR LF. */
+export type RecordDelimiter = 0 | typeof LF | typeof CR | -1;
 
 /** What a field's value looks like in an error message: at most 40 characters. */
 function excerpt(value: string): string {
@@ -44,8 +47,7 @@ export class CsvRecordScanner {
 	records = 0;
 	private carry = '';
 	private started = false;
-	/** The record delimiter: 0 until found, else LF, CR, or -1 for CR LF. */
-	private delimiter = 0;
+	private delimiter: RecordDelimiter = 0;
 
 	constructor(private readonly maxRecordChars: number) {}
 
@@ -76,7 +78,7 @@ export class CsvRecordScanner {
 	}
 
 	/** The file's record delimiter, where it was found before this scanner saw it (csv-frame.ts finds it as `delimiterAt` does). */
-	knowDelimiter(delimiter: 0 | typeof LF | typeof CR | -1): void {
+	knowDelimiter(delimiter: RecordDelimiter): void {
 		if (this.delimiter === 0) this.delimiter = delimiter;
 	}
 

@@ -244,8 +244,6 @@ async function stageFile(
 		let patch: PatchOverBase | null = null;
 		/** A whole bulk staging's batch: ROW_HASH_WORDS numbers a row. */
 		let hashes: Uint32Array | null = null;
-		/** The row hashes of the records framed last (a whole bulk staging's). */
-		let recordHashes = new Uint32Array(2 * 4096);
 		const records = new FramedCsvRecords(MAX_RECORD_CHARS);
 		const cells: string[][] = [];
 
@@ -270,12 +268,13 @@ async function stageFile(
 				problems.add(rowProblems);
 				return;
 			}
-			if (hashes && idHasher) {
+			if (hashes && rowHasher && idHasher) {
 				// A row the check rewrote is staged as other than its bytes: never matched.
 				const clean = file.rewrites === rewrites;
+				if (clean) rowHasher.hashBytes(records.bytes, records.start(at), records.end(at));
 				const word = ROW_HASH_WORDS * batch.length;
-				hashes[word] = clean ? recordHashes[2 * at] : 0;
-				hashes[word + 1] = clean ? recordHashes[2 * at + 1] : 0;
+				hashes[word] = clean ? rowHasher.h1 : 0;
+				hashes[word + 1] = clean ? rowHasher.h2 : 0;
 				hashes[word + 2] = idHasher.h1;
 				hashes[word + 3] = idHasher.h2;
 			}
@@ -325,14 +324,6 @@ async function stageFile(
 				first = 1;
 			}
 			if (patch === null) {
-				if (rowHasher) {
-					if (recordHashes.length < 2 * count) recordHashes = new Uint32Array(4 * count);
-					for (let i = first; i < count; i++) {
-						rowHasher.hashBytes(records.bytes, records.start(i), records.end(i));
-						recordHashes[2 * i] = rowHasher.h1;
-						recordHashes[2 * i + 1] = rowHasher.h2;
-					}
-				}
 				await stageRecords(first, count, rowsBefore);
 			} else {
 				const over: PatchOverBase = patch;
