@@ -109,6 +109,8 @@ describe.each(ENGINES)('a bulk users file read as changes over the night before,
 		expect(one.result.problems.filter((problem) => problem.sourcedId === 'stu-000011')).toHaveLength(1);
 		const two = await night('next');
 		expect(two.asChangesOver).toBe(one.runId);
+		// Staged as a patch over the night before's file: the rows both share are carried from its user links, not read.
+		expect(two.usersCarriedFrom).toBe(one.runId);
 		expect(two.stored).toBeGreaterThan(0);
 		expect(two.stored).toBeLessThan(two.result.counts.people.student * 0.1);
 		const { result } = two;
@@ -169,6 +171,8 @@ describe.each(ENGINES)('a bulk users file read as changes over the night before,
 		expect(two.result).toEqual(await alone('day2'));
 		await night('day1');
 		const shuffled = await night('day2-shuffled');
+		// Rows in another order: a patch of rows of its own nearly all, the few base rows in order carried.
+		expect(shuffled.usersCarriedFrom).toBeDefined();
 		expect(shuffled.result).toEqual(await alone('day2-shuffled'));
 	});
 });

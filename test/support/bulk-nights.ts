@@ -48,17 +48,18 @@ export class NightFolders {
 
 /**
  * Night `name` staged and normalized in `db`: what it made (its snapshot, counts and normalize problems), the run
- * whose snapshot its `entity` is stored as changes over (undefined: stored whole), and how many of its records it stored.
+ * whose snapshot its `entity` is stored as changes over (undefined: stored whole), how many of its records it stored,
+ * and the run whose user links its users rows were carried from (undefined: none).
  */
 export async function runNight(db: SqlDb, folders: NightFolders, name: string, entity: string, options: NormalizeOptions = {}) {
 	const { run } = await stageRun(db, oneRosterCsvSource(name, () => openFolderFileSet(folders.folder(name))));
-	const { counts } = await normalizeRun(db, run.id, options);
+	const { counts, usersCarriedFrom } = await normalizeRun(db, run.id, options);
 	const problems = (await listProblems(db, run.id))
 		.filter((problem) => problem.stage === 'normalized')
 		.map(({ file, row, field, sourcedId, message }) => ({ file, row, field, sourcedId, message }));
 	const [layer] = await db.queryArrays('SELECT base_run_id FROM snapshot_layers WHERE run_id = ? AND entity = ?', [run.id, entity]);
 	const [[stored]] = await db.queryArrays('SELECT COALESCE(SUM(row_count), 0) FROM snapshot_chunks WHERE run_id = ? AND entity = ?', [run.id, entity]);
-	return { runId: run.id, result: { snapshot: await readSnapshot(db, run.id), counts, problems }, asChangesOver: layer ? String(layer[0]) : undefined, stored: Number(stored) };
+	return { runId: run.id, result: { snapshot: await readSnapshot(db, run.id), counts, problems }, asChangesOver: layer ? String(layer[0]) : undefined, stored: Number(stored), usersCarriedFrom };
 }
 
 /**

@@ -52,6 +52,7 @@ import {
 	findSnapshotByFingerprint,
 	readSnapshotHeader,
 	readSnapshotRecords,
+	readSnapshotRecordsById,
 	readSnapshotValueBatches,
 	writeSnapshotChanges,
 	writeSnapshotHeader,
@@ -59,13 +60,27 @@ import {
 } from '../store/snapshot';
 import type { SqlDb, SqlValue } from '../store/sql';
 import { OffHeapStrings, doubled } from '../store/off-heap-strings';
-import type { StagedRowText } from '../store/staging';
-import { cellAt, cellsOf, readRowsAgainstEarlier, readStagedContentHashes, readStagedFiles, readStagedRows, readStagedRowTexts, stagedRowOf } from '../store/staging';
+import type { StagedLayout, StagedRowText } from '../store/staging';
+import {
+	cellAt,
+	cellsOf,
+	readOwnStagedRows,
+	readRowsAgainstEarlier,
+	readStagedContentHashes,
+	readStagedFiles,
+	readStagedRows,
+	readStagedRowsAt,
+	readStagedRowTexts,
+	stagedLayout,
+	stagedRowOf,
+} from '../store/staging';
+import { copyUserLinks, readUserLinks, writeUserLinks } from '../store/user-links';
 import { DEFAULT_KEEP_SNAPSHOTS_DAYS, pruneSnapshots } from '../store/retention';
 import type { DriftReport, DriftSettings } from './drift';
 import { checkDrift } from './drift';
 import type { EarlierMatch } from './earlier-rows';
 import { EarlierRows, EarlierRowsApart } from './earlier-rows';
+import { UserLinks, UserLinksBuilder } from './user-links';
 
 /**
  * The role and snapshot tallies (PERSON_TABLE.tally) of each person held in an OffHeapStrings, by the
@@ -134,6 +149,8 @@ export interface NormalizeResult {
 	problemCount: number;
 	/** The drift check's result; findings mean the run was stopped (run.status 'stopped'). */
 	drift: DriftReport;
+	/** The run whose user links the users rows both nights' files share were carried from (user-links.ts), not read. */
+	usersCarriedFrom?: string;
 }
 
 /**
@@ -191,20 +208,7 @@ const splitList = (value: string): string[] => {
 	const parts = value.split(',').map((part) => part.trim());
 	return parts.includes('') ? parts.filter((part) => part !== '') : parts;
 };
-/** splitList(value).find(wanted), without making the list: asked of every student's agentSourcedIds. */
-const firstListItem = (value: string, wanted: (item: string) => boolean): string | undefined => {
-	for (let start = 0; start < value.length; ) {
-		let end = value.indexOf(',', start);
-		if (end === -1) end = value.length;
-		const item = value.slice(start, end).trim();
-		if (item !== '' && wanted(item)) return item;
-		start = end + 1;
-	}
-	return undefined;
-};
 const isTrue = (value: string): boolean => value.toLowerCase() === 'true';
-/** Whether splitList(value) has an item: something besides commas and white space. */
-const hasListItem = (value: string): boolean => value !== '' && /[^,\s]/.test(value);
 
 /**
  * A copy of `text` that shares nothing with the staged chunk it was cut from: V8 keeps a cut (sliced)
@@ -313,11 +317,11 @@ function scopeSchools(orgs: Map<string, CanonicalOrg>, requested: string[]): Set
 
 export async function normalizeRun(store: SqlDb, runId: string, options: NormalizeOptions = {}): Promise<NormalizeResult> {
 	await requireStage(store, runId, 'staged', 'Normalize');
-	const { counts, warnings, problemCount } = await store.transaction((tx) => buildSnapshot(tx, runId, options));
+	const { counts, warnings, problemCount, usersCarriedFrom } = await store.transaction((tx) => buildSnapshot(tx, runId, options));
 	await completeStage(store, runId, 'normalized', counts as unknown as Record<string, unknown>, warnings);
 	const { run, drift } = await checkDrift(store, runId, options.drift);
 	await pruneSnapshots(store, options.keepSnapshotsDays ?? DEFAULT_KEEP_SNAPSHOTS_DAYS);
-	return { run, counts, warnings, problemCount, drift };
+	return { run, counts, warnings, problemCount, drift, ...(usersCarriedFrom ? { usersCarriedFrom } : {}) };
 }
 
 /**
@@ -463,8 +467,15 @@ async function buildSnapshot(
 			}
 		}
 	}
-	/** sourcedId → agentSourcedIds as listed on the user's row (the cell in `held`, split when used), for primary contacts. */
-	const agentsOf = new Map<string, number>();
+	/**
+	 * The users rows in file order as numbers: what each made and whom it lists (agentSourcedIds), for primary contacts;
+	 * kept for the next night (user-links.ts). Each row's ordinal in its base staging is known when the file was staged
+	 * whole (its own base) or is read as a patch against the earlier night's (againstEarlier), or carried (carryUsers).
+	 */
+	const usersLayout = usersFile && !usersDelta ? await stagedLayout(db, runId, 'users') : undefined;
+	/** A bulk file that is a patch over the base the earlier night's file was too, with that night's links (linksToCarry). */
+	const carried = earlierPeople && usersLayout ? await linksToCarry(db, earlierPeople.runId, usersLayout) : undefined;
+	let links = new UserLinksBuilder(usersLayout?.baseRunId !== undefined && (usersLayout.whole || carried) ? usersLayout.baseRunId : undefined);
 	/**
 	 * earlierPeople: sourcedId → the row (its text in `held`) of a contact whose row is as that run's and whom that run's
 	 * snapshot lacks (no one pointed at it there), made into its record only if someone points at it now (contactOfRow).
@@ -503,14 +514,15 @@ async function buildSnapshot(
 		const ownOrgs = c.has('orgSourcedIds');
 		const preferredGivenAt = c.at('preferredFirstName', 'preferredGivenName');
 		const preferredFamilyAt = c.at('preferredLastName', 'preferredFamilyName');
-		/** Reads one row of the file onto the maps above. */
-		const readUser = (row: StagedRow) => {
+		/** Reads one row of the file onto the maps above; `ordinal`: the row's in its base staging (-1: none, or unknown). */
+		const readUser = (row: StagedRow, ordinal: number) => {
 			const { cells } = row;
 			// Kept as the key of the maps above until every user is read.
 			const sourcedId = detached(row.sourcedId);
 			if (isDeletion(c, cells)) {
 				deletePerson(sourcedId);
 				deleteContact(sourcedId);
+				links.add(sourcedId, undefined, '', ordinal);
 				return;
 			}
 			/** A row skipped as a problem: a delta's leaves the previous snapshot's person as it was; a bulk file's has none. */
@@ -522,29 +534,33 @@ async function buildSnapshot(
 			const mapped = ONEROSTER_ROLE_MAP[sisRole];
 			if (!mapped) {
 				problem(c, row, 'role', sisRole ? `unknown role "${sisRole}"` : 'the user has no role (no row in roles.csv)');
+				links.add(sourcedId, undefined, '', ordinal);
 				return skip();
 			}
 			const agents = cell(cells, agentsAt);
-			if (hasListItem(agents)) agentsOf.set(sourcedId, held.add(agents));
 
 			// A delta row may move a sourcedId between people and contacts: it is then only what this row says.
 			if (!isPersonRole(mapped)) {
 				deletePerson(sourcedId);
 				setContact(contactOfRow(sourcedId, mapped as ContactRelationship, cells));
+				links.add(sourcedId, mapped, agents, ordinal);
 				return;
 			}
 			const orgIds = ownOrgs ? splitList(cell(cells, orgsAt)) : (fromRoles?.orgIds ?? []);
 			const unknownOrg = orgIds.find((orgId) => !orgs.has(orgId));
 			if (unknownOrg) {
 				problem(c, row, ownOrgs ? 'orgSourcedIds' : 'orgSourcedId', `user ${sourcedId} names org "${unknownOrg}", which is not in orgs.csv`);
+				links.add(sourcedId, undefined, agents, ordinal);
 				return skip();
 			}
 			deleteContact(sourcedId);
 			if (scoped && !orgIds.some((orgId) => orgScope.has(orgId))) {
 				peopleOutOfScope++;
 				deletePerson(sourcedId);
+				links.add(sourcedId, undefined, agents, ordinal);
 				return;
 			}
+			links.add(sourcedId, mapped, agents, ordinal);
 			const schoolIds = orgIds.filter((orgId) => orgs.get(orgId)?.type === 'school' && (!scoped || schoolScope.has(orgId)));
 			const primaryOrg = cell(cells, primaryOrgAt) || fromRoles?.primaryOrgId || '';
 			const enabled = cell(cells, enabledAt);
@@ -569,9 +585,41 @@ async function buildSnapshot(
 				primaryContactId: null,
 			});
 		};
-		if (!earlierPeople) {
+		if (carried) {
+			// Every base row the earlier file held too, and that made someone there, is carried from its links; only the
+			// patch's own rows and the other base rows are read (in file order: their problems are in row order).
+			const { earlier, carriedRow, layout } = carried;
+			const own: StagedRow[] = [];
+			for await (const batch of readOwnStagedRows(db, runId, 'users')) for (const row of batch) own.push(row);
+			const { segments } = layout;
+			const toRead: number[] = [];
+			for (let s = 0; s < segments.length; s += 3) for (let k = 0; k < segments[s + 1]; k++) if (carriedRow(segments[s] + k) < 0) toRead.push(segments[s] + k);
+			const readRows = await readStagedRowsAt(db, layout.baseRunId, 'users', toRead);
+			let nextOwn = 0;
+			let nextRead = 0;
+			/** Reads the segments (a function of its own: see buildSnapshot). */
+			const carryUsers = () => {
+				for (let s = 0; s < segments.length; s += 3) {
+					const [start, count, firstRow] = [segments[s], segments[s + 1], segments[s + 2]];
+					while (nextOwn < own.length && own[nextOwn].rowNumber < firstRow) readUser(own[nextOwn++], -1);
+					for (let k = 0; k < count; k++) {
+						const row = carriedRow(start + k);
+						if (row >= 0) {
+							links.carry(earlier, row, start + k);
+							continue;
+						}
+						const read = readRows[nextRead++];
+						read.rowNumber = firstRow + k;
+						readUser(read, start + k);
+					}
+				}
+				while (nextOwn < own.length) readUser(own[nextOwn++], -1);
+			};
+			carryUsers();
+		} else if (!earlierPeople) {
+			let ordinal = 0;
 			const readUsers = (batch: StagedRow[]) => {
-				for (const row of batch) readUser(row);
+				for (const row of batch) readUser(row, usersLayout?.whole ? ordinal++ : -1);
 			};
 			for await (const [, batch] of stagedBatches(input, 'users')) readUsers(batch);
 		} else {
@@ -580,11 +628,15 @@ async function buildSnapshot(
 			// Tonight's rows and the earlier run's, as text (StagedRowText). Matching stops once more rows are passed
 			// over than `maxChanges` (a file in another order): the rest are read as any row.
 			const tonight = await againstEarlier(db, runId, earlierPeople.runId, 'users');
+			// Each row's base ordinal: the patch's (tonight.ordinals), or its place in a file staged whole.
+			if (tonight.patchOver !== undefined) links = new UserLinksBuilder(tonight.patchOver);
 			let matching = true;
+			let rowsRead = 0;
 			/** Reads a batch of tonight's rows (a function of its own: see buildSnapshot). */
-			const matchUsers = (batch: StagedRowText[], shared: Uint8Array) => {
-				for (let i = 0; i < batch.length; i++) {
+			const matchUsers = (batch: StagedRowText[], shared: Uint8Array, ordinals: Int32Array | undefined) => {
+				for (let i = 0; i < batch.length; i++, rowsRead++) {
 					const row = batch[i];
+					const ordinal = ordinals ? ordinals[i] : usersLayout?.whole ? rowsRead : -1;
 					const last = shared[i] === 1 ? row : matching ? tonight.earlier.take(row.sourcedId) : undefined;
 					const same = last !== undefined && last.text === row.text;
 					const relationship = same && earlierPeople.madeUser(row.sourcedId) ? ONEROSTER_ROLE_MAP[textCell(row, roleAt)] : undefined;
@@ -592,8 +644,7 @@ async function buildSnapshot(
 						// That snapshot's person (only the primary contact is decided again: revise below), or contact:
 						// its record (that snapshot's, where someone pointed at it) is made only where it is needed.
 						const sourcedId = detached(row.sourcedId);
-						const agents = textCell(row, agentsAt);
-						if (hasListItem(agents)) agentsOf.set(sourcedId, held.add(agents));
+						links.add(sourcedId, relationship, textCell(row, agentsAt), ordinal);
 						if (!isPersonRole(relationship)) {
 							contactRelationships.set(sourcedId, relationship as ContactRelationship);
 							// Its record is that snapshot's where that snapshot has it (someone pointed at it there).
@@ -601,14 +652,14 @@ async function buildSnapshot(
 						}
 						continue;
 					}
-					readUser(stagedRowOf(row));
+					readUser(stagedRowOf(row), ordinal);
 					// The same row made no person there either (a contact, or a problem): there is none to remove.
 					if (same) removedPeople.delete(row.sourcedId);
 				}
 			};
 			for await (const [, batch] of stagedBatchesFrom(input, 'users', tonight.read)) {
 				if (matching) await tonight.earlier.readAhead(batch.length);
-				matchUsers(batch, tonight.shared());
+				matchUsers(batch, tonight.shared(), tonight.ordinals());
 				if (tonight.earlier.passedOver > earlierPeople.maxChanges) matching = false;
 			}
 			// The earlier rows no row of tonight's took: not in tonight's file (or too far from where they were to be matched).
@@ -616,26 +667,12 @@ async function buildSnapshot(
 		}
 	}
 
-	// Primary parent contact: the student's own first listed contact; else the first contact that lists
-	// the student (in file order); else, for a delta, the one the previous snapshot gives while still a contact.
-	let listers: Map<string, string> | undefined;
-	/** Who lists each student first among the contacts' rows (gathered when first needed). */
-	const firstListers = (): Map<string, string> => {
-		if (listers) return listers;
-		listers = new Map();
-		for (const [userId, agents] of agentsOf) {
-			if (!contactRelationships.has(userId)) continue;
-			for (const studentId of splitList(held.get(agents))) if (!listers.has(studentId)) listers.set(studentId, userId);
-		}
-		return listers;
-	};
-	const isContact = (userId: string) => contactRelationships.has(userId);
-	const primaryContactOf = (studentId: string, had: string | null): string | null => {
-		const agents = agentsOf.get(studentId);
-		const own = agents === undefined ? undefined : firstListItem(held.get(agents), isContact);
-		if (own !== undefined) return own;
-		return firstListers().get(studentId) ?? (had !== null && contactRelationships.has(had) ? had : null);
-	};
+	// Primary parent contact (UserLinks.primaryContactOf): the student's own first listed contact; else the first contact
+	// that lists the student (in file order); else, for a delta, the one the previous snapshot gives while still a contact.
+	const usersLinks = links.finish();
+	// A delta's contacts are the previous snapshot's too (contactRelationships); a bulk file's, its rows'.
+	usersLinks.decideContacts(usersDelta ? (userId) => contactRelationships.has(userId) : undefined);
+	const primaryContactOf = (studentId: string, had: string | null): string | null => usersLinks.primaryContactOf(studentId, had);
 	const decidePrimaryContacts = () => {
 		for (const [studentId, had] of studentContacts) studentContacts.set(studentId, primaryContactOf(studentId, had));
 	};
@@ -648,10 +685,14 @@ async function buildSnapshot(
 	/** Contacts someone in scope points at: only they are kept. */
 	const usedContacts = new Set<string>();
 	/** The people's sourcedIds: strings of their own (the maps' keys, detached; or as JSON.parse made them), not cut from the staged text. */
-	const personIds = new Set<string>();
+	const personIdSet = new Set<string>();
+	/** Whether a sourcedId is a person's tonight: from the links where the users were carried (no person is counted one by one then). */
+	const personIds: Pick<ReadonlySet<string>, 'has'> = carried ? { has: (id) => usersLinks.isPerson(id) } : personIdSet;
+	/** A contact's relationship, by sourcedId (undefined: not a contact). */
+	const relationshipOf = (id: string): ContactRelationship | undefined => (carried ? usersLinks.relationshipOf(id) : contactRelationships.get(id));
 	/** Counts a person of this run's snapshot. */
 	const countPerson = ({ sourcedId, role, primaryContactId }: Pick<CanonicalPerson, 'sourcedId' | 'role' | 'primaryContactId'>) => {
-		personIds.add(sourcedId);
+		personIdSet.add(sourcedId);
 		peopleCounts[role]++;
 		if (primaryContactId) {
 			usedContacts.add(primaryContactId);
@@ -667,7 +708,16 @@ async function buildSnapshot(
 	let contactCount = 0;
 	/** The snapshot the people and contacts are written as changes over (peopleAsChanges). */
 	const usedFrom = usersDelta ? previousId : earlierPeople?.runId;
-	if (usedFrom !== undefined) {
+	if (carried && usedFrom !== undefined) {
+		({ contacts: contactCount, studentsWithPrimaryContact } = await writeCarriedUsers(db, usedFrom, runId, carried, usersLinks, {
+			removedPeople,
+			readPeople: () => [...people.keys()].map(heldPerson),
+			readContacts: () => [...contacts.entries()].map(([id, packed]) => [id, unpackRecord(CONTACT_TABLE, held.get(packed))] as const),
+			contactOfRow,
+			peopleCounts,
+			usedContacts,
+		}));
+	} else if (usedFrom !== undefined) {
 		// That snapshot's people stay as they were, but for what the rows set or delete and the students
 		// whose primary contact changes: only those are written (writeSnapshotChanges).
 		const changedPeople = new Map<string, CanonicalPerson | null>();
@@ -710,7 +760,9 @@ async function buildSnapshot(
 		}
 		await peopleWriter.finish();
 	}
-	if (usedFrom !== undefined) {
+	if (carried) {
+		// Written with the people (writeCarriedUsers).
+	} else if (usedFrom !== undefined) {
 		// The contacts as changes over the same snapshot: those of its contacts no one points at now, or who are
 		// no contacts now, are removed; the contacts the rows set are written (or removed when no one points
 		// at them); the contacts kept as rows (contactRows) are written when someone points at them now only.
@@ -741,7 +793,10 @@ async function buildSnapshot(
 	 * the 100,000s of personIds, made for each of the 600,000s enrollments (enrollmentStillHere).
 	 */
 	const peopleGoneSince = usedFrom === undefined ? undefined : { runId: usedFrom, ids: removedPeople };
-	agentsOf.clear();
+	// Kept for the next night (user-links.ts), where it can carry its rows: a bulk file whose rows' base ordinals are known.
+	if (usersLayout && usersLinks.baseRunId !== undefined && !scoped && !files.has('roles')) {
+		await writeUserLinks(db, runId, { baseRunId: usersLinks.baseRunId, rowsOwner: usersLayout.owner, data: usersLinks.toStored() });
+	}
 	contactRows.clear();
 	people.clear();
 	studentContacts.clear();
@@ -806,7 +861,7 @@ async function buildSnapshot(
 			}
 			if (!personIds.has(personId)) {
 				if (skippedUsers.has(personId)) problem(c, row, 'userSourcedId', `enrollment names user "${personId}", whose row in users.csv was skipped`);
-				else if (contactRelationships.has(personId)) problem(c, row, 'userSourcedId', `enrollment names "${personId}", a ${contactRelationships.get(personId)}, not a student or staff member`);
+				else if (relationshipOf(personId) !== undefined) problem(c, row, 'userSourcedId', `enrollment names "${personId}", a ${relationshipOf(personId)}, not a student or staff member`);
 				else problem(c, row, 'userSourcedId', `enrollment names user "${personId}", who is not in users.csv`);
 				return undefined;
 			}
@@ -942,7 +997,7 @@ async function buildSnapshot(
 
 	await writeSnapshotHeader(db, runId, [...schoolScope], counts as unknown as Record<string, unknown>, { fingerprint, rules: normalizeRules() });
 	await addProblems(db, runId, 'normalized', problems);
-	return { counts, warnings, problemCount: problems.length };
+	return { counts, warnings, problemCount: problems.length, ...(carried ? { usersCarriedFrom: earlierPeople?.runId } : {}) };
 }
 
 /** Orgs a scoped person or class may belong to: the scoped schools and the districts above them. */
@@ -1142,6 +1197,116 @@ async function schoolYearAsBefore(
 	};
 }
 
+/** Tonight's users file as a patch over the base the earlier night's was (or was a patch over), with that night's links. */
+interface CarriedUsers {
+	earlier: UserLinks;
+	layout: Extract<StagedLayout, { whole: false }>;
+	/** The earlier links' row at this base ordinal when tonight's row there is carried from it (that file held the row, and it made someone); else -1. */
+	carriedRow: (ordinal: number) => number;
+}
+
+/**
+ * The earlier night's links, when tonight's bulk users file can carry rows from them: it is a patch over the base
+ * those links' ordinals are in, and they describe that night's staging of the file as it is (the run whose chunks
+ * hold its rows). Undefined otherwise (the rows are matched as text: againstEarlier).
+ */
+async function linksToCarry(db: SqlDb, earlierRunId: string, tonight: StagedLayout): Promise<CarriedUsers | undefined> {
+	if (tonight.whole) return undefined;
+	const stored = await readUserLinks(db, earlierRunId);
+	const earlierLayout = await stagedLayout(db, earlierRunId, 'users');
+	if (!stored || !earlierLayout || stored.baseRunId !== tonight.baseRunId || stored.rowsOwner !== earlierLayout.owner) return undefined;
+	const earlier = UserLinks.fromStored(stored.data, stored.baseRunId);
+	if (!earlier) return undefined;
+	let end = 0;
+	for (let row = 0; row < earlier.rows; row++) end = Math.max(end, earlier.ordinal[row] + 1);
+	const rowAt = new Int32Array(end).fill(-1);
+	for (let row = 0; row < earlier.rows; row++) if (earlier.ordinal[row] >= 0) rowAt[earlier.ordinal[row]] = row;
+	const carriedRow = (ordinal: number) => {
+		const row = ordinal < rowAt.length ? rowAt[ordinal] : -1;
+		return row >= 0 && earlier.madeAt(row) !== undefined ? row : -1;
+	};
+	return { earlier, layout: tonight, carriedRow };
+}
+
+/**
+ * Tonight's people and contacts written as changes over the earlier night's snapshot (`earlierRunId`) where its users
+ * were carried from that night's links: the people and contacts of the rows read tonight, the people gone (an earlier
+ * person row not carried whose sourcedId is no person's tonight, filled into `removedPeople`), the carried students
+ * whose primary contact is another now (that snapshot's record with the new one), and the contacts someone points at
+ * now and no one did there (their rows read) or the other way round. The counts come from the links: no person of
+ * that snapshot is read but those revised.
+ */
+async function writeCarriedUsers(
+	db: SqlDb,
+	earlierRunId: string,
+	runId: string,
+	carried: CarriedUsers,
+	tonight: UserLinks,
+	read: {
+		removedPeople: Set<string>;
+		/** The people and contacts of the rows read tonight, with their primary contacts decided. */
+		readPeople: () => CanonicalPerson[];
+		readContacts: () => ReadonlyArray<readonly [string, CanonicalContact]>;
+		contactOfRow: (sourcedId: string, relationship: ContactRelationship, cells: string[]) => CanonicalContact;
+		/** Filled: people by role, and the contacts someone points at. */
+		peopleCounts: Record<PersonRole, number>;
+		usedContacts: Set<string>;
+	},
+): Promise<{ contacts: number; studentsWithPrimaryContact: number }> {
+	const { earlier, carriedRow } = carried;
+	earlier.decideContacts();
+	const contactAt = (links: UserLinks, row: number): string | null => {
+		const id = links.primaryContactAt(row);
+		return id < 0 ? null : links.ids[id];
+	};
+	/** Earlier person rows carried tonight; the carried students whose primary contact is another now (→ the new one). */
+	const carriedPeople = new Uint8Array(earlier.rows);
+	const revised = new Map<string, string | null>();
+	let studentsWithPrimaryContact = 0;
+	for (let row = 0; row < tonight.rows; row++) {
+		const made = tonight.madeAt(row);
+		if (made === undefined || !isPersonRole(made)) continue;
+		read.peopleCounts[made]++;
+		const from = tonight.ordinal[row] >= 0 ? carriedRow(tonight.ordinal[row]) : -1;
+		if (from >= 0) carriedPeople[from] = 1;
+		if (made !== 'student') continue;
+		const contact = contactAt(tonight, row);
+		if (contact !== null) {
+			studentsWithPrimaryContact++;
+			read.usedContacts.add(contact);
+		}
+		if (from >= 0 && contact !== contactAt(earlier, from)) revised.set(tonight.sourcedIdAt(row), contact);
+	}
+	read.removedPeople.clear();
+	for (let row = 0; row < earlier.rows; row++) {
+		if (!earlier.isPersonAt(row) || carriedPeople[row] === 1) continue;
+		const id = earlier.sourcedIdAt(row);
+		if (!tonight.isPerson(id)) read.removedPeople.add(id);
+	}
+	const changedPeople = new Map<string, CanonicalPerson | null>();
+	for (const id of read.removedPeople) changedPeople.set(id, null);
+	for (const person of read.readPeople()) changedPeople.set(person.sourcedId, person);
+	for (const [id, person] of await readSnapshotRecordsById(db, earlierRunId, PERSON_TABLE, revised.keys())) {
+		changedPeople.set(id, { ...person, primaryContactId: revised.get(id) ?? null });
+	}
+	await writeSnapshotChanges(db, earlierRunId, runId, PERSON_TABLE, changedPeople);
+
+	const earlierUsed = new Set<string>();
+	for (let row = 0; row < earlier.rows; row++) {
+		const contact = earlier.isStudentAt(row) ? contactAt(earlier, row) : null;
+		if (contact !== null) earlierUsed.add(contact);
+	}
+	const changedContacts = new Map<string, CanonicalContact | null>();
+	for (const id of earlierUsed) if (!read.usedContacts.has(id)) changedContacts.set(id, null);
+	for (const [id, contact] of read.readContacts()) changedContacts.set(id, read.usedContacts.has(id) ? contact : null);
+	// Carried contacts someone points at now and no one did there: their records are made from their rows.
+	const newlyUsed = [...read.usedContacts].filter((id) => !earlierUsed.has(id) && !changedContacts.has(id));
+	const rows = await readStagedRowsAt(db, carried.layout.baseRunId, 'users', newlyUsed.map((id) => tonight.ordinal[tonight.rowOf(id)]));
+	newlyUsed.forEach((id, i) => changedContacts.set(id, read.contactOfRow(id, tonight.relationshipOf(id) as ContactRelationship, rows[i].cells)));
+	await writeSnapshotChanges(db, earlierRunId, runId, CONTACT_TABLE, changedContacts);
+	return { contacts: read.usedContacts.size, studentsWithPrimaryContact };
+}
+
 /** No row of a batch known to be the earlier file's (readRowsAgainstEarlier not used). */
 const NONE_SHARED = new Uint8Array(0);
 
@@ -1149,14 +1314,27 @@ const NONE_SHARED = new Uint8Array(0);
  * Tonight's staged rows of `entity` as text (`read`, for stagedBatchesFrom), matched to the earlier run's rows of the
  * file: where tonight's file is a patch over a base that the earlier file is too, the rows both have are known from
  * the staging (shared(): 1 at such a row of the last batch read; it is the earlier file's row) and only the others
- * are matched (readRowsAgainstEarlier); otherwise every row is matched as both files are read (EarlierRows).
+ * are matched (readRowsAgainstEarlier); otherwise every row is matched as both files are read (EarlierRows). With a
+ * patch, `ordinals()` gives each row's base ordinal for the last batch read, and `patchOver` the base's run.
  */
 async function againstEarlier(db: SqlDb, runId: string, earlierRunId: string, entity: StagedEntity) {
 	const patch = await readRowsAgainstEarlier(db, runId, earlierRunId, entity);
 	if (patch) {
-		return { read: () => patch.batches, shared: () => patch.shared, earlier: new EarlierRowsApart(patch.earlierOnly) as EarlierMatch<StagedRowText> };
+		return {
+			read: () => patch.batches,
+			shared: () => patch.shared,
+			ordinals: (): Int32Array | undefined => patch.ordinals,
+			patchOver: patch.baseRunId as string | undefined,
+			earlier: new EarlierRowsApart(patch.earlierOnly) as EarlierMatch<StagedRowText>,
+		};
 	}
-	return { read: readStagedRowTexts, shared: () => NONE_SHARED, earlier: new EarlierRows(readStagedRowTexts(db, earlierRunId, entity)) as EarlierMatch<StagedRowText> };
+	return {
+		read: readStagedRowTexts,
+		shared: () => NONE_SHARED,
+		ordinals: (): Int32Array | undefined => undefined,
+		patchOver: undefined,
+		earlier: new EarlierRows(readStagedRowTexts(db, earlierRunId, entity)) as EarlierMatch<StagedRowText>,
+	};
 }
 
 /** Enrollments written at a time (a bulk file's, in file order). */
@@ -1170,7 +1348,7 @@ function addSourcedIds(ids: Set<string>, rows: SqlValue[][]): void {
 /** What tonight's snapshot holds besides its enrollments, for checking an earlier snapshot's enrollments against (enrollmentStillHere). */
 interface TonightsClassesAndPeople {
 	classIds: ReadonlySet<string>;
-	personIds: ReadonlySet<string>;
+	personIds: Pick<ReadonlySet<string>, 'has'>;
 	/** The people of snapshot `runId` that are not tonight's (buildSnapshot); undefined when tonight's people were not written over an earlier snapshot's. */
 	peopleGoneSince: { runId: string; ids: ReadonlySet<string> } | undefined;
 }
@@ -1323,7 +1501,7 @@ export function normalizeRules(): string {
 		.update(
 			[
 				NORMALIZE_RULES_VERSION,
-				...[buildSnapshot, readSchoolYear, orgScopeOf, schoolYearAsBefore, Columns, stagedBatches, applyRows, previousRecords, scopeSchools, snapshotWarnings, cell, textCell, isPersonRole, personRoleOf, orNull, splitList, firstListItem, isTrue, hasListItem, detached, isDeletion].map(String),
+				...[buildSnapshot, readSchoolYear, orgScopeOf, schoolYearAsBefore, writeCarriedUsers, UserLinks, UserLinksBuilder, Columns, stagedBatches, applyRows, previousRecords, scopeSchools, snapshotWarnings, cell, textCell, isPersonRole, personRoleOf, orNull, splitList, isTrue, detached, isDeletion].map(String),
 				JSON.stringify(ONEROSTER_ROLE_MAP),
 				JSON.stringify(PERSON_ROLES),
 				JSON.stringify(SNAPSHOT_TABLES.map((spec) => [spec.table, spec.columns, String(spec.toRow)])),
@@ -1363,6 +1541,7 @@ async function shareEarlierSnapshot(
 	const earlier = await findSnapshotByFingerprint(db, fingerprint, runId);
 	if (!earlier) return null;
 	await shareSnapshot(db, earlier.runId, runId, fingerprint);
+	await copyUserLinks(db, earlier.runId, runId);
 	const counts = earlier.counts as unknown as NormalizeCounts;
 	const problems = (await listProblems(db, earlier.runId)).filter((problem) => problem.stage === 'normalized');
 	await addProblems(

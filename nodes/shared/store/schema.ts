@@ -448,6 +448,22 @@ ALTER TABLE staging_files ADD COLUMN base_run_id TEXT;
 ALTER TABLE staging_files ADD COLUMN patch TEXT;
 `,
 	},
+	{
+		version: 15,
+		name: 'performance: a bulk night keeps its users rows as numbers (user links)',
+		// normalize/user-links.ts: per run whose users file was bulk, its rows in file order as numbers (what each made,
+		// whom it lists, its ordinal in the staging `base_run_id`), from the staging whose chunks hold the file's rows
+		// (`rows_owner`). The next night's Normalize carries the rows its patch shares with that file from them. Deleted
+		// with the run's snapshot.
+		sql: `
+CREATE TABLE user_links (
+	run_id TEXT PRIMARY KEY,
+	base_run_id TEXT NOT NULL,
+	rows_owner TEXT NOT NULL,
+	data TEXT NOT NULL
+);
+`,
+	},
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -1365,6 +1365,8 @@ export async function deleteSnapshot(db: SqlDb, runId: string): Promise<void> {
 	const owner = await recordsOwner(db, runId);
 	for (const spec of SNAPSHOT_TABLES) await db.execute(`DELETE FROM ${spec.table} WHERE run_id = ?`, [runId]);
 	await db.execute('DELETE FROM snapshots WHERE run_id = ?', [runId]);
+	// Its users rows as numbers (store/user-links.ts) go with it.
+	await db.execute('DELETE FROM user_links WHERE run_id = ?', [runId]);
 	for (const run of new Set([runId, owner])) await deleteRecordsUnused(db, run);
 }
 

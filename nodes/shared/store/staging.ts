@@ -360,6 +360,77 @@ async function stagedFileSource(db: SqlDb, runId: string, entity: StagedEntity):
 	};
 }
 
+/**
+ * How a run's staged file holds its rows: `whole` (its own chunks, or those of the staging it reuses, `owner`:
+ * the base of a later night's patch) or as a patch over the staging of `baseRunId`, with the patch's segments
+ * (base ordinal, count, row number of the first: row-patch.ts). Undefined when the run staged no such file.
+ */
+export type StagedLayout =
+	| { owner: string; whole: true; baseRunId: string }
+	| { owner: string; whole: false; baseRunId: string; segments: Int32Array };
+
+export async function stagedLayout(db: SqlDb, runId: string, entity: StagedEntity): Promise<StagedLayout | undefined> {
+	const [row] = await db.queryArrays('SELECT 1 FROM staging_files WHERE run_id = ? AND entity = ?', [runId, entity]);
+	if (!row) return undefined;
+	const { owner, patch } = await stagedFileSource(db, runId, entity);
+	return patch ? { owner, whole: false, baseRunId: patch.baseRunId, segments: patch.segments } : { owner, whole: true, baseRunId: owner };
+}
+
+/** The rows a patch holds of its own (not its base's), in file order, with their row numbers; all the rows of a file staged whole. */
+export async function* readOwnStagedRows(db: SqlDb, runId: string, entity: StagedEntity): AsyncGenerator<StagedRow[]> {
+	const { owner, sourcedIdIndex } = await stagedFileSource(db, runId, entity);
+	yield* chunkRows(db, owner, entity, sourcedIdIndex, unpackRows);
+}
+
+/**
+ * The rows of `baseRunId`'s staging of `entity` at these ordinals (its rows counted from 0 in file order), in the
+ * order asked, with the row numbers they have there. Only the chunks that hold them are read.
+ */
+export async function readStagedRowsAt(db: SqlDb, baseRunId: string, entity: StagedEntity, ordinals: readonly number[]): Promise<StagedRow[]> {
+	if (ordinals.length === 0) return [];
+	const { sourcedIdIndex } = await stagedFileSource(db, baseRunId, entity);
+	const chunks = await db.queryArrays('SELECT seq, row_count FROM staging_chunks WHERE run_id = ? AND entity = ? ORDER BY seq', [baseRunId, entity]);
+	/** Each chunk's first ordinal. */
+	const starts: number[] = [];
+	let rows = 0;
+	for (const [, count] of chunks) {
+		starts.push(rows);
+		rows += Number(count);
+	}
+	const chunkOf = (ordinal: number): number => {
+		let low = 0;
+		let high = starts.length - 1;
+		while (low < high) {
+			const middle = (low + high + 1) >> 1;
+			if (starts[middle] <= ordinal) low = middle;
+			else high = middle - 1;
+		}
+		return low;
+	};
+	const wanted = new Set<number>();
+	for (const ordinal of ordinals) {
+		if (ordinal < 0 || ordinal >= rows) throw new Error(`The staged ${entity} rows of run ${baseRunId} have no row ${ordinal + 1}`);
+		wanted.add(chunkOf(ordinal));
+	}
+	const unpacked = new Map<number, StagedRow[]>();
+	const wantedChunks = [...wanted];
+	for (let at = 0; at < wantedChunks.length; at += CHUNKS_PER_QUERY) {
+		const slice = wantedChunks.slice(at, at + CHUNKS_PER_QUERY);
+		const seqs = slice.map((chunk) => Number(chunks[chunk][0]));
+		const found = await db.queryArrays(`SELECT seq, encoding, data FROM staging_chunks WHERE run_id = ? AND entity = ? AND seq IN (${seqs.map(() => '?').join(', ')})`, [
+			baseRunId,
+			entity,
+			...seqs,
+		]);
+		const bySeq = new Map(found.map(([seq, encoding, data]) => [Number(seq), unpackRows(String(encoding), String(data), sourcedIdIndex)]));
+		for (const chunk of slice) unpacked.set(chunk, bySeq.get(Number(chunks[chunk][0])) ?? []);
+	}
+	return ordinals.map((ordinal) => {
+		const chunk = chunkOf(ordinal);
+		return ownCopy((unpacked.get(chunk) as StagedRow[])[ordinal - starts[chunk]]);
+	});
+}
+
 async function sourcedIdIndexOf(db: SqlDb, runId: string, entity: StagedEntity): Promise<number> {
 	return (await stagedFileSource(db, runId, entity)).sourcedIdIndex;
 }
@@ -539,6 +610,10 @@ export interface RowsAgainstEarlier {
 	batches: AsyncGenerator<StagedRowText[]>;
 	/** For the batch last yielded: 1 where its row is a base row the earlier staging holds too (so the earlier file has that very row). */
 	shared: Uint8Array;
+	/** For the batch last yielded: each row's ordinal in the base (-1: a row of the patch's own). */
+	ordinals: Int32Array;
+	/** The run whose staging is the base of both nights' files. */
+	baseRunId: string;
 	/**
 	 * The earlier staging's rows tonight's has not (its rows of its own, and base rows tonight's file left out), by
 	 * sourcedId, as strings of their own: in when the batch of the tonight's row that replaces one in place is yielded,
@@ -569,12 +644,13 @@ export async function readRowsAgainstEarlier(db: SqlDb, runId: string, earlierRu
 		if (earlierHolds(ordinal)) earlierOnly.set(row.sourcedId, ownCopy(row));
 	};
 	const batches = patchedRows(chunks(tonight.owner), chunks(patch.baseRunId), patch.segments, entity, dropped);
-	const reading = { shared: new Uint8Array(0), earlierOnly } as RowsAgainstEarlier;
+	const reading = { shared: new Uint8Array(0), ordinals: new Int32Array(0), baseRunId: patch.baseRunId, earlierOnly } as RowsAgainstEarlier;
 	reading.batches = (async function* () {
 		for await (const { rows, ordinals } of batches) {
 			const shared = new Uint8Array(rows.length);
 			for (let i = 0; i < rows.length; i++) shared[i] = ordinals[i] >= 0 && earlierHolds(ordinals[i]) ? 1 : 0;
 			reading.shared = shared;
+			reading.ordinals = ordinals;
 			yield rows;
 		}
 	})();

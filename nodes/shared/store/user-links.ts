@@ -1,0 +1,27 @@
+/**
+ * A bulk night's users rows as numbers (normalize/user-links.ts), kept with its snapshot for the next night's Normalize.
+ */
+import type { SqlDb } from './sql';
+
+/** One run's kept user links: the staging its rows' ordinals are in, the run whose chunks hold the file's rows, and the links as text. */
+export interface StoredUserLinks {
+	baseRunId: string;
+	rowsOwner: string;
+	data: string;
+}
+
+export async function writeUserLinks(db: SqlDb, runId: string, links: StoredUserLinks): Promise<void> {
+	await db.execute('DELETE FROM user_links WHERE run_id = ?', [runId]);
+	await db.execute('INSERT INTO user_links (run_id, base_run_id, rows_owner, data) VALUES (?, ?, ?, ?)', [runId, links.baseRunId, links.rowsOwner, links.data]);
+}
+
+export async function readUserLinks(db: SqlDb, runId: string): Promise<StoredUserLinks | undefined> {
+	const [row] = await db.queryArrays('SELECT base_run_id, rows_owner, data FROM user_links WHERE run_id = ?', [runId]);
+	return row ? { baseRunId: String(row[0]), rowsOwner: String(row[1]), data: String(row[2]) } : undefined;
+}
+
+/** A run that shares an earlier run's snapshot (the same export) shares its links too. */
+export async function copyUserLinks(db: SqlDb, fromRunId: string, runId: string): Promise<void> {
+	await db.execute('DELETE FROM user_links WHERE run_id = ?', [runId]);
+	await db.execute('INSERT INTO user_links (run_id, base_run_id, rows_owner, data) SELECT ?, base_run_id, rows_owner, data FROM user_links WHERE run_id = ?', [runId, fromRunId]);
+}
