@@ -435,17 +435,25 @@ async function buildSnapshot(
 	const contactRelationships = new Map<string, ContactRelationship>();
 	/** Each person's kind (its role and snapshot tallies), by its number in `held`: what writing its packed row as it is needs besides. */
 	const kinds = new PersonKinds();
+	/**
+	 * The maps above start empty for a bulk file, and a file's rows have sourcedIds of their own (every source stages a
+	 * repeated one once): a row never finds its sourcedId set by another, so there is nothing to delete (a first night
+	 * at 100,000 students made ~700,000 deletes of absent keys). A delta's rows go onto the previous snapshot's.
+	 */
+	const idsSetOnce = !usersDelta;
 	const setPerson = (person: CanonicalPerson) => {
 		const handle = held.add(packRecord(PERSON_TABLE, person));
 		people.set(person.sourcedId, handle);
 		kinds.remember(handle, person);
-		removedPeople.delete(person.sourcedId);
 		if (person.role === 'student') studentContacts.set(person.sourcedId, person.primaryContactId);
-		else studentContacts.delete(person.sourcedId);
+		if (idsSetOnce) return;
+		removedPeople.delete(person.sourcedId);
+		if (person.role !== 'student') studentContacts.delete(person.sourcedId);
 	};
 	const deletePerson = (sourcedId: string) => {
-		people.delete(sourcedId);
 		if (peopleAsChanges) removedPeople.add(sourcedId);
+		if (idsSetOnce) return;
+		people.delete(sourcedId);
 		studentContacts.delete(sourcedId);
 	};
 	/** `person` and `contact` have sourcedIds of their own (detached): they are kept as keys. */
@@ -454,6 +462,7 @@ async function buildSnapshot(
 		contactRelationships.set(contact.sourcedId, contact.relationship);
 	};
 	const deleteContact = (sourcedId: string) => {
+		if (idsSetOnce) return;
 		contacts.delete(sourcedId);
 		contactRelationships.delete(sourcedId);
 	};
@@ -669,12 +678,22 @@ async function buildSnapshot(
 
 	// Primary parent contact (UserLinks.primaryContactOf): the student's own first listed contact; else the first contact
 	// that lists the student (in file order); else, for a delta, the one the previous snapshot gives while still a contact.
-	const usersLinks = links.finish();
+	// Asked by sourcedId (rowOf) where the people are written as changes; a bulk file's students are decided row by row.
+	const usersLinks = links.finish(peopleAsChanges);
 	// A delta's contacts are the previous snapshot's too (contactRelationships); a bulk file's, its rows'.
 	usersLinks.decideContacts(usersDelta ? (userId) => contactRelationships.has(userId) : undefined);
 	const primaryContactOf = (studentId: string, had: string | null): string | null => usersLinks.primaryContactOf(studentId, had);
 	const decidePrimaryContacts = () => {
-		for (const [studentId, had] of studentContacts) studentContacts.set(studentId, primaryContactOf(studentId, had));
+		if (peopleAsChanges) {
+			for (const [studentId, had] of studentContacts) studentContacts.set(studentId, primaryContactOf(studentId, had));
+			return;
+		}
+		// Every student is a row of the file, and every row's student is one of them (`had` is null).
+		for (let row = 0; row < usersLinks.rows; row++) {
+			if (!usersLinks.isStudentAt(row)) continue;
+			const contact = usersLinks.primaryContactAt(row);
+			studentContacts.set(usersLinks.sourcedIdAt(row), contact < 0 ? null : usersLinks.ids[contact]);
+		}
 	};
 	decidePrimaryContacts();
 

@@ -102,8 +102,15 @@ export class UserLinksBuilder {
 		this.agentEnd[added] = this.agentCount;
 	}
 
-	finish(): UserLinks {
+	/**
+	 * The links; the builder is done with. `bySourcedId`: whether they will be asked by sourcedId (rowOf and what uses it):
+	 * they then keep the builder's index of ids, else it is let go (made again if asked all the same).
+	 */
+	finish(bySourcedId: boolean): UserLinks {
 		const n = this.rows;
+		const index = bySourcedId ? this.index : undefined;
+		if (!bySourcedId) this.index.clear();
+		this.carriedFrom = undefined;
 		return new UserLinks(
 			this.ids,
 			this.rowId.slice(0, n),
@@ -112,7 +119,7 @@ export class UserLinksBuilder {
 			this.agentEnd.slice(0, n),
 			this.agents.slice(0, this.agentCount),
 			this.baseRunId,
-			this.index,
+			index,
 		);
 	}
 }

@@ -66,7 +66,7 @@ function stringRule(rows: Row[], isContact: (id: string) => boolean) {
 function build(rows: Row[], baseRunId?: string): UserLinks {
 	const builder = new UserLinksBuilder(baseRunId);
 	rows.forEach((row, ordinal) => builder.add(row.id, row.made, row.agents, ordinal));
-	return builder.finish();
+	return builder.finish(true);
 }
 
 /** What a row of the links says, in strings: sourcedId, what it made, ordinal, the ids it lists. */
@@ -162,10 +162,10 @@ describe('UserLinks: carried rows and the store', () => {
 			builder.carry(earlier, ordinal, ordinal);
 			tonight.push({ ...row, ordinal });
 		});
-		const carried = builder.finish();
+		const carried = builder.finish(true);
 		const byRow = new UserLinksBuilder('base');
 		for (const row of tonight) byRow.add(row.id, row.made, row.agents, row.ordinal);
-		const added1by1 = byRow.finish();
+		const added1by1 = byRow.finish(false);
 		expect(rowsOf(carried)).toEqual(rowsOf(added1by1));
 		expect(decisionsOf(carried)).toEqual(decisionsOf(added1by1));
 		expect(decisionsOf(carried).some((contact) => contact !== null)).toBe(true);
