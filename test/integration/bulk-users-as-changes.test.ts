@@ -137,6 +137,8 @@ describe.each(ENGINES)('a bulk users file read as changes over the night before,
 		await night('next');
 		const three = await night('fixed');
 		expect(three.asChangesOver).toBe(one.runId);
+		// Only the newest night's user links are kept: only they are carried from.
+		expect((await db().queryArrays('SELECT run_id FROM user_links')).map(([runId]) => runId)).toEqual([three.runId]);
 		expect(personOf(three.result, 'stu-000011')).toBeDefined();
 		expect(three.result.problems.filter((problem) => problem.sourcedId === 'stu-000011')).toEqual([]);
 		expect(three.result).toEqual(await alone('fixed'));

@@ -1305,10 +1305,17 @@ async function writeCarriedUsers(
 	const changedPeople = new Map<string, CanonicalPerson | null>();
 	for (const id of read.removedPeople) changedPeople.set(id, null);
 	for (const person of read.readPeople()) changedPeople.set(person.sourcedId, person);
-	for (const [id, person] of await readSnapshotRecordsById(db, earlierRunId, PERSON_TABLE, revised.keys())) {
-		changedPeople.set(id, { ...person, primaryContactId: revised.get(id) ?? null });
+	// That snapshot's records of every person named, read once: the revised students' are made anew from them, and
+	// writeSnapshotChanges is told them all (knownFrom), so it need not look them up in the base again.
+	const before = await readSnapshotRecordsById(db, earlierRunId, PERSON_TABLE, [...changedPeople.keys(), ...revised.keys()]);
+	for (const [id, contact] of revised) {
+		const person = before.get(id);
+		if (!person) throw new Error(`The snapshot of run ${earlierRunId} has no person ${id}, whose users row tonight carries from it`);
+		changedPeople.set(id, { ...person, primaryContactId: contact });
 	}
-	await writeSnapshotChanges(db, earlierRunId, runId, PERSON_TABLE, changedPeople);
+	const knownFrom = new Map<string, CanonicalPerson | null>();
+	for (const id of changedPeople.keys()) knownFrom.set(id, before.get(id) ?? null);
+	await writeSnapshotChanges(db, earlierRunId, runId, PERSON_TABLE, changedPeople, { knownFrom });
 
 	const earlierUsed = new Set<string>();
 	for (let row = 0; row < earlier.rows; row++) {

@@ -7,7 +7,7 @@
 import { RosterRunError } from '../model/errors';
 import type { CanonicalPerson, PersonRole } from '../model/roster';
 import type { StoredChange } from '../store/changes';
-import { addChanges, deleteChanges, listChanges } from '../store/changes';
+import { addChanges, deleteChanges, listChanges, listUnsettledPersonChanges } from '../store/changes';
 import {
 	archivePeople,
 	countManagedPeople,
@@ -36,7 +36,7 @@ import {
 import type { SqlDb, SqlValue } from '../store/sql';
 import { nowIso } from '../store/sql';
 import { holdAsLeftBy, setAsLeftBy, withoutWriteTriggers } from '../store/sync-state';
-import type { ParentContact, PeopleWrites, PersonAction, PlannerInput, ReconcileSummary } from './plan';
+import type { ParentContact, PeopleWrites, PlannerInput, ReconcileSummary } from './plan';
 import { ReconcilePlanner, bySourcedId, parentContact } from './plan';
 import type { ReconcileSettings, ThresholdOverrides } from './settings';
 import { reconcileSettings, rosteredRoles, samePlanSettings } from './settings';
@@ -231,8 +231,6 @@ async function matchWholeRoster(tx: SqlDb, input: Omit<PlannerInput, 'people'>):
 /** Past this share of the roster planned again, a plan from changes reads the whole people table instead. */
 const MAX_CHANGED_SHARE = 0.2;
 
-/** Actions that leave a person as they were, so the next plan must look at them again (the rest make the person the record). */
-const UNSETTLED_ACTIONS: PersonAction[] = ['skip', 'ambiguous', 'keep', 'pending', 'relink'];
 
 /**
  * The plan from changes: when the people table is as an earlier run's plan left it (`since`,
@@ -252,7 +250,8 @@ async function matchChangedRecords(tx: SqlDb, input: Omit<PlannerInput, 'people'
 	const changed = await changedSourcedIds(tx, since, runId, PERSON_TABLE);
 	const changedContacts = settings.includePrimaryParentContact ? await changedSourcedIds(tx, since, runId, CONTACT_TABLE) : new Set<string>();
 	if (!changed || !changedContacts) return undefined;
-	const unsettled = await listChanges(tx, since, { entities: ['person'], actions: UNSETTLED_ACTIONS, withValues: false });
+	// Actions that leave a person as they were, so this plan must look at them again (the rest make the person the record).
+	const unsettled = await listUnsettledPersonChanges(tx, since);
 	for (const change of unsettled) if (change.sourcedId !== null) changed.add(change.sourcedId);
 
 	const roles = rosteredRoles(settings);

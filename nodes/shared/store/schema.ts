@@ -464,6 +464,13 @@ CREATE TABLE user_links (
 );
 `,
 	},
+	{
+		version: 16,
+		name: 'performance: the unsettled person changes of a run found by index',
+		// store/changes.ts listUnsettledPersonChanges: a plan from changes asks the night before for its unsettled person
+		// changes; a partial index holds only those (none, most nights), so asking reads nothing else of that night's changes.
+		sql: "CREATE INDEX run_changes_unsettled ON run_changes (run_id, seq) WHERE entity = 'person' AND action IN ('skip', 'ambiguous', 'keep', 'pending', 'relink');",
+	},
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

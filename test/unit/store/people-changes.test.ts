@@ -1,6 +1,6 @@
 /** Reading people and run changes back from the store, on both engines. */
 import type { RunChange } from '../../../nodes/shared/store/changes';
-import { addChanges, changeLinePages, listChanges } from '../../../nodes/shared/store/changes';
+import { UNSETTLED_PERSON_ACTIONS, UNSETTLED_PERSON_CHANGES, addChanges, changeLinePages, listChanges, listUnsettledPersonChanges } from '../../../nodes/shared/store/changes';
 import type { PersonRow } from '../../../nodes/shared/store/people';
 import { countManagedPeople, loadPackedPeople, loadPeople } from '../../../nodes/shared/store/people';
 import { createRun } from '../../../nodes/shared/store/runs';
@@ -138,5 +138,39 @@ describe.each(ENGINES)('people and run changes read back (%s)', (engine) => {
 		expect(stored.map((change) => change.seq)).toEqual([1, 2, 3, 4, 5, 6, 7]);
 		const bare = await listChanges(store.db, run.id, { withValues: false, actions: ['create'], afterSeq: 4, limit: 1 });
 		expect(bare).toEqual([{ ...changes[4], seq: 5, before: null, after: null }]);
+	});
+
+	test("listUnsettledPersonChanges finds a run's unsettled person changes (only those, without values), through their partial index", async () => {
+		const [run, other] = [await createRun(store.db, { source: 'test' }), await createRun(store.db, { source: 'test' })];
+		const actions = ['create', 'skip', 'update', 'ambiguous', 'keep', 'archive', 'pending', 'relink', 'restore'];
+		const changes: RunChange[] = actions.map((action, i) => ({
+			entity: 'person',
+			entityId: `p${i}`,
+			action,
+			role: 'student',
+			label: null,
+			sourcedId: `s${i}`,
+			reason: null,
+			fields: null,
+			before: { given_name: 'Before' },
+			after: null,
+			applied: false,
+		}));
+		// A list change with an action of the same name is none of them.
+		await addChanges(store.db, run.id, [...changes, { ...changes[1], entity: 'list', entityId: 'l1' }]);
+		await addChanges(store.db, other.id, changes.slice(0, 2));
+		const unsettled = await listUnsettledPersonChanges(store.db, run.id);
+		expect(unsettled.map((change) => change.action)).toEqual([...UNSETTLED_PERSON_ACTIONS]);
+		expect(unsettled.map((change) => change.action)).toEqual(['skip', 'ambiguous', 'keep', 'pending', 'relink']);
+		expect(unsettled.every((change) => change.entity === 'person' && change.before === null)).toBe(true);
+		// Migration 16's index holds exactly these: the query is answered from it.
+		const sql = `SELECT seq FROM run_changes WHERE run_id = ? AND ${UNSETTLED_PERSON_CHANGES} ORDER BY seq`;
+		if (engine === 'sqlite') {
+			const plan = await store.db.queryArrays(`EXPLAIN QUERY PLAN ${sql}`, [run.id]);
+			expect(plan.map((row) => String(row[3])).join(' ')).toContain('USING INDEX run_changes_unsettled');
+		} else {
+			const [[definition]] = await store.db.queryArrays("SELECT indexdef FROM pg_indexes WHERE indexname = 'run_changes_unsettled'");
+			expect(String(definition)).toMatch(/WHERE \(\(entity = 'person'::text\) AND \(action = ANY \(ARRAY\['skip'::text, 'ambiguous'::text, 'keep'::text, 'pending'::text, 'relink'::text\]\)\)\)/);
+		}
 	});
 });
