@@ -912,7 +912,7 @@ async function buildSnapshot(
 			 * (earlier.stillHere), so enrollmentOf would accept it. Read from the row's text, not its cells.
 			 */
 			const unchanged = (row: StagedRowText) => {
-				const classId = classOf(row);
+				const classId = earlier.classNeeded ? classOf(row) : '';
 				return earlier.kept(row.sourcedId, classId) && earlier.stillHere(classId, textCell(row, userAt));
 			};
 			/** Tonight's enrollment of a row that is not the same as the earlier run's row `last` (undefined: none). */
@@ -988,7 +988,7 @@ async function buildSnapshot(
 		// The previous snapshot's enrollments the delta leaves alone, while their class and person are still
 		// here, and the delta's; stored as changes over the previous snapshot's.
 		const added = [...deltaEnrollments.values()].filter((enrollment): enrollment is CanonicalEnrollment => enrollment !== null);
-		const stillHere = enrollmentStillHere(await snapshotClassIds(db, previousId), { classIds, personIds, peopleGoneSince }, previousId);
+		const { stillHere } = enrollmentStillHere(await snapshotClassIds(db, previousId), { classIds, personIds, peopleGoneSince }, previousId);
 		const kept = ({ sourcedId, classId, personId }: Pick<CanonicalEnrollment, 'sourcedId' | 'classId' | 'personId'>) => !deltaEnrollments.has(sourcedId) && stillHere(classId, personId);
 		enrollmentCount += await copySnapshotRecordsWhere(db, previousId, runId, ENROLLMENT_TABLE, kept, {
 			added,
@@ -1391,14 +1391,19 @@ async function snapshotClassIds(db: SqlDb, runId: string): Promise<Set<string>> 
  * tonight. Such an enrollment names one of that snapshot's classes and people (Normalize writes no other), so it
  * loses them only to the classes and people gone since: the sets looked in are those few, not every class and
  * person, for each of a district's 600,000s of enrollments. Where tonight's people were not written over that
- * snapshot's, the person is looked up among them.
+ * snapshot's, the person is looked up among them. With how many of that snapshot's classes are gone.
  */
-function enrollmentStillHere(earlierClassIds: ReadonlySet<string>, tonight: TonightsClassesAndPeople, runId: string): (classId: string, personId: string) => boolean {
+function enrollmentStillHere(
+	earlierClassIds: ReadonlySet<string>,
+	tonight: TonightsClassesAndPeople,
+	runId: string,
+): { stillHere: (classId: string, personId: string) => boolean; classesGone: number } {
 	const goneClasses = new Set<string>();
 	for (const id of earlierClassIds) if (!tonight.classIds.has(id)) goneClasses.add(id);
 	const gonePeople = tonight.peopleGoneSince?.runId === runId ? tonight.peopleGoneSince.ids : undefined;
-	if (gonePeople === undefined) return (classId, personId) => !goneClasses.has(classId) && tonight.personIds.has(personId);
-	return (classId, personId) => !goneClasses.has(classId) && !gonePeople.has(personId);
+	const classesGone = goneClasses.size;
+	if (gonePeople === undefined) return { stillHere: (classId, personId) => !goneClasses.has(classId) && tonight.personIds.has(personId), classesGone };
+	return { stillHere: (classId, personId) => !goneClasses.has(classId) && !gonePeople.has(personId), classesGone };
 }
 
 /** The last run's enrollments file, when tonight's bulk file can be read as changes over its snapshot (see buildSnapshot). */
@@ -1412,6 +1417,12 @@ interface EarlierEnrollments {
 	 * under the same rules (earlierFile).
 	 */
 	stillHere: (classId: string, personId: string) => boolean;
+	/**
+	 * Whether kept and stillHere look at the class: not when that snapshot left no class out of it (a class its rows
+	 * name is then one of its classes, or the row was a problem) and none of its classes is gone tonight. The class
+	 * cell of an unchanged row is then not read (~600,000 a night).
+	 */
+	classNeeded: boolean;
 	/** Past this many enrollments changed (or rows out of order), tonight's are written whole instead. */
 	maxChanges: number;
 }
@@ -1456,10 +1467,13 @@ async function earlierEnrollments(
 	const { skipped } = earlier;
 	const classIds = knownClassIds ?? (await snapshotClassIds(db, runId));
 	const enrollments = await countSnapshotRecords(db, runId, ENROLLMENT_TABLE);
+	const { stillHere, classesGone } = enrollmentStillHere(classIds, tonight, runId);
+	const classNeeded = (earlier.header.counts as unknown as NormalizeCounts).outOfScope?.classes !== 0 || classesGone > 0;
 	return {
 		runId,
-		kept: (sourcedId, classId) => classIds.has(classId) && !skipped.has(sourcedId),
-		stillHere: enrollmentStillHere(classIds, tonight, runId),
+		kept: (sourcedId, classId) => !skipped.has(sourcedId) && (!classNeeded || classIds.has(classId)),
+		stillHere,
+		classNeeded,
 		maxChanges: maxChangesOf(enrollments),
 	};
 }
