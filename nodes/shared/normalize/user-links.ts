@@ -8,6 +8,7 @@
 import type { ContactRelationship, PersonRole } from '../model/roster';
 import { CONTACT_RELATIONSHIPS, PERSON_ROLES } from '../model/roster';
 import { doubled } from '../store/off-heap-strings';
+import { base64Of, typedArrayOf } from '../store/sql';
 
 /** What a users row made: a person's role, a contact's relationship, or undefined (nothing: a problem, or a deletion). */
 export type UserMade = PersonRole | ContactRelationship | undefined;
@@ -126,12 +127,6 @@ export class UserLinksBuilder {
 
 /** What UserLinks keeps in the store (store/user-links.ts): JSON of its ids and its arrays' bytes as base64. */
 const STORED_VERSION = 1;
-
-const base64Of = (array: Int32Array | Uint8Array): string => Buffer.from(array.buffer, array.byteOffset, array.byteLength).toString('base64');
-function arrayOf<T extends Int32Array | Uint8Array>(text: string, make: new (buffer: ArrayBuffer) => T): T {
-	const bytes = Buffer.from(text, 'base64');
-	return new make(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
-}
 
 /** A night's users rows as numbers (see the top of this file); made by UserLinksBuilder, or read back (UserLinks.fromStored). */
 export class UserLinks {
@@ -286,11 +281,11 @@ export class UserLinks {
 		if (stored.version !== STORED_VERSION) return undefined;
 		return new UserLinks(
 			stored.ids,
-			arrayOf(stored.rowId, Int32Array),
-			arrayOf(stored.kind, Uint8Array),
-			arrayOf(stored.ordinal, Int32Array),
-			arrayOf(stored.agentEnd, Int32Array),
-			arrayOf(stored.agents, Int32Array),
+			typedArrayOf(stored.rowId, Int32Array),
+			typedArrayOf(stored.kind, Uint8Array),
+			typedArrayOf(stored.ordinal, Int32Array),
+			typedArrayOf(stored.agentEnd, Int32Array),
+			typedArrayOf(stored.agents, Int32Array),
 			baseRunId,
 		);
 	}

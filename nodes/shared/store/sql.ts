@@ -34,6 +34,17 @@ export function nowIso(): string {
 	return new Date().toISOString();
 }
 
+/** A typed array's bytes as base64 (the store keeps them as text). */
+export function base64Of(array: Uint8Array | Uint32Array | Int32Array): string {
+	return Buffer.from(array.buffer, array.byteOffset, array.byteLength).toString('base64');
+}
+
+/** The typed array base64Of wrote. */
+export function typedArrayOf<T extends Uint8Array | Uint32Array | Int32Array>(text: string, make: new (buffer: ArrayBuffer) => T): T {
+	const bytes = Buffer.from(text, 'base64');
+	return new make(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
+}
+
 export function toJson(value: unknown): string {
 	return JSON.stringify(value);
 }

@@ -29,7 +29,7 @@ import type { BaseRows, FileOutcome, ReusedFile, RowHints, StagingSink } from '.
 import { ROW_HASH_WORDS } from '../sources/staging';
 import { addProblems } from './runs';
 import type { SqlDb, SqlValue } from './sql';
-import { askedAhead, fromJson, toJson } from './sql';
+import { askedAhead, base64Of, fromJson, toJson, typedArrayOf } from './sql';
 
 const CHUNK_COLUMNS = ['run_id', 'entity', 'seq', 'row_count', 'encoding', 'data', 'row_hashes'] as const;
 const RECORD = '\u001e';
@@ -314,17 +314,6 @@ export class StoreStagingSink implements StagingSink {
 		}
 		return at === hashes.length ? { runId, hashes } : null;
 	}
-}
-
-/** A typed array's bytes as base64 (the store keeps them as text). */
-function base64Of(array: Uint32Array | Int32Array): string {
-	return Buffer.from(array.buffer, array.byteOffset, array.byteLength).toString('base64');
-}
-
-/** The typed array base64Of wrote. */
-function typedArrayOf<T extends Uint32Array | Int32Array>(text: string, make: new (buffer: ArrayBuffer) => T): T {
-	const bytes = Buffer.from(text, 'base64');
-	return new make(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
 }
 
 /** Content hashes of a run's staged files (entity → hash; files staged without one are left out). */
