@@ -97,10 +97,15 @@ export class UserLinksBuilder {
 	carry(earlier: UserLinks, row: number, ordinal: number): void {
 		if (this.carriedFrom?.links !== earlier) this.carriedFrom = { links: earlier, ids: new Int32Array(earlier.ids.length).fill(-1) };
 		const { ids } = this.carriedFrom;
-		const tonight = (id: number) => (ids[id] >= 0 ? ids[id] : (ids[id] = this.idOf(earlier.ids[id])));
-		const added = this.nextRow(tonight(earlier.rowId[row]), earlier.kind[row], ordinal);
-		for (let a = row === 0 ? 0 : earlier.agentEnd[row - 1]; a < earlier.agentEnd[row]; a++) this.addAgent(tonight(earlier.agents[a]));
+		const added = this.nextRow(this.carriedId(earlier, ids, earlier.rowId[row]), earlier.kind[row], ordinal);
+		for (let a = row === 0 ? 0 : earlier.agentEnd[row - 1]; a < earlier.agentEnd[row]; a++) this.addAgent(this.carriedId(earlier, ids, earlier.agents[a]));
 		this.agentEnd[added] = this.agentCount;
+	}
+
+	/** This night's number of the earlier links' id number `id` (`ids`: those looked up so far, -1 for the others). */
+	private carriedId(earlier: UserLinks, ids: Int32Array, id: number): number {
+		const known = ids[id];
+		return known >= 0 ? known : (ids[id] = this.idOf(earlier.ids[id]));
 	}
 
 	/**

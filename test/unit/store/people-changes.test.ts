@@ -2,7 +2,7 @@
 import type { RunChange } from '../../../nodes/shared/store/changes';
 import { UNSETTLED_PERSON_ACTIONS, UNSETTLED_PERSON_CHANGES, addChanges, changeLinePages, listChanges, listUnsettledPersonChanges } from '../../../nodes/shared/store/changes';
 import type { PersonRow } from '../../../nodes/shared/store/people';
-import { countManagedPeople, loadPackedPeople, loadPeople } from '../../../nodes/shared/store/people';
+import { countManagedPeople, loadPackedPeople, loadPackedPeopleWhere, loadPeople } from '../../../nodes/shared/store/people';
 import { createRun } from '../../../nodes/shared/store/runs';
 import type { SqlDb, SqlValue } from '../../../nodes/shared/store/sql';
 import type { RosterStore } from '../../../nodes/shared/store/store';
@@ -78,6 +78,27 @@ describe.each(ENGINES)('people and run changes read back (%s)', (engine) => {
 		expect(again).toEqual(zoe);
 		expect(typeof again.missing_runs).toBe('number');
 		expect(() => packed.row(packed.size)).toThrow(RangeError);
+	});
+
+	test('loadPackedPeopleWhere finds people by id, sourcedId, SIS id (as sis_id or student_number) and email key, each once, in table order', async () => {
+		const people = [
+			manualPerson('p-1', 'student', 'Ann', 'One', { sourced_id: 's-1' }),
+			manualPerson('p-2', 'student', 'Bo', 'Two', { sis_id: '2002', sourced_id: 's-2' }),
+			manualPerson('p-3', 'staff', 'Cy', 'Three', { student_number: '3003' }),
+			manualPerson('p-4', 'student', 'Di', 'Four'),
+			manualPerson('p-5', 'student', 'Ed', 'Five', { sourced_id: 's-5', sis_id: '5005' }),
+			manualPerson('p-6', 'student', 'Flo', 'Six', { sourced_id: 's-6' }),
+		];
+		await addManualPeople(store.db, people);
+		const found = await loadPackedPeopleWhere(store.db, {
+			ids: ['p-1', 'p-5', 'p-none'],
+			sourcedIds: ['s-2', 's-5', 's-none'],
+			sisIds: ['2002', '3003', '9999'],
+			emailKeys: [people[3].email_key as string, people[4].email_key as string],
+		});
+		expect(Array.from({ length: found.size }, (_, person) => found.sourcedIdOf(person) ?? found.row(person).id)).toEqual(['s-1', 's-2', 'p-3', 'p-4', 's-5']);
+		const nothing = await loadPackedPeopleWhere(store.db, { ids: [], sourcedIds: [], sisIds: [], emailKeys: [] });
+		expect(nothing.size).toBe(0);
 	});
 
 	test('countManagedPeople counts per role the active people in SIS sync', async () => {
