@@ -92,7 +92,7 @@ describe.each(['sqlite', 'postgres'] as const)('store on %s', (engine) => {
 		await expect(requireStage(store.db, second.id, 'staged', 'Normalize')).rejects.toThrow(/failed earlier/);
 	});
 
-	test('PostgreSQL stores staged and snapshot chunk texts with LZ4 when the server has it (pglz otherwise)', async () => {
+	test('PostgreSQL stores staged and snapshot chunk texts and user links with LZ4 when the server has it (pglz otherwise)', async () => {
 		if (engine !== 'postgres') return;
 		const [{ lz4 }] = await store.db.query<{ lz4: number }>(
 			"SELECT COUNT(*) AS lz4 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)",
@@ -100,11 +100,12 @@ describe.each(['sqlite', 'postgres'] as const)('store on %s', (engine) => {
 		// Debian's PostgreSQL (the tests' server) is built with LZ4: the rest of the test would prove nothing without it.
 		expect(Number(lz4)).toBe(1);
 		const columns = await store.db.query<{ relname: string; attcompression: string }>(
-			"SELECT c.relname, a.attcompression FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid WHERE a.attname = 'data' AND c.relname IN ('staging_chunks', 'snapshot_chunks') AND c.relnamespace = current_schema()::regnamespace ORDER BY c.relname",
+			"SELECT c.relname, a.attcompression FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid WHERE a.attname = 'data' AND c.relname IN ('staging_chunks', 'snapshot_chunks', 'user_links') AND c.relnamespace = current_schema()::regnamespace ORDER BY c.relname",
 		);
 		expect(columns).toEqual([
 			{ relname: 'snapshot_chunks', attcompression: 'l' },
 			{ relname: 'staging_chunks', attcompression: 'l' },
+			{ relname: 'user_links', attcompression: 'l' },
 		]);
 		// A chunk as big as a night's (hundreds of KB) is written compressed with LZ4 and read back whole.
 		const run = await createRun(store.db, { source: 'test' });

@@ -14,6 +14,16 @@ export interface Migration {
 	sql: string | { sqlite: string; postgres: string };
 }
 
+/** Migration 15's table (normalize/user-links.ts). */
+const USER_LINKS_TABLE = `
+CREATE TABLE user_links (
+	run_id TEXT PRIMARY KEY,
+	base_run_id TEXT NOT NULL,
+	rows_owner TEXT NOT NULL,
+	data TEXT NOT NULL
+);
+`;
+
 export const MIGRATIONS: Migration[] = [
 	{
 		version: 1,
@@ -453,16 +463,20 @@ ALTER TABLE staging_files ADD COLUMN patch TEXT;
 		name: 'performance: a bulk night keeps its users rows as numbers (user links)',
 		// normalize/user-links.ts: per run whose users file was bulk, its rows in file order as numbers (what each made,
 		// whom it lists, its ordinal in the staging `base_run_id`), from the staging whose chunks hold the file's rows
-		// (`rows_owner`). The next night's Normalize carries the rows its patch shares with that file from them. Deleted
-		// with the run's snapshot.
-		sql: `
-CREATE TABLE user_links (
-	run_id TEXT PRIMARY KEY,
-	base_run_id TEXT NOT NULL,
-	rows_owner TEXT NOT NULL,
-	data TEXT NOT NULL
-);
+		// (`rows_owner`). The next night's Normalize carries the rows its patch shares with that file from them. Only the
+		// newest night's are kept, and they go with the run's snapshot. On PostgreSQL their ~9 MB of text is compressed
+		// with LZ4 where the server has it, as the chunks are (migration 8).
+		sql: {
+			sqlite: USER_LINKS_TABLE,
+			postgres: `${USER_LINKS_TABLE}
+DO $$
+BEGIN
+	IF EXISTS (SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)) THEN
+		ALTER TABLE user_links ALTER COLUMN data SET COMPRESSION lz4;
+	END IF;
+END $$;
 `,
+		},
 	},
 	{
 		version: 16,
