@@ -65,9 +65,9 @@ beforeAll(async () => {
 	// The night after: people changed, gone, new, turned into a guardian and skipped (an unknown org); a student's guardians all gone
 	// (the student's row as it was); the first guardian of stu-000001 and its siblings gone (the second, no one's
 	// contact the night before, is theirs now); the guardian that made stu-000010's primary contact no longer lists it;
-	// stu-000011 still a problem, in the same row; and a block of rows (more than LOOKAHEAD) moved to the end.
-	variant('start', 'next', {
-		'users.csv': (lines) => {
+	// stu-000011 still a problem, in the same row; and (`next`) a block of rows (more than LOOKAHEAD) moved to the end, or
+	// (`next-in-place`) not.
+	const nextNight = (moveBlock: boolean) => (lines: string[]) => {
 			let edited = editRow(lines, 'stu-000005', (set) => set('givenName', 'Renamed'));
 			edited = editRow(edited, 'stu-000007', (set) => set('role', 'guardian'));
 			edited = editRow(edited, 'stu-000012', (set) => set('orgSourcedIds', 'org-nowhere'));
@@ -76,12 +76,15 @@ beforeAll(async () => {
 			edited = without(edited, 'stu-000006', 'gdn-000001-1', ...guardiansOf3);
 			const added = editRow([edited[0], edited.find((line) => line.startsWith('stu-000008,')) as string], 'stu-000008', (set) => set('sourcedId', 'stu-900008'))[1];
 			const [head, ...rows] = edited;
-			const moved = rows.slice(0, LOOKAHEAD + 100);
-			return [head, ...rows.slice(LOOKAHEAD + 100), `stu-900008${added.slice(added.indexOf(','))}`, ...moved];
-		},
-	});
+			const moved = moveBlock ? rows.slice(0, LOOKAHEAD + 100) : [];
+			return [head, ...rows.slice(moved.length), `stu-900008${added.slice(added.indexOf(','))}`, ...moved];
+	};
+	variant('start', 'next', { 'users.csv': nextNight(true) });
+	variant('start', 'next-in-place', { 'users.csv': nextNight(false) });
 	// The night after that: stu-000011's org fixed.
-	variant('next', 'fixed', { 'users.csv': (lines) => editRow(lines, 'stu-000011', (set) => set('orgSourcedIds', cellOf('day1', 'users.csv', 'stu-000011', 'orgSourcedIds'))) });
+	const fixed = (lines: string[]) => editRow(lines, 'stu-000011', (set) => set('orgSourcedIds', cellOf('day1', 'users.csv', 'stu-000011', 'orgSourcedIds')));
+	variant('next', 'fixed', { 'users.csv': fixed });
+	variant('next-in-place', 'fixed-in-place', { 'users.csv': fixed });
 	// Start, with a school that is a school no more (its people's schools change; their rows do not).
 	variant('start', 'school-gone', { 'orgs.csv': (lines) => lines.map((line) => (line.startsWith(`${schools[5]},`) ? line.replace(',school,', ',department,') : line)) });
 	// Start, without the district's org (the staff who name it are skipped; their rows are the same).
@@ -102,15 +105,17 @@ describe.each(ENGINES)('a bulk users file read as changes over the night before,
 	type NightResult = Awaited<ReturnType<typeof night>>['result'];
 	const personOf = (result: NightResult, sourcedId: string) => result.snapshot.people.find((person) => person.sourcedId === sourcedId);
 
-	test('people changed, gone, new, turned guardian, moved far, and primary contacts decided again: the snapshot is the one the files give alone', async () => {
+	test.each([
+		['moved far: the rows to read are too many to hold, so they are matched as text', 'next', false],
+		["in place: the rows both files share are carried from the night before's user links, not read", 'next-in-place', true],
+	])('people changed, gone, new, turned guardian, and primary contacts decided again (%s): the snapshot is the one the files give alone', async (_, name, carried) => {
 		const one = await night('start');
 		expect(personOf(one.result, 'stu-000010')?.primaryContactId).not.toBeNull();
 		expect(personOf(one.result, 'stu-000003')?.primaryContactId).not.toBeNull();
 		expect(one.result.problems.filter((problem) => problem.sourcedId === 'stu-000011')).toHaveLength(1);
-		const two = await night('next');
+		const two = await night(name);
 		expect(two.asChangesOver).toBe(one.runId);
-		// Staged as a patch over the night before's file: the rows both share are carried from its user links, not read.
-		expect(two.usersCarriedFrom).toBe(one.runId);
+		expect(two.usersCarriedFrom).toBe(carried ? one.runId : undefined);
 		expect(two.stored).toBeGreaterThan(0);
 		expect(two.stored).toBeLessThan(two.result.counts.people.student * 0.1);
 		const { result } = two;
@@ -129,7 +134,7 @@ describe.each(ENGINES)('a bulk users file read as changes over the night before,
 		// Still a problem, with tonight's row number.
 		expect(result.problems.filter((problem) => problem.sourcedId === 'stu-000011')).toHaveLength(1);
 		expect(personOf(result, 'stu-000011')).toBeUndefined();
-		expect(result).toEqual(await alone('next'));
+		expect(result).toEqual(await alone(name));
 	});
 
 	test("a row skipped the night before is tonight's person once it is good; a third night over the second's changes", async () => {
@@ -142,6 +147,16 @@ describe.each(ENGINES)('a bulk users file read as changes over the night before,
 		expect(personOf(three.result, 'stu-000011')).toBeDefined();
 		expect(three.result.problems.filter((problem) => problem.sourcedId === 'stu-000011')).toEqual([]);
 		expect(three.result).toEqual(await alone('fixed'));
+	});
+
+	test("a third night carried from the second's user links, which were carried from the first's: a row skipped twice is a person", async () => {
+		const one = await night('start');
+		const two = await night('next-in-place');
+		expect(two.usersCarriedFrom).toBe(one.runId);
+		const three = await night('fixed-in-place');
+		expect(three.usersCarriedFrom).toBe(two.runId);
+		expect(personOf(three.result, 'stu-000011')).toBeDefined();
+		expect(three.result).toEqual(await alone('fixed-in-place'));
 	});
 
 	test.each([
@@ -173,8 +188,8 @@ describe.each(ENGINES)('a bulk users file read as changes over the night before,
 		expect(two.result).toEqual(await alone('day2'));
 		await night('day1');
 		const shuffled = await night('day2-shuffled');
-		// Rows in another order: a patch of rows of its own nearly all, the few base rows in order carried.
-		expect(shuffled.usersCarriedFrom).toBeDefined();
+		// Rows in another order: a patch of rows of its own nearly all, too many to hold: matched as text, not carried.
+		expect(shuffled.usersCarriedFrom).toBeUndefined();
 		expect(shuffled.result).toEqual(await alone('day2-shuffled'));
 	});
 });

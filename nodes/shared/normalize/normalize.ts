@@ -483,7 +483,7 @@ async function buildSnapshot(
 	 */
 	const usersLayout = usersFile && !usersDelta ? await stagedLayout(db, runId, 'users') : undefined;
 	/** A bulk file that is a patch over the base the earlier night's file was too, with that night's links (linksToCarry). */
-	const carried = earlierPeople && usersLayout ? await linksToCarry(db, earlierPeople.runId, usersLayout) : undefined;
+	const carried = earlierPeople && usersLayout ? await linksToCarry(db, earlierPeople.runId, usersLayout, earlierPeople.maxChanges) : undefined;
 	let links = new UserLinksBuilder(usersLayout?.baseRunId !== undefined && (usersLayout.whole || carried) ? usersLayout.baseRunId : undefined);
 	/**
 	 * earlierPeople: sourcedId → the row (its text in `held`) of a contact whose row is as that run's and whom that run's
@@ -597,12 +597,10 @@ async function buildSnapshot(
 		if (carried) {
 			// Every base row the earlier file held too, and that made someone there, is carried from its links; only the
 			// patch's own rows and the other base rows are read (in file order: their problems are in row order).
-			const { earlier, carriedRow, layout } = carried;
+			const { earlier, carriedRow, layout, toRead } = carried;
 			const own: StagedRow[] = [];
 			for await (const batch of readOwnStagedRows(db, runId, 'users')) for (const row of batch) own.push(row);
 			const { segments } = layout;
-			const toRead: number[] = [];
-			for (let s = 0; s < segments.length; s += 3) for (let k = 0; k < segments[s + 1]; k++) if (carriedRow(segments[s] + k) < 0) toRead.push(segments[s] + k);
 			const readRows = await readStagedRowsAt(db, layout.baseRunId, 'users', toRead);
 			let nextOwn = 0;
 			let nextRead = 0;
@@ -1222,14 +1220,17 @@ interface CarriedUsers {
 	layout: Extract<StagedLayout, { whole: false }>;
 	/** The earlier links' row at this base ordinal when tonight's row there is carried from it (that file held the row, and it made someone); else -1. */
 	carriedRow: (ordinal: number) => number;
+	/** The base ordinals of tonight's rows that are read, not carried. */
+	toRead: number[];
 }
 
 /**
  * The earlier night's links, when tonight's bulk users file can carry rows from them: it is a patch over the base
  * those links' ordinals are in, and they describe that night's staging of the file as it is (the run whose chunks
- * hold its rows). Undefined otherwise (the rows are matched as text: againstEarlier).
+ * hold its rows), and at most `maxRead` of tonight's rows are to be read (the patch's own rows and the base rows not
+ * carried; they are held until the rest are carried). Undefined otherwise (the rows are matched as text: againstEarlier).
  */
-async function linksToCarry(db: SqlDb, earlierRunId: string, tonight: StagedLayout): Promise<CarriedUsers | undefined> {
+async function linksToCarry(db: SqlDb, earlierRunId: string, tonight: StagedLayout, maxRead: number): Promise<CarriedUsers | undefined> {
 	if (tonight.whole) return undefined;
 	const stored = await readUserLinks(db, earlierRunId);
 	const earlierLayout = await stagedLayout(db, earlierRunId, 'users');
@@ -1244,7 +1245,11 @@ async function linksToCarry(db: SqlDb, earlierRunId: string, tonight: StagedLayo
 		const row = ordinal < rowAt.length ? rowAt[ordinal] : -1;
 		return row >= 0 && earlier.madeAt(row) !== undefined ? row : -1;
 	};
-	return { earlier, layout: tonight, carriedRow };
+	const { segments } = tonight;
+	const toRead: number[] = [];
+	for (let s = 0; s < segments.length; s += 3) for (let k = 0; k < segments[s + 1]; k++) if (carriedRow(segments[s] + k) < 0) toRead.push(segments[s] + k);
+	if (tonight.ownRows + toRead.length > maxRead) return undefined;
+	return { earlier, layout: tonight, carriedRow, toRead };
 }
 
 /**

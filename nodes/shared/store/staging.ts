@@ -352,17 +352,21 @@ async function stagedFileSource(db: SqlDb, runId: string, entity: StagedEntity):
 /**
  * How a run's staged file holds its rows: `whole` (its own chunks, or those of the staging it reuses, `owner`:
  * the base of a later night's patch) or as a patch over the staging of `baseRunId`, with the patch's segments
- * (base ordinal, count, row number of the first: row-patch.ts). Undefined when the run staged no such file.
+ * (base ordinal, count, row number of the first: row-patch.ts) and the number of rows it holds of its own.
+ * Undefined when the run staged no such file.
  */
 export type StagedLayout =
 	| { owner: string; whole: true; baseRunId: string }
-	| { owner: string; whole: false; baseRunId: string; segments: Int32Array };
+	| { owner: string; whole: false; baseRunId: string; segments: Int32Array; ownRows: number };
 
 export async function stagedLayout(db: SqlDb, runId: string, entity: StagedEntity): Promise<StagedLayout | undefined> {
-	const [row] = await db.queryArrays('SELECT 1 FROM staging_files WHERE run_id = ? AND entity = ?', [runId, entity]);
+	const [row] = await db.queryArrays('SELECT summary FROM staging_files WHERE run_id = ? AND entity = ?', [runId, entity]);
 	if (!row) return undefined;
 	const { owner, patch } = await stagedFileSource(db, runId, entity);
-	return patch ? { owner, whole: false, baseRunId: patch.baseRunId, segments: patch.segments } : { owner, whole: true, baseRunId: owner };
+	if (!patch) return { owner, whole: true, baseRunId: owner };
+	const ownRows = fromJson<StagedSummary>(row[0], {}).ownRows;
+	if (typeof ownRows !== 'number') throw new Error(`The staged ${entity} file of run ${runId} is a patch that does not say how many rows it holds of its own`);
+	return { owner, whole: false, baseRunId: patch.baseRunId, segments: patch.segments, ownRows };
 }
 
 /** The rows a patch holds of its own (not its base's), in file order, with their row numbers; all the rows of a file staged whole. */
