@@ -149,6 +149,17 @@ describe.each(ENGINES)('a bulk users file read as changes over the night before,
 		expect(three.result).toEqual(await alone('fixed'));
 	});
 
+	test("a night after an unchanged night (whose snapshot is the one before's) is carried from that night's user links", async () => {
+		const one = await night('start');
+		const same = await night('start');
+		expect((await db().queryArrays('SELECT records_from_run_id FROM snapshots WHERE run_id = ?', [same.runId]))[0][0]).toBe(one.runId);
+		// The unchanged night kept no links of its own: it has the first night's.
+		expect((await db().queryArrays('SELECT run_id FROM user_links')).map(([runId]) => runId)).toEqual([one.runId]);
+		const next = await night('next-in-place');
+		expect(next.usersCarriedFrom).toBe(same.runId);
+		expect(next.result).toEqual(await alone('next-in-place'));
+	});
+
 	test("a third night carried from the second's user links, which were carried from the first's: a row skipped twice is a person", async () => {
 		const one = await night('start');
 		const two = await night('next-in-place');

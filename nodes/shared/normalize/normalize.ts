@@ -74,7 +74,7 @@ import {
 	stagedLayout,
 	stagedRowOf,
 } from '../store/staging';
-import { copyUserLinks, readUserLinks, writeUserLinks } from '../store/user-links';
+import { readUserLinks, writeUserLinks } from '../store/user-links';
 import { DEFAULT_KEEP_SNAPSHOTS_DAYS, pruneSnapshots } from '../store/retention';
 import type { DriftReport, DriftSettings } from './drift';
 import { checkDrift } from './drift';
@@ -1586,7 +1586,6 @@ async function shareEarlierSnapshot(
 	const earlier = await findSnapshotByFingerprint(db, fingerprint, runId);
 	if (!earlier) return null;
 	await shareSnapshot(db, earlier.runId, runId, fingerprint);
-	await copyUserLinks(db, earlier.runId, runId);
 	const counts = earlier.counts as unknown as NormalizeCounts;
 	const problems = (await listProblems(db, earlier.runId)).filter((problem) => problem.stage === 'normalized');
 	await addProblems(

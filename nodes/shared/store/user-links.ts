@@ -19,14 +19,14 @@ export async function writeUserLinks(db: SqlDb, runId: string, links: StoredUser
 	await db.execute('INSERT INTO user_links (run_id, base_run_id, rows_owner, data) VALUES (?, ?, ?, ?)', [runId, links.baseRunId, links.rowsOwner, links.data]);
 }
 
+/**
+ * `runId`'s links; a run that shares an earlier run's snapshot (the same export: `snapshots.records_from_run_id`)
+ * has that run's, while they are kept (they are not copied: an unchanged night writes nothing).
+ */
 export async function readUserLinks(db: SqlDb, runId: string): Promise<StoredUserLinks | undefined> {
-	const [row] = await db.queryArrays('SELECT base_run_id, rows_owner, data FROM user_links WHERE run_id = ?', [runId]);
+	const [row] = await db.queryArrays(
+		'SELECT base_run_id, rows_owner, data FROM user_links WHERE run_id = COALESCE((SELECT records_from_run_id FROM snapshots WHERE run_id = ?), ?)',
+		[runId, runId],
+	);
 	return row ? { baseRunId: String(row[0]), rowsOwner: String(row[1]), data: String(row[2]) } : undefined;
-}
-
-/** A run that shares an earlier run's snapshot (the same export) shares its links too: they become its (writeUserLinks). */
-export async function copyUserLinks(db: SqlDb, fromRunId: string, runId: string): Promise<void> {
-	const links = await readUserLinks(db, fromRunId);
-	if (links) await writeUserLinks(db, runId, links);
-	else await db.execute('DELETE FROM user_links');
 }
