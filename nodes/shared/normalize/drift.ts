@@ -114,8 +114,11 @@ export async function findDrift(db: SqlDb, runId: string, settings: DriftSetting
 		return report;
 	}
 	if (on('encoding') && sameSource) {
-		const [found, had] = [await misencodedNames(db, runId), await misencodedNames(db, baseline.id)];
-		if (found.count > 0 && (had.count === 0 || found.count >= 2 * had.count + 10)) {
+		// The last good run's names are scanned only when tonight's has some that look mis-encoded: each scan searches
+		// the text of all the people chunks (~30 ms at 100,000 students, a night).
+		const found = await misencodedNames(db, runId);
+		const had = found.count > 0 ? await misencodedNames(db, baseline.id) : undefined;
+		if (had !== undefined && (had.count === 0 || found.count >= 2 * had.count + 10)) {
 			add(
 				'encoding',
 				`${countText(found.count)} people's names look mis-encoded (e.g. ${found.examples.map((name) => `"${name}"`).join(', ')}); the last good run had ${had.count === 0 ? 'none' : countText(had.count)}: the export's character encoding changed`,
