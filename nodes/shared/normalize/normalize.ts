@@ -1283,6 +1283,8 @@ async function writeCarriedUsers(
 		const id = links.primaryContactAt(row);
 		return id < 0 ? null : links.ids[id];
 	};
+	/** Each earlier student row's primary contact there (null for none, and for rows of no student), decided once. */
+	const earlierContacts = Array.from({ length: earlier.rows }, (_, row) => (earlier.isStudentAt(row) ? contactAt(earlier, row) : null));
 	/** Earlier person rows carried tonight; the carried students whose primary contact is another now (→ the new one). */
 	const carriedPeople = new Uint8Array(earlier.rows);
 	const revised = new Map<string, string | null>();
@@ -1299,7 +1301,7 @@ async function writeCarriedUsers(
 			studentsWithPrimaryContact++;
 			read.usedContacts.add(contact);
 		}
-		if (from >= 0 && contact !== contactAt(earlier, from)) revised.set(tonight.sourcedIdAt(row), contact);
+		if (from >= 0 && contact !== earlierContacts[from]) revised.set(tonight.sourcedIdAt(row), contact);
 	}
 	read.removedPeople.clear();
 	for (let row = 0; row < earlier.rows; row++) {
@@ -1323,10 +1325,7 @@ async function writeCarriedUsers(
 	await writeSnapshotChanges(db, earlierRunId, runId, PERSON_TABLE, changedPeople, { knownFrom });
 
 	const earlierUsed = new Set<string>();
-	for (let row = 0; row < earlier.rows; row++) {
-		const contact = earlier.isStudentAt(row) ? contactAt(earlier, row) : null;
-		if (contact !== null) earlierUsed.add(contact);
-	}
+	for (const contact of earlierContacts) if (contact !== null) earlierUsed.add(contact);
 	const changedContacts = new Map<string, CanonicalContact | null>();
 	for (const id of earlierUsed) if (!read.usedContacts.has(id)) changedContacts.set(id, null);
 	for (const [id, contact] of read.readContacts()) changedContacts.set(id, read.usedContacts.has(id) ? contact : null);

@@ -169,7 +169,11 @@ export class UserLinks {
 
 	/** The last row with this sourcedId (-1: none). */
 	rowOf(sourcedId: string): number {
-		const id = this.idNumber(sourcedId);
+		return this.rowOfNumber(this.idNumber(sourcedId));
+	}
+
+	/** The last row with the id of this number (-1: none, or no id: -1). */
+	private rowOfNumber(id: number): number {
 		if (id < 0) return -1;
 		if (!this.rowOfId) {
 			this.rowOfId = new Int32Array(this.ids.length).fill(-1);
@@ -250,12 +254,9 @@ export class UserLinks {
 	 * file order); else `had` (a delta night's previous one) while still a contact. decideContacts first.
 	 */
 	primaryContactOf(studentId: string, had: string | null): string | null {
-		const row = this.rowOf(studentId);
-		let contact = row >= 0 ? this.primaryContactAt(row) : -1;
-		if (row < 0) {
-			const id = this.idNumber(studentId);
-			if (id >= 0) contact = (this.lister as Int32Array)[id];
-		}
+		const id = this.idNumber(studentId);
+		const row = this.rowOfNumber(id);
+		const contact = row >= 0 ? this.primaryContactAt(row) : id >= 0 ? (this.lister as Int32Array)[id] : -1;
 		if (contact >= 0) return this.ids[contact];
 		return had !== null && this.isContactNow(had) ? had : null;
 	}

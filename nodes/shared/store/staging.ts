@@ -29,7 +29,7 @@ import type { BaseRows, FileOutcome, ReusedFile, RowHints, StagingSink } from '.
 import { ROW_HASH_WORDS } from '../sources/staging';
 import { addProblems } from './runs';
 import type { SqlDb, SqlValue } from './sql';
-import { askedAhead, base64Of, fromJson, toJson, typedArrayOf } from './sql';
+import { askedAhead, base64Of, fromJson, placeholders, toJson, typedArrayOf } from './sql';
 
 const CHUNK_COLUMNS = ['run_id', 'entity', 'seq', 'row_count', 'encoding', 'data', 'row_hashes'] as const;
 const RECORD = '\u001e';
@@ -330,22 +330,32 @@ export async function readStagedContentHashes(db: SqlDb, runId: string): Promise
 /** The run whose staging_chunks hold the rows of a staging_files row: its own, or the one it shares (reuseFile). */
 const CHUNKS_OWNER = 'COALESCE(rows_from_run_id, run_id)';
 
-/** Where a run's staged file is read from: the run whose chunks hold its rows, its sourcedId column, and a patch's base and segments. */
+/**
+ * Where a run's staged file is read from: the run whose chunks hold its rows, its sourcedId column, and a patch's base,
+ * segments and rows of its own (as its summary says). `staged`: false when the run staged no such file.
+ */
 interface StagedFileSource {
+	staged: boolean;
 	owner: string;
 	sourcedIdIndex: number;
 	/** A file staged as a patch (row-patch.ts): the run whose chunks hold its base's rows, and where the file holds them. */
-	patch?: { baseRunId: string; segments: Int32Array };
+	patch?: { baseRunId: string; segments: Int32Array; ownRows: number | undefined };
 }
 
 async function stagedFileSource(db: SqlDb, runId: string, entity: StagedEntity): Promise<StagedFileSource> {
-	const rows = await db.query(`SELECT ${CHUNKS_OWNER} AS owner, columns, base_run_id, patch FROM staging_files WHERE run_id = ? AND entity = ?`, [runId, entity]);
-	if (!rows[0]) return { owner: runId, sourcedIdIndex: -1 };
-	const { owner, columns, base_run_id: baseRunId, patch } = rows[0];
+	const rows = await db.query(`SELECT ${CHUNKS_OWNER} AS owner, columns, base_run_id, patch, summary FROM staging_files WHERE run_id = ? AND entity = ?`, [
+		runId,
+		entity,
+	]);
+	if (!rows[0]) return { staged: false, owner: runId, sourcedIdIndex: -1 };
+	const { owner, columns, base_run_id: baseRunId, patch, summary } = rows[0];
 	return {
+		staged: true,
 		owner: String(owner),
 		sourcedIdIndex: fromJson<string[]>(columns, []).indexOf(SOURCED_ID),
-		...(patch === null || patch === undefined ? {} : { patch: { baseRunId: String(baseRunId), segments: typedArrayOf(String(patch), Int32Array) } }),
+		...(patch === null || patch === undefined
+			? {}
+			: { patch: { baseRunId: String(baseRunId), segments: typedArrayOf(String(patch), Int32Array), ownRows: fromJson<StagedSummary>(summary, {}).ownRows } }),
 	};
 }
 
@@ -360,11 +370,10 @@ export type StagedLayout =
 	| { owner: string; whole: false; baseRunId: string; segments: Int32Array; ownRows: number };
 
 export async function stagedLayout(db: SqlDb, runId: string, entity: StagedEntity): Promise<StagedLayout | undefined> {
-	const [row] = await db.queryArrays('SELECT summary FROM staging_files WHERE run_id = ? AND entity = ?', [runId, entity]);
-	if (!row) return undefined;
-	const { owner, patch } = await stagedFileSource(db, runId, entity);
+	const { staged, owner, patch } = await stagedFileSource(db, runId, entity);
+	if (!staged) return undefined;
 	if (!patch) return { owner, whole: true, baseRunId: owner };
-	const ownRows = fromJson<StagedSummary>(row[0], {}).ownRows;
+	const { ownRows } = patch;
 	if (typeof ownRows !== 'number') throw new Error(`The staged ${entity} file of run ${runId} is a patch that does not say how many rows it holds of its own`);
 	return { owner, whole: false, baseRunId: patch.baseRunId, segments: patch.segments, ownRows };
 }
@@ -410,7 +419,7 @@ export async function readStagedRowsAt(db: SqlDb, baseRunId: string, entity: Sta
 	for (let at = 0; at < wantedChunks.length; at += CHUNKS_PER_QUERY) {
 		const slice = wantedChunks.slice(at, at + CHUNKS_PER_QUERY);
 		const seqs = slice.map((chunk) => Number(chunks[chunk][0]));
-		const found = await db.queryArrays(`SELECT seq, encoding, data FROM staging_chunks WHERE run_id = ? AND entity = ? AND seq IN (${seqs.map(() => '?').join(', ')})`, [
+		const found = await db.queryArrays(`SELECT seq, encoding, data FROM staging_chunks WHERE run_id = ? AND entity = ? AND seq IN (${placeholders(seqs)})`, [
 			baseRunId,
 			entity,
 			...seqs,
